@@ -1,0 +1,121 @@
+//! `kubeproof cluster …`: install, start, stop and list local control planes.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalCluster, versions};
+
+use super::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Build (or verify) a release's binaries from the official Go modules into the cache.
+    Install {
+        /// A release: 1.24.17, 1.24 (newest patch) or latest.
+        #[arg(long, default_value = "latest")]
+        version: String,
+        /// Re-hash cached binaries against the manifest; rebuild on mismatch.
+        #[arg(long)]
+        verify: bool,
+        /// Rebuild even when cached.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Start a local cluster that keeps running until `cluster down`.
+    Up {
+        #[arg(long, default_value = "latest")]
+        version: String,
+        /// Defaults to the version, e.g. v1-37-2.
+        #[arg(long)]
+        name: Option<String>,
+        /// An extra kube-apiserver flag, e.g. --apiserver-arg=--service-account-max-token-expiration=2h.
+        #[arg(long = "apiserver-arg", allow_hyphen_values = true)]
+        apiserver_args: Vec<String>,
+    },
+    /// Stop a local cluster and delete its files.
+    Down {
+        /// Defaults to the only running cluster.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Local clusters on this machine.
+    List,
+    /// Releases the Go module proxy has, and which are installed.
+    Versions,
+}
+
+pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
+    match cmd {
+        ClusterCommand::Install { version, verify, force } => {
+            let v = versions::resolve(&version)?;
+            let inst = tokio::task::spawn_blocking(move || local::install(v, &InstallOptions { verify, force }))
+                .await
+                .map_err(|e| e.to_string())??;
+            println!("Kubernetes {v} installed in {}", inst.bin_dir.display());
+            println!("etcd: {}", inst.etcd.display());
+            Ok(ExitCode::Ok)
+        }
+        ClusterCommand::Up { version, name, apiserver_args } => {
+            let v = versions::resolve(&version)?;
+            let inst = tokio::task::spawn_blocking(move || local::install(v, &InstallOptions::default()))
+                .await
+                .map_err(|e| e.to_string())??;
+            let name = name.unwrap_or_else(|| v.tag().replace('.', "-"));
+            let opts = ClusterOptions { version: Some(v), name: Some(name), apiserver_args, detached: true };
+            let cluster = Arc::new(LocalCluster::start(inst, opts).await?);
+            println!("cluster `{}` (Kubernetes {v}) is ready in {:.1}s", cluster.name, cluster.startup.as_secs_f64());
+            println!("kubeconfig: {}", cluster.kubeconfig.display());
+            println!("  export KUBECONFIG={}", cluster.kubeconfig.display());
+            println!("  kubeproof run scenarios/ --kubeconfig {} --context kubeproof-{}", cluster.kubeconfig.display(), cluster.name);
+            println!("stop it with: kubeproof cluster down --name {}", cluster.name);
+            Ok(ExitCode::Ok)
+        }
+        ClusterCommand::Down { name } => {
+            let name = match name {
+                Some(n) => n,
+                None => {
+                    let running = local::list();
+                    match running.as_slice() {
+                        [one] => one.state.name.clone(),
+                        [] => return Err("no local cluster is running".into()),
+                        many => {
+                            let names: Vec<&str> = many.iter().map(|l| l.state.name.as_str()).collect();
+                            return Err(format!("several clusters run ({}): name one with --name", names.join(", ")));
+                        }
+                    }
+                }
+            };
+            let state = local::down(&name)?;
+            println!("cluster `{}` (Kubernetes {}) stopped", state.name, state.version);
+            Ok(ExitCode::Ok)
+        }
+        ClusterCommand::List => {
+            let clusters = local::list();
+            if clusters.is_empty() {
+                println!("no local clusters");
+            }
+            for l in clusters {
+                let s = &l.state;
+                let status = if l.running { "running" } else { "broken (a component exited)" };
+                let kind = if s.detached { "up" } else { "ephemeral" };
+                println!("{:<24} {:<9} {:<8} {:<10} {} {}", s.name, s.version, kind, status, s.server, s.kubeconfig.display());
+            }
+            Ok(ExitCode::Ok)
+        }
+        ClusterCommand::Versions => {
+            let installed = local::install::installed_versions();
+            let go = local::go::Go::find()?;
+            let listed = tokio::task::spawn_blocking(move || go.listed_kubernetes_versions()).await.map_err(|e| e.to_string())??;
+            println!("listed by the Go module proxy (other patches may exist: `kubeproof cluster install --version 1.24` finds the newest):");
+            for v in &listed {
+                let mark = if installed.contains(v) { "  (installed)" } else { "" };
+                println!("  {v}{mark}");
+            }
+            for v in installed.iter().filter(|v| !listed.contains(v)) {
+                println!("  {v}  (installed)");
+            }
+            Ok(ExitCode::Ok)
+        }
+    }
+}

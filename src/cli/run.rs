@@ -1,0 +1,182 @@
+//! `kubeproof run`, `lint`, `list` and `schema`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use kubeproof::cluster::ContextTarget;
+use kubeproof::cluster::pool::{Pool, Target};
+use kubeproof::exec::{self, ExecOptions};
+use kubeproof::report::{Tally, Verdict, text};
+use kubeproof::scenario::{self, Scenario};
+
+use super::ExitCode;
+
+/// Which cluster to use.
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// A kubeconfig context (kind-* and kubeproof-* contexts are allowed without --allow-context).
+    #[arg(long, conflicts_with = "local")]
+    pub context: Option<String>,
+    /// Start a local control plane of this release: latest, 1.24 or 1.24.17.
+    #[arg(long)]
+    pub local: Option<String>,
+    /// Allow a context that is neither kind nor kubeproof (scenarios create and delete objects).
+    #[arg(long, value_name = "CONTEXT")]
+    pub allow_context: Option<String>,
+    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Skip TLS verification of the API server. Never the default.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl TargetArgs {
+    pub fn target(&self) -> Target {
+        match &self.local {
+            Some(v) => Target::Local(v.clone()),
+            None => {
+                let context = self.context.clone().or_else(|| self.allow_context.clone());
+                let allowed = self.allow_context.is_some() && self.allow_context == context;
+                Target::Context(ContextTarget {
+                    kubeconfig: self.kubeconfig.clone(),
+                    context,
+                    allowed,
+                    insecure: self.insecure_skip_tls_verify,
+                })
+            }
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files or directories.
+    #[arg(default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Only scenarios whose name contains this.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Leave namespaces and objects in place for debugging.
+    #[arg(long)]
+    pub keep: bool,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Default step timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Also write the reports as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Show every step, not just failures.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Loads, lints and filters; problems are printed with file:line:column.
+pub fn load(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<Scenario>, ExitCode> {
+    match scenario::load_all(paths) {
+        Ok(all) => Ok(all.into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect()),
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!("{} problem(s); nothing was run", problems.len());
+            Err(ExitCode::BadInput)
+        }
+    }
+}
+
+pub async fn run(args: RunArgs) -> ExitCode {
+    let scenarios = match load(&args.paths, args.filter.as_deref()) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let target = args.target.target();
+    let opts = ExecOptions { keep: args.keep, default_timeout: std::time::Duration::from_secs(args.timeout) };
+    let pool = match open_pool(&target).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let c = pool.base();
+    eprintln!("kubeproof: running {} scenario(s) on {} (server {})", scenarios.len(), c.label, c.git_version);
+    // The pool outlives the run, so that after Ctrl-C the cleanup still has a cluster to talk to.
+    let reports = match interruptible(exec::run_all(&pool, &scenarios, &opts, args.jobs)).await {
+        Some(r) => r,
+        None => return ExitCode::Interrupted,
+    };
+    for r in &reports {
+        println!("{}", text::line(r));
+        if r.verdict == Verdict::Failed || args.verbose {
+            print!("{}", text::details(r));
+        }
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&reports).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, json) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+        }
+    }
+    println!("{}", text::summary(&reports));
+    drop(pool);
+    if Tally::of(&reports).failed > 0 { ExitCode::Failed } else { ExitCode::Ok }
+}
+
+pub fn lint(paths: &[PathBuf]) -> ExitCode {
+    match load(paths, None) {
+        Ok(s) => {
+            println!("{} scenario(s) OK", s.len());
+            ExitCode::Ok
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn list(paths: &[PathBuf]) -> ExitCode {
+    match load(paths, None) {
+        Ok(all) => {
+            for s in all {
+                let versions = s.spec.versions.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "*".into());
+                let flags = s.spec.requires.apiserver_args.join(" ");
+                println!("{:<44} {:<14} {}  {}", s.name, versions, s.path.display(), flags);
+            }
+            ExitCode::Ok
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn schema() -> ExitCode {
+    let schema = schemars::schema_for!(scenario::ScenarioSpec);
+    println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+    ExitCode::Ok
+}
+
+/// Connects (or builds and starts) the target; Ctrl-C meanwhile stops cleanly.
+pub async fn open_pool(target: &Target) -> Result<Pool, ExitCode> {
+    tokio::select! {
+        pool = Pool::open(target) => pool.map_err(|e| {
+            eprintln!("error: no usable cluster: {e}");
+            ExitCode::Cluster
+        }),
+        _ = tokio::signal::ctrl_c() => Err(ExitCode::Interrupted),
+    }
+}
+
+/// Runs `work`; on Ctrl-C, deletes what running scenarios created and returns `None`.
+pub async fn interruptible<T>(work: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        done = work => Some(done),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\nkubeproof: interrupted; deleting what the scenarios created");
+            for problem in exec::ledger::clean_up_all().await {
+                eprintln!("warning: {problem}");
+            }
+            None
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The Go toolchain: how kubeproof obtains official Kubernetes and etcd sources and binaries.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::version::KubeVersion;
+
+/// The `go` command kubeproof drives (`$KUBEPROOF_GO`, else `go` on PATH).
+#[derive(Clone, Debug)]
+pub struct Go {
+    pub program: PathBuf,
+}
+
+impl Go {
+    pub fn find() -> Result<Go, String> {
+        let program = std::env::var_os("KUBEPROOF_GO").map(PathBuf::from).unwrap_or_else(|| "go".into());
+        match Command::new(&program).arg("env").arg("GOVERSION").output() {
+            Ok(out) if out.status.success() => Ok(Go { program }),
+            _ => Err(format!(
+                "the Go toolchain (`{}`) was not found: kubeproof builds the control plane from the official Go \
+                 modules. Install Go 1.21 or newer (https://go.dev/dl, or your distribution's golang package) \
+                 or point KUBEPROOF_GO at a go binary.",
+                program.display()
+            )),
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        // Builds happen in generated modules; a user's go.work must not leak in.
+        c.env("GOWORK", "off");
+        c
+    }
+
+    /// The toolchain's own version, e.g. `go1.26.8`.
+    pub fn version(&self) -> String {
+        self.command()
+            .args(["env", "GOVERSION"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn mod_cache(&self) -> Result<PathBuf, String> {
+        let out = run(self.command().args(["env", "GOMODCACHE"]), "go env GOMODCACHE")?;
+        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    }
+
+    /// Every published `k8s.io/kubernetes` release the module proxy lists (no pre-releases).
+    pub fn listed_kubernetes_versions(&self) -> Result<Vec<KubeVersion>, String> {
+        let out = run(
+            self.command().args(["list", "-m", "-versions", "k8s.io/kubernetes"]).current_dir(std::env::temp_dir()),
+            "go list -m -versions k8s.io/kubernetes",
+        )?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut versions: Vec<KubeVersion> = text
+            .split_whitespace()
+            .skip(1)
+            .filter(|v| !v.contains('-'))
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        versions.sort();
+        Ok(versions)
+    }
+
+    /// Whether the module proxy has exactly this release.
+    pub fn has_kubernetes(&self, v: KubeVersion) -> bool {
+        self.command()
+            .args(["list", "-m", "-json", &format!("k8s.io/kubernetes@{}", v.tag())])
+            .current_dir(std::env::temp_dir())
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+}
+
+/// Runs a command; a failure names the command and shows the end of its output.
+pub fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
+    let out = cmd.output().map_err(|e| format!("`{what}` could not start: {e}"))?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!("`{what}` failed ({}):\n{}", out.status, tail(&out, 30)))
+    }
+}
+
+/// The last lines of a command's stderr and stdout.
+pub fn tail(out: &Output, lines: usize) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `$dir/go.mod` of a module version in the download cache.
+pub fn cached_go_mod(mod_cache: &Path, module: &str, version: &str) -> PathBuf {
+    mod_cache.join("cache/download").join(module).join("@v").join(format!("{version}.mod"))
+}

@@ -1,0 +1,438 @@
+//! Installing a release: kube-apiserver, kube-controller-manager and kubectl built from the
+//! official `k8s.io/kubernetes` Go module, and etcd from `go.etcd.io/etcd/server/v3`, cached
+//! per version under the user cache directory with a manifest of sha256 sums.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::go::{self, Go};
+use crate::version::KubeVersion;
+
+/// The Kubernetes binaries kubeproof builds.
+pub const KUBE_BINARIES: &[&str] = &["kube-apiserver", "kube-controller-manager", "kubectl"];
+
+/// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x and 1.34+ with 3.6.x. Both are at
+/// least 3.5.13, below which streaming-list watches (default since 1.32) fail.
+pub fn etcd_version_for(v: KubeVersion) -> &'static str {
+    if (v.major, v.minor) >= (1, 34) { "v3.6.16" } else { "v3.5.35" }
+}
+
+/// An installed release: where its binaries are.
+#[derive(Clone, Debug)]
+pub struct Installation {
+    pub version: KubeVersion,
+    pub bin_dir: PathBuf,
+    pub etcd: PathBuf,
+}
+
+impl Installation {
+    pub fn binary(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+}
+
+/// What a cache entry records about itself.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub module: String,
+    pub version: String,
+    pub go_version: String,
+    pub built_at: String,
+    pub build_seconds: u64,
+    /// Binary name → (sha256 hex, size in bytes).
+    pub binaries: BTreeMap<String, BinaryRecord>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BinaryRecord {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// `$XDG_CACHE_HOME/kubeproof` or `~/.cache/kubeproof`.
+pub fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KUBEPROOF_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache"));
+    base.join("kubeproof")
+}
+
+fn kube_dir(v: KubeVersion) -> PathBuf {
+    cache_root().join("kubernetes").join(v.tag())
+}
+
+fn etcd_dir(tag: &str) -> PathBuf {
+    cache_root().join("etcd").join(tag)
+}
+
+/// Releases with a complete cache entry.
+pub fn installed_versions() -> Vec<KubeVersion> {
+    let Ok(entries) = std::fs::read_dir(cache_root().join("kubernetes")) else { return Vec::new() };
+    let mut out: Vec<KubeVersion> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .filter(|v| is_installed(*v))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Quick check (sizes only) that a release and its etcd are cached.
+pub fn is_installed(v: KubeVersion) -> bool {
+    quick_check(&kube_dir(v)) && quick_check(&etcd_dir(etcd_version_for(v)))
+}
+
+/// Options for [`install`].
+#[derive(Clone, Debug, Default)]
+pub struct InstallOptions {
+    /// Re-hash every binary against the manifest (a mismatch rebuilds).
+    pub verify: bool,
+    /// Rebuild even when cached.
+    pub force: bool,
+}
+
+/// Makes sure a release is installed and returns it. Builds when needed.
+pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, String> {
+    let etcd_tag = etcd_version_for(v);
+    let kdir = kube_dir(v);
+    let edir = etcd_dir(etcd_tag);
+    ensure_entry(&edir, &format!("etcd {etcd_tag}"), opts, |go, dir| build_etcd(go, dir, etcd_tag))?;
+    ensure_entry(&kdir, &format!("Kubernetes {v}"), opts, |go, dir| build_kubernetes(go, dir, v))?;
+    Ok(Installation { version: v, bin_dir: kdir.join("bin"), etcd: edir.join("bin/etcd") })
+}
+
+/// Removes a release from the cache.
+pub fn uninstall(v: KubeVersion) -> Result<(), String> {
+    let dir = kube_dir(v);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn ensure_entry(
+    dir: &Path,
+    what: &str,
+    opts: &InstallOptions,
+    build: impl FnOnce(&Go, &Path) -> Result<Manifest, String>,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // One builder per entry at a time, across processes.
+    let _lock = lock(&dir.join(".lock"))?;
+    let fresh = !opts.force && if opts.verify { full_check(dir) } else { quick_check(dir) };
+    if fresh {
+        return Ok(());
+    }
+    if !opts.force && read_manifest(dir).is_some() {
+        eprintln!("kubeproof: the cached {what} does not match its manifest; rebuilding");
+    }
+    let go = Go::find()?;
+    let progress = Progress::start(format!("building {what} from the official Go modules with {}", go.version()));
+    let started = Instant::now();
+    let result = build(&go, dir);
+    progress.finish();
+    let mut manifest = result?;
+    manifest.build_seconds = started.elapsed().as_secs();
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("manifest.json"), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
+    eprintln!("kubeproof: built {what} in {}", human(started.elapsed()));
+    Ok(())
+}
+
+pub fn read_manifest(dir: &Path) -> Option<Manifest> {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).ok()?).ok()
+}
+
+fn quick_check(dir: &Path) -> bool {
+    let Some(m) = read_manifest(dir) else { return false };
+    !m.binaries.is_empty()
+        && m.binaries.iter().all(|(name, rec)| {
+            std::fs::metadata(dir.join("bin").join(name)).is_ok_and(|md| md.len() == rec.size)
+        })
+}
+
+fn full_check(dir: &Path) -> bool {
+    let Some(m) = read_manifest(dir) else { return false };
+    quick_check(dir)
+        && m.binaries.iter().all(|(name, rec)| sha256_file(&dir.join("bin").join(name)).is_ok_and(|h| h == rec.sha256))
+}
+
+pub fn sha256_file(path: &Path) -> Result<String, String> {
+    let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn record(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, BinaryRecord>, String> {
+    names
+        .iter()
+        .map(|name| {
+            let path = dir.join("bin").join(name);
+            let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+            Ok((name.to_string(), BinaryRecord { sha256: sha256_file(&path)?, size }))
+        })
+        .collect()
+}
+
+/// Per-release adjustments needed to build old releases with a current Go. See
+/// docs/control-plane.md for how each was found.
+struct Quirks {
+    /// Run the build with this Go toolchain (fetched through the module proxy).
+    toolchain: Option<&'static str>,
+}
+
+fn quirks(v: KubeVersion) -> Quirks {
+    let _ = v;
+    Quirks { toolchain: None }
+}
+
+/// The generated wrapper module's go.mod: the upstream `go` and `godebug` lines, every staging
+/// module replaced by its published `v0.X.Y`, and (up to 1.25) upstream's pinned replaces.
+pub fn wrapper_go_mod(upstream: &str, v: KubeVersion) -> String {
+    let staging_version = format!("v0.{}.{}", v.minor, v.patch);
+    let mut out = String::from("// Generated by kubeproof: builds the official Kubernetes commands.\nmodule kubeproof.local/kubernetes\n\n");
+    let mut replaces = Vec::new();
+    let mut in_replace = false;
+    let mut in_godebug = false;
+    for line in upstream.lines() {
+        let t = line.trim();
+        if in_replace || in_godebug {
+            if t == ")" {
+                if in_godebug {
+                    out.push_str(")\n");
+                }
+                in_replace = false;
+                in_godebug = false;
+            } else if in_replace {
+                replaces.push(t.to_string());
+            } else {
+                let _ = writeln!(out, "\t{t}");
+            }
+            continue;
+        }
+        if t.starts_with("go ") {
+            let _ = writeln!(out, "{t}");
+        } else if t == "godebug (" {
+            in_godebug = true;
+            out.push_str("godebug (\n");
+        } else if t.starts_with("godebug ") {
+            let _ = writeln!(out, "{t}");
+        } else if t == "replace (" {
+            in_replace = true;
+        } else if let Some(r) = t.strip_prefix("replace ") {
+            replaces.push(r.to_string());
+        }
+    }
+    let _ = writeln!(out, "\nrequire k8s.io/kubernetes {}\n", v.tag());
+    for r in replaces {
+        let r = r.split("//").next().unwrap_or("").trim();
+        let Some((from, to)) = r.split_once("=>") else { continue };
+        let (from, to) = (from.trim(), to.trim());
+        if to.starts_with("./") {
+            let module = from.split_whitespace().next().unwrap_or(from);
+            let _ = writeln!(out, "replace {module} => {module} {staging_version}");
+        } else {
+            let _ = writeln!(out, "replace {from} => {to}");
+        }
+    }
+    out
+}
+
+/// Version ldflags as upstream's hack/lib/version.sh sets them, so `/version` tells the truth.
+fn version_ldflags(v: KubeVersion, commit: &str) -> String {
+    let mut flags = String::from("-s -w");
+    let build_date = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    for pkg in ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"] {
+        for (key, val) in [
+            ("gitVersion", v.tag()),
+            ("gitMajor", v.major.to_string()),
+            ("gitMinor", v.minor.to_string()),
+            ("gitCommit", commit.to_string()),
+            ("gitTreeState", "clean".to_string()),
+            ("buildDate", build_date.clone()),
+        ] {
+            let _ = write!(flags, " -X {pkg}.{key}={val}");
+        }
+    }
+    flags
+}
+
+fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, String> {
+    let module_dir = dir.join("module");
+    std::fs::create_dir_all(&module_dir).map_err(|e| e.to_string())?;
+    let q = quirks(v);
+    let with_env = |cmd: &mut std::process::Command| {
+        cmd.current_dir(&module_dir).env("CGO_ENABLED", "0").env("GOFLAGS", "-mod=mod -buildvcs=false");
+        if let Some(tc) = q.toolchain {
+            cmd.env("GOTOOLCHAIN", tc);
+        }
+    };
+    // The upstream go.mod and the commit the tag points at.
+    let mut dl = go.command();
+    dl.args(["mod", "download", "-json", &format!("k8s.io/kubernetes@{}", v.tag())]).current_dir(std::env::temp_dir());
+    let out = go::run(&mut dl, &format!("go mod download k8s.io/kubernetes@{}", v.tag()))?;
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let commit = info.pointer("/Origin/Hash").and_then(|h| h.as_str()).unwrap_or("").to_string();
+    let gomod_path = info.get("GoMod").and_then(|p| p.as_str()).ok_or("go mod download printed no GoMod")?;
+    let upstream = std::fs::read_to_string(gomod_path).map_err(|e| format!("{gomod_path}: {e}"))?;
+    std::fs::write(module_dir.join("go.mod"), wrapper_go_mod(&upstream, v)).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(module_dir.join("go.sum"));
+
+    let packages: Vec<String> = KUBE_BINARIES.iter().map(|b| format!("k8s.io/kubernetes/cmd/{b}")).collect();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    let mut build = go.command();
+    build.args(["build", "-trimpath", "-ldflags", &version_ldflags(v, &commit), "-o"]).arg(&bin).args(&packages);
+    with_env(&mut build);
+    go::run(&mut build, &format!("go build {} (in {})", packages.join(" "), module_dir.display()))?;
+    Ok(Manifest {
+        module: "k8s.io/kubernetes".into(),
+        version: v.tag(),
+        go_version: q.toolchain.map(str::to_string).unwrap_or_else(|| go.version()),
+        built_at: now(),
+        build_seconds: 0,
+        binaries: record(dir, KUBE_BINARIES)?,
+    })
+}
+
+fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, String> {
+    let module_dir = dir.join("module");
+    std::fs::create_dir_all(&module_dir).map_err(|e| e.to_string())?;
+    let gomod = format!(
+        "// Generated by kubeproof: builds the official etcd server.\nmodule kubeproof.local/etcd\n\ngo 1.23\n\nrequire go.etcd.io/etcd/server/v3 {tag}\n"
+    );
+    std::fs::write(module_dir.join("go.mod"), gomod).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(module_dir.join("go.sum"));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    let mut build = go.command();
+    build
+        .args(["build", "-trimpath", "-ldflags", "-s -w", "-o"])
+        .arg(bin.join("etcd"))
+        .arg("go.etcd.io/etcd/server/v3")
+        .current_dir(&module_dir)
+        .env("CGO_ENABLED", "0")
+        .env("GOFLAGS", "-mod=mod -buildvcs=false");
+    go::run(&mut build, &format!("go build go.etcd.io/etcd/server/v3@{tag} (in {})", module_dir.display()))?;
+    Ok(Manifest {
+        module: "go.etcd.io/etcd/server/v3".into(),
+        version: tag.into(),
+        go_version: go.version(),
+        built_at: now(),
+        build_seconds: 0,
+        binaries: record(dir, &["etcd"])?,
+    })
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// `1m05s`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
+/// An exclusive `flock` held until dropped.
+struct Lock(File);
+
+fn lock(path: &Path) -> Result<Lock, String> {
+    use std::os::fd::AsRawFd;
+    let f = File::options().create(true).truncate(false).write(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(format!("cannot lock {}: {}", path.display(), std::io::Error::last_os_error()));
+    }
+    Ok(Lock(f))
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking our own descriptor.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
+/// "still building … (2m30s)" on stderr every 30 s while a long step runs.
+struct Progress {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(what: String) -> Progress {
+        eprintln!("kubeproof: {what} (several minutes on a cold cache)");
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut next = Duration::from_secs(30);
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                if started.elapsed() >= next {
+                    eprintln!("kubeproof: still {what} ({})", human(started.elapsed()));
+                    next += Duration::from_secs(30);
+                }
+            }
+        });
+        Progress { done, thread: Some(thread) }
+    }
+
+    fn finish(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapper_replaces_staging_and_keeps_pins() {
+        let upstream = "module k8s.io/kubernetes\n\ngo 1.19\n\nrequire (\n\tgithub.com/a/b v1.0.0\n)\n\nreplace (\n\tgithub.com/a/b => github.com/a/b v1.0.1\n\tk8s.io/api => ./staging/src/k8s.io/api\n\tk8s.io/client-go => ./staging/src/k8s.io/client-go // comment\n)\n";
+        let gomod = wrapper_go_mod(upstream, KubeVersion::new(1, 23, 17));
+        assert!(gomod.contains("go 1.19\n"));
+        assert!(gomod.contains("require k8s.io/kubernetes v1.23.17"));
+        assert!(gomod.contains("replace k8s.io/api => k8s.io/api v0.23.17"));
+        assert!(gomod.contains("replace k8s.io/client-go => k8s.io/client-go v0.23.17"));
+        assert!(gomod.contains("replace github.com/a/b => github.com/a/b v1.0.1"));
+        assert!(!gomod.contains("./staging"));
+    }
+
+    #[test]
+    fn wrapper_keeps_godebug() {
+        let upstream = "module k8s.io/kubernetes\n\ngo 1.26.0\n\ngodebug default=go1.26\n\nreplace k8s.io/api => ./staging/src/k8s.io/api\n";
+        let gomod = wrapper_go_mod(upstream, KubeVersion::new(1, 37, 2));
+        assert!(gomod.contains("godebug default=go1.26"));
+        assert!(gomod.contains("replace k8s.io/api => k8s.io/api v0.37.2"));
+    }
+}

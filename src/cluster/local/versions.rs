@@ -1,0 +1,83 @@
+//! Turning `latest`, `1.24` or `1.24.17` into one exact release.
+
+use super::go::Go;
+use super::install;
+use crate::version::KubeVersion;
+
+/// Resolves a version request. Exact versions that are installed need no network.
+pub fn resolve(request: &str) -> Result<KubeVersion, String> {
+    let request = request.trim();
+    let unknown = |why: String| {
+        format!("{why}. See the releases the Go module proxy has with `kubeproof cluster versions` (or `go list -m -versions k8s.io/kubernetes`).")
+    };
+    if request == "latest" {
+        return newest(None).map_err(unknown);
+    }
+    let parts: Vec<&str> = request.trim_start_matches('v').split('.').collect();
+    let exact: KubeVersion = request.parse().map_err(|e: crate::version::VersionError| unknown(e.to_string()))?;
+    match parts.len() {
+        2 => newest(Some((exact.major, exact.minor))).map_err(unknown),
+        3 => {
+            if install::is_installed(exact) {
+                return Ok(exact);
+            }
+            let go = Go::find()?;
+            if go.has_kubernetes(exact) {
+                Ok(exact)
+            } else {
+                Err(unknown(format!("Kubernetes {exact} is not on the Go module proxy (k8s.io/kubernetes@{})", exact.tag())))
+            }
+        }
+        _ => Err(unknown(format!("`{request}` is not a version (write latest, 1.24 or 1.24.17)"))),
+    }
+}
+
+/// The newest release, or the newest patch of one minor. The proxy's list can lag behind its
+/// contents, so patches after the newest listed one are probed (patch numbers have no gaps).
+fn newest(minor: Option<(u32, u32)>) -> Result<KubeVersion, String> {
+    let go = match Go::find() {
+        Ok(go) => go,
+        Err(e) => return newest_installed(minor).ok_or(e),
+    };
+    let listed = match go.listed_kubernetes_versions() {
+        Ok(v) => v,
+        // Offline: the newest installed release that fits is the best answer there is.
+        Err(e) => return newest_installed(minor).ok_or(e),
+    };
+    let (major, minor) = match minor {
+        Some(m) => m,
+        None => {
+            let top = listed.last().ok_or("the module proxy lists no k8s.io/kubernetes release")?;
+            (top.major, top.minor)
+        }
+    };
+    let known = listed.iter().filter(|v| (v.major, v.minor) == (major, minor)).map(|v| v.patch).max();
+    let start = match known {
+        Some(p) => p,
+        None if go.has_kubernetes(KubeVersion::new(major, minor, 0)) => 0,
+        None => return Err(format!("Kubernetes {major}.{minor} is not on the Go module proxy")),
+    };
+    // Exponential probe for the first missing patch, then bisect.
+    let exists = |p: u32| go.has_kubernetes(KubeVersion::new(major, minor, p));
+    let (mut good, mut step) = (start, 1);
+    let mut bad = loop {
+        let candidate = good + step;
+        if !exists(candidate) {
+            break candidate;
+        }
+        good = candidate;
+        step *= 2;
+    };
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if exists(mid) { good = mid } else { bad = mid }
+    }
+    Ok(KubeVersion::new(major, minor, good))
+}
+
+fn newest_installed(minor: Option<(u32, u32)>) -> Option<KubeVersion> {
+    install::installed_versions()
+        .into_iter()
+        .filter(|v| minor.is_none_or(|(ma, mi)| (v.major, v.minor) == (ma, mi)))
+        .max()
+}

@@ -1,0 +1,188 @@
+//! Clusters to run scenarios on: a local control plane kubeproof starts, or a kubeconfig context.
+
+pub mod local;
+pub mod pool;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::version::KubeVersion;
+use local::LocalCluster;
+
+/// kube and reqwest both use rustls; with one provider (ring) installed up front neither has to guess.
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A cluster scenarios can run on, connected.
+pub struct Cluster {
+    /// How reports name it: the release for local clusters, the context otherwise.
+    pub label: String,
+    /// What the API server reports at `/version`.
+    pub version: KubeVersion,
+    pub git_version: String,
+    pub client: Client,
+    pub config: Config,
+    /// For kubectl steps.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub kubectl: PathBuf,
+    /// The kube-apiserver flags kubeproof set, known for local clusters only.
+    pub apiserver_args: Option<Vec<String>>,
+    pub insecure: bool,
+    /// Keeps a local cluster alive as long as this connection.
+    pub local: Option<Arc<LocalCluster>>,
+    /// API discovery, run on first use.
+    pub(crate) discovery: tokio::sync::OnceCell<kube::discovery::Discovery>,
+}
+
+/// Where to find an existing cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ContextTarget {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// The user named this context explicitly with `--allow-context`.
+    pub allowed: bool,
+    /// Skip TLS verification (only on explicit request).
+    pub insecure: bool,
+}
+
+impl Cluster {
+    /// Connects to a kubeconfig context. Scenarios create and delete objects, so contexts that
+    /// are neither kind clusters nor kubeproof local clusters must be allowed explicitly.
+    pub async fn from_context(target: &ContextTarget) -> Result<Cluster, String> {
+        ensure_crypto_provider();
+        let kubeconfig = match &target.kubeconfig {
+            Some(path) => Kubeconfig::read_from(path).map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?,
+            None => Kubeconfig::read().map_err(|e| format!("cannot read kubeconfig: {e}"))?,
+        };
+        let context = target
+            .context
+            .clone()
+            .or_else(|| kubeconfig.current_context.clone())
+            .ok_or("the kubeconfig has no current context: name one with --context")?;
+        if !kubeconfig.contexts.iter().any(|c| c.name == context) {
+            let names: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!("no context `{context}` in the kubeconfig (contexts: {})", names.join(", ")));
+        }
+        if !target.allowed && !is_disposable(&context) {
+            return Err(format!(
+                "refusing to run on context `{context}`: scenarios create and delete objects (cluster-scoped ones too). \
+                 kubeproof runs on kind clusters (`kind-*`) and its own local clusters (`kubeproof-*`); \
+                 to use this one anyway, pass --allow-context {context}"
+            ));
+        }
+        let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| format!("context `{context}`: {e}"))?;
+        if target.insecure {
+            config.accept_invalid_certs = true;
+        }
+        let kubectl = std::env::var_os("KUBEPROOF_KUBECTL").map(PathBuf::from).unwrap_or_else(|| "kubectl".into());
+        Self::connect(context.clone(), config, target.kubeconfig.clone(), Some(context), kubectl, None, None).await
+    }
+
+    /// Connects to a local cluster kubeproof started.
+    pub async fn from_local(local: Arc<LocalCluster>) -> Result<Cluster, String> {
+        ensure_crypto_provider();
+        let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(|e| e.to_string())?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut label = local.version.to_string();
+        if !local.apiserver_args.is_empty() {
+            label = format!("{label} {}", local.apiserver_args.join(" "));
+        }
+        Self::connect(
+            label,
+            config,
+            Some(local.kubeconfig.clone()),
+            None,
+            local.installation.binary("kubectl"),
+            Some(local.apiserver_args.clone()),
+            Some(local),
+        )
+        .await
+    }
+
+    async fn connect(
+        label: String,
+        config: Config,
+        kubeconfig: Option<PathBuf>,
+        context: Option<String>,
+        kubectl: PathBuf,
+        apiserver_args: Option<Vec<String>>,
+        local: Option<Arc<LocalCluster>>,
+    ) -> Result<Cluster, String> {
+        let mut config = config;
+        config.read_timeout = Some(Duration::from_secs(30));
+        let client = Client::try_from(config.clone()).map_err(|e| format!("{label}: cannot create a client: {e}"))?;
+        let info = tokio::time::timeout(Duration::from_secs(15), client.apiserver_version())
+            .await
+            .map_err(|_| format!("{label}: the API server at {} did not answer within 15s", config.cluster_url))?
+            .map_err(|e| format!("{label}: the API server at {} is unreachable: {e}", config.cluster_url))?;
+        let version: KubeVersion = info
+            .git_version
+            .parse()
+            .or_else(|_| format!("{}.{}", info.major, info.minor).parse())
+            .map_err(|e| format!("{label}: {e}"))?;
+        Ok(Cluster {
+            label,
+            version,
+            git_version: info.git_version,
+            insecure: config.accept_invalid_certs,
+            client,
+            config,
+            kubeconfig,
+            context,
+            kubectl,
+            apiserver_args,
+            local,
+            discovery: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The API server's base URL.
+    pub fn server(&self) -> String {
+        self.config.cluster_url.to_string().trim_end_matches('/').to_string()
+    }
+
+    /// An HTTP client that trusts the cluster's CA (and nothing else) and sends no credentials.
+    pub fn http(&self) -> Result<reqwest::Client, String> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if self.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+        } else if let Some(roots) = &self.config.root_cert {
+            let certs: Vec<reqwest::Certificate> = roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der).map_err(|e| format!("cluster CA: {e}")))
+                .collect::<Result<_, _>>()?;
+            builder = builder.tls_certs_only(certs);
+        }
+        builder.build().map_err(|e| format!("HTTP client: {e}"))
+    }
+
+    /// Whether the cluster runs with these kube-apiserver flags; `None` when it cannot be known.
+    pub fn has_apiserver_args(&self, wanted: &[String]) -> Option<bool> {
+        let args = self.apiserver_args.as_ref()?;
+        Some(wanted.iter().all(|w| args.contains(w)))
+    }
+
+    /// A component of a local cluster that has died, with the end of its log.
+    pub fn health(&self) -> Result<(), String> {
+        match &self.local {
+            Some(local) => local.health(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Contexts kubeproof may create and delete objects in without being told.
+pub fn is_disposable(context: &str) -> bool {
+    context.starts_with("kind-") || context.starts_with("kubeproof-")
+}

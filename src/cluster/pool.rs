@@ -1,0 +1,93 @@
+//! The clusters a run uses: one context, or local control planes of one release — one per set
+//! of kube-apiserver flags that scenarios require, started on first use.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
+use super::{Cluster, ContextTarget};
+use crate::scenario::Scenario;
+
+/// Where scenarios run.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// An existing cluster from a kubeconfig.
+    Context(ContextTarget),
+    /// A local control plane of this release (`latest`, `1.24`, `1.24.17`).
+    Local(String),
+}
+
+impl Target {
+    /// How trial names and reports call it before it is connected.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Context(c) => c.context.clone().unwrap_or_else(|| "current-context".into()),
+            Target::Local(v) => v.clone(),
+        }
+    }
+}
+
+type Slot = Arc<OnceCell<Arc<Cluster>>>;
+
+/// Connected clusters for one target.
+pub struct Pool {
+    base: Arc<Cluster>,
+    installation: Option<Installation>,
+    profiles: Mutex<BTreeMap<Vec<String>, Slot>>,
+}
+
+impl Pool {
+    /// Connects to the target; for a local target, installs (building if needed) and starts it.
+    pub async fn open(target: &Target) -> Result<Pool, String> {
+        match target {
+            Target::Context(c) => {
+                Ok(Pool { base: Arc::new(Cluster::from_context(c).await?), installation: None, profiles: Mutex::default() })
+            }
+            Target::Local(request) => {
+                let request = request.clone();
+                let installation = tokio::task::spawn_blocking(move || {
+                    let v = local::versions::resolve(&request)?;
+                    local::install(v, &InstallOptions::default())
+                })
+                .await
+                .map_err(|e| e.to_string())??;
+                let base = start(&installation, Vec::new()).await?;
+                Ok(Pool { base, installation: Some(installation), profiles: Mutex::default() })
+            }
+        }
+    }
+
+    /// The cluster without extra flags.
+    pub fn base(&self) -> &Arc<Cluster> {
+        &self.base
+    }
+
+    /// The cluster a scenario runs on: for local targets, one started with the flags it requires.
+    pub async fn cluster_for(&self, scenario: &Scenario) -> Result<Arc<Cluster>, String> {
+        let mut args = scenario.spec.requires.apiserver_args.clone();
+        let Some(installation) = &self.installation else { return Ok(self.base.clone()) };
+        if args.is_empty() {
+            return Ok(self.base.clone());
+        }
+        args.sort();
+        let slot = self.profiles.lock().map_err(|_| "poisoned")?.entry(args.clone()).or_default().clone();
+        slot.get_or_try_init(|| start(installation, args)).await.cloned()
+    }
+
+    /// Every cluster started so far.
+    pub fn clusters(&self) -> Vec<Arc<Cluster>> {
+        let mut out = vec![self.base.clone()];
+        if let Ok(profiles) = self.profiles.lock() {
+            out.extend(profiles.values().filter_map(|s| s.get().cloned()));
+        }
+        out
+    }
+}
+
+async fn start(installation: &Installation, apiserver_args: Vec<String>) -> Result<Arc<Cluster>, String> {
+    let opts = ClusterOptions { version: Some(installation.version), apiserver_args, ..Default::default() };
+    let local = LocalCluster::start(installation.clone(), opts).await?;
+    Ok(Arc::new(Cluster::from_local(Arc::new(local)).await?))
+}

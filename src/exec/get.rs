@@ -1,0 +1,89 @@
+//! `get` and `wait`: an object or a list, asserted on once or watched until the assertions hold.
+
+use std::ops::ControlFlow;
+
+use kube::api::{DynamicObject, ObjectList};
+use serde_json::{Value, json};
+
+use super::observe::{Selection, observe};
+use super::{Run, StepOutput, evaluate, resources};
+use crate::scenario::step::GetStep;
+
+pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, String> {
+    let resource = resources::resolve(run.cluster, s.api_version.as_deref(), &s.kind).await?;
+    let namespace = match &s.namespace {
+        Some(ns) => run.render(ns)?,
+        None => run.namespace.clone(),
+    };
+    let api = resource.api(run.cluster, &namespace);
+    let name = s.name.as_deref().map(|n| run.render(n)).transpose()?;
+    let selection = Selection {
+        name: name.clone(),
+        labels: s.label_selector.as_deref().map(|l| run.render(l)).transpose()?,
+        fields: s.field_selector.as_deref().map(|f| run.render(f)).transpose()?,
+    };
+    let what = match &name {
+        Some(n) => format!("{} {n}", s.kind),
+        None => format!("{} list", s.kind),
+    };
+    let to_doc = |list: &ObjectList<DynamicObject>| -> Option<Value> {
+        let mut items: Vec<Value> = list.items.iter().map(clean).collect();
+        match &name {
+            Some(_) if items.is_empty() => None,
+            Some(_) => Some(items.remove(0)),
+            None => Some(json!({"items": items})),
+        }
+    };
+    let mut last_problem = String::new();
+    let doc = observe(&api, selection, |list| {
+        let Some(doc) = to_doc(list) else {
+            if !wait {
+                return ControlFlow::Break(Err(format!("{what} not found")));
+            }
+            last_problem = format!("{what} does not exist yet");
+            return ControlFlow::Continue(());
+        };
+        if !wait {
+            return ControlFlow::Break(Ok(doc));
+        }
+        match evaluate(run, s.expect.iter(), &doc) {
+            Ok(m) if m.is_empty() => ControlFlow::Break(Ok(doc)),
+            Ok(m) => {
+                last_problem = m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; ");
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(Err(e)),
+        }
+    });
+    let doc = match tokio::time::timeout(run.timeout_for(s.timeout), doc).await {
+        Ok(r) => r??,
+        Err(_) => {
+            return Err(format!(
+                "timed out after {}s waiting for {what}: {last_problem}",
+                run.timeout_for(s.timeout).as_secs()
+            ));
+        }
+    };
+    let summary = match doc.get("items").and_then(Value::as_array) {
+        Some(items) if name.is_none() => format!("{what}: {} item(s)", items.len()),
+        _ => format!("{what} found"),
+    };
+    Ok(StepOutput::new(doc, summary))
+}
+
+fn clean(obj: &DynamicObject) -> Value {
+    let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    v
+}
+
+impl Run<'_> {
+    /// A step's own timeout, else the default — slightly inside the outer limit so the step's
+    /// own, more precise, message wins.
+    pub fn timeout_for(&self, own: Option<crate::scenario::GoDuration>) -> std::time::Duration {
+        let limit = own.map(|d| d.0).unwrap_or(self.timeout);
+        limit.saturating_sub(std::time::Duration::from_millis(200)).max(std::time::Duration::from_millis(100))
+    }
+}

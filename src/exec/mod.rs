@@ -1,0 +1,438 @@
+//! The executor: runs a scenario's steps against a cluster into a [`ScenarioReport`].
+
+mod apply;
+mod call;
+mod compare;
+mod get;
+mod jwt;
+mod kubectl;
+pub mod ledger;
+mod object;
+pub mod observe;
+pub mod redact;
+pub mod resources;
+mod secret_token;
+mod token;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cluster::Cluster;
+use crate::report::{Failure, ScenarioReport, StepRecord, Verdict};
+use crate::scenario::assertion::{Assertion, Mismatch, brief};
+use crate::scenario::step::Captures;
+use crate::scenario::{Scenario, Step, template};
+use ledger::Ledger;
+
+/// How scenarios are run.
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// Leave the namespace and objects in place, for debugging.
+    pub keep: bool,
+    /// For steps without their own `timeout`.
+    pub default_timeout: Duration,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions { keep: false, default_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// What a step produced: the document its assertions read, a one-line summary, and the
+/// assertions its shortcut fields (`status`, `exit`, `same`) stand for.
+pub(crate) struct StepOutput {
+    pub doc: Value,
+    pub summary: String,
+    pub implied: Vec<Assertion>,
+}
+
+impl StepOutput {
+    pub fn new(doc: Value, summary: impl Into<String>) -> Self {
+        let mut doc = doc;
+        redact::redact_json(&mut doc);
+        StepOutput { doc, summary: redact::redact(&summary.into()), implied: Vec::new() }
+    }
+
+    pub fn implying(mut self, a: Assertion) -> Self {
+        self.implied.push(a);
+        self
+    }
+}
+
+/// The state of one scenario run.
+pub(crate) struct Run<'a> {
+    pub cluster: &'a Cluster,
+    pub scenario: &'a Scenario,
+    pub namespace: String,
+    pub run_id: String,
+    pub vars: BTreeMap<String, String>,
+    /// Saved tokens by name. Never printed.
+    pub tokens: BTreeMap<String, String>,
+    pub ledger: Arc<Ledger>,
+    pub timeout: Duration,
+}
+
+impl Run<'_> {
+    /// Renders `${…}` in a string.
+    pub fn render(&self, text: &str) -> Result<String, String> {
+        template::render(text, &self.vars)
+    }
+
+    pub fn render_json(&self, value: &Value) -> Result<Value, String> {
+        template::render_json(value, &self.vars)
+    }
+
+    pub fn token(&self, name: &str) -> Result<&str, String> {
+        self.tokens.get(name).map(String::as_str).ok_or_else(|| format!("no token is saved as `{name}`"))
+    }
+
+    pub fn save_token(&mut self, name: &str, token: String) {
+        self.tokens.insert(name.to_string(), token);
+    }
+}
+
+/// Runs one scenario on one cluster. Never panics on user input; every failure is in the report.
+pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
+    let started = Instant::now();
+    let mut report = ScenarioReport {
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        cluster: cluster.label.clone(),
+        server_version: cluster.git_version.clone(),
+        verdict: Verdict::Passed,
+        reason: None,
+        failure: None,
+        steps: Vec::new(),
+        observed: None,
+        namespace: None,
+        elapsed: Duration::ZERO,
+    };
+    if let Some(reason) = not_applicable(cluster, scenario) {
+        report.verdict = Verdict::NotApplicable;
+        report.reason = Some(reason);
+        return report;
+    }
+    let fail = |report: &mut ScenarioReport, message: String| {
+        report.verdict = Verdict::Failed;
+        report.failure = Some(Failure {
+            step: None,
+            location: scenario.path.display().to_string(),
+            keyword: "setup".into(),
+            message: redact::redact(&message),
+        });
+    };
+
+    let run_id = random_suffix(8);
+    let namespace = namespace_name(&scenario.name, &run_id);
+    report.namespace = Some(namespace.clone());
+    let ledger = Ledger::open(cluster.client.clone(), namespace.clone());
+    let mut run = Run {
+        cluster,
+        scenario,
+        namespace: namespace.clone(),
+        run_id,
+        vars: BTreeMap::from([
+            ("namespace".to_string(), namespace.clone()),
+            ("scenario".to_string(), scenario.name.clone()),
+        ]),
+        tokens: BTreeMap::new(),
+        ledger: ledger.clone(),
+        timeout: opts.default_timeout,
+    };
+
+    match apply::create_namespace(&run).await {
+        Err(e) => fail(&mut report, with_health(cluster, format!("cannot create namespace {namespace}: {e}"))),
+        Ok(()) => {
+            for (index, step) in scenario.spec.steps.iter().enumerate() {
+                let step = &step.value;
+                let pos = scenario.step_pos(index);
+                let step_started = Instant::now();
+                if step.versions().is_some_and(|r| !r.contains(&cluster.version)) {
+                    report.steps.push(StepRecord {
+                        index,
+                        line: pos.line,
+                        keyword: step.keyword().into(),
+                        summary: format!("skipped: only on {}", step.versions().map(|r| r.to_string()).unwrap_or_default()),
+                        skipped: true,
+                        elapsed: Duration::ZERO,
+                    });
+                    continue;
+                }
+                let limit = step.timeout().map(|t| t.0).unwrap_or(opts.default_timeout);
+                let outcome = match tokio::time::timeout(limit, run_step(&mut run, step)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!(
+                        "timed out after {}s while {}",
+                        limit.as_secs_f64(),
+                        describe(step, &run)
+                    )),
+                };
+                let outcome = outcome.and_then(|out| check(&mut run, step, out));
+                match outcome {
+                    Ok(summary) => report.steps.push(StepRecord {
+                        index,
+                        line: pos.line,
+                        keyword: step.keyword().into(),
+                        summary,
+                        skipped: false,
+                        elapsed: step_started.elapsed(),
+                    }),
+                    Err(message) => {
+                        report.verdict = Verdict::Failed;
+                        report.failure = Some(Failure {
+                            step: Some(index),
+                            location: pos.to_string(),
+                            keyword: step.keyword().into(),
+                            message: redact::redact(&with_health(cluster, message)),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    if report.verdict == Verdict::Passed {
+        report.observed = scenario.spec.observe.iter().find_map(|o| run.render(o).ok()).map(|s| redact::redact(&s));
+    }
+    if opts.keep {
+        eprintln!("kubeproof: --keep: left namespace {namespace} and {:?} in place", ledger.describe());
+        ledger.forget();
+    } else {
+        let problems = ledger.clean_up().await;
+        if !problems.is_empty() && report.verdict == Verdict::Passed {
+            fail(&mut report, format!("cleanup failed: {}", problems.join("; ")));
+        }
+    }
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// Why a scenario cannot run on this cluster, if it cannot.
+fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
+    if let Some(range) = &scenario.spec.versions {
+        if !range.contains(&cluster.version) {
+            return Some(format!("applies to {range}; the cluster runs {}", cluster.version));
+        }
+    }
+    let wanted = &scenario.spec.requires.apiserver_args;
+    if !wanted.is_empty() {
+        match cluster.has_apiserver_args(wanted) {
+            Some(true) => {}
+            Some(false) => return Some(format!("needs kube-apiserver {}; this cluster runs without", wanted.join(" "))),
+            None => {
+                return Some(format!(
+                    "needs kube-apiserver {}; kubeproof cannot see the flags of context {} (run it with --local)",
+                    wanted.join(" "),
+                    cluster.label
+                ));
+            }
+        }
+    }
+    None
+}
+
+async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, String> {
+    match step {
+        Step::ServiceAccount(name) => apply::service_account(run, name).await,
+        Step::Apply(s) => apply::apply(run, s).await,
+        Step::Delete(s) => object::delete(run, s).await,
+        Step::Absent(s) => object::absent(run, s).await,
+        Step::Unchanged(s) => object::unchanged(run, s).await,
+        Step::Token(s) => token::token(run, s).await,
+        Step::SecretToken(s) => secret_token::secret_token(run, s).await,
+        Step::Call(s) => call::call(run, s).await,
+        Step::Jwt(s) => jwt::jwt(run, s).await,
+        Step::CompareTokens(s) => compare::compare(run, s),
+        Step::Get(s) => get::get(run, s, false).await,
+        Step::Wait(s) => get::get(run, s, true).await,
+        Step::Kubectl(s) => kubectl::kubectl(run, s).await,
+    }
+}
+
+/// Checks the step's assertions (those for this release) and takes its captures.
+fn check(run: &mut Run<'_>, step: &Step, out: StepOutput) -> Result<String, String> {
+    let (assertions, captures) = step.checks();
+    let mismatches = evaluate(run, out.implied.iter().chain(assertions), &out.doc)?;
+    if !mismatches.is_empty() {
+        let lines: Vec<String> = mismatches.iter().map(explain).collect();
+        return Err(format!("{}\n  {}", lines.join("\n"), out.summary));
+    }
+    if let Some(captures) = captures {
+        take_captures(run, captures, &out.doc)?;
+    }
+    Ok(out.summary)
+}
+
+/// The mismatches among `assertions` that apply to the cluster's release.
+pub(crate) fn evaluate<'a>(
+    run: &Run<'_>,
+    assertions: impl Iterator<Item = &'a Assertion>,
+    doc: &Value,
+) -> Result<Vec<Mismatch>, String> {
+    let mut out = Vec::new();
+    for a in assertions {
+        if a.versions.as_ref().is_some_and(|r| !r.contains(&run.cluster.version)) {
+            continue;
+        }
+        let mut a = a.clone();
+        a.equals = a.equals.map(|v| run.render_json(&v)).transpose()?;
+        a.contains = a.contains.map(|v| run.render_json(&v)).transpose()?;
+        if let Err(m) = a.check(doc) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// One mismatch, with a line diff when both sides are long strings.
+fn explain(m: &Mismatch) -> String {
+    let long = m.expected.len() > 60 && m.observed.len() > 60;
+    if !long {
+        return format!("{m}");
+    }
+    let diff = similar::TextDiff::from_words(&m.expected, &m.observed);
+    let mut shown = String::new();
+    for change in diff.iter_all_changes() {
+        let text = change.value();
+        match change.tag() {
+            similar::ChangeTag::Delete => shown.push_str(&format!("[-{text}-]")),
+            similar::ChangeTag::Insert => shown.push_str(&format!("{{+{text}+}}")),
+            similar::ChangeTag::Equal => shown.push_str(text),
+        }
+    }
+    format!("{}:\n    expected: {}\n    observed: {}\n    diff:     {shown}", m.path, m.expected, m.observed)
+}
+
+fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), String> {
+    for (name, path) in captures {
+        let jp = serde_json_path::JsonPath::parse(path).map_err(|e| format!("capture `{name}`: {e}"))?;
+        let value = match jp.query(doc).all().as_slice() {
+            [one] => match one {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            [] => return Err(format!("capture `{name}`: `{path}` selects nothing in {}", brief(doc))),
+            many => return Err(format!("capture `{name}`: `{path}` selects {} values, not one", many.len())),
+        };
+        run.vars.insert(name.clone(), value);
+    }
+    Ok(())
+}
+
+/// What a step is doing, for a timeout message.
+fn describe(step: &Step, run: &Run<'_>) -> String {
+    let r = |s: &str| run.render(s).unwrap_or_else(|_| s.to_string());
+    match step {
+        Step::ServiceAccount(n) => format!("creating ServiceAccount {}", r(n)),
+        Step::Apply(_) => "applying manifests".into(),
+        Step::Delete(s) => format!("waiting for {} {} to be deleted", s.kind, r(&s.name)),
+        Step::Absent(s) => format!("watching that {} {} stays absent", s.kind, r(&s.name)),
+        Step::Unchanged(s) => format!("watching that {} {} stays unchanged", s.kind, r(&s.name)),
+        Step::Token(s) => format!("requesting a token for ServiceAccount {}", r(&s.service_account)),
+        Step::SecretToken(s) => format!("waiting for the token controller to fill Secret {}", r(&s.secret)),
+        Step::Call(s) => format!("calling {} {}", s.method, r(&s.path)),
+        Step::Jwt(_) => "verifying a token against /openid/v1/jwks".into(),
+        Step::CompareTokens(_) => "comparing tokens".into(),
+        Step::Get(s) => format!("getting {} {}", s.kind, s.name.as_deref().map(r).unwrap_or_default()),
+        Step::Wait(s) => {
+            let what: Vec<String> = s.expect.iter().map(|a| a.path.clone()).collect();
+            format!(
+                "waiting for {} {} to satisfy {}",
+                s.kind,
+                s.name.as_deref().map(r).unwrap_or_else(|| "(list)".into()),
+                what.join(", ")
+            )
+        }
+        Step::Kubectl(s) => format!("running kubectl {}", s.args.join(" ")),
+    }
+}
+
+/// Adds what a dead control-plane component said, when that explains a failure.
+fn with_health(cluster: &Cluster, message: String) -> String {
+    match cluster.health() {
+        Ok(()) => message,
+        Err(dead) => format!("{message}\n(the local cluster is broken: {dead})"),
+    }
+}
+
+/// `kp-<scenario>-<id>`, at most 63 characters, a valid DNS label.
+fn namespace_name(scenario: &str, run_id: &str) -> String {
+    let slug: String = scenario
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let slug = slug.trim_matches('-');
+    let max = 63 - 4 - run_id.len();
+    let slug: String = slug.chars().take(max).collect();
+    format!("kp-{}-{run_id}", slug.trim_end_matches('-'))
+}
+
+fn random_suffix(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
+}
+
+/// Builds an implied assertion.
+pub(crate) fn expect_equal(path: &str, value: Value) -> Assertion {
+    Assertion { path: path.into(), equals: Some(value), ..Default::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_are_dns_labels() {
+        let ns = namespace_name("Legacy Secret: not regenerated (1.24+) and a very long name that goes on", "abcdefgh");
+        assert!(ns.len() <= 63, "{ns}");
+        assert!(ns.starts_with("kp-legacy-secret"));
+        assert!(ns.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(ns.ends_with("-abcdefgh"));
+    }
+}
+
+/// Runs scenarios on a pool, `jobs` at a time; reports come back in the scenarios' order.
+pub async fn run_all(
+    pool: &crate::cluster::pool::Pool,
+    scenarios: &[Scenario],
+    opts: &ExecOptions,
+    jobs: usize,
+) -> Vec<ScenarioReport> {
+    use futures::StreamExt;
+    let runs = scenarios.iter().map(|s| async move {
+        match pool.cluster_for(s).await {
+            Ok(cluster) => execute(&cluster, s, opts).await,
+            Err(e) => unusable(pool.base(), s, e),
+        }
+    });
+    futures::stream::iter(runs).buffered(jobs.max(1)).collect().await
+}
+
+/// The report of a scenario whose cluster could not be had.
+pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> ScenarioReport {
+    ScenarioReport {
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        cluster: cluster.label.clone(),
+        server_version: cluster.git_version.clone(),
+        verdict: Verdict::Failed,
+        reason: None,
+        failure: Some(Failure {
+            step: None,
+            location: scenario.path.display().to_string(),
+            keyword: "cluster".into(),
+            message: error,
+        }),
+        steps: Vec::new(),
+        observed: None,
+        namespace: None,
+        elapsed: Duration::ZERO,
+    }
+}

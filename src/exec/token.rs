@@ -1,0 +1,91 @@
+//! `token`: the TokenRequest API, sending exactly what `kubectl create token` sends.
+
+use serde_json::{Value, json};
+
+use super::{Run, StepOutput, expect_equal, redact};
+use crate::scenario::step::TokenStep;
+
+pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, String> {
+    let sa = run.render(&s.service_account)?;
+    // kubectl sends null for an unset or zero duration; the server then defaults to 3600 s.
+    let expiration = match s.duration {
+        Some(d) if !d.0.is_zero() => json!(d.0.as_secs()),
+        _ => Value::Null,
+    };
+    let audiences = if s.audiences.is_empty() {
+        Value::Null
+    } else {
+        json!(s.audiences.iter().map(|a| run.render(a)).collect::<Result<Vec<_>, _>>()?)
+    };
+    let bound = match &s.bound_object {
+        None => Value::Null,
+        Some(b) => {
+            let name = run.render(&b.name)?;
+            let path = match b.kind.as_str() {
+                "Node" => format!("/api/v1/nodes/{name}"),
+                "Pod" => format!("/api/v1/namespaces/{}/pods/{name}", run.namespace),
+                _ => format!("/api/v1/namespaces/{}/secrets/{name}", run.namespace),
+            };
+            let (status, obj, _) = admin_request(run, http::Method::GET, &path, None).await?;
+            if status != 200 {
+                return Err(format!("bound object {} {name}: {}", b.kind, obj.get("message").and_then(Value::as_str).unwrap_or("not found")));
+            }
+            let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+            json!({"kind": b.kind, "apiVersion": "v1", "name": name, "uid": uid})
+        }
+    };
+    let body = json!({
+        "kind": "TokenRequest",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": null},
+        "spec": {"audiences": audiences, "expirationSeconds": expiration, "boundObjectRef": bound},
+        "status": {"token": "", "expirationTimestamp": null}
+    });
+    let path = format!("/api/v1/namespaces/{}/serviceaccounts/{sa}/token", run.namespace);
+    let (status, response, warnings) = admin_request(run, http::Method::POST, &path, Some(body)).await?;
+    let mut summary = format!("TokenRequest for {sa} → {status}");
+    if let Some(token) = response.pointer("/status/token").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+        summary.push_str(&format!(
+            ", {}s, token {}",
+            response.pointer("/spec/expirationSeconds").map(|v| v.to_string()).unwrap_or_default(),
+            redact::fingerprint(token)
+        ));
+        if let Some(name) = &s.save {
+            run.save_token(name, token.to_string());
+        }
+    } else if let Some(msg) = response.get("message").and_then(Value::as_str) {
+        summary.push_str(&format!(": {msg}"));
+    }
+    let doc = json!({"status": status, "body": response, "warnings": warnings});
+    Ok(StepOutput::new(doc, summary).implying(expect_equal("$.status", json!(s.status.unwrap_or(201)))))
+}
+
+/// A request as the cluster admin (kube's own client and credentials): status, JSON body, and
+/// the `Warning` headers.
+pub async fn admin_request(
+    run: &Run<'_>,
+    method: http::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(u16, Value, Vec<String>), String> {
+    use http_body_util::BodyExt;
+    let bytes = body.map(|b| serde_json::to_vec(&b)).transpose().map_err(|e| e.to_string())?.unwrap_or_default();
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(kube::client::Body::from(bytes))
+        .map_err(|e| e.to_string())?;
+    let response = run.cluster.client.send(request).await.map_err(|e| format!("{path}: {e}"))?;
+    let status = response.status().as_u16();
+    let warnings = response
+        .headers()
+        .get_all("warning")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let data = response.into_body().collect().await.map_err(|e| format!("{path}: {e}"))?.to_bytes();
+    let json = serde_json::from_slice(&data).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&data).into_owned()));
+    Ok((status, json, warnings))
+}

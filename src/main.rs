@@ -1,0 +1,66 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+use cli::ExitCode;
+
+/// kubeproof: documented Kubernetes ServiceAccount token behaviour, as executable evidence.
+///
+/// Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing ran),
+/// 3 no usable cluster, 130 interrupted (after cleanup).
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run scenarios on a cluster.
+    Run(cli::run::RunArgs),
+    /// Check scenario files without a cluster: syntax, keys, references, manifests.
+    Lint {
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// List scenarios with the releases and flags they need.
+    List {
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of scenario files (for yaml-language-server).
+    Schema,
+    /// Run every scenario on several releases and print the behaviour matrix.
+    Matrix(cli::matrix::MatrixArgs),
+    /// What changed between two releases: the scenarios whose outcome differs.
+    Diff(cli::matrix::DiffArgs),
+    /// Local control planes of the official binaries, built from the Go modules (no Docker).
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCommand),
+}
+
+fn main() {
+    let args = Args::parse();
+    kubeproof::cluster::ensure_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = runtime.block_on(async {
+        match args.command {
+            Command::Run(a) => cli::run::run(a).await,
+            Command::Lint { paths } => cli::run::lint(&paths),
+            Command::List { paths } => cli::run::list(&paths),
+            Command::Schema => cli::run::schema(),
+            Command::Matrix(a) => cli::matrix::matrix(a).await,
+            Command::Diff(a) => cli::matrix::diff(a).await,
+            Command::Cluster(cmd) => cli::cluster::run(cmd).await.unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                ExitCode::Cluster
+            }),
+        }
+    });
+    // Dropping the runtime drops any local cluster still held, which stops its processes.
+    drop(runtime);
+    std::process::exit(code as i32);
+}

@@ -1,0 +1,95 @@
+//! The result model every reporter reads, and the reporters: text, JSON, JUnit, matrix.
+
+pub mod matrix;
+pub mod text;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How one scenario went on one cluster.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    /// The scenario does not apply to this cluster (release range or required flags).
+    NotApplicable,
+}
+
+/// One step as it ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub index: usize,
+    pub line: u64,
+    pub keyword: String,
+    /// What happened, tokens shown only as sha256 prefixes.
+    pub summary: String,
+    /// Skipped because of the step's `versions`.
+    pub skipped: bool,
+    #[serde(serialize_with = "millis")]
+    pub elapsed: Duration,
+}
+
+/// Where and why a scenario failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// `None` when the failure is not a step's (namespace setup, cleanup).
+    pub step: Option<usize>,
+    pub location: String,
+    pub keyword: String,
+    pub message: String,
+}
+
+/// One scenario on one cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    pub scenario: String,
+    pub file: PathBuf,
+    pub cluster: String,
+    /// What the cluster's `/version` reports.
+    pub server_version: String,
+    pub verdict: Verdict,
+    /// Why a scenario is not applicable.
+    pub reason: Option<String>,
+    pub failure: Option<Failure>,
+    pub steps: Vec<StepRecord>,
+    /// The scenario's `observe` value, for the behaviour matrix.
+    pub observed: Option<String>,
+    pub namespace: Option<String>,
+    #[serde(serialize_with = "millis")]
+    pub elapsed: Duration,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+/// Counts for the closing line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+    pub not_applicable: usize,
+}
+
+impl Tally {
+    pub fn of(reports: &[ScenarioReport]) -> Tally {
+        let mut t = Tally::default();
+        for r in reports {
+            match r.verdict {
+                Verdict::Passed => t.passed += 1,
+                Verdict::Failed => t.failed += 1,
+                Verdict::NotApplicable => t.not_applicable += 1,
+            }
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} passed, {} failed, {} skipped", self.passed, self.failed, self.not_applicable)
+    }
+}

@@ -1,0 +1,212 @@
+//! Assertions on a step's result: a JSONPath (RFC 9535) and what must hold for what it selects.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use crate::version::VersionRange;
+
+/// `{path: $.status.expirationSeconds, equals: 3600}`. Every check given must hold.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Assertion {
+    /// JSONPath into the step's result, e.g. `$.body.message` or `$.claims.aud[0]`.
+    pub path: String,
+    /// The single selected value equals this (numbers compare by value; `null` is a value).
+    #[serde(default, deserialize_with = "present")]
+    pub equals: Option<Value>,
+    /// The selected string contains this text, or the selected array contains this element.
+    #[serde(default)]
+    pub contains: Option<Value>,
+    /// The selected string matches this regular expression.
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// Exactly this many nodes are selected (`$.data.*` counts keys; nothing selected is 0).
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// The selected array, object or string has this length (a missing value has length 0).
+    #[serde(default)]
+    pub length: Option<usize>,
+    /// Whether anything is selected at all.
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// Only on these releases.
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+}
+
+/// `equals: null` is a check for null, not a missing check.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// What went wrong with one assertion: what was expected and what was seen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub path: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: expected {}, observed {}", self.path, self.expected, self.observed)
+    }
+}
+
+impl Assertion {
+    /// Checks that the path parses and the regex compiles; the message is for the user.
+    pub fn validate(&self) -> Result<(), String> {
+        JsonPath::parse(&self.path).map_err(|e| format!("`{}` is not a JSONPath: {e}", self.path))?;
+        if let Some(re) = &self.matches {
+            regex::Regex::new(re).map_err(|e| format!("`{re}` is not a regular expression: {e}"))?;
+        }
+        let checks = [
+            self.equals.is_some(),
+            self.contains.is_some(),
+            self.matches.is_some(),
+            self.count.is_some(),
+            self.length.is_some(),
+            self.exists.is_some(),
+        ];
+        if !checks.contains(&true) {
+            return Err(format!(
+                "the assertion on `{}` checks nothing: give equals, contains, matches, count, length or exists",
+                self.path
+            ));
+        }
+        Ok(())
+    }
+
+    /// Evaluates the assertion (with `${…}` already rendered) against a document.
+    pub fn check(&self, doc: &Value) -> Result<(), Mismatch> {
+        let mismatch = |expected: String, observed: String| Mismatch { path: self.path.clone(), expected, observed };
+        let path = JsonPath::parse(&self.path).map_err(|e| mismatch("a valid JSONPath".into(), e.to_string()))?;
+        let nodes: Vec<&Value> = path.query(doc).all();
+        let single = || match nodes.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(mismatch("one value".into(), "nothing".into())),
+            many => Err(mismatch("one value".into(), format!("{} values", many.len()))),
+        };
+        if let Some(want) = self.exists {
+            if want != !nodes.is_empty() {
+                let seen = if nodes.is_empty() { "nothing".to_string() } else { brief(nodes[0]) };
+                return Err(mismatch(if want { "a value".into() } else { "nothing".into() }, seen));
+            }
+        }
+        if let Some(want) = self.count {
+            if nodes.len() != want {
+                return Err(mismatch(format!("{want} values"), format!("{} values", nodes.len())));
+            }
+        }
+        if let Some(want) = self.length {
+            let len = match nodes.as_slice() {
+                [] | [Value::Null] => 0,
+                [Value::Array(a)] => a.len(),
+                [Value::Object(o)] => o.len(),
+                [Value::String(s)] => s.chars().count(),
+                [other] => return Err(mismatch(format!("something with length {want}"), brief(other))),
+                many => return Err(mismatch("one value".into(), format!("{} values", many.len()))),
+            };
+            if len != want {
+                return Err(mismatch(format!("length {want}"), format!("length {len}")));
+            }
+        }
+        if let Some(want) = &self.equals {
+            let got = single()?;
+            if !json_equal(got, want) {
+                return Err(mismatch(brief(want), brief(got)));
+            }
+        }
+        if let Some(want) = &self.contains {
+            let got = single()?;
+            let ok = match (got, want) {
+                (Value::String(s), Value::String(w)) => s.contains(w.as_str()),
+                (Value::Array(items), w) => items.iter().any(|i| json_equal(i, w)),
+                _ => false,
+            };
+            if !ok {
+                return Err(mismatch(format!("something containing {}", brief(want)), brief(got)));
+            }
+        }
+        if let Some(re) = &self.matches {
+            let got = single()?;
+            let regex = regex::Regex::new(re).map_err(|e| mismatch("a valid regex".into(), e.to_string()))?;
+            match got {
+                Value::String(s) if regex.is_match(s) => {}
+                other => return Err(mismatch(format!("a string matching /{re}/"), brief(other))),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Equality where 3600 and 3600.0 are the same number.
+fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+            (Some(x), Some(y), _, _) => x == y,
+            (_, _, Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A value short enough for one line of a report.
+pub fn brief(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 300 {
+        let cut: String = s.chars().take(300).collect();
+        format!("{cut}… ({} bytes)", s.len())
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn a(path: &str) -> Assertion {
+        Assertion { path: path.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn equals_counts_and_lengths() {
+        let doc = json!({"spec": {"expirationSeconds": 3600}, "data": {"a": 1, "b": 2, "c": 3}, "secrets": []});
+        assert!(Assertion { equals: Some(json!(3600)), ..a("$.spec.expirationSeconds") }.check(&doc).is_ok());
+        let miss = Assertion { equals: Some(json!(7200)), ..a("$.spec.expirationSeconds") }.check(&doc).unwrap_err();
+        assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("7200", "3600"));
+        assert!(Assertion { count: Some(3), ..a("$.data.*") }.check(&doc).is_ok());
+        assert!(Assertion { count: Some(0), ..a("$.nothing[*]") }.check(&doc).is_ok());
+        assert!(Assertion { length: Some(0), ..a("$.secrets") }.check(&doc).is_ok());
+        assert!(Assertion { length: Some(0), ..a("$.absent") }.check(&doc).is_ok());
+        assert!(Assertion { length: Some(3), ..a("$.data") }.check(&doc).is_ok());
+        assert!(Assertion { exists: Some(false), ..a("$.spec.boundObjectRef") }.check(&doc).is_ok());
+        assert!(Assertion { exists: Some(true), ..a("$.spec.boundObjectRef") }.check(&doc).is_err());
+    }
+
+    #[test]
+    fn contains_and_matches() {
+        let doc = json!({"message": "pods is forbidden: User", "aud": ["x", "y"]});
+        assert!(Assertion { contains: Some(json!("forbidden")), ..a("$.message") }.check(&doc).is_ok());
+        assert!(Assertion { contains: Some(json!("y")), ..a("$.aud") }.check(&doc).is_ok());
+        assert!(Assertion { contains: Some(json!("z")), ..a("$.aud") }.check(&doc).is_err());
+        assert!(Assertion { matches: Some("^pods is".into()), ..a("$.message") }.check(&doc).is_ok());
+        assert!(Assertion { matches: Some("^nope".into()), ..a("$.message") }.check(&doc).is_err());
+    }
+
+    #[test]
+    fn validation_catches_bad_paths_and_empty_checks() {
+        assert!(a("$.x").validate().unwrap_err().contains("checks nothing"));
+        assert!(Assertion { exists: Some(true), ..a("$[") }.validate().unwrap_err().contains("not a JSONPath"));
+        assert!(Assertion { matches: Some("(".into()), ..a("$.x") }.validate().is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! Checks a scenario can be run at all — references, regexes, manifests — before any cluster call.
+
+use std::collections::BTreeSet;
+
+use super::step::{Captures, Step};
+use super::template::{json_references, references, BUILTINS};
+use super::{manifest, Diagnostic, Scenario};
+
+/// Identities `call` accepts besides saved tokens.
+pub const IDENTITIES: &[&str] = &["admin", "anonymous"];
+
+/// Every problem in the scenario, in file order.
+pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let spec = &scenario.spec;
+    let mut vars: BTreeSet<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
+    let mut tokens: BTreeSet<String> = BTreeSet::new();
+
+    if spec.description.trim().is_empty() {
+        out.push(diag(scenario, None, "`description` is empty: say what behaviour this shows".into()));
+    }
+    for arg in &spec.requires.apiserver_args {
+        if !arg.starts_with("--") {
+            out.push(diag(scenario, None, format!("apiserver arg `{arg}` must start with `--`")));
+        }
+    }
+    if spec.steps.is_empty() {
+        out.push(diag(scenario, None, "the scenario has no steps".into()));
+    }
+
+    for (i, step) in spec.steps.iter().enumerate() {
+        let step = &step.value;
+        let mut problems = Vec::new();
+        let use_var = |text: &str, problems: &mut Vec<String>| {
+            for name in references(text) {
+                if !vars.contains(&name) {
+                    problems.push(undefined(&name, &vars));
+                }
+            }
+        };
+        let use_token = |name: &str, problems: &mut Vec<String>, allow_identity: bool| {
+            if tokens.contains(name) || (allow_identity && IDENTITIES.contains(&name)) {
+                return;
+            }
+            let mut known: Vec<String> = tokens.iter().cloned().collect();
+            if allow_identity {
+                known.extend(IDENTITIES.iter().map(|s| s.to_string()));
+            }
+            problems.push(format!(
+                "no token is saved as `{name}` before this step (known: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ));
+        };
+
+        let mut saves: Vec<&str> = Vec::new();
+        match step {
+            Step::ServiceAccount(name) => use_var(name, &mut problems),
+            Step::Apply(s) => match manifest::manifests(s, &scenario.dir()) {
+                Ok(docs) => docs.iter().flat_map(json_references).for_each(|n| use_var(&format!("${{{n}}}"), &mut problems)),
+                Err(e) => problems.push(e),
+            },
+            Step::Delete(s) | Step::Absent(s) | Step::Unchanged(s) => {
+                use_var(&s.name, &mut problems);
+                if matches!(step, Step::Unchanged(_)) && s.window.is_none() {
+                    problems.push("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`".into());
+                }
+            }
+            Step::Token(s) => {
+                use_var(&s.service_account, &mut problems);
+                if let Some(d) = s.duration {
+                    if d.0.subsec_nanos() != 0 {
+                        problems.push(format!("duration `{d}` cannot be expressed in whole seconds"));
+                    }
+                }
+                if let Some(b) = &s.bound_object {
+                    use_var(&b.name, &mut problems);
+                    if !["Pod", "Secret", "Node"].contains(&b.kind.as_str()) {
+                        problems.push(format!("bound-object kind `{}` is not one of Pod, Secret, Node", b.kind));
+                    }
+                }
+                s.audiences.iter().for_each(|a| use_var(a, &mut problems));
+                saves.extend(s.save.as_deref());
+            }
+            Step::SecretToken(s) => {
+                use_var(&s.secret, &mut problems);
+                saves.push(&s.save);
+            }
+            Step::Call(s) => {
+                use_token(&s.identity, &mut problems, true);
+                use_var(&s.path, &mut problems);
+                if let Some(body) = &s.body {
+                    json_references(body).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
+                }
+                if !s.path.starts_with('/') {
+                    problems.push(format!("path `{}` must start with `/`", s.path));
+                }
+                let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+                if !methods.contains(&s.method.to_uppercase().as_str()) {
+                    problems.push(format!("method `{}` is not one of {}", s.method, methods.join(", ")));
+                }
+            }
+            Step::Jwt(s) => use_token(&s.token, &mut problems, false),
+            Step::CompareTokens(s) => {
+                use_token(&s.a, &mut problems, false);
+                use_token(&s.b, &mut problems, false);
+            }
+            Step::Get(s) | Step::Wait(s) => {
+                for text in s.name.iter().chain(&s.namespace).chain(&s.label_selector).chain(&s.field_selector) {
+                    use_var(text, &mut problems);
+                }
+            }
+            Step::Kubectl(s) => {
+                s.args.iter().for_each(|a| use_var(a, &mut problems));
+                if s.args.is_empty() {
+                    problems.push("`kubectl` needs `args`".into());
+                }
+                saves.extend(s.save.as_deref());
+            }
+        }
+
+        let (assertions, captures) = step.checks();
+        for a in assertions {
+            if let Err(e) = a.validate() {
+                problems.push(e);
+            }
+            if let Some(v) = &a.equals {
+                json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
+            }
+            if let Some(v) = &a.contains {
+                json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
+            }
+        }
+        if let Some(captures) = captures {
+            check_captures(captures, &mut problems);
+        }
+        for name in saves {
+            if IDENTITIES.contains(&name) || BUILTINS.contains(&name) {
+                problems.push(format!("`{name}` is reserved: save the token under another name"));
+            }
+            tokens.insert(name.to_string());
+        }
+        if let Some(captures) = captures {
+            vars.extend(captures.keys().cloned());
+        }
+        out.extend(problems.into_iter().map(|m| diag(scenario, Some(i), format!("{}: {m}", step.keyword()))));
+    }
+
+    for observe in &spec.observe {
+        for name in references(observe) {
+            if !vars.contains(&name) {
+                out.push(diag(scenario, None, format!("observe: {}", undefined(&name, &vars))));
+            }
+        }
+    }
+    out
+}
+
+fn check_captures(captures: &Captures, problems: &mut Vec<String>) {
+    for (name, path) in captures {
+        if let Err(e) = serde_json_path::JsonPath::parse(path) {
+            problems.push(format!("capture `{name}`: `{path}` is not a JSONPath: {e}"));
+        }
+        if BUILTINS.contains(&name.as_str()) {
+            problems.push(format!("capture `{name}`: the name is reserved"));
+        }
+    }
+}
+
+fn undefined(name: &str, vars: &BTreeSet<String>) -> String {
+    let known: Vec<&str> = vars.iter().map(String::as_str).collect();
+    format!("`${{{name}}}` is not defined before this step (defined: {})", known.join(", "))
+}
+
+fn diag(scenario: &Scenario, step: Option<usize>, message: String) -> Diagnostic {
+    let pos = match step {
+        Some(i) => scenario.step_pos(i),
+        None => super::SourcePos { file: scenario.path.clone(), line: 1, column: 1 },
+    };
+    Diagnostic { pos, message }
+}

@@ -1,0 +1,240 @@
+//! The scenario format: YAML files parsed into typed values that keep their source positions.
+
+pub mod assertion;
+pub mod duration;
+pub mod lint;
+pub mod manifest;
+pub mod step;
+pub mod template;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub use assertion::Assertion;
+pub use duration::GoDuration;
+pub use step::Step;
+
+use crate::version::VersionRange;
+
+/// A scenario file as written.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(title = "kubeproof scenario", description = "Documented Kubernetes behaviour as executable evidence.")]
+pub struct ScenarioSpec {
+    /// Defaults to the file name without `.yaml`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What behaviour this shows, in a sentence or two.
+    pub description: String,
+    /// Where the behaviour is documented: docs, KEPs, posts.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// The releases the scenario applies to; elsewhere it is reported as not applicable.
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub requires: Requires,
+    /// What the behaviour matrix shows, e.g. `"${seconds}s"`; with a list, the first whose
+    /// variables were all captured on that release.
+    #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany")]
+    pub observe: Vec<String>,
+    #[schemars(with = "Vec<Step>")]
+    pub steps: Vec<Spanned<Step>>,
+}
+
+/// A string or a list of strings.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Vec<String>, E> {
+            Ok(vec![s.to_string()])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// What the cluster must offer.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Requires {
+    /// kube-apiserver flags, e.g. `--service-account-max-token-expiration=2h`. A local control
+    /// plane is started with them; on other clusters the scenario is not applicable.
+    #[serde(default)]
+    pub apiserver_args: Vec<String>,
+}
+
+/// A loaded scenario: its spec, its name and where it came from.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub path: PathBuf,
+    pub spec: ScenarioSpec,
+}
+
+/// A position in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePos {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for SourcePos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Something wrong with a scenario file, found without a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub pos: SourcePos,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pos, self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl Scenario {
+    /// Reads and parses one file; syntax and shape errors carry file:line:column.
+    pub fn load(path: &Path) -> Result<Scenario, Diagnostic> {
+        let text = std::fs::read_to_string(path).map_err(|e| Diagnostic {
+            pos: SourcePos { file: path.to_path_buf(), line: 0, column: 0 },
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses scenario text; `path` names it in errors and anchors relative manifest files.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, Diagnostic> {
+        let spec: ScenarioSpec = serde_saphyr::from_str(text).map_err(|e| yaml_diagnostic(path, &e))?;
+        let name = spec.name.clone().unwrap_or_else(|| {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
+        });
+        Ok(Scenario { name, path: path.to_path_buf(), spec })
+    }
+
+    /// Where step `index` starts.
+    pub fn step_pos(&self, index: usize) -> SourcePos {
+        let loc = &self.spec.steps[index].referenced;
+        SourcePos { file: self.path.clone(), line: loc.line(), column: loc.column() }
+    }
+
+    /// The releases this scenario applies to.
+    pub fn applies_to(&self, v: &crate::version::KubeVersion) -> bool {
+        self.spec.versions.as_ref().is_none_or(|r| r.contains(v))
+    }
+
+    /// The directory relative manifest files are read from.
+    pub fn dir(&self) -> PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+/// A serde-saphyr error as a diagnostic: its position, and its message without the snippet.
+pub fn yaml_diagnostic(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
+    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let full = e.to_string();
+    // The rendered error repeats the position and adds a source snippet; keep the first line
+    // and drop a trailing " at line N column M" since the diagnostic carries the position.
+    let first = full.lines().next().unwrap_or(&full).trim();
+    let message = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let message = match message.strip_prefix("line ").and_then(|m| m.split_once(": ")) {
+        Some((pos, rest)) if pos.contains("column") => rest,
+        _ => message,
+    };
+    let message = message.to_string();
+    Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message }
+}
+
+/// Every `.yaml`/`.yml` file under the given paths, sorted; a named file is taken as is.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            // Manifests referenced by scenarios live in subdirectories; they are not scenarios.
+            continue;
+        }
+        if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads and lints every scenario under `paths`; all problems at once, or the scenarios.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
+    let files = discover(paths).map_err(|e| {
+        vec![Diagnostic { pos: SourcePos { file: PathBuf::from("."), line: 0, column: 0 }, message: e }]
+    })?;
+    let mut scenarios = Vec::new();
+    let mut problems = Vec::new();
+    for file in files {
+        match Scenario::load(&file) {
+            Ok(s) => {
+                problems.extend(lint::lint(&s));
+                scenarios.push(s);
+            }
+            Err(d) => problems.push(d),
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for s in &scenarios {
+        if let Some(first) = seen.insert(s.name.clone(), s.path.clone()) {
+            problems.push(Diagnostic {
+                pos: SourcePos { file: s.path.clone(), line: 1, column: 1 },
+                message: format!("scenario name `{}` is also used by {}", s.name, first.display()),
+            });
+        }
+    }
+    if problems.is_empty() { Ok(scenarios) } else { Err(problems) }
+}

@@ -1,0 +1,117 @@
+//! Every scenario file as a libtest trial: `cargo test --test scenarios`, filters, `--list`,
+//! `--ignored`, `--test-threads` and `cargo nextest run` all work.
+//!
+//! Clusters come from the environment:
+//! - `KUBEPROOF_VERSION=1.37.2` (or `KUBEPROOF_VERSIONS=1.23.17,latest`): local control planes,
+//!   built from the official Go modules if needed and started on first use;
+//! - `KUBEPROOF_CONTEXT=kind-kubeproof`: an existing cluster (kind or kubeproof contexts, or the
+//!   one named in `KUBEPROOF_ALLOW_CONTEXT`).
+//!
+//! Without either, scenario trials are reported ignored with the reason, never passed. The
+//! `lint::` trials need no cluster: they parse and check every scenario file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use tokio::sync::OnceCell;
+
+use kubeproof::cluster::ContextTarget;
+use kubeproof::cluster::pool::{Pool, Target};
+use kubeproof::exec::{self, ExecOptions, redact};
+use kubeproof::report::{Verdict, text};
+use kubeproof::scenario::{Scenario, discover, lint};
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime"))
+}
+
+/// One pool per target, opened by whichever trial needs it first; an error is kept and shown once.
+type Pools = Mutex<BTreeMap<String, Arc<(OnceCell<Result<Pool, String>>, AtomicBool)>>>;
+
+fn pools() -> &'static Pools {
+    static POOLS: OnceLock<Pools> = OnceLock::new();
+    POOLS.get_or_init(Pools::default)
+}
+
+fn targets() -> Vec<Target> {
+    if let Ok(ctx) = std::env::var("KUBEPROOF_CONTEXT") {
+        let allowed = std::env::var("KUBEPROOF_ALLOW_CONTEXT").is_ok_and(|a| a == ctx);
+        return vec![Target::Context(ContextTarget { context: Some(ctx), allowed, ..Default::default() })];
+    }
+    let versions = std::env::var("KUBEPROOF_VERSIONS").or_else(|_| std::env::var("KUBEPROOF_VERSION")).unwrap_or_default();
+    versions.split(',').map(str::trim).filter(|v| !v.is_empty()).map(|v| Target::Local(v.to_string())).collect()
+}
+
+fn main() {
+    kubeproof::cluster::ensure_crypto_provider();
+    let args = Arguments::from_args();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files = discover(&[dir]).expect("the scenarios directory");
+    let targets = targets();
+    let mut trials = Vec::new();
+
+    for file in &files {
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = file.clone();
+        trials.push(Trial::test(format!("lint::{stem}"), move || {
+            let scenario = Scenario::load(&path).map_err(|d| Failed::from(d.to_string()))?;
+            let problems = lint::lint(&scenario);
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n").into())
+            }
+        }));
+        if targets.is_empty() {
+            trials.push(Trial::ignorable_test(format!("scenario::{stem}"), || {
+                Ok(Completion::ignored_with(
+                    "no cluster: set KUBEPROOF_VERSION=latest (local control plane) or KUBEPROOF_CONTEXT=kind-kubeproof",
+                ))
+            }));
+        }
+        for target in &targets {
+            let path = file.clone();
+            let target = target.clone();
+            let name = format!("{}::{stem}", target.label());
+            trials.push(Trial::ignorable_test(name, move || run_trial(&target, &path)));
+        }
+    }
+
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Stop the local clusters before exiting.
+    if let Ok(mut pools) = pools().lock() {
+        pools.clear();
+    }
+    conclusion.exit();
+}
+
+fn run_trial(target: &Target, path: &PathBuf) -> Result<Completion, Failed> {
+    let scenario = Scenario::load(path).map_err(|d| Failed::from(d.to_string()))?;
+    let slot = pools().lock().map_err(|_| "poisoned")?.entry(target.label()).or_default().clone();
+    runtime().block_on(async {
+        let (cell, reported) = &*slot;
+        let pool = match cell.get_or_init(|| async { Pool::open(target).await }).await {
+            Ok(p) => p,
+            // One clear error per cluster: the first trial fails with it, the rest point at it.
+            Err(e) if !reported.swap(true, Ordering::SeqCst) => {
+                return Err(Failed::from(format!("no usable cluster for {}: {e}", target.label())));
+            }
+            Err(_) => {
+                return Ok(Completion::ignored_with(format!("no usable cluster for {} (see the failed trial)", target.label())));
+            }
+        };
+        let report = exec::run_all(pool, std::slice::from_ref(&scenario), &ExecOptions::default(), 1).await.remove(0);
+        let details = text::details(&report);
+        // Secrets stay secret, in passing and failing output alike.
+        assert!(!redact::contains_jwt(&details), "a report contains a token:\n{details}");
+        match report.verdict {
+            Verdict::Passed => Ok(Completion::Completed),
+            Verdict::NotApplicable => Ok(Completion::ignored_with(report.reason.unwrap_or_default())),
+            Verdict::Failed => Err(Failed::from(details)),
+        }
+    })
+}
