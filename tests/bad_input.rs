@@ -1,25 +1,781 @@
-use std::path::Path;
-use kubeproof::scenario::{Scenario, lint::lint};
+//! Malformed and wrong scenario files, and what a user should be told about them.
+//!
+//! Each case is a short name, the YAML text, the stage that must catch it (parsing or lint,
+//! both without a cluster), the expected position and the substrings the message must contain.
+//! A needle `a|b` is satisfied by either alternative. Every case also checks that nothing
+//! panics, that the position is a real one (never 0:0), that the diagnostic renders as a single
+//! `file:line:column: message` line, and that the message does not leak library internals.
+//!
+//! Cases are written as the behaviour a user should get; a failing case is a finding about
+//! `src/`, not a reason to loosen the expectation.
 
-fn show(name: &str, text: &str) {
-    match Scenario::parse(Path::new("case.yaml"), text) {
-        Err(d) => println!("[{name}] PARSE {d}"),
-        Ok(s) => {
-            let ds = lint(&s);
-            if ds.is_empty() { println!("[{name}] CLEAN"); }
-            for d in ds { println!("[{name}] LINT {d}"); }
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use kubeproof::scenario::{Diagnostic, Scenario, discover, lint};
+
+/// Which stage must report the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// `Scenario::parse` returns an error.
+    Parse,
+    /// Parsing succeeds and `lint` reports it.
+    Lint,
+    /// Hostile input: an error or a clean parse are both fine, a panic or a 0:0 position are not.
+    Survive,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    name: &'static str,
+    stage: Stage,
+    line: u64,
+    /// `None` where only the line is pinned down.
+    column: Option<u64>,
+    /// Every needle must occur in the message; `a|b` means either.
+    says: &'static [&'static str],
+    /// Files written beside the scenario (relative path, contents). With any, the scenario is
+    /// written to a fresh temporary directory and parsed from there.
+    files: &'static [(&'static str, &'static str)],
+    /// Parse from a real directory even without extra files (for missing-file cases).
+    real_dir: bool,
+    yaml: String,
+}
+
+/// What no message should show a scenario author: Rust types, library entry points and options.
+const LEAKS: &[&str] = &["Option<", "from_str", "DuplicateKeyPolicy", "Options"];
+
+/// Text starting with a newline is dedented by its common leading spaces; other text is taken as is.
+fn dedent(text: &str) -> String {
+    let Some(body) = text.strip_prefix('\n') else { return text.to_string() };
+    let indent = body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for line in body.lines() {
+        out.push_str(line.get(indent..).unwrap_or("").trim_end_matches(' '));
+        out.push('\n');
+    }
+    // A last line holding only the closing indentation is not part of the file.
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn case(stage: Stage, line: u64, column: Option<u64>, says: &'static [&'static str], yaml: &str) -> Case {
+    Case { name: "", stage, line, column, says, files: &[], real_dir: false, yaml: dedent(yaml) }
+}
+
+/// A parse error at `line:column`.
+fn parse(line: u64, column: u64, says: &'static [&'static str], yaml: &str) -> Case {
+    case(Stage::Parse, line, Some(column), says, yaml)
+}
+
+/// A parse error on `line`, any column.
+fn parse_line(line: u64, says: &'static [&'static str], yaml: &str) -> Case {
+    case(Stage::Parse, line, None, says, yaml)
+}
+
+/// A lint error at `line:column`.
+fn lint_at(line: u64, column: u64, says: &'static [&'static str], yaml: &str) -> Case {
+    case(Stage::Lint, line, Some(column), says, yaml)
+}
+
+/// A lint error on `line`, any column.
+fn lint_line(line: u64, says: &'static [&'static str], yaml: &str) -> Case {
+    case(Stage::Lint, line, None, says, yaml)
+}
+
+fn survive(yaml: String) -> Case {
+    Case { name: "", stage: Stage::Survive, line: 0, column: None, says: &[], files: &[], real_dir: false, yaml }
+}
+
+impl Case {
+    fn with_files(self, files: &'static [(&'static str, &'static str)]) -> Case {
+        Case { files, real_dir: true, ..self }
+    }
+
+    fn in_real_dir(self) -> Case {
+        Case { real_dir: true, ..self }
+    }
+}
+
+/// Outcome of parsing and, if that succeeds, linting.
+enum Outcome {
+    ParseError(Diagnostic),
+    Linted(Vec<Diagnostic>),
+}
+
+fn show(diags: &[Diagnostic]) -> String {
+    if diags.is_empty() {
+        return "  (no diagnostics)".into();
+    }
+    diags.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn evaluate(case: &Case) -> (PathBuf, Outcome, Option<TempDir>) {
+    let (path, guard) = if case.real_dir || !case.files.is_empty() {
+        let dir = std::env::temp_dir().join(format!("kubeproof-bad-input-{}-{}", std::process::id(), case.name));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        for (rel, text) in case.files {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).expect("create manifest dir");
+            std::fs::write(&p, text).expect("write manifest");
+        }
+        let path = dir.join("case.yaml");
+        std::fs::write(&path, &case.yaml).expect("write scenario");
+        (path, Some(TempDir(dir)))
+    } else {
+        (PathBuf::from("case.yaml"), None)
+    };
+    let text = case.yaml.clone();
+    let p = path.clone();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || match Scenario::parse(&p, &text) {
+        Err(d) => Outcome::ParseError(d),
+        Ok(s) => Outcome::Linted(lint::lint(&s)),
+    }));
+    match outcome {
+        Ok(o) => (path, o, guard),
+        Err(e) => {
+            let what = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!(
+                "case `{}` panicked instead of returning a diagnostic: {what}\n--- yaml ---\n{}",
+                case.name, case.yaml
+            )
         }
     }
 }
 
-#[test]
-fn probe() {
-    let dir = "/tmp/probe";
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        let t = std::fs::read_to_string(&p).unwrap();
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        let r = std::panic::catch_unwind(|| show(&name, &t));
-        if r.is_err() { println!("[{name}] PANIC"); }
+fn needle_holds(message: &str, needle: &str) -> bool {
+    needle.split('|').any(|alt| message.contains(alt))
+}
+
+/// Everything wrong with one diagnostic against the case; empty when it is what the user should get.
+fn judge(case: &Case, path: &Path, d: &Diagnostic) -> Vec<String> {
+    let mut wrong = Vec::new();
+    if d.pos.line == 0 || d.pos.column == 0 {
+        wrong.push(format!("position is {}:{}, not a real place in the file", d.pos.line, d.pos.column));
     }
+    if d.pos.line != case.line || case.column.is_some_and(|c| c != d.pos.column) {
+        let want = match case.column {
+            Some(c) => format!("{}:{c}", case.line),
+            None => format!("line {}", case.line),
+        };
+        wrong.push(format!("position is {}:{}, wanted {want}", d.pos.line, d.pos.column));
+    }
+    if d.pos.file != path {
+        wrong.push(format!("file is {}, wanted {}", d.pos.file.display(), path.display()));
+    }
+    for needle in case.says {
+        if !needle_holds(&d.message, needle) {
+            wrong.push(format!("message lacks `{needle}`"));
+        }
+    }
+    for leak in LEAKS {
+        if d.message.contains(leak) {
+            wrong.push(format!("message leaks library internals (`{leak}`)"));
+        }
+    }
+    if d.message.trim().is_empty() {
+        wrong.push("message is empty".into());
+    }
+    if d.message.contains('\n') {
+        wrong.push("message spans several lines; `file:line:column: message` should be one line".into());
+    }
+    let rendered = d.to_string();
+    let prefix = format!("{}:{}:{}: ", path.display(), d.pos.line, d.pos.column);
+    if !rendered.starts_with(&prefix) {
+        wrong.push(format!("renders as `{rendered}`, not `{prefix}…`"));
+    }
+    wrong
+}
+
+fn run(case: &Case) {
+    let (path, outcome, _guard) = evaluate(case);
+    let fail = |why: String| -> ! { panic!("case `{}`: {why}\n--- yaml ---\n{}", case.name, case.yaml) };
+    match (case.stage, outcome) {
+        (Stage::Survive, Outcome::ParseError(d)) => {
+            eprintln!("case `{}` was refused: {d}", case.name);
+            if d.pos.line == 0 || d.pos.column == 0 {
+                fail(format!("position is 0:0 for: {d}"));
+            }
+        }
+        (Stage::Survive, Outcome::Linted(diags)) => {
+            eprintln!("case `{}` parsed; lint said:\n{}", case.name, show(&diags));
+            for d in &diags {
+                if d.pos.line == 0 || d.pos.column == 0 {
+                    fail(format!("position is 0:0 for: {d}"));
+                }
+            }
+        }
+        (Stage::Parse, Outcome::ParseError(d)) => {
+            let wrong = judge(case, &path, &d);
+            if !wrong.is_empty() {
+                fail(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
+            }
+        }
+        (Stage::Parse, Outcome::Linted(diags)) => {
+            fail(format!("wanted a parse error, but it parsed; lint said:\n{}", show(&diags)))
+        }
+        (Stage::Lint, Outcome::ParseError(d)) => fail(format!("wanted a lint error, but parsing failed: {d}")),
+        (Stage::Lint, Outcome::Linted(diags)) => {
+            // The diagnostic the case is about: the one whose message says everything wanted.
+            let relevant = diags.iter().find(|d| case.says.iter().all(|n| needle_holds(&d.message, n)));
+            match relevant {
+                None => fail(format!("no lint diagnostic says {:?}; lint said:\n{}", case.says, show(&diags))),
+                Some(d) => {
+                    let wrong = judge(case, &path, d);
+                    if !wrong.is_empty() {
+                        fail(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `name => case;` — builds the table and one `#[test]` per entry, named after it.
+macro_rules! cases {
+    ($($name:ident => $case:expr;)*) => {
+        fn table() -> Vec<Case> {
+            vec![$(Case { name: stringify!($name), ..$case }),*]
+        }
+        $(
+            #[test]
+            fn $name() {
+                run(&Case { name: stringify!($name), ..$case });
+            }
+        )*
+    };
+}
+
+/// `a: &a [x × 9]`, `b: [*a × 9]`, … : 9^depth strings once expanded.
+fn billion_laughs(indent: &str, depth: usize) -> String {
+    let names: Vec<char> = ('a'..='z').take(depth).collect();
+    let mut out = format!("{indent}{}: &{} [{}]\n", names[0], names[0], ["\"lol\""; 9].join(","));
+    for w in names.windows(2) {
+        out.push_str(&format!("{indent}{}: &{} [{}]\n", w[1], w[1], vec![format!("*{}", w[0]); 9].join(",")));
+    }
+    out
+}
+
+cases! {
+    // ---- YAML syntax -------------------------------------------------------------------------
+    yaml_syntax_error => parse(3, 24, &["mapping values are not allowed"], "
+        description: d
+        steps:
+          - service-account: sa: sb
+        ");
+    // A syntax error that the deserializer meets as a shape error first: either is useful.
+    yaml_syntax_error_in_step_value => parse_line(4, &["mapping values are not allowed|expected mapping"], "
+        description: d
+        steps:
+          - service-account: sa
+          - call: as: admin
+        ");
+    yaml_syntax_tab_indent => parse_line(3, &["tab"],
+        "description: d\nsteps:\n\t- service-account: sa\n");
+    yaml_syntax_nul_byte => parse(1, 15, &["character"],
+        "description: d\u{0}\nsteps:\n  - service-account: sa\n");
+    yaml_alias_to_unknown_anchor => parse(3, 12, &["anchor", "nothing"], "
+        description: d
+        steps:
+          - token: *nothing
+        ");
+    yaml_several_documents => parse_line(5, &["document"], "
+        description: d
+        steps:
+          - service-account: sa
+        ---
+        description: e
+        steps:
+          - service-account: sb
+        ");
+
+    // ---- unknown keys and keywords -------------------------------------------------------------
+    unknown_step_keyword => parse(4, 5, &["tokn", "service-account", "compare-tokens", "secret-token", "kubectl"], "
+        description: d
+        steps:
+          - service-account: sa
+          - tokn: {service-account: sa}
+        ");
+    unknown_key_in_step => parse(6, 7, &["audience", "audiences", "service-account", "bound-object"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              audience: [vault]
+        ");
+    unknown_top_level_key => parse(2, 1, &["stepz", "description", "steps", "observe"], "
+        description: d
+        stepz: []
+        steps:
+          - service-account: sa
+        ");
+    unknown_key_in_assertion => parse(7, 28, &["equal", "equals", "exists"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              expect:
+                - {path: $.status, equal: 201}
+        ");
+    unknown_key_in_bound_object => parse(6, 33, &["nam", "name"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              bound-object: {kind: Pod, nam: p}
+        ");
+    unknown_key_in_requires => parse(3, 3, &["apiserver-arg", "apiserver-args"], "
+        description: d
+        requires:
+          apiserver-arg: [--x=y]
+        steps:
+          - service-account: sa
+        ");
+    step_with_two_keywords => parse(4, 5, &["token"], "
+        description: d
+        steps:
+          - service-account: sa
+            token: {service-account: sa}
+        ");
+    step_keyword_without_value => parse(3, 5, &["service-account"], "
+        description: d
+        steps:
+          - service-account
+        ");
+
+    // ---- missing and duplicate fields --------------------------------------------------------
+    missing_description => parse(1, 1, &["missing", "description"], "
+        name: x
+        steps:
+          - service-account: sa
+        ");
+    missing_steps => parse(1, 1, &["missing", "steps"], "
+        description: d
+        sources: [https://kubernetes.io/]
+        ");
+    missing_field_in_step => parse(4, 7, &["missing", "`as`"], "
+        description: d
+        steps:
+          - call:
+              path: /api
+              status: 200
+        ");
+    duplicate_top_level_key => parse(2, 1, &["duplicate", "description"], "
+        description: d
+        description: e
+        steps:
+          - service-account: sa
+        ");
+    duplicate_key_in_step => parse(6, 7, &["duplicate", "save"], "
+        description: d
+        steps:
+          - token:
+              service-account: sa
+              save: a
+              save: b
+        ");
+    empty_file => parse(1, 1, &["empty|description"], "");
+    top_level_list => parse(1, 1, &["mapping"], "
+        - description: d
+        ");
+
+    // ---- wrong types -------------------------------------------------------------------------
+    string_where_list_expected => parse(6, 18, &["sequence|list", "vault"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              audiences: vault
+        ");
+    steps_is_a_number => parse(2, 8, &["sequence|list", "5"], "
+        description: d
+        steps: 5
+        ");
+    steps_is_a_mapping => parse(3, 3, &["sequence|list"], "
+        description: d
+        steps:
+          service-account: sa
+        ");
+    versions_is_a_list => parse(2, 11, &["string|version range"], "
+        description: d
+        versions: [\">=1.24\"]
+        steps:
+          - service-account: sa
+        ");
+    service_account_null => parse(3, 20, &["string|name"], "
+        description: d
+        steps:
+          - service-account:
+        ");
+    status_not_a_number => parse(3, 43, &["ok"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, status: ok}
+        ");
+    count_negative => parse(3, 54, &["-1"], "
+        description: d
+        steps:
+          - get: {kind: Pod, expect: [{path: $.items, count: -1}]}
+        ");
+    same_not_a_boolean => parse(3, 40, &["maybe"], "
+        description: d
+        steps:
+          - compare-tokens: {a: x, b: y, same: maybe}
+        ");
+
+    // ---- durations ---------------------------------------------------------------------------
+    duration_unknown_unit => parse(6, 17, &["10x", "unit"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              duration: 10x
+        ");
+    duration_negative => parse(6, 17, &["-5s", "negative"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              duration: -5s
+        ");
+    duration_without_unit => parse(6, 17, &["10", "unit", "10s"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              duration: 10
+        ");
+    duration_empty => parse(4, 44, &["not a duration", "empty"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, duration: \"\"}
+        ");
+    duration_overflow => parse(4, 44, &["too long"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, duration: 99999999999999999999999h}
+        ");
+    timeout_not_a_duration => parse(3, 31, &["forever", "not a duration"], "
+        description: d
+        steps:
+          - get: {kind: Pod, timeout: forever}
+        ");
+    duration_sub_second => lint_at(4, 5, &["1500ms", "whole seconds"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              duration: 1500ms
+        ");
+
+    // ---- version ranges ----------------------------------------------------------------------
+    version_range_scenario => parse(2, 11, &[">=1.x", "not a version range", ">=1.24"], "
+        description: d
+        versions: \">=1.x\"
+        steps:
+          - service-account: sa
+        ");
+    version_range_step => parse(6, 17, &["=>1.24", "not a version range"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              versions: \"=>1.24\"
+        ");
+    version_range_assertion => parse(7, 51, &["1.24 <1.30", "not a version range"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              expect:
+                - {path: $.status, equals: 201, versions: \"1.24 <1.30\"}
+        ");
+
+    // ---- references: variables and tokens ----------------------------------------------------
+    undefined_variable => lint_at(4, 5, &["${nope}", "not defined", "namespace"], "
+        description: d
+        steps:
+          - service-account: sa
+          - call:
+              as: admin
+              path: /api/v1/namespaces/${nope}/pods
+        ");
+    undefined_variable_in_assertion => lint_at(4, 5, &["${ghost}", "not defined"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              expect:
+                - {path: $.body.metadata.uid, equals: \"${ghost}\"}
+        ");
+    undefined_variable_in_observe => lint_line(2, &["observe", "${never}", "not defined"], "
+        description: d
+        observe: \"${never}\"
+        steps:
+          - service-account: sa
+        ");
+    token_used_before_saved => lint_at(4, 5, &["`mine`", "no token"], "
+        description: d
+        steps:
+          - service-account: sa
+          - jwt: {token: mine}
+          - token: {service-account: sa, save: mine}
+        ");
+    compare_unknown_token => lint_at(5, 5, &["`two`", "no token", "one"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, save: one}
+          - compare-tokens: {a: one, b: two, same: false}
+        ");
+    reserved_save_name => lint_at(4, 5, &["admin", "reserved"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, save: admin}
+        ");
+    reserved_capture_name => lint_at(3, 5, &["namespace", "reserved"], "
+        description: d
+        steps:
+          - get: {kind: ServiceAccount, name: default, capture: {namespace: $.metadata.namespace}}
+        ");
+
+    // ---- assertions and captures -------------------------------------------------------------
+    bad_jsonpath_in_assertion => lint_at(4, 5, &["$.body[", "not a JSONPath"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              expect:
+                - {path: \"$.body[\", exists: true}
+        ");
+    bad_jsonpath_in_capture => lint_at(4, 5, &["uid", "metadata.uid", "not a JSONPath"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              capture:
+                uid: metadata.uid
+        ");
+    invalid_regex => lint_at(4, 5, &["^(ey", "not a regular expression", "unclosed group"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              expect:
+                - {path: $.body.status.token, matches: \"^(ey\"}
+        ");
+    assertion_checks_nothing => lint_at(4, 5, &["checks nothing", "equals", "exists"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              expect:
+                - {path: $.body.status.token}
+        ");
+
+    // ---- manifests ---------------------------------------------------------------------------
+    manifest_file_missing => lint_at(3, 5, &["cannot read manifest file", "does-not-exist.yaml"], "
+        description: d
+        steps:
+          - apply: {file: manifests/does-not-exist.yaml}
+        ").in_real_dir();
+    manifest_without_kind => lint_at(3, 5, &["`kind` is missing"], "
+        description: d
+        steps:
+          - apply:
+              manifest:
+                apiVersion: v1
+                metadata: {name: x}
+        ");
+    manifest_without_name => lint_at(3, 5, &["metadata.name"], "
+        description: d
+        steps:
+          - apply:
+              manifest:
+                apiVersion: v1
+                kind: Secret
+                metadata: {generateName: x-}
+        ");
+    manifest_file_without_name => lint_at(3, 5, &["metadata.name"], "
+        description: d
+        steps:
+          - apply: {file: manifests/cm.yaml}
+        ").with_files(&[("manifests/cm.yaml", "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n")]);
+    manifest_file_second_doc_without_kind => lint_at(3, 5, &["#2", "`kind` is missing"], "
+        description: d
+        steps:
+          - apply: {file: manifests/two.yaml}
+        ").with_files(&[(
+            "manifests/two.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {name: b}\n",
+        )]);
+    manifest_inline_bad_yaml => lint_at(3, 5, &["not valid YAML", "unclosed"], "
+        description: d
+        steps:
+          - apply: {manifest: \"kind: [unclosed\"}
+        ");
+    manifest_and_file => lint_at(3, 5, &["`manifest`", "`file`", "not both"], "
+        description: d
+        steps:
+          - apply:
+              file: manifests/pod.yaml
+              manifest: {apiVersion: v1, kind: Secret, metadata: {name: x}}
+        ");
+    apply_with_neither => lint_at(3, 5, &["`manifest`", "`file`"], "
+        description: d
+        steps:
+          - apply: {}
+        ");
+
+    // ---- step semantics ----------------------------------------------------------------------
+    call_path_without_slash => lint_at(3, 5, &["api/v1/pods", "must start with `/`"], "
+        description: d
+        steps:
+          - call: {as: admin, path: api/v1/pods}
+        ");
+    bad_http_method => lint_at(3, 5, &["FETCH", "GET", "POST", "DELETE"], "
+        description: d
+        steps:
+          - call: {as: admin, method: FETCH, path: /api}
+        ");
+    bound_object_kind => lint_at(4, 5, &["ConfigMap", "Pod", "Secret", "Node"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              bound-object: {kind: ConfigMap, name: cm}
+        ");
+    unchanged_without_for => lint_at(4, 5, &["unchanged", "`for`"], "
+        description: d
+        steps:
+          - service-account: sa
+          - unchanged: {kind: ServiceAccount, name: sa}
+        ");
+    kubectl_without_args => lint_at(3, 5, &["args"], "
+        description: d
+        steps:
+          - kubectl: {args: []}
+        ");
+    empty_description => lint_at(1, 1, &["description", "empty"], "
+        description: \"\"
+        steps:
+          - service-account: sa
+        ");
+    empty_steps_list => lint_line(2, &["no steps"], "
+        description: d
+        steps: []
+        ");
+    apiserver_arg_without_dashes => lint_line(3, &["service-account-max-token-expiration=2h", "--"], "
+        description: d
+        requires:
+          apiserver-args: [service-account-max-token-expiration=2h]
+        steps:
+          - service-account: sa
+        ");
+
+    // ---- hostile input -----------------------------------------------------------------------
+    yaml_bomb_in_manifest => survive(format!(
+        "description: d\nsteps:\n  - apply:\n      manifest:\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: {{name: bomb}}\n        data:\n{}",
+        billion_laughs("          ", 9)
+    ));
+    yaml_bomb_at_top_level => survive(format!(
+        "{}description: d\nsteps:\n  - service-account: sa\n",
+        billion_laughs("", 9)
+    ));
+    yaml_bomb_in_inline_manifest_text => survive(format!(
+        "description: d\nsteps:\n  - apply:\n      manifest: |\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: {{name: bomb}}\n        data:\n{}",
+        billion_laughs("          ", 9)
+    ));
+    yaml_bomb_in_manifest_file => survive(
+        "description: d\nsteps:\n  - apply: {file: manifests/bomb.yaml}\n".into()
+    ).with_files(Box::leak(Box::new([(
+        "manifests/bomb.yaml",
+        &*Box::leak(format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: bomb}}\ndata:\n{}",
+            billion_laughs("  ", 9)
+        ).into_boxed_str()),
+    )])));
+    many_aliases => survive(format!(
+        "description: d\nsources: &s [a]\nsteps:\n  - apply:\n      manifest:\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: {{name: x}}\n        data: [{}]\n",
+        vec!["*s"; 200_000].join(",")
+    ));
+    deeply_nested_sequences => survive(format!(
+        "description: d\nsteps:\n  - apply:\n      manifest: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    ));
+    deeply_nested_mappings => survive(format!(
+        "description: d\nsteps:\n  - apply:\n      manifest: {}1{}\n",
+        "{a: ".repeat(50_000),
+        "}".repeat(50_000)
+    ));
+}
+
+/// The table is big enough and its names are unique (the `#[test]` names already are).
+#[test]
+fn table_covers_enough_cases() {
+    let cases = table();
+    assert!(cases.len() >= 30, "only {} cases", cases.len());
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), cases.len(), "duplicate case names");
+    for stage in [Stage::Parse, Stage::Lint, Stage::Survive] {
+        assert!(cases.iter().any(|c| c.stage == stage), "no {stage:?} case");
+    }
+}
+
+/// The shipped scenarios are the positive control: all parse and lint clean.
+#[test]
+fn shipped_scenarios_parse_and_lint_clean() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files = discover(&[dir]).expect("scenarios/ is readable");
+    assert!(!files.is_empty(), "no scenario files found");
+    let mut problems = Vec::new();
+    for file in &files {
+        match Scenario::load(file) {
+            Ok(s) => problems.extend(lint::lint(&s)),
+            Err(d) => problems.push(d),
+        }
+    }
+    assert!(problems.is_empty(), "{} of {} files have problems:\n{}", problems.len(), files.len(), show(&problems));
 }

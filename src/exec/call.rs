@@ -4,10 +4,34 @@ use serde_json::{Value, json};
 
 use super::token::admin_request;
 use super::{Run, StepOutput};
-use crate::scenario::assertion::Assertion;
 use crate::scenario::step::CallStep;
 
 pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, String> {
+    if !s.eventually {
+        return once(run, s, 1).await;
+    }
+    // Retried until the checks hold; the step's timeout bounds it and names the last result.
+    let started = std::time::Instant::now();
+    let limit = run.timeout_for(s.timeout);
+    let mut attempts = 1;
+    loop {
+        let out = once(run, s, attempts).await;
+        let last = match &out {
+            Ok(o) => match super::evaluate(run, o.implied.iter().chain(&s.expect), &o.doc)? {
+                m if m.is_empty() => return out,
+                m => format!("{}; last: {}", m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "), o.summary),
+            },
+            Err(e) => e.clone(),
+        };
+        if started.elapsed() >= limit {
+            return Err(format!("still not as expected after {attempts} attempts in {:.1}s: {last}", started.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        attempts += 1;
+    }
+}
+
+async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutput, String> {
     let path = run.render(&s.path)?;
     let method = http::Method::from_bytes(s.method.to_uppercase().as_bytes()).map_err(|e| e.to_string())?;
     let body = s.body.as_ref().map(|b| run.render_json(b)).transpose()?;
@@ -21,7 +45,7 @@ pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, String>
             let http = run.cluster.http()?;
             let mut request = http
                 .request(reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|e| e.to_string())?, format!("{}{path}", run.cluster.server()))
-                .header("Accept", "application/json");
+                .header("Accept", "application/json, */*");
             if identity != "anonymous" {
                 request = request.bearer_auth(run.token(identity)?);
             }
@@ -39,13 +63,13 @@ pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, String>
     if let Some(msg) = response.get("message").and_then(Value::as_str) {
         summary.push_str(&format!(": {msg}"));
     }
-    let implied = match s.status {
-        Some(code) => super::expect_equal("$.status", json!(code)),
-        None => Assertion { path: "$.status".into(), matches: None, equals: None, ..Default::default() },
-    };
-    let out = StepOutput::new(json!({"status": status, "body": response}), summary);
-    if s.status.is_none() && !(200..300).contains(&status) {
-        return Err(format!("expected a 2xx status, observed {status}\n  {}", out.summary));
+    if attempts > 1 {
+        summary.push_str(&format!(" (attempt {attempts})"));
     }
-    Ok(if s.status.is_some() { out.implying(implied) } else { out })
+    let out = StepOutput::new(json!({"status": status, "body": response, "attempts": attempts}), summary);
+    match s.status {
+        Some(code) => Ok(out.implying(super::expect_equal("$.status", json!(code)))),
+        None if (200..300).contains(&status) => Ok(out),
+        None => Err(format!("expected a 2xx status, observed {status}\n  {}", out.summary)),
+    }
 }

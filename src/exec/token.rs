@@ -74,7 +74,7 @@ pub async fn admin_request(
         .method(method)
         .uri(path)
         .header("Content-Type", "application/json")
-        .header("Accept", "application/json")
+        .header("Accept", "application/json, */*")
         .body(kube::client::Body::from(bytes))
         .map_err(|e| e.to_string())?;
     let response = run.cluster.client.send(request).await.map_err(|e| format!("{path}: {e}"))?;

@@ -146,9 +146,14 @@ pub struct CallStep {
     /// Expected HTTP status; any 2xx when left out.
     #[serde(default)]
     pub status: Option<u16>,
-    /// Assertions on `{status, body}`.
+    /// Assertions on `{status, body, attempts}`.
     #[serde(default)]
     pub expect: Vec<Assertion>,
+    /// Repeat the request (every 250 ms, within the step's timeout) until the status and
+    /// assertions hold — for what changes without an object to watch, such as the API server's
+    /// 10-second token authentication cache.
+    #[serde(default)]
+    pub eventually: bool,
     #[serde(default)]
     pub capture: Captures,
     #[serde(default)]
