@@ -284,7 +284,7 @@ cases! {
           - service-account: sa: sb
         ");
     // A syntax error that the deserializer meets as a shape error first: either is useful.
-    yaml_syntax_error_in_step_value => parse_line(4, &["mapping values are not allowed|expected mapping"], "
+    yaml_syntax_error_in_step_value => parse_line(4, &["mapping values are not allowed|expected a mapping"], "
         description: d
         steps:
           - service-account: sa
@@ -294,7 +294,7 @@ cases! {
         "description: d\nsteps:\n\t- service-account: sa\n");
     yaml_syntax_nul_byte => parse(1, 15, &["character"],
         "description: d\u{0}\nsteps:\n  - service-account: sa\n");
-    yaml_alias_to_unknown_anchor => parse(3, 12, &["anchor", "nothing"], "
+    yaml_alias_to_unknown_anchor => parse(3, 12, &["unknown anchor", "*nothing"], "
         description: d
         steps:
           - token: *nothing
@@ -360,7 +360,7 @@ cases! {
           - service-account: sa
             token: {service-account: sa}
         ");
-    step_keyword_without_value => parse(3, 5, &["service-account"], "
+    step_keyword_without_value => parse_line(4, &["expected a string"], "
         description: d
         steps:
           - service-account
@@ -376,7 +376,7 @@ cases! {
         description: d
         sources: [https://kubernetes.io/]
         ");
-    missing_field_in_step => parse(4, 7, &["missing", "`as`"], "
+    missing_field_in_step => parse(5, 7, &["missing", "`as`"], "
         description: d
         steps:
           - call:
@@ -426,7 +426,7 @@ cases! {
         steps:
           - service-account: sa
         ");
-    service_account_null => parse(3, 20, &["string|name"], "
+    service_account_null => parse(3, 20, &["missing", "service-account"], "
         description: d
         steps:
           - service-account:
@@ -541,7 +541,7 @@ cases! {
               expect:
                 - {path: $.body.metadata.uid, equals: \"${ghost}\"}
         ");
-    undefined_variable_in_observe => lint_line(2, &["observe", "${never}", "not defined"], "
+    undefined_variable_in_observe => lint_line(2, &["observe", "${never}", "never captured"], "
         description: d
         observe: \"${never}\"
         steps:
@@ -704,7 +704,7 @@ cases! {
         description: d
         steps: []
         ");
-    apiserver_arg_without_dashes => lint_line(3, &["service-account-max-token-expiration=2h", "--"], "
+    apiserver_arg_without_dashes => lint_line(2, &["service-account-max-token-expiration=2h", "--"], "
         description: d
         requires:
           apiserver-args: [service-account-max-token-expiration=2h]

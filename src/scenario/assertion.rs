@@ -60,7 +60,11 @@ impl Assertion {
     pub fn validate(&self) -> Result<(), String> {
         JsonPath::parse(&self.path).map_err(|e| format!("`{}` is not a JSONPath: {e}", self.path))?;
         if let Some(re) = &self.matches {
-            regex::Regex::new(re).map_err(|e| format!("`{re}` is not a regular expression: {e}"))?;
+            regex::Regex::new(re).map_err(|e| {
+                // The regex crate draws a caret under the pattern; one line is enough here.
+                let why = e.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+                format!("`{re}` is not a regular expression: {why}")
+            })?;
         }
         let checks = [
             self.equals.is_some(),

@@ -17,15 +17,15 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
     let mut tokens: BTreeSet<String> = BTreeSet::new();
 
     if spec.description.trim().is_empty() {
-        out.push(diag(scenario, None, "`description` is empty: say what behaviour this shows".into()));
+        out.push(at(scenario, "description", "`description` is empty: say what behaviour this shows".into()));
     }
     for arg in &spec.requires.apiserver_args {
         if !arg.starts_with("--") {
-            out.push(diag(scenario, None, format!("apiserver arg `{arg}` must start with `--`")));
+            out.push(at(scenario, "requires", format!("apiserver arg `{arg}` must start with `--`")));
         }
     }
     if spec.steps.is_empty() {
-        out.push(diag(scenario, None, "the scenario has no steps".into()));
+        out.push(at(scenario, "steps", "the scenario has no steps".into()));
     }
 
     for (i, step) in spec.steps.iter().enumerate() {
@@ -148,7 +148,9 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
     for observe in &spec.observe {
         for name in references(observe) {
             if !vars.contains(&name) {
-                out.push(diag(scenario, None, format!("observe: {}", undefined(&name, &vars))));
+                let known: Vec<&str> = vars.iter().map(String::as_str).collect();
+                let message = format!("observe: `${{{name}}}` is never captured (variables: {})", known.join(", "));
+                out.push(at(scenario, "observe", message));
             }
         }
     }
@@ -177,4 +179,9 @@ fn diag(scenario: &Scenario, step: Option<usize>, message: String) -> Diagnostic
         None => super::SourcePos { file: scenario.path.clone(), line: 1, column: 1 },
     };
     Diagnostic { pos, message }
+}
+
+/// A diagnostic at a top-level key.
+fn at(scenario: &Scenario, key: &str, message: String) -> Diagnostic {
+    Diagnostic { pos: scenario.key_pos(key), message }
 }

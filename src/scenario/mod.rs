@@ -93,6 +93,8 @@ pub struct Scenario {
     pub name: String,
     pub path: PathBuf,
     pub spec: ScenarioSpec,
+    /// The file's text, to point at top-level keys.
+    pub text: String,
 }
 
 /// A position in a scenario file.
@@ -136,17 +138,23 @@ impl Scenario {
 
     /// Parses scenario text; `path` names it in errors and anchors relative manifest files.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, Diagnostic> {
-        let spec: ScenarioSpec = serde_saphyr::from_str(text).map_err(|e| yaml_diagnostic(path, &e))?;
+        let spec: ScenarioSpec = serde_saphyr::from_str(text).map_err(|e| yaml_diagnostic(path, text, &e))?;
         let name = spec.name.clone().unwrap_or_else(|| {
             path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
         });
-        Ok(Scenario { name, path: path.to_path_buf(), spec })
+        Ok(Scenario { name, path: path.to_path_buf(), spec, text: text.to_string() })
     }
 
     /// Where step `index` starts.
     pub fn step_pos(&self, index: usize) -> SourcePos {
         let loc = &self.spec.steps[index].referenced;
         SourcePos { file: self.path.clone(), line: loc.line(), column: loc.column() }
+    }
+
+    /// Where a top-level key is written (line 1 when it is not).
+    pub fn key_pos(&self, key: &str) -> SourcePos {
+        let line = self.text.lines().position(|l| l.starts_with(&format!("{key}:"))).map_or(1, |i| i as u64 + 1);
+        SourcePos { file: self.path.clone(), line, column: 1 }
     }
 
     /// The releases this scenario applies to.
@@ -160,24 +168,56 @@ impl Scenario {
     }
 }
 
-/// A serde-saphyr error as a diagnostic: its position, and its message without the snippet.
-pub fn yaml_diagnostic(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
-    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+/// A serde-saphyr error as a diagnostic: its position, its message in a scenario author's
+/// words, and the source line it points at.
+pub fn yaml_diagnostic(path: &Path, text: &str, e: &serde_saphyr::Error) -> Diagnostic {
+    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    if text.trim().is_empty() {
+        let message = "the file is empty: a scenario needs at least `description` and `steps`".to_string();
+        return Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message };
+    }
     let full = e.to_string();
-    // The rendered error repeats the position and adds a source snippet; keep the first line
-    // and drop a trailing " at line N column M" since the diagnostic carries the position.
+    // The rendered error repeats the position and adds a snippet; keep the message itself.
     let first = full.lines().next().unwrap_or(&full).trim();
-    let message = match first.rfind(" at line ") {
-        Some(i) => &first[..i],
-        None => first,
-    };
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message = match message.strip_prefix("line ").and_then(|m| m.split_once(": ")) {
+    let first = first.rfind(" at line ").map_or(first, |i| &first[..i]);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first.strip_prefix("line ").and_then(|m| m.split_once(": ")) {
         Some((pos, rest)) if pos.contains("column") => rest,
-        _ => message,
+        _ => first,
     };
-    let message = message.to_string();
+    let mut message = author_words(first);
+    // A missing field is reported where its mapping ends; the top-level ones belong at the top.
+    if message == "missing field `description`" || message == "missing field `steps`" {
+        return Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message };
+    }
+    let source_line = text.lines().nth(line.saturating_sub(1) as usize).map(str::trim).unwrap_or_default();
+    if !source_line.is_empty() && !message.starts_with("unknown") && !message.starts_with("missing field") {
+        message = format!("{message} (at `{source_line}`)");
+    }
     Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message }
+}
+
+/// Library advice ("use Option<String>") means nothing to a scenario author.
+fn author_words(message: &str) -> String {
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        return format!("duplicate key `{key}`: each key may appear once in a mapping");
+    }
+    if message.starts_with("multiple YAML documents") {
+        return "a scenario file holds one YAML document; remove the `---` separator (manifests with several documents go in `apply: {file: …}`)".into();
+    }
+    if message.starts_with("cannot deserialize null") {
+        return "a value is missing here".into();
+    }
+    if message == "alias references unknown anchor" {
+        return "alias references an unknown anchor".into();
+    }
+    match message {
+        "expected string scalar" => "expected a string".into(),
+        "expected sequence start" => "expected a list".into(),
+        "expected mapping start" => "expected a mapping".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Every `.yaml`/`.yml` file under the given paths, sorted; a named file is taken as is.
