@@ -43,6 +43,11 @@ enum Command {
 }
 
 fn main() {
+    // `kubeproof schema | head`: a closed pipe ends the program quietly, as for any Unix tool.
+    // SAFETY: restoring the default disposition of a signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = Args::parse();
     kubeproof::cluster::ensure_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");

@@ -27,6 +27,7 @@ fn main() {
         Trial::ignorable_test("control_plane::lifecycle", || with_version(lifecycle)),
         Trial::ignorable_test("control_plane::apiserver_flags", || with_version(apiserver_flags)),
         Trial::ignorable_test("control_plane::component_death_is_reported", || with_version(component_death)),
+        Trial::ignorable_test("cli::no_token_in_any_output", || with_version(no_token_in_output)),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -131,4 +132,47 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
 fn state_pids(dir: &std::path::Path) -> Vec<u32> {
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap_or_default()).unwrap_or_default();
     state["pids"].as_array().map(|a| a.iter().filter_map(|p| p[1].as_u64().map(|n| n as u32)).collect()).unwrap_or_default()
+}
+
+/// `kubeproof run`, passing and failing, verbose, with a JSON report: no token anywhere.
+fn no_token_in_output(installation: local::Installation) -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("kubeproof-redaction-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("fails.yaml"),
+        "description: fails on purpose with a token in the observed document\nsteps:\n  - service-account: sa\n  - token:\n      service-account: sa\n      save: t\n      expect:\n        - {path: $.body.status.token, equals: not-this}\n",
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("passes.yaml"),
+        "description: prints tokens everywhere it could\nsteps:\n  - service-account: sa\n  - token: {service-account: sa, save: t}\n  - kubectl: {args: [create, token, sa], save: k}\n  - jwt: {token: k}\n  - secret-token-free: {}\n",
+    )
+    .map_err(|e| e.to_string())?;
+    // (the last step above is a typo on purpose: lint must reject the file before any cluster call)
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(["run", dir.to_str().unwrap_or_default(), "--local", &installation.version.to_string()])
+        .output()
+        .map_err(|e| e.to_string())?;
+    assert_eq!(bad.status.code(), Some(2), "an unknown step is bad input (exit 2)");
+    std::fs::write(
+        dir.join("passes.yaml"),
+        "description: prints tokens everywhere it could\nsteps:\n  - service-account: sa\n  - token: {service-account: sa, save: t}\n  - kubectl: {args: [create, token, sa], save: k}\n  - jwt: {token: k}\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let json = dir.join("report.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(["run", dir.to_str().unwrap_or_default(), "--verbose", "--local", &installation.version.to_string(), "--json"])
+        .arg(&json)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let report = std::fs::read_to_string(&json).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1), "one scenario fails on purpose:\n{text}");
+    assert!(text.contains("1 passed, 1 failed"), "{text}");
+    assert!(text.contains("sha256:"), "tokens are shown as fingerprints:\n{text}");
+    assert!(!kubeproof::exec::redact::contains_jwt(&text), "the output contains a token:\n{text}");
+    assert!(report.contains("\"verdict\""), "the JSON report was written");
+    assert!(!kubeproof::exec::redact::contains_jwt(&report), "the JSON report contains a token");
+    Ok(())
 }

@@ -12,7 +12,8 @@ pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, String>
     }
     // Retried until the checks hold; the step's timeout bounds it and names the last result.
     let started = std::time::Instant::now();
-    let limit = run.timeout_for(s.timeout);
+    // Leave room for the last pause, so this message — not the outer timeout's — reports.
+    let limit = run.timeout_for(s.timeout).saturating_sub(std::time::Duration::from_millis(300));
     let mut attempts = 1;
     loop {
         let out = once(run, s, attempts).await;
@@ -51,6 +52,9 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
             }
             if let Some(b) = &body {
                 request = request.json(b);
+                if method == http::Method::PATCH {
+                    request = request.header("Content-Type", "application/merge-patch+json");
+                }
             }
             let response = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
             let status = response.status().as_u16();

@@ -162,7 +162,11 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
                     });
                     continue;
                 }
-                let limit = step.timeout().map(|t| t.0).unwrap_or(opts.default_timeout);
+                let mut limit = step.timeout().map(|t| t.0).unwrap_or(opts.default_timeout);
+                if let Step::Absent(o) | Step::Unchanged(o) = step {
+                    // A watch window is the step's purpose, not a wait: the limit comes on top.
+                    limit += o.window.map(|w| w.0).unwrap_or_default();
+                }
                 let outcome = match tokio::time::timeout(limit, run_step(&mut run, step)).await {
                     Ok(r) => r,
                     Err(_) => Err(format!(

@@ -70,10 +70,11 @@ pub async fn admin_request(
 ) -> Result<(u16, Value, Vec<String>), String> {
     use http_body_util::BodyExt;
     let bytes = body.map(|b| serde_json::to_vec(&b)).transpose().map_err(|e| e.to_string())?.unwrap_or_default();
+    let content_type = if method == http::Method::PATCH { "application/merge-patch+json" } else { "application/json" };
     let request = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("Content-Type", "application/json")
+        .header("Content-Type", content_type)
         .header("Accept", "application/json, */*")
         .body(kube::client::Body::from(bytes))
         .map_err(|e| e.to_string())?;

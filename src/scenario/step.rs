@@ -178,7 +178,8 @@ pub struct JwtStep {
     /// Verify the signature against the cluster's `/openid/v1/jwks` (default true).
     #[serde(default = "yes")]
     pub verify: bool,
-    /// Assertions on `{header, claims, lifetime}`; `lifetime` is `exp − iat`, null without `exp`.
+    /// Assertions on `{header, claims, lifetime, verified, sha256}`; `lifetime` is `exp − iat`,
+    /// null without `exp`.
     #[serde(default)]
     pub expect: Vec<Assertion>,
     #[serde(default)]
@@ -227,7 +228,7 @@ pub struct GetStep {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct KubectlStep {
-    /// Arguments after `kubectl`; `--kubeconfig` and `--namespace` are added.
+    /// Arguments after `kubectl`; `--kubeconfig`, `--context` (where known) and `--namespace` are added.
     pub args: Vec<String>,
     /// Save stdout (trimmed) as a token, e.g. after `create token`.
     #[serde(default)]

@@ -178,16 +178,16 @@ impl LocalCluster {
         let started = Instant::now();
         let logs = self.dir.join("logs");
         let inst = self.installation.clone();
-        for (name, binary, args) in [
-            ("etcd", inst.etcd.clone(), etcd_args),
-            ("kube-apiserver", inst.binary("kube-apiserver"), apiserver_args),
-            ("kube-controller-manager", inst.binary("kube-controller-manager"), kcm_args),
-        ] {
-            let log = logs.join(format!("{name}.log"));
-            let c = Component::start(name, &binary, &args, log, self.detached).map_err(fatal)?;
-            self.components.get_mut().map_err(|_| fatal("poisoned".into()))?.push(c);
-        }
-        self.write_state().map_err(fatal)?;
+        let start = |this: &mut Self, name: &'static str, binary: PathBuf, args: Vec<String>| -> Result<(), BootError> {
+            let c = Component::start(name, &binary, &args, logs.join(format!("{name}.log")), this.detached).map_err(fatal)?;
+            this.components.get_mut().map_err(|_| fatal("poisoned".into()))?.push(c);
+            this.write_state().map_err(fatal)
+        };
+        start(&mut self, "etcd", inst.etcd.clone(), etcd_args)?;
+        start(&mut self, "kube-apiserver", inst.binary("kube-apiserver"), apiserver_args)?;
+        // kube-controller-manager gives up if the API server is not healthy within 10 s (as
+        // on a busy machine), so it starts once /readyz is ok.
+        let mut kcm_args = Some(kcm_args);
 
         let client = admin_http_client(pki).map_err(fatal)?;
         let deadline = started + Duration::from_secs(120);
@@ -205,20 +205,32 @@ impl LocalCluster {
                 self.kill_all();
                 return Err(fatal(format!("the cluster did not become usable within 120s (waiting for {waiting_for})\n{tails}")));
             }
+            let get = |path: &str| client.get(format!("{}{path}", self.server)).send();
             let ready = async {
-                let get = |path: &str| client.get(format!("{}{path}", self.server)).send();
                 if !get("/readyz").await.is_ok_and(|r| r.status().is_success()) {
                     return Err("kube-apiserver /readyz");
                 }
-                if !get("/api/v1/namespaces/default/serviceaccounts/default").await.is_ok_and(|r| r.status().is_success()) {
-                    return Err("the `default` ServiceAccount in namespace default (serviceaccount controller)");
-                }
-                if !get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt").await.is_ok_and(|r| r.status().is_success()) {
-                    return Err("the `kube-root-ca.crt` ConfigMap in namespace default (root-ca-cert-publisher)");
-                }
                 Ok(())
             };
-            match ready.await {
+            let ready = match ready.await {
+                Ok(()) => match kcm_args.take() {
+                    Some(args) => {
+                        start(&mut self, "kube-controller-manager", inst.binary("kube-controller-manager"), args)?;
+                        Err("kube-controller-manager to start")
+                    }
+                    None => {
+                        if !get("/api/v1/namespaces/default/serviceaccounts/default").await.is_ok_and(|r| r.status().is_success()) {
+                            Err("the `default` ServiceAccount in namespace default (serviceaccount controller)")
+                        } else if !get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt").await.is_ok_and(|r| r.status().is_success()) {
+                            Err("the `kube-root-ca.crt` ConfigMap in namespace default (root-ca-cert-publisher)")
+                        } else {
+                            Ok(())
+                        }
+                    }
+                },
+                Err(what) => Err(what),
+            };
+            match ready {
                 Ok(()) => break,
                 Err(what) => waiting_for = what,
             }
