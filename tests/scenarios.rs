@@ -81,6 +81,16 @@ fn main() {
         }
     }
 
+    // Ctrl-C: delete what running scenarios created, then stop (local clusters die with us).
+    runtime().spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nkubeproof: interrupted; deleting what the scenarios created");
+            for problem in exec::ledger::clean_up_all().await {
+                eprintln!("warning: {problem}");
+            }
+            std::process::exit(130);
+        }
+    });
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop the local clusters before exiting.
     if let Ok(mut pools) = pools().lock() {
