@@ -1,5 +1,5 @@
 //! The local control plane against the real binaries: start, use, stop, leave nothing behind.
-//! Runs when `KUBEPROOF_VERSION` (or the first of `KUBEPROOF_VERSIONS`) names a release;
+//! Runs when `KUBEPROOF_VERSION` (or the last of `KUBEPROOF_VERSIONS`) names a release;
 //! otherwise its trials are reported ignored with the reason.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalClust
 fn version_request() -> Option<String> {
     std::env::var("KUBEPROOF_VERSION")
         .ok()
-        .or_else(|| std::env::var("KUBEPROOF_VERSIONS").ok().and_then(|v| v.split(',').next().map(str::to_string)))
+        .or_else(|| std::env::var("KUBEPROOF_VERSIONS").ok().and_then(|v| v.split(',').next_back().map(str::to_string)))
         .filter(|v| !v.trim().is_empty())
 }
 

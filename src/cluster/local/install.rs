@@ -297,8 +297,25 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, Str
     let commit = info.pointer("/Origin/Hash").and_then(|h| h.as_str()).unwrap_or("").to_string();
     let gomod_path = info.get("GoMod").and_then(|p| p.as_str()).ok_or("go mod download printed no GoMod")?;
     let upstream = std::fs::read_to_string(gomod_path).map_err(|e| format!("{gomod_path}: {e}"))?;
-    std::fs::write(module_dir.join("go.mod"), wrapper_go_mod(&upstream, v)).map_err(|e| e.to_string())?;
+    let mut gomod = wrapper_go_mod(&upstream, v);
+    std::fs::write(module_dir.join("go.mod"), &gomod).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(module_dir.join("go.sum"));
+
+    // Up to 1.23 the module lacks its generated OpenAPI definitions: regenerate them.
+    let source = info.get("Dir").and_then(|d| d.as_str()).ok_or("go mod download printed no Dir")?;
+    let generated = Path::new(source).join("pkg/generated/openapi/zz_generated.openapi.go");
+    if !generated.exists() {
+        let script = module_dir.join("openapi-gen.sh");
+        std::fs::write(&script, include_str!("openapi-gen.sh")).map_err(|e| e.to_string())?;
+        let mut generate = std::process::Command::new("bash");
+        generate.arg(&script).arg(v.tag()).arg(&module_dir).env("PATH", go_path_env(go));
+        if let Some(tc) = q.toolchain {
+            generate.env("GOTOOLCHAIN", tc);
+        }
+        go::run(&mut generate, &format!("openapi-gen.sh {} (regenerating the OpenAPI definitions)", v.tag()))?;
+        gomod.push_str("\n// The module plus its regenerated OpenAPI definitions (see openapi-gen.sh).\nreplace k8s.io/kubernetes => ./kubernetes\n");
+        std::fs::write(module_dir.join("go.mod"), &gomod).map_err(|e| e.to_string())?;
+    }
 
     let packages: Vec<String> = KUBE_BINARIES.iter().map(|b| format!("k8s.io/kubernetes/cmd/{b}")).collect();
     let bin = dir.join("bin");
@@ -315,6 +332,16 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, Str
         build_seconds: 0,
         binaries: record(dir, KUBE_BINARIES)?,
     })
+}
+
+/// PATH with the directory of kubeproof's `go` first, for scripts that call `go`.
+fn go_path_env(go: &Go) -> std::ffi::OsString {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = go.program.parent().filter(|d| !d.as_os_str().is_empty()) {
+        paths.push(dir.to_path_buf());
+    }
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(paths).unwrap_or_default()
 }
 
 fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, String> {
