@@ -285,6 +285,7 @@ pub(crate) fn evaluate<'a>(
         }
         let mut a = a.clone();
         a.equals = a.equals.map(|v| run.render_json(&v)).transpose()?;
+        a.not_equals = a.not_equals.map(|v| run.render_json(&v)).transpose()?;
         a.contains = a.contains.map(|v| run.render_json(&v)).transpose()?;
         if let Err(m) = a.check(doc) {
             out.push(m);

@@ -16,6 +16,9 @@ pub struct Assertion {
     /// The single selected value equals this (numbers compare by value; `null` is a value).
     #[serde(default, deserialize_with = "present")]
     pub equals: Option<Value>,
+    /// The single selected value is anything but this (e.g. a name that must have changed).
+    #[serde(default, deserialize_with = "present")]
+    pub not_equals: Option<Value>,
     /// The selected string contains this text, or the selected array contains this element.
     #[serde(default)]
     pub contains: Option<Value>,
@@ -68,6 +71,7 @@ impl Assertion {
         }
         let checks = [
             self.equals.is_some(),
+            self.not_equals.is_some(),
             self.contains.is_some(),
             self.matches.is_some(),
             self.count.is_some(),
@@ -76,7 +80,7 @@ impl Assertion {
         ];
         if !checks.contains(&true) {
             return Err(format!(
-                "the assertion on `{}` checks nothing: give equals, contains, matches, count, length or exists",
+                "the assertion on `{}` checks nothing: give equals, not-equals, contains, matches, count, length or exists",
                 self.path
             ));
         }
@@ -121,6 +125,12 @@ impl Assertion {
             let got = single()?;
             if !json_equal(got, want) {
                 return Err(mismatch(brief(want), brief(got)));
+            }
+        }
+        if let Some(unwanted) = &self.not_equals {
+            let got = single()?;
+            if json_equal(got, unwanted) {
+                return Err(mismatch(format!("anything but {}", brief(unwanted)), brief(got)));
             }
         }
         if let Some(want) = &self.contains {

@@ -126,6 +126,9 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
             if let Some(v) = &a.equals {
                 json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
             }
+            if let Some(v) = &a.not_equals {
+                json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
+            }
             if let Some(v) = &a.contains {
                 json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
             }
