@@ -19,6 +19,8 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use tokio::sync::OnceCell;
 
 use kubeproof::cluster::ContextTarget;
+use kubeproof::cluster::local;
+use kubeproof::version::KubeVersion;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::{self, ExecOptions, redact};
 use kubeproof::report::{Verdict, text};
@@ -51,7 +53,18 @@ fn main() {
     let args = Arguments::from_args();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let files = discover(&[dir]).expect("the scenarios directory");
-    let targets = targets();
+    // Local releases are resolved up front (`latest` → 1.37.2): trial names carry the release,
+    // and a scenario gets no trial on a release it does not apply to.
+    let targets: Vec<(Target, Option<KubeVersion>)> = targets()
+        .into_iter()
+        .map(|t| match &t {
+            Target::Local(request) => match local::versions::resolve(request) {
+                Ok(v) => (Target::Local(v.to_string()), Some(v)),
+                Err(_) => (t, None),
+            },
+            Target::Context(_) => (t, None),
+        })
+        .collect();
     let mut trials = Vec::new();
 
     for file in &files {
@@ -73,7 +86,13 @@ fn main() {
                 ))
             }));
         }
-        for target in &targets {
+        let scenario = Scenario::load(file).ok();
+        for (target, version) in &targets {
+            if let (Some(v), Some(s)) = (version, &scenario) {
+                if !s.applies_to(v) {
+                    continue;
+                }
+            }
             let path = file.clone();
             let target = target.clone();
             let name = format!("{}::{stem}", target.label());
