@@ -1,0 +1,16 @@
+//! The committed scenario.schema.json (for yaml-language-server) is what `kubeproof schema` prints.
+
+#[test]
+fn committed_schema_is_current() {
+    let generated = serde_json::to_string_pretty(&schemars::schema_for!(kubeproof::scenario::ScenarioSpec)).unwrap();
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.schema.json")).unwrap();
+    assert_eq!(committed.trim_end(), generated.trim_end(), "run `kubeproof schema > scenario.schema.json`");
+}
+
+#[test]
+fn schema_names_every_step_kind() {
+    let schema = serde_json::to_string(&schemars::schema_for!(kubeproof::scenario::ScenarioSpec)).unwrap();
+    for step in ["service-account", "apply", "delete", "token", "secret-token", "call", "jwt", "compare-tokens", "get", "wait", "absent", "unchanged", "kubectl"] {
+        assert!(schema.contains(&format!("\"{step}\"")), "{step} missing from the schema");
+    }
+}
