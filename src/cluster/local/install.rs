@@ -201,8 +201,9 @@ struct Quirks {
     toolchain: Option<&'static str>,
 }
 
-fn quirks(v: KubeVersion) -> Quirks {
-    let _ = v;
+/// Every release from 1.23.17 to 1.37.2 builds with a current Go; a release that does not gets
+/// its toolchain here (1.23's missing OpenAPI definitions are handled by detection, not version).
+fn quirks(_: KubeVersion) -> Quirks {
     Quirks { toolchain: None }
 }
 
