@@ -78,12 +78,3 @@ fn clean(obj: &DynamicObject) -> Value {
     }
     v
 }
-
-impl Run<'_> {
-    /// A step's own timeout, else the default — slightly inside the outer limit so the step's
-    /// own, more precise, message wins.
-    pub fn timeout_for(&self, own: Option<crate::scenario::GoDuration>) -> std::time::Duration {
-        let limit = own.map(|d| d.0).unwrap_or(self.timeout);
-        limit.saturating_sub(std::time::Duration::from_millis(200)).max(std::time::Duration::from_millis(100))
-    }
-}

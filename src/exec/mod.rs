@@ -93,6 +93,13 @@ impl Run<'_> {
     pub fn save_token(&mut self, name: &str, token: String) {
         self.tokens.insert(name.to_string(), token);
     }
+
+    /// A step's own timeout, else the default — slightly inside the outer limit so the step's
+    /// own, more precise, message wins.
+    pub fn timeout_for(&self, own: Option<crate::scenario::GoDuration>) -> std::time::Duration {
+        let limit = own.map(|d| d.0).unwrap_or(self.timeout);
+        limit.saturating_sub(std::time::Duration::from_millis(200)).max(std::time::Duration::from_millis(100))
+    }
 }
 
 /// Runs one scenario on one cluster. Never panics on user input; every failure is in the report.
