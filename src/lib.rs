@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod exec;
+pub mod interrupt;
 pub mod report;
 pub mod scenario;
 pub mod version;
