@@ -51,7 +51,7 @@ fn main() {
                 pool.cluster_for(s).await.expect("cluster");
             }
             let started = Instant::now();
-            let reports = exec::run_all(&pool, &scenarios, &ExecOptions::default(), jobs).await;
+            let reports = exec::run_all(&pool, &scenarios, &ExecOptions::default(), jobs).await.reports;
             let took = started.elapsed();
             let failed = reports.iter().filter(|r| r.verdict == kubeproof::report::Verdict::Failed).count();
             assert_eq!(failed, 0, "the suite must pass to be timed");

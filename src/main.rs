@@ -9,7 +9,8 @@ use cli::ExitCode;
 /// kubeproof: documented Kubernetes ServiceAccount token behaviour, as executable evidence.
 ///
 /// Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing ran),
-/// 3 no usable cluster, 130 interrupted (after cleanup).
+/// 3 no usable cluster (or it died), 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM,
+/// 129 SIGHUP) after cleaning up.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Args {
@@ -52,6 +53,8 @@ fn main() {
     kubeproof::cluster::ensure_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let code = runtime.block_on(async {
+        // Before anything is created, so that no signal meets the default disposition.
+        kubeproof::interrupt::listen();
         match args.command {
             Command::Run(a) => cli::run::run(a).await,
             Command::Lint { paths } => cli::run::lint(&paths),
@@ -67,5 +70,5 @@ fn main() {
     });
     // Dropping the runtime drops any local cluster still held, which stops its processes.
     drop(runtime);
-    std::process::exit(code as i32);
+    std::process::exit(code.code());
 }

@@ -100,15 +100,23 @@ fn main() {
         }
     }
 
-    // Ctrl-C: delete what running scenarios created, then stop (local clusters die with us).
+    // Ctrl-C, SIGTERM, SIGHUP: delete what running scenarios created (a second signal cuts
+    // that short), then stop; local clusters die with us.
+    runtime().block_on(async { kubeproof::interrupt::listen() });
     runtime().spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nkubeproof: interrupted; deleting what the scenarios created");
-            for problem in exec::ledger::clean_up_all().await {
-                eprintln!("warning: {problem}");
-            }
-            std::process::exit(130);
+        let signal = kubeproof::interrupt::first().await;
+        eprintln!("\nkubeproof: {}: deleting what the scenarios created", signal.name());
+        let left = tokio::select! {
+            problems = exec::ledger::clean_up_all(exec::ledger::CLEANUP_BUDGET) => problems,
+            _ = kubeproof::interrupt::second() => exec::ledger::left_behind(),
+        };
+        for what in left {
+            eprintln!("warning: {what}");
         }
+        if let Ok(mut pools) = pools().lock() {
+            pools.clear();
+        }
+        std::process::exit(signal.exit_code());
     });
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop the local clusters before exiting.
@@ -133,10 +141,14 @@ fn run_trial(target: &Target, path: &PathBuf) -> Result<Completion, Failed> {
                 return Ok(Completion::ignored_with(format!("no usable cluster for {} (see the failed trial)", target.label())));
             }
         };
-        let report = exec::run_all(pool, std::slice::from_ref(&scenario), &ExecOptions::default(), 1).await.remove(0);
+        let outcome = exec::run_all(pool, std::slice::from_ref(&scenario), &ExecOptions::default(), 1).await;
+        let Some(report) = outcome.reports.into_iter().next() else {
+            let why = outcome.stopped.map(|s| text::stopped(&s, 1)).unwrap_or_default();
+            return Err(Failed::from(why));
+        };
         let details = text::details(&report);
         // Secrets stay secret, in passing and failing output alike.
-        assert!(!redact::contains_jwt(&details), "a report contains a token:\n{details}");
+        assert!(!redact::leaks(&details), "a report contains a token:\n{details}");
         match report.verdict {
             Verdict::Passed => Ok(Completion::Completed),
             Verdict::NotApplicable => Ok(Completion::ignored_with(report.reason.unwrap_or_default())),

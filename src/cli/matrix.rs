@@ -10,10 +10,10 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::{self, ExecOptions};
 use kubeproof::report::matrix::{Column, Matrix};
-use kubeproof::report::{ScenarioReport, Tally};
+use kubeproof::report::{RunOutcome, ScenarioReport, Tally, output, text};
 
 use super::ExitCode;
-use super::run::{interruptible, load, open_pool};
+use super::run::{check_outputs, check_version, load, open_pool, selected};
 
 #[derive(Args, Debug)]
 pub struct MatrixArgs {
@@ -58,6 +58,9 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
         eprintln!("error: give --versions (e.g. 1.23,1.24,latest) or --contexts");
         return ExitCode::BadInput;
     }
+    if let Err(code) = check_outputs([&args.markdown, &args.json]) {
+        return code;
+    }
     let (matrix, reports) = match build(&targets, &args.scenarios, args.jobs).await {
         Ok(m) => m,
         Err(code) => return code,
@@ -66,15 +69,16 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     for i in 1..matrix.columns.len() {
         print!("\n{}", matrix.diff_text(i - 1, i));
     }
+    let mut code = if matrix.all_passed() { ExitCode::Ok } else { ExitCode::Failed };
     if let Some(path) = &args.markdown {
-        write(path, &markdown_page(&matrix));
+        code = code.max_with(write(path, &markdown_page(&matrix)).err().unwrap_or(ExitCode::Ok));
     }
     if let Some(path) = &args.json {
         let doc = serde_json::json!({"matrix": matrix, "reports": reports});
-        write(path, &serde_json::to_string_pretty(&doc).unwrap_or_default());
+        code = code.max_with(write(path, &serde_json::to_string_pretty(&doc).unwrap_or_default()).err().unwrap_or(ExitCode::Ok));
     }
     println!("\n{}", Tally::of(&reports));
-    if matrix.all_passed() { ExitCode::Ok } else { ExitCode::Failed }
+    code
 }
 
 pub async fn diff(args: DiffArgs) -> ExitCode {
@@ -97,17 +101,30 @@ fn context(name: &str) -> ContextTarget {
 
 /// Opens every target (in parallel), runs every scenario on each, and builds the matrix.
 async fn build(targets: &[Target], scenarios: &PathBuf, jobs: usize) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
-    let scenarios = load(std::slice::from_ref(scenarios), None)?;
+    let scenarios = load(std::slice::from_ref(scenarios), None).and_then(|s| selected(s, std::slice::from_ref(scenarios), None))?;
+    for t in targets {
+        if let Target::Local(v) = t {
+            check_version(v)?;
+        }
+    }
     let pools = futures::future::join_all(targets.iter().map(open_pool)).await;
     let pools: Vec<Pool> = pools.into_iter().collect::<Result<_, _>>()?;
     let mut columns = Vec::new();
     let opts = ExecOptions::default();
     let runs = pools.iter().map(|pool| exec::run_all(pool, &scenarios, &opts, jobs));
-    let per_pool = interruptible(futures::future::join_all(runs)).await.ok_or(ExitCode::Interrupted)?;
+    let outcomes = futures::future::join_all(runs).await;
+    // A cluster that died or a signal stops the whole matrix: a partial table would mislead.
+    if let Some(stopped) = outcomes.iter().find_map(|o| o.stopped.as_ref()) {
+        let not_run = scenarios.len() * pools.len() - outcomes.iter().map(|o| o.reports.len()).sum::<usize>();
+        eprint!("{}", text::stopped(stopped, not_run));
+        let outcome = RunOutcome { reports: Vec::new(), stopped: Some(stopped.clone()) };
+        return Err(ExitCode::of(&outcome));
+    }
     let mut reports = Vec::new();
-    for (pool, mut pool_reports) in pools.iter().zip(per_pool) {
+    for (pool, outcome) in pools.iter().zip(outcomes) {
         let base = pool.base();
         let column = Column { cluster: base.label.clone(), server_version: base.git_version.clone() };
+        let mut pool_reports = outcome.reports;
         // Scenarios that needed extra flags ran on a sibling cluster of the same release.
         for r in &mut pool_reports {
             r.cluster = column.cluster.clone();
@@ -120,10 +137,17 @@ async fn build(targets: &[Target], scenarios: &PathBuf, jobs: usize) -> Result<(
     Ok((Matrix::build(columns, &reports, descriptions), reports))
 }
 
-fn write(path: &PathBuf, text: &str) {
-    match std::fs::write(path, text) {
-        Ok(()) => eprintln!("kubeproof: wrote {}", path.display()),
-        Err(e) => eprintln!("error: cannot write {}: {e}", path.display()),
+/// Writes a report file (0600, redacted); a failure is an error the exit code shows.
+fn write(path: &PathBuf, text: &str) -> Result<(), ExitCode> {
+    match output::write_private(path, text) {
+        Ok(()) => {
+            eprintln!("kubeproof: wrote {}", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::BadInput)
+        }
     }
 }
 

@@ -4,17 +4,58 @@ pub mod cluster;
 pub mod matrix;
 pub mod run;
 
-/// Documented exit codes (docs/cli.md).
+use kubeproof::interrupt::Signal;
+use kubeproof::report::{RunOutcome, Stopped, Verdict};
+
+/// Documented exit codes (docs/cli.md): every path out of kubeproof ends in one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     /// Everything ran and passed.
-    Ok = 0,
+    Ok,
     /// A scenario failed.
-    Failed = 1,
+    Failed,
     /// Bad input: a scenario file or an argument is wrong. Nothing was run.
-    BadInput = 2,
-    /// No usable cluster: unreachable, refused, or the local control plane could not start.
-    Cluster = 3,
-    /// Interrupted (Ctrl-C); everything created was cleaned up.
-    Interrupted = 130,
+    BadInput,
+    /// No usable cluster: unreachable, refused, could not be built or started, or died mid-run.
+    Cluster,
+    /// Stopped by Ctrl-C, SIGTERM or SIGHUP, after cleaning up: 128 + the signal's number.
+    Signalled(Signal),
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        match self {
+            ExitCode::Ok => 0,
+            ExitCode::Failed => 1,
+            ExitCode::BadInput => 2,
+            ExitCode::Cluster => 3,
+            ExitCode::Signalled(signal) => signal.exit_code(),
+        }
+    }
+
+    /// The graver of two codes: a signal, then no cluster, then bad input, then a failure.
+    pub fn max_with(self, other: ExitCode) -> ExitCode {
+        let rank = |c: ExitCode| match c {
+            ExitCode::Ok => 0,
+            ExitCode::Failed => 1,
+            ExitCode::BadInput => 2,
+            ExitCode::Cluster => 3,
+            ExitCode::Signalled(_) => 4,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
+
+    /// A run's exit code, from how it ended — the one place that decides it.
+    pub fn of(outcome: &RunOutcome) -> ExitCode {
+        match &outcome.stopped {
+            Some(Stopped::Interrupted { signal, .. }) => ExitCode::Signalled(*signal),
+            Some(Stopped::ClusterDied(_)) => ExitCode::Cluster,
+            // A cluster a scenario needed (a flag profile) could not be started.
+            None if outcome.reports.iter().any(|r| r.failure.as_ref().is_some_and(|f| f.keyword == "cluster")) => {
+                ExitCode::Cluster
+            }
+            None if outcome.reports.iter().any(|r| r.verdict == Verdict::Failed) => ExitCode::Failed,
+            None => ExitCode::Ok,
+        }
+    }
 }

@@ -6,8 +6,10 @@ use clap::Args;
 
 use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
-use kubeproof::exec::{self, ExecOptions};
-use kubeproof::report::{Tally, Verdict, text};
+use kubeproof::cluster::local::versions;
+use kubeproof::exec::{ExecOptions, redact};
+use kubeproof::report::{Verdict, output, text};
+use kubeproof::{exec, interrupt};
 use kubeproof::scenario::{self, Scenario};
 
 use super::ExitCode;
@@ -33,6 +35,14 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// A `--local` release that is not even a version is bad input, found before any build.
+    pub fn check(&self) -> Result<(), ExitCode> {
+        match &self.local {
+            Some(v) => check_version(v),
+            None => Ok(()),
+        }
+    }
+
     pub fn target(&self) -> Target {
         match &self.local {
             Some(v) => Target::Local(v.clone()),
@@ -66,8 +76,8 @@ pub struct RunArgs {
     /// Scenarios run at once.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
-    /// Default step timeout in seconds.
-    #[arg(long, default_value_t = 30)]
+    /// Default step timeout in seconds (1 to 3600).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
     /// Also write the reports as JSON to this file.
     #[arg(long)]
@@ -92,10 +102,13 @@ pub fn load(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<Scenario>, Ex
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
-    let scenarios = match load(&args.paths, args.filter.as_deref()) {
+    let scenarios = match load(&args.paths, args.filter.as_deref()).and_then(|s| selected(s, &args.paths, args.filter.as_deref())) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Err(code) = args.target.check().and(check_outputs([&args.json])) {
+        return code;
+    }
     let target = args.target.target();
     let opts = ExecOptions { keep: args.keep, default_timeout: std::time::Duration::from_secs(args.timeout) };
     let pool = match open_pool(&target).await {
@@ -104,26 +117,51 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let c = pool.base();
     eprintln!("kubeproof: running {} scenario(s) on {} (server {})", scenarios.len(), c.label, c.git_version);
-    // The pool outlives the run, so that after Ctrl-C the cleanup still has a cluster to talk to.
-    let reports = match interruptible(exec::run_all(&pool, &scenarios, &opts, args.jobs)).await {
-        Some(r) => r,
-        None => return ExitCode::Interrupted,
-    };
-    for r in &reports {
+    // The pool outlives the run, so that after a signal the cleanup still has a cluster to talk to.
+    let outcome = exec::run_all(&pool, &scenarios, &opts, args.jobs).await;
+    for r in &outcome.reports {
         println!("{}", text::line(r));
         if r.verdict == Verdict::Failed || args.verbose {
             print!("{}", text::details(r));
         }
     }
+    let mut code = ExitCode::of(&outcome);
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&reports).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, json) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+        if let Err(e) = output::write_private(path, &serde_json::to_string_pretty(&outcome).unwrap_or_default()) {
+            eprintln!("error: {e}");
+            code = code.max_with(ExitCode::BadInput);
         }
     }
-    println!("{}", text::summary(&reports));
+    if let Some(stopped) = &outcome.stopped {
+        eprint!("{}", text::stopped(stopped, scenarios.len() - outcome.reports.len()));
+    }
+    println!("{}", text::summary(&outcome.reports));
     drop(pool);
-    if Tally::of(&reports).failed > 0 { ExitCode::Failed } else { ExitCode::Ok }
+    code
+}
+
+/// A filter or a path that selects no scenario is a mistake, not a green run.
+pub fn selected(scenarios: Vec<Scenario>, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<Scenario>, ExitCode> {
+    if !scenarios.is_empty() {
+        return Ok(scenarios);
+    }
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    match filter {
+        Some(f) => eprintln!("error: no scenario in {} has a name containing `{f}`", paths.join(", ")),
+        None => eprintln!("error: no scenario files (*.yaml, *.yml) in {}", paths.join(", ")),
+    }
+    Err(ExitCode::BadInput)
+}
+
+/// Report paths are checked before anything runs: a report that cannot be written is bad input.
+pub fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Result<(), ExitCode> {
+    for path in paths.into_iter().flatten() {
+        output::check_writable(path).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::BadInput
+        })?;
+    }
+    Ok(())
 }
 
 pub fn lint(paths: &[PathBuf]) -> ExitCode {
@@ -156,27 +194,22 @@ pub fn schema() -> ExitCode {
     ExitCode::Ok
 }
 
-/// Connects (or builds and starts) the target; Ctrl-C meanwhile stops cleanly.
+/// Connects (or builds and starts) the target; a signal meanwhile stops cleanly (dropping a
+/// start in progress stops what it had started).
 pub async fn open_pool(target: &Target) -> Result<Pool, ExitCode> {
     tokio::select! {
         pool = Pool::open(target) => pool.map_err(|e| {
-            eprintln!("error: no usable cluster: {e}");
+            eprintln!("error: no usable cluster: {}", redact::redact(&e));
             ExitCode::Cluster
         }),
-        _ = tokio::signal::ctrl_c() => Err(ExitCode::Interrupted),
+        signal = interrupt::first() => Err(ExitCode::Signalled(signal)),
     }
 }
 
-/// Runs `work`; on Ctrl-C, deletes what running scenarios created and returns `None`.
-pub async fn interruptible<T>(work: impl std::future::Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        done = work => Some(done),
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("\nkubeproof: interrupted; deleting what the scenarios created");
-            for problem in exec::ledger::clean_up_all().await {
-                eprintln!("warning: {problem}");
-            }
-            None
-        }
-    }
+/// Checks a release request's form (`latest`, `1.24`, `1.24.17`) without resolving it.
+pub fn check_version(request: &str) -> Result<(), ExitCode> {
+    versions::check_request(request).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::BadInput
+    })
 }

@@ -125,7 +125,7 @@ impl Cluster {
         let info = tokio::time::timeout(Duration::from_secs(15), client.apiserver_version())
             .await
             .map_err(|_| format!("{label}: the API server at {} did not answer within 15s", config.cluster_url))?
-            .map_err(|e| format!("{label}: the API server at {} is unreachable: {e}", config.cluster_url))?;
+            .map_err(|e| format!("{label}: the API server at {} is unreachable: {}", config.cluster_url, describe_error(&e)))?;
         let version: KubeVersion = info
             .git_version
             .parse()
@@ -179,6 +179,75 @@ impl Cluster {
             Some(local) => local.health(),
             None => Ok(()),
         }
+    }
+
+    /// Asks the API server whether it is ready (`/readyz`, which covers its storage), within
+    /// a short time.
+    pub async fn probe(&self) -> Result<(), String> {
+        let request = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
+        match tokio::time::timeout(PROBE_TIMEOUT, self.client.request_text(request)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(describe_error(&e)),
+            Err(_) => Err(format!("/readyz gave no answer within {}s", PROBE_TIMEOUT.as_secs())),
+        }
+    }
+
+    /// Resolves once the cluster is dead: a local component exited (seen at once), or the API
+    /// server failed `FAILED_PROBES` probes in a row. The error names what died.
+    pub async fn died(&self) -> String {
+        let mut failed = 0;
+        let mut last_probe = std::time::Instant::now();
+        loop {
+            if let Err(dead) = self.health() {
+                return format!("{}: {dead}", self.label);
+            }
+            if last_probe.elapsed() >= PROBE_INTERVAL {
+                last_probe = std::time::Instant::now();
+                match self.probe().await {
+                    Ok(()) => failed = 0,
+                    Err(e) => {
+                        failed += 1;
+                        if failed >= FAILED_PROBES {
+                            // A local component may have died meanwhile: that is the better reason.
+                            if let Err(dead) = self.health() {
+                                return format!("{}: {dead}", self.label);
+                            }
+                            return format!("{}: the API server at {} stopped answering: {e}", self.label, self.server());
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// Probes fail now and then on a loaded machine; three in a row mean the server is gone.
+const FAILED_PROBES: u32 = 3;
+
+/// An error with its causes, and a plain word for the ones users meet: a certificate the
+/// cluster's CA does not vouch for, a refused connection.
+pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !chain.iter().any(|c| c.contains(&text)) {
+            chain.push(text);
+        }
+        source = s.source();
+    }
+    let all = chain.join(": ");
+    let lower = all.to_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer") {
+        format!(
+            "TLS verification failed: the API server's certificate is not trusted by the CA in the kubeconfig \
+             ({all}); pass --insecure-skip-tls-verify only if you know why"
+        )
+    } else {
+        all
     }
 }
 

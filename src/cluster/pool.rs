@@ -59,6 +59,11 @@ impl Pool {
         }
     }
 
+    /// Whether the clusters are local control planes kubeproof started (and stops).
+    pub fn is_local(&self) -> bool {
+        self.installation.is_some()
+    }
+
     /// The cluster without extra flags.
     pub fn base(&self) -> &Arc<Cluster> {
         &self.base
@@ -74,6 +79,24 @@ impl Pool {
         args.sort();
         let slot = self.profiles.lock().map_err(|_| "poisoned")?.entry(args.clone()).or_default().clone();
         slot.get_or_try_init(|| start(installation, args)).await.cloned()
+    }
+
+    /// Resolves once any cluster of the pool has died, naming it and what died.
+    pub async fn died(&self) -> String {
+        loop {
+            let watched = self.clusters();
+            let any = futures::future::select_all(watched.iter().map(|c| Box::pin(c.died())));
+            // A cluster started meanwhile (a flag profile) joins the watch.
+            let grown = async {
+                while self.clusters().len() == watched.len() {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            };
+            tokio::select! {
+                (dead, _, _) = any => return dead,
+                () = grown => continue,
+            }
+        }
     }
 
     /// Every cluster started so far.

@@ -2,6 +2,7 @@
 //! failure, a timeout or Ctrl-C too.
 
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
 use kube::Client;
@@ -17,9 +18,41 @@ struct Created {
     name: String,
 }
 
+impl Created {
+    fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{} (namespace {ns})", self.api.kind, self.name),
+            None => format!("{}/{}", self.api.kind, self.name),
+        }
+    }
+}
+
+/// How long one delete may take before the object is reported as left behind.
+pub const DELETE_BUDGET: Duration = Duration::from_secs(3);
+
+/// How long the cleanup of every run in progress may take together (after Ctrl-C, or when a
+/// run is cut short).
+pub const CLEANUP_BUDGET: Duration = Duration::from_secs(10);
+
+/// Deletes one object in the background (its dependents follow); gone already is fine.
+async fn delete<K>(api: &Api<K>, name: &str) -> Result<(), String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+    match tokio::time::timeout(DELETE_BUDGET, api.delete(name, &dp)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if is_not_found(&e) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {}s", DELETE_BUDGET.as_secs())),
+    }
+}
+
 /// The objects of one scenario run.
 pub struct Ledger {
     client: Client,
+    /// The label of the cluster the run is on.
+    cluster: String,
     pub namespace: String,
     created: Mutex<Vec<Created>>,
     done: Mutex<bool>,
@@ -32,8 +65,8 @@ fn active() -> &'static Mutex<Vec<Arc<Ledger>>> {
 
 impl Ledger {
     /// A ledger for a run whose namespace is `namespace`; registered until cleaned up.
-    pub fn open(client: Client, namespace: String) -> Arc<Ledger> {
-        let ledger = Arc::new(Ledger { client, namespace, created: Mutex::new(Vec::new()), done: Mutex::new(false) });
+    pub fn open(client: Client, cluster: &str, namespace: String) -> Arc<Ledger> {
+        let ledger = Arc::new(Ledger { client, cluster: cluster.to_string(), namespace, created: Mutex::new(Vec::new()), done: Mutex::new(false) });
         if let Ok(mut all) = active().lock() {
             all.push(ledger.clone());
         }
@@ -52,18 +85,22 @@ impl Ledger {
 
     /// What was recorded, as `Kind/name` (for `--keep`).
     pub fn describe(&self) -> Vec<String> {
-        let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();
-        created
-            .iter()
-            .map(|c| match &c.namespace {
-                Some(ns) => format!("{}/{} (namespace {ns})", c.api.kind, c.name),
-                None => format!("{}/{}", c.api.kind, c.name),
-            })
-            .collect()
+        self.created.lock().map(|c| c.iter().map(Created::describe).collect()).unwrap_or_default()
+    }
+
+    /// What this run would leave behind if its cleanup never ran: the namespace and every
+    /// object outside it.
+    pub fn remaining(&self) -> Vec<String> {
+        let outside = self.created.lock().map(|c| {
+            c.iter().filter(|c| c.namespace.as_deref() != Some(self.namespace.as_str())).map(Created::describe).collect::<Vec<_>>()
+        });
+        std::iter::once(format!("Namespace/{}", self.namespace)).chain(outside.unwrap_or_default()).collect()
     }
 
     /// Deletes what the run created: objects outside its namespace one by one (newest first),
-    /// then the namespace, which takes everything inside with it. Errors are reported, not fatal.
+    /// then the namespace, which takes everything inside with it. Each delete has its own short
+    /// budget, so a hung API server cannot hold the run; what could not be deleted is named in
+    /// the returned problems, for the user to delete by hand.
     pub async fn clean_up(&self) -> Vec<String> {
         {
             let Ok(mut done) = self.done.lock() else { return Vec::new() };
@@ -74,7 +111,6 @@ impl Ledger {
         }
         let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();
         let mut problems = Vec::new();
-        let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
         for c in created.iter().rev() {
             if c.namespace.as_deref() == Some(self.namespace.as_str()) || (c.api.kind == "Namespace" && c.name == self.namespace) {
                 continue;
@@ -83,17 +119,13 @@ impl Ledger {
                 Some(ns) => Api::namespaced_with(self.client.clone(), ns, &c.api),
                 None => Api::all_with(self.client.clone(), &c.api),
             };
-            if let Err(e) = api.delete(&c.name, &dp).await {
-                if !is_not_found(&e) {
-                    problems.push(format!("cannot delete {} {}: {e}", c.api.kind, c.name));
-                }
+            if let Err(e) = delete(&api, &c.name).await {
+                problems.push(format!("left {}: {e}", c.describe()));
             }
         }
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        if let Err(e) = namespaces.delete(&self.namespace, &dp).await {
-            if !is_not_found(&e) {
-                problems.push(format!("cannot delete namespace {}: {e}", self.namespace));
-            }
+        if let Err(e) = delete(&namespaces, &self.namespace).await {
+            problems.push(format!("left Namespace/{}: {e}", self.namespace));
         }
         self.forget();
         problems
@@ -107,14 +139,36 @@ impl Ledger {
     }
 }
 
-/// Cleans up every run still in progress (Ctrl-C).
-pub async fn clean_up_all() -> Vec<String> {
-    let ledgers: Vec<Arc<Ledger>> = active().lock().map(|a| a.clone()).unwrap_or_default();
-    let mut problems = Vec::new();
-    for l in ledgers {
-        problems.extend(l.clean_up().await);
+/// Cleans up every run still in progress (Ctrl-C, a run cut short), all at once and within
+/// `budget`; what could not be deleted in time is named.
+pub async fn clean_up_all(budget: Duration) -> Vec<String> {
+    let ledgers = registered(|_| true);
+    let all = futures::future::join_all(ledgers.iter().map(|l| l.clean_up()));
+    match tokio::time::timeout(budget, all).await {
+        Ok(problems) => problems.into_iter().flatten().collect(),
+        Err(_) => left_behind(),
     }
-    problems
+}
+
+/// What the runs still registered would leave behind: said when cleanup is cut short.
+pub fn left_behind() -> Vec<String> {
+    registered(|_| true).iter().flat_map(|l| l.remaining()).map(|what| format!("left {what}")).collect()
+}
+
+/// The same, for the runs on these clusters only.
+pub fn left_behind_on(clusters: &[String]) -> Vec<String> {
+    registered(|l| clusters.contains(&l.cluster)).iter().flat_map(|l| l.remaining()).map(|what| format!("left {what}")).collect()
+}
+
+/// Forgets the runs on these clusters without deleting anything: the clusters are gone.
+pub fn forget_on(clusters: &[String]) {
+    if let Ok(mut all) = active().lock() {
+        all.retain(|l| !clusters.contains(&l.cluster));
+    }
+}
+
+fn registered(keep: impl Fn(&Ledger) -> bool) -> Vec<Arc<Ledger>> {
+    active().lock().map(|a| a.iter().filter(|l| keep(l)).cloned().collect()).unwrap_or_default()
 }
 
 pub fn is_not_found(e: &kube::Error) -> bool {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::report::{Failure, ScenarioReport, StepRecord, Verdict};
+use crate::report::{Failure, RunOutcome, ScenarioReport, StepRecord, Stopped, Verdict};
 use crate::scenario::assertion::{Assertion, Mismatch, brief};
 use crate::scenario::step::Captures;
 use crate::scenario::{Scenario, Step, template};
@@ -91,6 +91,7 @@ impl Run<'_> {
     }
 
     pub fn save_token(&mut self, name: &str, token: String) {
+        redact::remember(&token);
         self.tokens.insert(name.to_string(), token);
     }
 
@@ -136,7 +137,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
     let run_id = random_suffix(8);
     let namespace = namespace_name(&scenario.name, &run_id);
     report.namespace = Some(namespace.clone());
-    let ledger = Ledger::open(cluster.client.clone(), namespace.clone());
+    let ledger = Ledger::open(cluster.client.clone(), &cluster.label, namespace.clone());
     let mut run = Run {
         cluster,
         scenario,
@@ -172,7 +173,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
                 let mut limit = step.timeout().map(|t| t.0).unwrap_or(opts.default_timeout);
                 if let Step::Absent(o) | Step::Unchanged(o) = step {
                     // A watch window is the step's purpose, not a wait: the limit comes on top.
-                    limit += o.window.map(|w| w.0).unwrap_or_default();
+                    limit = limit.saturating_add(o.window.map(|w| w.0).unwrap_or_default());
                 }
                 let outcome = match tokio::time::timeout(limit, run_step(&mut run, step)).await {
                     Ok(r) => r,
@@ -214,7 +215,13 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
         eprintln!("kubeproof: --keep: left namespace {namespace} and {:?} in place", ledger.describe());
         ledger.forget();
     } else {
-        let problems = ledger.clean_up().await;
+        let problems = match tokio::time::timeout(ledger::CLEANUP_BUDGET, ledger.clean_up()).await {
+            Ok(problems) => problems,
+            Err(_) => {
+                ledger.forget();
+                ledger.remaining().into_iter().map(|what| format!("left {what}")).collect()
+            }
+        };
         if !problems.is_empty() && report.verdict == Verdict::Passed {
             fail(&mut report, format!("cleanup failed: {}", problems.join("; ")));
         }
@@ -411,12 +418,17 @@ mod tests {
 }
 
 /// Runs scenarios on a pool, `jobs` at a time; reports come back in the scenarios' order.
+///
+/// The run stops early, keeping the reports of the scenarios that finished, when a cluster of
+/// the pool dies (no further scenario starts; the error names what died) or a signal arrives
+/// (what the running scenarios created is deleted within a budget; a second signal cuts that
+/// short and the outcome names what was left).
 pub async fn run_all(
     pool: &crate::cluster::pool::Pool,
     scenarios: &[Scenario],
     opts: &ExecOptions,
     jobs: usize,
-) -> Vec<ScenarioReport> {
+) -> RunOutcome {
     use futures::StreamExt;
     let runs = scenarios.iter().map(|s| async move {
         match pool.cluster_for(s).await {
@@ -424,7 +436,41 @@ pub async fn run_all(
             Err(e) => unusable(pool.base(), s, e),
         }
     });
-    futures::stream::iter(runs).buffered(jobs.max(1)).collect().await
+    let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
+    let mut reports = Vec::new();
+    let died = pool.died();
+    let mut died = std::pin::pin!(died);
+    let stopped = loop {
+        tokio::select! {
+            next = runs.next() => match next {
+                Some(report) => reports.push(report),
+                None => break None,
+            },
+            dead = &mut died => break Some(Stopped::ClusterDied(dead)),
+            signal = crate::interrupt::first() => break Some(Stopped::Interrupted { signal, left: Vec::new() }),
+        }
+    };
+    // Dropping the stream stops the scenarios still running; their ledgers stay registered.
+    drop(runs);
+    let stopped = match stopped {
+        Some(Stopped::Interrupted { signal, .. }) => {
+            let left = tokio::select! {
+                problems = ledger::clean_up_all(ledger::CLEANUP_BUDGET) => problems,
+                _ = crate::interrupt::second() => ledger::left_behind(),
+            };
+            Some(Stopped::Interrupted { signal, left })
+        }
+        Some(Stopped::ClusterDied(dead)) => {
+            // Nothing can be deleted on a dead cluster: a local one takes its objects with it;
+            // on a context, the outcome names what is left.
+            let labels: Vec<String> = pool.clusters().iter().map(|c| c.label.clone()).collect();
+            let left = if pool.is_local() { Vec::new() } else { ledger::left_behind_on(&labels) };
+            ledger::forget_on(&labels);
+            Some(Stopped::ClusterDied(if left.is_empty() { dead } else { format!("{dead}\n{}", left.join("\n")) }))
+        }
+        None => None,
+    };
+    RunOutcome { reports, stopped }
 }
 
 /// The report of a scenario whose cluster could not be had.
@@ -440,7 +486,7 @@ pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> Scenar
             step: None,
             location: scenario.path.display().to_string(),
             keyword: "cluster".into(),
-            message: error,
+            message: redact::redact(&error),
         }),
         steps: Vec::new(),
         observed: None,

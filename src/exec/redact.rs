@@ -1,8 +1,23 @@
-//! Tokens never leave kubeproof whole: everything shown passes through here first.
+//! Tokens never leave kubeproof whole: everything shown or written passes through here first.
+//!
+//! Two nets, because a shape alone misses encodings and a list alone misses tokens kubeproof
+//! never minted:
+//! - **by value**: every token kubeproof has seen is remembered for the life of the process and
+//!   each of its encodings is replaced wherever it appears — raw, base64 standard and URL-safe,
+//!   padded or not, and at each of the three byte alignments base64 can give it inside a larger
+//!   encoded text (a whole Secret's `data`, a kubeconfig, a body echoed back);
+//! - **by shape**: a JWT, or base64 that decodes to text holding one, is remembered the first
+//!   time it is seen, then replaced by value like the rest. The `token` of a Secret of type
+//!   `kubernetes.io/service-account-token` (and a bootstrap token's secret) is remembered
+//!   whatever it looks like, and its value in the document becomes a fingerprint.
 
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use regex::Regex;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The sha256 of a token, hex.
@@ -15,15 +30,144 @@ pub fn fingerprint(token: &str) -> String {
     format!("sha256:{}", &sha256_hex(token)[..12])
 }
 
+/// What replaces a token in any text.
+fn placeholder(token: &str) -> String {
+    format!("<token {}>", fingerprint(token))
+}
+
+/// Shorter secrets are not remembered: replacing them would mangle ordinary text, and nothing
+/// kubeproof handles as a token is that short (a bootstrap token's secret has 16 characters).
+const MIN_SECRET_LEN: usize = 16;
+
+/// The secrets seen so far and one automaton over all their encodings.
+#[derive(Default)]
+struct Known {
+    secrets: Vec<String>,
+    /// Needle i replaces with the placeholder of `secrets[owner[i]]`.
+    owner: Vec<usize>,
+    matcher: Option<AhoCorasick>,
+}
+
+fn known() -> &'static RwLock<Known> {
+    static KNOWN: OnceLock<RwLock<Known>> = OnceLock::new();
+    KNOWN.get_or_init(RwLock::default)
+}
+
+/// Every form in which `secret` can appear in text kubeproof shows.
+fn encodings(secret: &str) -> Vec<String> {
+    let raw = secret.as_bytes();
+    let mut out = vec![secret.to_string()];
+    for (padded, unpadded) in [(&STANDARD, &STANDARD_NO_PAD), (&URL_SAFE, &URL_SAFE_NO_PAD)] {
+        out.push(padded.encode(raw));
+        // Inside a larger encoded text the secret starts at byte offset 0, 1 or 2 of a 3-byte
+        // group: encode it behind that many zero bytes and keep only the characters that
+        // depend on the secret alone (not the bytes around it).
+        for offset in 0..3 {
+            let mut shifted = vec![0u8; offset];
+            shifted.extend_from_slice(raw);
+            let encoded = unpadded.encode(&shifted);
+            let skip = [0, 2, 3][offset];
+            let partial_tail = usize::from((offset + raw.len()) * 8 % 6 != 0);
+            if let Some(core) = encoded.get(skip..encoded.len() - partial_tail) {
+                out.push(core.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Remembers a secret: from now on every encoding of it is redacted, in any text.
+pub fn remember(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET_LEN {
+        return;
+    }
+    if known().read().is_ok_and(|k| k.secrets.iter().any(|s| s == secret)) {
+        return;
+    }
+    let Ok(mut k) = known().write() else { return };
+    if k.secrets.iter().any(|s| s == secret) {
+        return;
+    }
+    k.secrets.push(secret.to_string());
+    let mut needles = Vec::new();
+    let mut owner = Vec::new();
+    for (i, s) in k.secrets.iter().enumerate() {
+        for e in encodings(s) {
+            needles.push(e);
+            owner.push(i);
+        }
+    }
+    // Leftmost-longest: a whole padded encoding wins over its own core.
+    k.matcher = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&needles).ok();
+    k.owner = owner;
+}
+
 fn jwt_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Three base64url segments, the first a JSON object (`eyJ` = `{"`).
     RE.get_or_init(|| Regex::new(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}").expect("regex"))
 }
 
-/// Replaces every JWT in a text by its fingerprint.
+fn base64_run_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Long enough to hold a JWT's header at least.
+    RE.get_or_init(|| Regex::new(r"[A-Za-z0-9+/_-]{24,}={0,2}").expect("regex"))
+}
+
+/// Decodes base64 of either alphabet, padded or not; `None` when it is not base64.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let mut body = text.trim_end_matches('=');
+    // A run cut inside a quantum still decodes up to there.
+    if body.len() % 4 == 1 {
+        body = &body[..body.len() - 1];
+    }
+    let alphabet = if body.contains(['-', '_']) { &base64::alphabet::URL_SAFE } else { &base64::alphabet::STANDARD };
+    let lenient = GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    GeneralPurpose::new(alphabet, lenient).decode(body).ok()
+}
+
+/// Remembers every token-shaped thing in `text`: JWTs, and JWTs inside base64 — twice nested at
+/// most (a Secret whose data holds a manifest of another Secret).
+fn discover(text: &str, depth: usize) {
+    for m in jwt_pattern().find_iter(text) {
+        remember(m.as_str());
+    }
+    if depth == 0 {
+        return;
+    }
+    for m in base64_run_pattern().find_iter(text) {
+        if let Some(decoded) = decode_base64(m.as_str()) {
+            discover(&String::from_utf8_lossy(&decoded), depth - 1);
+        }
+    }
+}
+
+/// Replaces every token in a text — known ones in any encoding, new ones by shape — by its
+/// fingerprint.
 pub fn redact(text: &str) -> String {
-    jwt_pattern().replace_all(text, |c: &regex::Captures| format!("<token {}>", fingerprint(&c[0]))).into_owned()
+    discover(text, 2);
+    let Ok(k) = known().read() else { return String::from("<redaction failed>") };
+    let Some(matcher) = &k.matcher else { return text.to_string() };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for m in matcher.find_iter(text) {
+        out.push_str(&text[last..m.start()]);
+        out.push_str(&placeholder(&k.secrets[k.owner[m.pattern().as_usize()]]));
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// Whether a text still holds a token: a JWT's shape, or any encoding of a known secret.
+pub fn leaks(text: &str) -> bool {
+    jwt_pattern().is_match(text) || known().read().is_ok_and(|k| k.matcher.as_ref().is_some_and(|m| m.is_match(text)))
 }
 
 /// Whether a text contains something that looks like a JWT.
@@ -31,17 +175,57 @@ pub fn contains_jwt(text: &str) -> bool {
     jwt_pattern().is_match(text)
 }
 
-/// Redacts every string inside a JSON value.
-pub fn redact_json(value: &mut serde_json::Value) {
-    use serde_json::Value;
+/// Redacts a JSON document in place: Secrets' tokens first, then every string.
+pub fn redact_json(value: &mut Value) {
+    remember_secret_tokens(value);
+    redact_strings(value);
+}
+
+/// The data keys that hold a credential, by Secret type.
+fn credential_keys(secret_type: &str) -> &'static [&'static str] {
+    match secret_type {
+        "kubernetes.io/service-account-token" => &["token"],
+        "bootstrap.kubernetes.io/token" => &["token-secret"],
+        _ => &[],
+    }
+}
+
+/// Finds Secrets anywhere in the document (lists, watch events, bodies) and remembers their
+/// credentials, decoded, so that every encoding of them is redacted from here on.
+fn remember_secret_tokens(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let keys = map.get("type").and_then(Value::as_str).map(credential_keys).unwrap_or_default();
+            for key in keys {
+                for field in ["data", "stringData"] {
+                    let Some(v) = map.get(field).and_then(|d| d.get(*key)).and_then(Value::as_str) else { continue };
+                    let plain = if field == "data" {
+                        decode_base64(v).map(|b| String::from_utf8_lossy(&b).into_owned())
+                    } else {
+                        Some(v.to_string())
+                    };
+                    if let Some(plain) = plain {
+                        remember(&plain);
+                    }
+                }
+            }
+            map.values_mut().for_each(remember_secret_tokens);
+        }
+        Value::Array(items) => items.iter_mut().for_each(remember_secret_tokens),
+        _ => {}
+    }
+}
+
+fn redact_strings(value: &mut Value) {
     match value {
         Value::String(s) => {
-            if contains_jwt(s) {
-                *s = redact(s);
+            let redacted = redact(s);
+            if redacted != *s {
+                *s = redacted;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_json),
-        Value::Object(map) => map.values_mut().for_each(redact_json),
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(map) => map.values_mut().for_each(redact_strings),
         _ => {}
     }
 }
@@ -50,17 +234,73 @@ pub fn redact_json(value: &mut serde_json::Value) {
 mod tests {
     use super::*;
 
-    const JWT: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YTpiIn0.c2lnbmF0dXJlLWJ5dGVz";
+    /// Each test uses its own token: the registry is process-wide.
+    fn jwt(tag: &str) -> String {
+        let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"system:serviceaccount:a:{tag}"}}"#));
+        format!("eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.{claims}.c2lnbmF0dXJlLWJ5dGVzLW9mLXNvbWUtbGVuZ3Ro")
+    }
 
     #[test]
-    fn tokens_become_fingerprints() {
-        let text = format!("token: {JWT}\n");
-        let out = redact(&text);
-        assert!(!contains_jwt(&out), "{out}");
-        assert!(out.contains(&fingerprint(JWT)));
-        let mut doc = serde_json::json!({"status": {"token": JWT}, "n": 1});
+    fn raw_tokens_become_fingerprints() {
+        let t = jwt("raw");
+        let out = redact(&format!("token: {t}\n"));
+        assert!(!leaks(&out), "{out}");
+        assert!(out.contains(&fingerprint(&t)), "{out}");
+        let mut doc = serde_json::json!({"status": {"token": t}, "n": 1});
         redact_json(&mut doc);
-        assert!(!contains_jwt(&doc.to_string()));
+        assert!(!doc.to_string().contains(&t));
+    }
+
+    #[test]
+    fn base64_of_a_token_is_caught_by_shape_alone() {
+        let t = jwt("shape");
+        for encoded in [STANDARD.encode(&t), URL_SAFE_NO_PAD.encode(&t)] {
+            let out = redact(&format!("data:\n  token: {encoded}\n"));
+            assert!(!out.contains(&encoded[..40]), "{out}");
+            assert!(out.contains(&fingerprint(&t)), "{out}");
+        }
+    }
+
+    #[test]
+    fn a_known_token_is_caught_at_every_alignment_inside_larger_base64() {
+        let t = "not-a-jwt-but-a-long-opaque-credential-0123456789";
+        remember(t);
+        for prefix in ["", "a", "ab", "abc", "apiVersion: v1\nusers:\n- user:\n    token: "] {
+            let document = format!("{prefix}{t}\nmore: text that follows\n");
+            for engine in [&STANDARD, &URL_SAFE, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                let encoded = engine.encode(&document);
+                let out = redact(&format!("kubeconfig: {encoded}"));
+                // No run of the token's own characters longer than a base64 quantum survives.
+                let encoded_forms: Vec<String> = encodings(t).into_iter().filter(|e| e != t).collect();
+                // Whole encodings and aligned cores; the two alphabets agree on this text's.
+                assert!(encoded_forms.len() >= 4, "{encoded_forms:?}");
+                assert!(encoded_forms.iter().all(|c| !out.contains(c.as_str())), "{prefix:?}: {out}");
+                assert!(out.contains(&fingerprint(t)), "{prefix:?}: {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn service_account_token_secrets_lose_their_token_whatever_it_looks_like() {
+        let opaque = "opaque-credential-that-is-no-jwt-at-all";
+        let mut doc = serde_json::json!({
+            "kind": "List",
+            "items": [{"kind": "Secret", "type": "kubernetes.io/service-account-token",
+                       "data": {"token": STANDARD.encode(opaque), "namespace": STANDARD.encode("default")}}]
+        });
+        redact_json(&mut doc);
+        let text = doc.to_string();
+        assert!(!text.contains(&STANDARD.encode(opaque)), "{text}");
+        assert!(text.contains(&STANDARD.encode("default")), "other keys stay: {text}");
+        assert!(!redact(&format!("echo {opaque}")).contains(opaque));
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        let text = "GET /api/v1/namespaces/default/pods as sauser → 403: forbidden";
+        assert_eq!(redact(text), text);
+        remember("short");
+        assert_eq!(redact("a short word"), "a short word");
     }
 
     #[test]

@@ -31,9 +31,8 @@ pub async fn secret_token(run: &mut Run<'_>, s: &SecretTokenStep) -> Result<Step
     let summary = format!("Secret {name} holds token {}", redact::fingerprint(&token));
     run.save_token(&s.save, token.clone());
 
+    // The Secret's document keeps its keys; redaction turns the token's value into its fingerprint.
     let mut doc = serde_json::to_value(&secret).map_err(|e| e.to_string())?;
-    // The Secret's document keeps its keys; the token's value is only its fingerprint.
-    doc["data"]["token"] = Value::String(format!("<token {}>", redact::fingerprint(&token)));
     if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");
     }

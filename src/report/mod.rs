@@ -1,6 +1,7 @@
 //! The result model every reporter reads, and the reporters: text, JSON, JUnit, matrix.
 
 pub mod matrix;
+pub mod output;
 pub mod text;
 
 use std::path::PathBuf;
@@ -64,6 +65,33 @@ pub struct ScenarioReport {
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
+}
+
+/// How a run of many scenarios ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// The reports of every scenario that finished, in the scenarios' order.
+    pub reports: Vec<ScenarioReport>,
+    /// Why the run stopped before every scenario finished.
+    pub stopped: Option<Stopped>,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stopped {
+    /// A cluster died: what died, with the end of its log on local clusters.
+    ClusterDied(String),
+    /// A signal arrived; `left` names what could not be deleted in time.
+    Interrupted {
+        #[serde(serialize_with = "signal_name")]
+        signal: crate::interrupt::Signal,
+        left: Vec<String>,
+    },
+}
+
+fn signal_name<S: serde::Serializer>(signal: &crate::interrupt::Signal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(signal.name())
 }
 
 /// Counts for the closing line.

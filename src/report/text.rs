@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{ScenarioReport, Tally, Verdict};
+use super::{ScenarioReport, Stopped, Tally, Verdict};
 
 /// One line per scenario: `PASS  name  [cluster]  (1.2s)`.
 pub fn line(r: &ScenarioReport) -> String {
@@ -48,4 +48,27 @@ pub fn details(r: &ScenarioReport) -> String {
 /// The closing line, in the form test-result readers look for.
 pub fn summary(reports: &[ScenarioReport]) -> String {
     format!("kubeproof: {}", Tally::of(reports))
+}
+
+/// Why a run stopped early, what did not run, and what was left behind.
+pub fn stopped(stopped: &Stopped, not_run: usize) -> String {
+    let mut s = String::new();
+    match stopped {
+        Stopped::ClusterDied(what) => {
+            let _ = writeln!(s, "error: the cluster died: {what}");
+            let _ = writeln!(s, "kubeproof: stopped; {not_run} scenario(s) did not finish");
+        }
+        Stopped::Interrupted { signal, left } => {
+            let _ = writeln!(s, "kubeproof: stopped by {}; {not_run} scenario(s) did not finish", signal.name());
+            if left.is_empty() {
+                let _ = writeln!(s, "kubeproof: everything the scenarios created was deleted");
+            } else {
+                let _ = writeln!(s, "kubeproof: cleanup was cut short; delete these by hand:");
+                for what in left {
+                    let _ = writeln!(s, "  {what}");
+                }
+            }
+        }
+    }
+    s
 }

@@ -4,9 +4,23 @@ use super::go::Go;
 use super::install;
 use crate::version::KubeVersion;
 
+/// Checks a request's form only — `latest`, `1.24`, `1.24.17` (a leading `v` is fine) — so
+/// that a typo is reported as bad input before anything is looked up or built.
+pub fn check_request(request: &str) -> Result<(), String> {
+    let request = request.trim();
+    let parts: Vec<&str> = request.trim_start_matches('v').split('.').collect();
+    let numeric = parts.iter().all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
+    if request == "latest" || (numeric && (2..=3).contains(&parts.len()) && parts[0] == "1") {
+        Ok(())
+    } else {
+        Err(format!("`{request}` is not a Kubernetes release: write latest, a minor such as 1.24, or a release such as 1.24.17"))
+    }
+}
+
 /// Resolves a version request. Exact versions that are installed need no network.
 pub fn resolve(request: &str) -> Result<KubeVersion, String> {
     let request = request.trim();
+    check_request(request)?;
     let unknown = |why: String| {
         format!("{why}. See the releases the Go module proxy has with `kubeproof cluster versions` (or `go list -m -versions k8s.io/kubernetes`).")
     };
