@@ -10,17 +10,26 @@ use super::ExitCode;
 
 #[derive(Subcommand, Debug)]
 pub enum ClusterCommand {
-    /// Build (or verify) a release's binaries from the official Go modules into the cache.
+    /// Install (or verify) a release's binaries in the cache: the official release binaries,
+    /// checksums verified, or built from the official Go modules.
     Install {
         /// A release: 1.24.17, 1.24 (newest patch) or latest.
         #[arg(long, default_value = "latest")]
         version: String,
-        /// Re-hash cached binaries against the manifest; rebuild on mismatch.
+        /// Re-hash cached binaries against the manifest; install again on a mismatch.
         #[arg(long)]
         verify: bool,
-        /// Rebuild even when cached.
+        /// Install again even when cached.
         #[arg(long)]
         force: bool,
+        /// download (official binaries only), build (from the Go modules only) or auto (download,
+        /// building when the site is unreachable or lacks the release). Default: $KUBEPROOF_SOURCE, else auto.
+        #[arg(long, value_name = "download|build|auto")]
+        source: Option<local::download::Source>,
+        /// A base URL holding release/vX.Y.Z/bin/linux/ARCH/NAME and etcd/vA.B.C/… (see
+        /// docs/control-plane.md). Default: $KUBEPROOF_MIRROR, else dl.k8s.io and etcd's GitHub releases.
+        #[arg(long, value_name = "URL")]
+        mirror: Option<String>,
     },
     /// Start a local cluster that keeps running until `cluster down`.
     Up {
@@ -47,9 +56,10 @@ pub enum ClusterCommand {
 
 pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
     match cmd {
-        ClusterCommand::Install { version, verify, force } => {
+        ClusterCommand::Install { version, verify, force, source, mirror } => {
             let v = versions::resolve(&version)?;
-            let inst = tokio::task::spawn_blocking(move || local::install(v, &InstallOptions { verify, force }))
+            let opts = InstallOptions { verify, force, source, mirror };
+            let inst = tokio::task::spawn_blocking(move || local::install(v, &opts))
                 .await
                 .map_err(|e| e.to_string())??;
             println!("Kubernetes {v} installed in {}", inst.bin_dir.display());

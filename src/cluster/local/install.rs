@@ -1,6 +1,7 @@
-//! Installing a release: kube-apiserver, kube-controller-manager and kubectl built from the
-//! official `k8s.io/kubernetes` Go module, and etcd from `go.etcd.io/etcd/server/v3`, cached
-//! per version under the user cache directory with a manifest of sha256 sums.
+//! Installing a release: kube-apiserver, kube-controller-manager and kubectl, and etcd — the
+//! official release binaries when they can be downloaded and verified (see `download.rs`),
+//! else built from the official `k8s.io/kubernetes` and `go.etcd.io/etcd/server/v3` Go modules —
+//! cached per version under the user cache directory with a manifest of sha256 sums.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::download::{self, Failure, Fetched, Limits, Site, Source};
 use super::go::{self, Go};
 use crate::version::KubeVersion;
 
@@ -49,12 +51,26 @@ pub struct Manifest {
     pub build_seconds: u64,
     /// Binary name → (sha256 hex, size in bytes).
     pub binaries: BTreeMap<String, BinaryRecord>,
+    /// Downloaded or built; entries written before downloads existed were built.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    #[default]
+    Build,
+    Download,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct BinaryRecord {
     pub sha256: String,
     pub size: u64,
+    /// Where a downloaded binary came from (for etcd, the release tarball).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// `$XDG_CACHE_HOME/kubeproof` or `~/.cache/kubeproof`.
@@ -97,20 +113,75 @@ pub fn is_installed(v: KubeVersion) -> bool {
 /// Options for [`install`].
 #[derive(Clone, Debug, Default)]
 pub struct InstallOptions {
-    /// Re-hash every binary against the manifest (a mismatch rebuilds).
+    /// Re-hash every binary against the manifest (a mismatch installs again).
     pub verify: bool,
-    /// Rebuild even when cached.
+    /// Install again even when cached.
     pub force: bool,
+    /// Download, build, or download falling back to a build; `None`: `KUBEPROOF_SOURCE`, else auto.
+    pub source: Option<Source>,
+    /// A base URL holding both download layouts; `None`: `KUBEPROOF_MIRROR`, else the official sites.
+    pub mirror: Option<String>,
 }
 
-/// Makes sure a release is installed and returns it. Builds when needed.
+/// Makes sure a release is installed and returns it. Downloads or builds when needed.
 pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, String> {
+    let source = match opts.source {
+        Some(s) => s,
+        None => Source::from_env()?,
+    };
+    let site = Site::choose(opts.mirror.as_deref())?;
+    let limits = Limits::default();
     let etcd_tag = etcd_version_for(v);
     let kdir = kube_dir(v);
     let edir = etcd_dir(etcd_tag);
-    ensure_entry(&edir, &format!("etcd {etcd_tag}"), opts, |go, dir| build_etcd(go, dir, etcd_tag))?;
-    ensure_entry(&kdir, &format!("Kubernetes {v}"), opts, |go, dir| build_kubernetes(go, dir, v))?;
+    let how = How { opts, source };
+    how.ensure_entry(
+        &edir,
+        &format!("etcd {etcd_tag}"),
+        &site.etcd,
+        |dir| {
+            let etcd = download::fetch_etcd(&site, etcd_tag, dir, &limits)?;
+            place(dir, "go.etcd.io/etcd/server/v3", etcd_tag, vec![etcd])
+        },
+        |go, dir| build_etcd(go, dir, etcd_tag),
+    )?;
+    how.ensure_entry(
+        &kdir,
+        &format!("Kubernetes {v}"),
+        &site.kubernetes,
+        |dir| place(dir, "k8s.io/kubernetes", &v.tag(), download::fetch_kubernetes(&site, v, KUBE_BINARIES, dir, &limits)?),
+        |go, dir| build_kubernetes(go, dir, v),
+    )?;
     Ok(Installation { version: v, bin_dir: kdir.join("bin"), etcd: edir.join("bin/etcd") })
+}
+
+/// Moves verified downloads into `dir/bin` and describes them. The old manifest goes first, so
+/// an interrupted move never leaves a manifest that vouches for other files.
+fn place(dir: &Path, module: &str, version: &str, fetched: Vec<Fetched>) -> Result<Manifest, Failure> {
+    let fatal = |e: String| Failure::Fatal(e);
+    let manifest = dir.join("manifest.json");
+    if manifest.exists() {
+        std::fs::remove_file(&manifest).map_err(|e| fatal(format!("cannot remove {}: {e}", manifest.display())))?;
+    }
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| fatal(format!("cannot create {}: {e}", bin.display())))?;
+    let mut binaries = BTreeMap::new();
+    for f in fetched {
+        let record = BinaryRecord { sha256: f.sha256.clone(), size: f.size, url: Some(f.url.clone()) };
+        let name = f.name.clone();
+        f.persist(&bin.join(&name)).map_err(fatal)?;
+        binaries.insert(name, record);
+    }
+    Ok(Manifest {
+        module: module.into(),
+        version: version.into(),
+        // Official binaries: built by the project's release process, not by a Go here.
+        go_version: String::new(),
+        built_at: now(),
+        build_seconds: 0,
+        binaries,
+        origin: Origin::Download,
+    })
 }
 
 /// Removes a release from the cache.
@@ -122,33 +193,72 @@ pub fn uninstall(v: KubeVersion) -> Result<(), String> {
     Ok(())
 }
 
-fn ensure_entry(
-    dir: &Path,
-    what: &str,
-    opts: &InstallOptions,
-    build: impl FnOnce(&Go, &Path) -> Result<Manifest, String>,
-) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    // One builder per entry at a time, across processes.
-    let _lock = lock(&dir.join(".lock"))?;
-    let fresh = !opts.force && if opts.verify { full_check(dir) } else { quick_check(dir) };
-    if fresh {
-        return Ok(());
+/// How an install obtains what the cache lacks.
+struct How<'a> {
+    opts: &'a InstallOptions,
+    source: Source,
+}
+
+impl How<'_> {
+    fn ensure_entry(
+        &self,
+        dir: &Path,
+        what: &str,
+        site: &str,
+        download: impl FnOnce(&Path) -> Result<Manifest, Failure>,
+        build: impl FnOnce(&Go, &Path) -> Result<Manifest, String>,
+    ) -> Result<(), String> {
+        let opts = self.opts;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        // One installer per entry at a time, across processes.
+        let _lock = lock(&dir.join(".lock"))?;
+        let fresh = !opts.force && if opts.verify { full_check(dir) } else { quick_check(dir) };
+        if fresh {
+            return Ok(());
+        }
+        if !opts.force && read_manifest(dir).is_some() {
+            eprintln!("kubeproof: the cached {what} does not match its manifest; installing it again");
+        }
+        let started = Instant::now();
+        let downloaded = match self.source {
+            Source::Build => None,
+            Source::Download | Source::Auto => {
+                let progress = Progress::start(format!("downloading the official {what} binaries from {site}"), "");
+                let result = download(dir);
+                progress.finish();
+                match result {
+                    Ok(m) => Some(m),
+                    // No route, no such release there: a build gets the same binaries, slower.
+                    Err(Failure::Unavailable(why)) if self.source == Source::Auto => {
+                        eprintln!("kubeproof: no official {what} binaries ({why}); building them from the Go modules instead");
+                        None
+                    }
+                    Err(Failure::Unavailable(why)) => {
+                        return Err(format!("cannot download the official {what} binaries: {why} (--source auto builds them instead)"));
+                    }
+                    Err(Failure::Fatal(why)) => return Err(format!("{what}: {why}")),
+                }
+            }
+        };
+        let (mut manifest, verb) = match downloaded {
+            Some(m) => (m, "downloaded and verified"),
+            None => {
+                let go = Go::find()?;
+                let progress = Progress::start(
+                    format!("building {what} from the official Go modules with {}", go.version()),
+                    " (several minutes on a cold cache)",
+                );
+                let result = build(&go, dir);
+                progress.finish();
+                (result?, "built")
+            }
+        };
+        manifest.build_seconds = started.elapsed().as_secs();
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("manifest.json"), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
+        eprintln!("kubeproof: {verb} {what} in {}", human(started.elapsed()));
+        Ok(())
     }
-    if !opts.force && read_manifest(dir).is_some() {
-        eprintln!("kubeproof: the cached {what} does not match its manifest; rebuilding");
-    }
-    let go = Go::find()?;
-    let progress = Progress::start(format!("building {what} from the official Go modules with {}", go.version()));
-    let started = Instant::now();
-    let result = build(&go, dir);
-    progress.finish();
-    let mut manifest = result?;
-    manifest.build_seconds = started.elapsed().as_secs();
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("manifest.json"), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
-    eprintln!("kubeproof: built {what} in {}", human(started.elapsed()));
-    Ok(())
 }
 
 pub fn read_manifest(dir: &Path) -> Option<Manifest> {
@@ -189,7 +299,7 @@ fn record(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, BinaryRecord>, 
         .map(|name| {
             let path = dir.join("bin").join(name);
             let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
-            Ok((name.to_string(), BinaryRecord { sha256: sha256_file(&path)?, size }))
+            Ok((name.to_string(), BinaryRecord { sha256: sha256_file(&path)?, size, url: None }))
         })
         .collect()
 }
@@ -332,6 +442,7 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, Str
         built_at: now(),
         build_seconds: 0,
         binaries: record(dir, KUBE_BINARIES)?,
+        origin: Origin::Build,
     })
 }
 
@@ -371,6 +482,7 @@ fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, String> {
         built_at: now(),
         build_seconds: 0,
         binaries: record(dir, &["etcd"])?,
+        origin: Origin::Build,
     })
 }
 
@@ -414,8 +526,9 @@ struct Progress {
 }
 
 impl Progress {
-    fn start(what: String) -> Progress {
-        eprintln!("kubeproof: {what} (several minutes on a cold cache)");
+    /// `note` is said once, at the start.
+    fn start(what: String, note: &str) -> Progress {
+        eprintln!("kubeproof: {what}{note}");
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
         let thread = std::thread::spawn(move || {

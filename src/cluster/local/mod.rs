@@ -1,6 +1,7 @@
 //! An ephemeral control plane of the real, official binaries: etcd, kube-apiserver and
 //! kube-controller-manager, built from the Go modules and started by kubeproof — no Docker.
 
+pub mod download;
 pub mod go;
 pub mod install;
 pub mod pki;
