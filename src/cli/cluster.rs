@@ -1,10 +1,9 @@
 //! `kubeproof cluster …`: install, start, stop and list local control planes.
 
-use std::sync::Arc;
-
 use clap::Subcommand;
 
-use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalCluster, versions};
+use kubeproof::cluster::local::{self, ClusterLock, ClusterOptions, InstallOptions, LocalCluster, Status, versions};
+use kubeproof::interrupt;
 
 use super::ExitCode;
 
@@ -54,9 +53,18 @@ pub enum ClusterCommand {
     Versions,
 }
 
+/// Bad input (exit 2): said before anything is read, locked or built.
+fn bad_input(e: String) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::BadInput
+}
+
 pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
     match cmd {
         ClusterCommand::Install { version, verify, force, source, mirror } => {
+            if let Err(e) = versions::check_request(&version) {
+                return Ok(bad_input(e));
+            }
             let v = versions::resolve(&version)?;
             let opts = InstallOptions { verify, force, source, mirror };
             let inst = tokio::task::spawn_blocking(move || local::install(v, &opts))
@@ -67,13 +75,30 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
             Ok(ExitCode::Ok)
         }
         ClusterCommand::Up { version, name, apiserver_args } => {
+            if let Some(Err(e)) = name.as_deref().map(local::validate_name) {
+                return Ok(bad_input(e));
+            }
+            if let Err(e) = versions::check_request(&version) {
+                return Ok(bad_input(e));
+            }
             let v = versions::resolve(&version)?;
-            let inst = tokio::task::spawn_blocking(move || local::install(v, &InstallOptions::default()))
-                .await
-                .map_err(|e| e.to_string())??;
             let name = name.unwrap_or_else(|| v.tag().replace('.', "-"));
-            let opts = ClusterOptions { version: Some(v), name: Some(name), apiserver_args, detached: true };
-            let cluster = Arc::new(LocalCluster::start(inst, opts).await?);
+            // Before anything else, so that a second `up` of this name fails at once.
+            let lock = ClusterLock::acquire(&name)?;
+            let install = tokio::task::spawn_blocking(move || local::install(v, &InstallOptions::default()));
+            let inst = tokio::select! {
+                inst = install => inst.map_err(|e| e.to_string())??,
+                signal = interrupt::first() => return Ok(ExitCode::Signalled(signal)),
+            };
+            let opts = ClusterOptions { version: Some(v), name: None, apiserver_args, detached: true };
+            // Dropping the start (on a signal) kills what it started and removes the directory.
+            let cluster = tokio::select! {
+                cluster = LocalCluster::start_locked(inst, opts, lock) => cluster?,
+                signal = interrupt::first() => {
+                    eprintln!("{}: cluster `{name}` was not started; nothing of it is left", signal.name());
+                    return Ok(ExitCode::Signalled(signal));
+                }
+            };
             println!("cluster `{}` (Kubernetes {v}) is ready in {:.1}s", cluster.name, cluster.startup.as_secs_f64());
             println!("kubeconfig: {}", cluster.kubeconfig.display());
             println!("  export KUBECONFIG={}", cluster.kubeconfig.display());
@@ -83,7 +108,10 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
         }
         ClusterCommand::Down { name } => {
             let name = match name {
-                Some(n) => n,
+                Some(n) => match local::validate_name(&n) {
+                    Ok(()) => n,
+                    Err(e) => return Ok(bad_input(e)),
+                },
                 None => {
                     let running = local::list();
                     match running.as_slice() {
@@ -107,7 +135,11 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
             }
             for l in clusters {
                 let s = &l.state;
-                let status = if l.running { "running" } else { "broken (a component exited)" };
+                let status = match l.status {
+                    Status::Running => "running",
+                    Status::Starting => "starting",
+                    Status::Broken => "broken (a component exited)",
+                };
                 let kind = if s.detached { "up" } else { "ephemeral" };
                 println!("{:<24} {:<9} {:<8} {:<10} {} {}", s.name, s.version, kind, status, s.server, s.kubeconfig.display());
             }

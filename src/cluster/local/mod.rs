@@ -8,6 +8,7 @@ pub mod pki;
 pub mod process;
 pub mod versions;
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use install::{Installation, InstallOptions, cache_root, install};
 use pki::Pki;
-use process::Component;
+use process::{Component, LockError, PidLock, ProcessRecord};
 
 use crate::version::KubeVersion;
 
@@ -45,9 +46,23 @@ pub struct ClusterState {
     pub kubeconfig: PathBuf,
     pub apiserver_args: Vec<String>,
     pub detached: bool,
-    /// The kubeproof process that owns a non-detached cluster.
+    /// The kubeproof process that started the cluster (and owns it, unless detached).
     pub owner: u32,
-    pub pids: Vec<(String, u32)>,
+    /// The components, with what proves a pid still names them (see `ProcessRecord`).
+    pub components: Vec<ProcessRecord>,
+}
+
+impl ClusterState {
+    /// SIGKILL to every component that is still the process kubeproof started, last first.
+    fn kill(&self) {
+        for c in self.components.iter().rev() {
+            c.kill_group();
+        }
+    }
+
+    fn any_running(&self) -> bool {
+        self.components.iter().any(ProcessRecord::is_running)
+    }
 }
 
 /// A running local cluster. Dropping it stops every process and deletes its directory.
@@ -57,59 +72,144 @@ pub struct LocalCluster {
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub server: String,
+    /// etcd's client URL (https, client certificates of the etcd CA only).
+    pub etcd: String,
     pub apiserver_args: Vec<String>,
     pub installation: Installation,
     /// How long the start took, from the first process to usable.
     pub startup: Duration,
     components: Mutex<Vec<Component>>,
     detached: bool,
+    /// Set once the start succeeded: until then, dropping the cluster (a failed or
+    /// cancelled start) removes everything, detached or not.
+    started: bool,
+    /// Held for the start, and for the cluster's life unless detached; released after `drop`.
+    _lock: ClusterLock,
 }
 
 fn clusters_dir() -> PathBuf {
     cache_root().join("clusters")
 }
 
+/// Checks a cluster name; every path from a name goes through here first, so a name can
+/// never reach outside the clusters directory (`/abs/path`, `../x`).
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid cluster name: use up to 63 letters, digits, - and _, starting with a letter or digit"
+        ))
+    }
+}
+
+/// The directory of a cluster, for a valid name only.
+fn cluster_dir(name: &str) -> Result<PathBuf, String> {
+    validate_name(name)?;
+    Ok(clusters_dir().join(name))
+}
+
+/// The exclusive right to start, stop or clean up the cluster of one name, held by one
+/// process at a time: `cluster up` holds it while starting, the owner of an ephemeral
+/// cluster for the cluster's life.
+pub struct ClusterLock {
+    name: String,
+    _lock: PidLock,
+}
+
+impl ClusterLock {
+    /// Takes the lock of `name`, or says at once which process holds it.
+    pub fn acquire(name: &str) -> Result<ClusterLock, String> {
+        Self::acquire_within(name, Duration::from_millis(300))
+    }
+
+    fn acquire_within(name: &str, patience: Duration) -> Result<ClusterLock, String> {
+        let dir = cluster_dir(name)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(clusters_dir())
+            .map_err(|e| format!("cannot create {}: {e}", clusters_dir().display()))?;
+        match PidLock::acquire(&dir.with_extension("lock"), patience) {
+            Ok(lock) => Ok(ClusterLock { name: name.to_string(), _lock: lock }),
+            Err(LockError::Held(pid)) => Err(format!(
+                "a cluster named {name} is being started or running (pid {})",
+                pid.map_or_else(|| "unknown".to_string(), |p| p.to_string())
+            )),
+            Err(LockError::Io(e)) => Err(format!("cannot lock cluster {name}: {e}")),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl LocalCluster {
     /// Starts a cluster of an installed release and returns once it is usable: `/readyz` ok and
     /// the `default` ServiceAccount and `kube-root-ca.crt` ConfigMap present in `default`.
+    ///
+    /// Cancellation-safe: if the returned future is dropped (Ctrl-C) or the start fails, every
+    /// component started so far is killed and the cluster directory removed, detached or not.
     pub async fn start(installation: Installation, opts: ClusterOptions) -> Result<LocalCluster, String> {
         let version = installation.version;
         let name = opts.name.clone().unwrap_or_else(|| format!("{}-{}", version.tag().replace('.', "-"), suffix()));
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(format!("`{name}` is not a valid cluster name (letters, digits, - and _)"));
-        }
-        let dir = clusters_dir().join(&name);
+        let lock = ClusterLock::acquire(&name)?;
+        Self::start_locked(installation, opts, lock).await
+    }
+
+    /// [`start`](Self::start) with the name's lock already taken (`cluster up` takes it before
+    /// installing, so that a second start of the same name fails at once). The cluster is
+    /// named after the lock; `opts.name` is not used.
+    pub async fn start_locked(installation: Installation, opts: ClusterOptions, lock: ClusterLock) -> Result<LocalCluster, String> {
+        let name = lock.name().to_string();
+        let dir = cluster_dir(&name)?;
         if dir.exists() {
+            // We hold the lock, so no other kubeproof is using it: a detached cluster, or what a
+            // dead kubeproof left behind.
             match read_state(&dir) {
-                Some(state) if state_alive(&state) => {
+                Some(state) if state.detached && state.any_running() => {
                     return Err(format!("a cluster named `{name}` is already running: `kubeproof cluster down --name {name}` first"));
                 }
-                _ => {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }
+                Some(state) => state.kill(),
+                None => {}
             }
+            std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove the leftover {}: {e}", dir.display()))?;
         }
-        std::fs::create_dir_all(dir.join("logs")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        // From here on, dropping `cluster` undoes everything below.
+        let mut cluster = LocalCluster {
+            name,
+            version: installation.version,
+            kubeconfig: dir.join("kubeconfig"),
+            dir: dir.clone(),
+            server: String::new(),
+            etcd: String::new(),
+            apiserver_args: opts.apiserver_args.clone(),
+            installation,
+            startup: Duration::ZERO,
+            components: Mutex::new(Vec::new()),
+            detached: opts.detached,
+            started: false,
+            _lock: lock,
+        };
+        let create = |d: &Path| pki::private_dir(d).map_err(|e| format!("cannot create {}: {e}", d.display()));
+        create(&dir)?;
+        create(&dir.join("logs"))?;
         let pki = tokio::task::spawn_blocking(Pki::generate).await.map_err(|e| e.to_string())??;
         pki.write(&dir.join("pki")).map_err(|e| format!("cannot write certificates: {e}"))?;
 
         let mut last_error = String::new();
         // A port picked as free can be taken before the component binds it: try again.
         for _attempt in 0..3 {
-            let cluster = LocalCluster {
-                name: name.clone(),
-                version,
-                kubeconfig: dir.join("kubeconfig"),
-                dir: dir.clone(),
-                server: String::new(),
-                apiserver_args: opts.apiserver_args.clone(),
-                installation: installation.clone(),
-                startup: Duration::ZERO,
-                components: Mutex::new(Vec::new()),
-                detached: opts.detached,
-            };
             match cluster.boot(&pki).await {
-                Ok(cluster) => return Ok(cluster),
+                Ok(()) => {
+                    cluster.started = true;
+                    return Ok(cluster);
+                }
                 Err(BootError::PortTaken(e)) => last_error = e,
                 Err(BootError::Fatal(e)) => return Err(e),
             }
@@ -117,31 +217,45 @@ impl LocalCluster {
         Err(last_error)
     }
 
-    async fn boot(mut self, pki: &Pki) -> Result<LocalCluster, BootError> {
+    /// One attempt at starting the components; on error they are killed again.
+    async fn boot(&mut self, pki: &Pki) -> Result<(), BootError> {
         let fatal = BootError::Fatal;
         let (etcd_client, etcd_peer, apiserver) =
             (process::free_port().map_err(fatal)?, process::free_port().map_err(fatal)?, process::free_port().map_err(fatal)?);
         self.server = format!("https://127.0.0.1:{apiserver}");
+        self.etcd = format!("https://127.0.0.1:{etcd_client}");
         write_kubeconfig(&self.kubeconfig, &self.name, &self.server, pki).map_err(|e| fatal(format!("kubeconfig: {e}")))?;
         let pki_dir = self.dir.join("pki");
         let p = |f: &str| pki_dir.join(f).display().to_string();
         let etcd_data = self.dir.join("etcd");
         let _ = std::fs::remove_dir_all(&etcd_data);
 
+        // TLS with client certificates of etcd's own CA on both ports, as kubeadm configures it.
         let etcd_args = vec![
             "--name=kubeproof".to_string(),
             format!("--data-dir={}", etcd_data.display()),
-            format!("--listen-client-urls=http://127.0.0.1:{etcd_client}"),
-            format!("--advertise-client-urls=http://127.0.0.1:{etcd_client}"),
-            format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
-            format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
-            format!("--initial-cluster=kubeproof=http://127.0.0.1:{etcd_peer}"),
+            format!("--listen-client-urls={}", self.etcd),
+            format!("--advertise-client-urls={}", self.etcd),
+            format!("--listen-peer-urls=https://127.0.0.1:{etcd_peer}"),
+            format!("--initial-advertise-peer-urls=https://127.0.0.1:{etcd_peer}"),
+            format!("--initial-cluster=kubeproof=https://127.0.0.1:{etcd_peer}"),
+            format!("--cert-file={}", p(pki::files::ETCD_SERVER_CERT)),
+            format!("--key-file={}", p(pki::files::ETCD_SERVER_KEY)),
+            format!("--trusted-ca-file={}", p(pki::files::ETCD_CA)),
+            "--client-cert-auth=true".to_string(),
+            format!("--peer-cert-file={}", p(pki::files::ETCD_SERVER_CERT)),
+            format!("--peer-key-file={}", p(pki::files::ETCD_SERVER_KEY)),
+            format!("--peer-trusted-ca-file={}", p(pki::files::ETCD_CA)),
+            "--peer-client-cert-auth=true".to_string(),
             "--unsafe-no-fsync=true".to_string(),
             "--log-level=warn".to_string(),
         ];
         let apiserver_args = merge_flags(
             vec![
-                format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+                format!("--etcd-servers={}", self.etcd),
+                format!("--etcd-cafile={}", p(pki::files::ETCD_CA)),
+                format!("--etcd-certfile={}", p(pki::files::ETCD_CLIENT_CERT)),
+                format!("--etcd-keyfile={}", p(pki::files::ETCD_CLIENT_KEY)),
                 "--bind-address=127.0.0.1".into(),
                 "--advertise-address=127.0.0.1".into(),
                 format!("--secure-port={apiserver}"),
@@ -180,12 +294,16 @@ impl LocalCluster {
         let logs = self.dir.join("logs");
         let inst = self.installation.clone();
         let start = |this: &mut Self, name: &'static str, binary: PathBuf, args: Vec<String>| -> Result<(), BootError> {
-            let c = Component::start(name, &binary, &args, logs.join(format!("{name}.log")), this.detached).map_err(fatal)?;
-            this.components.get_mut().map_err(|_| fatal("poisoned".into()))?.push(c);
-            this.write_state().map_err(fatal)
+            let c = Component::start(name, &binary, &args, logs.join(format!("{name}.log")), this.detached);
+            // The component is recorded before the state is written: a failure kills it.
+            this.components.get_mut().map_err(|_| fatal("poisoned".into()))?.push(c.map_err(fatal)?);
+            this.write_state().map_err(|e| {
+                this.kill_all();
+                fatal(e)
+            })
         };
-        start(&mut self, "etcd", inst.etcd.clone(), etcd_args)?;
-        start(&mut self, "kube-apiserver", inst.binary("kube-apiserver"), apiserver_args)?;
+        start(self, "etcd", inst.etcd.clone(), etcd_args)?;
+        start(self, "kube-apiserver", inst.binary("kube-apiserver"), apiserver_args)?;
         // kube-controller-manager gives up if the API server is not healthy within 10 s (as
         // on a busy machine), so it starts once /readyz is ok.
         let mut kcm_args = Some(kcm_args);
@@ -216,7 +334,7 @@ impl LocalCluster {
             let ready = match ready.await {
                 Ok(()) => match kcm_args.take() {
                     Some(args) => {
-                        start(&mut self, "kube-controller-manager", inst.binary("kube-controller-manager"), args)?;
+                        start(self, "kube-controller-manager", inst.binary("kube-controller-manager"), args)?;
                         Err("kube-controller-manager to start")
                     }
                     None => {
@@ -238,7 +356,7 @@ impl LocalCluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.startup = started.elapsed();
-        Ok(self)
+        Ok(())
     }
 
     /// `Err` naming the first component that has exited, with the end of its log.
@@ -268,7 +386,7 @@ impl LocalCluster {
     }
 
     fn write_state(&self) -> Result<(), String> {
-        let pids = self.components.lock().map_err(|_| "poisoned")?.iter().map(|c| (c.name.to_string(), c.child.id())).collect();
+        let components = self.components.lock().map_err(|_| "poisoned")?.iter().map(|c| c.record.clone()).collect();
         let state = ClusterState {
             name: self.name.clone(),
             version: self.version.to_string(),
@@ -277,10 +395,10 @@ impl LocalCluster {
             apiserver_args: self.apiserver_args.clone(),
             detached: self.detached,
             owner: std::process::id(),
-            pids,
+            components,
         };
         let text = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
-        std::fs::write(self.dir.join("state.json"), text).map_err(|e| format!("cannot write cluster state: {e}"))
+        pki::write_private(&self.dir.join("state.json"), text.as_bytes()).map_err(|e| format!("cannot write cluster state: {e}"))
     }
 
     fn kill_all(&self) {
@@ -301,7 +419,7 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        if self.detached {
+        if self.detached && self.started {
             return;
         }
         self.kill_all();
@@ -336,9 +454,7 @@ fn write_kubeconfig(path: &Path, name: &str, server: &str, pki: &Pki) -> std::io
         b64(&pki.admin_cert),
         b64(&pki.admin_key)
     );
-    std::fs::write(path, text)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    pki::write_private(path, text.as_bytes())
 }
 
 fn admin_http_client(pki: &Pki) -> Result<reqwest::Client, String> {
@@ -358,53 +474,83 @@ fn read_state(dir: &Path) -> Option<ClusterState> {
     serde_json::from_slice(&std::fs::read(dir.join("state.json")).ok()?).ok()
 }
 
-fn state_alive(state: &ClusterState) -> bool {
-    state.pids.iter().any(|(_, pid)| process::alive(*pid))
+/// What `kubeproof cluster list` says of a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    /// A `cluster up` is starting it right now.
+    Starting,
+    /// A component exited.
+    Broken,
 }
 
 /// One line of `kubeproof cluster list`.
 pub struct Listed {
     pub state: ClusterState,
-    pub running: bool,
+    pub status: Status,
 }
 
-/// Local clusters on this machine; leftovers of dead kubeproof processes are removed.
+/// Local clusters on this machine. Leftovers of kubeproof processes that died (ephemeral
+/// clusters without their owner, half-made directories) are removed; only processes that are
+/// still the ones kubeproof started are signalled.
 pub fn list() -> Vec<Listed> {
     let Ok(entries) = std::fs::read_dir(clusters_dir()) else { return Vec::new() };
     let mut out = Vec::new();
     for entry in entries.flatten() {
-        let Some(state) = read_state(&entry.path()) else { continue };
-        if !state.detached && !process::alive(state.owner) {
-            // Its owner died; the parent-death signal took its processes.
-            for (_, pid) in &state.pids {
-                process::kill_group(*pid);
-            }
-            let _ = std::fs::remove_dir_all(entry.path());
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) || validate_name(&name).is_err() {
             continue;
         }
-        let running = state.pids.iter().all(|(_, pid)| process::alive(*pid));
-        out.push(Listed { state, running });
+        let dir = entry.path();
+        let state = read_state(&dir).filter(|s| s.name == name);
+        // The lock tells whether a live kubeproof is starting or owns the cluster; look, don't wait.
+        let Ok(_lock) = ClusterLock::acquire_within(&name, Duration::ZERO) else {
+            if let Some(state) = state {
+                let status = if state.detached { Status::Starting } else { status_of(&state) };
+                out.push(Listed { state, status });
+            }
+            continue;
+        };
+        match state {
+            Some(state) if state.detached => {
+                let status = status_of(&state);
+                out.push(Listed { state, status });
+            }
+            leftover => {
+                // Its owner died; the parent-death signal took its processes, unless one was
+                // not yet recorded as a child when it died.
+                if let Some(state) = leftover {
+                    state.kill();
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
     }
     out.sort_by(|a, b| a.state.name.cmp(&b.state.name));
     out
 }
 
-/// Stops a cluster started with `kubeproof cluster up` (or any by name) and deletes its directory.
+fn status_of(state: &ClusterState) -> Status {
+    if state.components.iter().all(ProcessRecord::is_running) { Status::Running } else { Status::Broken }
+}
+
+/// Stops a cluster started with `kubeproof cluster up` and deletes its directory. The name is
+/// checked before any file is read; recorded processes are signalled only if they are still
+/// the ones kubeproof started.
 pub fn down(name: &str) -> Result<ClusterState, String> {
-    let dir = clusters_dir().join(name);
-    let state = read_state(&dir).ok_or_else(|| {
+    let dir = cluster_dir(name)?;
+    let _lock = ClusterLock::acquire(name).map_err(|e| format!("{e}: stop that process instead"))?;
+    let state = read_state(&dir).filter(|s| s.name == name).ok_or_else(|| {
         let names: Vec<String> = list().into_iter().map(|l| l.state.name).collect();
         format!(
             "no local cluster named `{name}` (running: {})",
             if names.is_empty() { "none".into() } else { names.join(", ") }
         )
     })?;
-    for (_, pid) in state.pids.iter().rev() {
-        process::kill_group(*pid);
-    }
+    state.kill();
     // Wait (briefly) until they are gone so ports and files are free when we return.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while state.pids.iter().any(|(_, pid)| process::alive(*pid)) && Instant::now() < deadline {
+    while state.any_running() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
@@ -414,6 +560,19 @@ pub fn down(name: &str) -> Result<ClusterState, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_cannot_leave_the_clusters_directory() {
+        for bad in ["", "/abs/path", "../x", "..", ".", "a/b", "-rf", ".hidden", "x.lock", "a b", &"x".repeat(64)] {
+            let e = validate_name(bad).expect_err(bad);
+            assert!(e.contains("not a valid cluster name"), "{e}");
+            assert!(down(bad).is_err_and(|e| e.contains("not a valid cluster name")), "down({bad:?})");
+            assert!(ClusterLock::acquire(bad).is_err(), "lock({bad:?})");
+        }
+        for good in ["v1-37-2", "old", "a_b-9", "1-23"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn user_flags_override_defaults() {

@@ -1,6 +1,9 @@
-//! The certificates and keys a local control plane needs, generated fresh for every cluster.
+//! The certificates and keys a local control plane needs, generated fresh for every cluster,
+//! and the private file writes they (and kubeconfigs and state) go through.
 
+use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
 use rcgen::{
@@ -20,81 +23,162 @@ pub struct Pki {
     /// Secret yields the byte-identical token — as on kubeadm and kind clusters.
     pub sa_key: String,
     pub sa_pub: String,
+    /// etcd's own CA, as kubeadm makes it: the cluster CA's admin certificate opens nothing
+    /// in etcd, and only certificates of this CA do.
+    pub etcd_ca_cert: String,
+    pub etcd_ca_key: String,
+    /// etcd's serving certificate, also used for peer traffic (server and client auth).
+    pub etcd_server_cert: String,
+    pub etcd_server_key: String,
+    /// kube-apiserver's client certificate for etcd.
+    pub etcd_client_cert: String,
+    pub etcd_client_key: String,
 }
 
 /// The first address of `--service-cluster-ip-range=10.0.0.0/24`, the `kubernetes` Service.
 pub const SERVICE_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
+/// Paths under the cluster's `pki/` directory, named as kubeadm names them.
+pub mod files {
+    pub const ETCD_CA: &str = "etcd/ca.crt";
+    pub const ETCD_SERVER_CERT: &str = "etcd/server.crt";
+    pub const ETCD_SERVER_KEY: &str = "etcd/server.key";
+    pub const ETCD_CLIENT_CERT: &str = "apiserver-etcd-client.crt";
+    pub const ETCD_CLIENT_KEY: &str = "apiserver-etcd-client.key";
+}
+
+/// A CA's certificate, key and issuer.
+struct Authority {
+    cert: String,
+    key: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn err(what: &str) -> impl Fn(rcgen::Error) -> String + '_ {
+    move |e| format!("generating the {what}: {e}")
+}
+
+fn authority(common: &str) -> Result<Authority, String> {
+    let key = KeyPair::generate().map_err(err(common))?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common, None);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let cert = params.self_signed(&key).map_err(err(common))?;
+    Ok(Authority { cert: cert.pem(), key: key.serialize_pem(), issuer: Issuer::new(params, key) })
+}
+
+/// A leaf certificate and its key, signed by `ca`.
+fn leaf(
+    ca: &Authority,
+    common: &str,
+    org: Option<&str>,
+    sans: Vec<SanType>,
+    usages: Vec<ExtendedKeyUsagePurpose>,
+) -> Result<(String, String), String> {
+    let key = KeyPair::generate().map_err(err(common))?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common, org);
+    params.subject_alt_names = sans;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = usages;
+    let cert = params.signed_by(&key, &ca.issuer).map_err(err(common))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 impl Pki {
     pub fn generate() -> Result<Pki, String> {
-        let err = |what: &str, e: rcgen::Error| format!("generating the {what}: {e}");
+        use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+        let loopback = SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST));
 
-        let ca_key = KeyPair::generate().map_err(|e| err("CA key", e))?;
-        let mut ca = CertificateParams::default();
-        ca.distinguished_name = name("kubeproof-ca", None);
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let ca_cert = ca.self_signed(&ca_key).map_err(|e| err("CA certificate", e))?;
-        let issuer = Issuer::new(ca, &ca_key);
+        let ca = authority("kubeproof-ca")?;
+        let (serving_cert, serving_key) = leaf(
+            &ca,
+            "kube-apiserver",
+            None,
+            vec![
+                dns("localhost")?,
+                dns("kubernetes")?,
+                dns("kubernetes.default")?,
+                dns("kubernetes.default.svc")?,
+                dns("kubernetes.default.svc.cluster.local")?,
+                loopback.clone(),
+                SanType::IpAddress(IpAddr::V4(SERVICE_IP)),
+            ],
+            vec![ServerAuth],
+        )?;
+        let (admin_cert, admin_key) = leaf(&ca, "kubeproof-admin", Some("system:masters"), Vec::new(), vec![ClientAuth])?;
 
-        let serving_key = KeyPair::generate().map_err(|e| err("serving key", e))?;
-        let mut serving = CertificateParams::default();
-        serving.distinguished_name = name("kube-apiserver", None);
-        serving.subject_alt_names = vec![
-            dns("localhost")?,
-            dns("kubernetes")?,
-            dns("kubernetes.default")?,
-            dns("kubernetes.default.svc")?,
-            dns("kubernetes.default.svc.cluster.local")?,
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            SanType::IpAddress(IpAddr::V4(SERVICE_IP)),
-        ];
-        serving.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let serving_cert = serving.signed_by(&serving_key, &issuer).map_err(|e| err("serving certificate", e))?;
-
-        let admin_key = KeyPair::generate().map_err(|e| err("admin key", e))?;
-        let mut admin = CertificateParams::default();
-        admin.distinguished_name = name("kubeproof-admin", Some("system:masters"));
-        admin.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let admin_cert = admin.signed_by(&admin_key, &issuer).map_err(|e| err("admin certificate", e))?;
+        let etcd_ca = authority("kubeproof-etcd-ca")?;
+        let (etcd_server_cert, etcd_server_key) =
+            leaf(&etcd_ca, "kubeproof-etcd", None, vec![dns("localhost")?, loopback], vec![ServerAuth, ClientAuth])?;
+        let (etcd_client_cert, etcd_client_key) =
+            leaf(&etcd_ca, "kube-apiserver-etcd-client", None, Vec::new(), vec![ClientAuth])?;
 
         let (sa_key, sa_pub) = rsa_key()?;
         Ok(Pki {
-            ca_cert: ca_cert.pem(),
-            ca_key: ca_key.serialize_pem(),
-            serving_cert: serving_cert.pem(),
-            serving_key: serving_key.serialize_pem(),
-            admin_cert: admin_cert.pem(),
-            admin_key: admin_key.serialize_pem(),
+            ca_cert: ca.cert,
+            ca_key: ca.key,
+            serving_cert,
+            serving_key,
+            admin_cert,
+            admin_key,
             sa_key,
             sa_pub,
+            etcd_ca_cert: etcd_ca.cert,
+            etcd_ca_key: etcd_ca.key,
+            etcd_server_cert,
+            etcd_server_key,
+            etcd_client_cert,
+            etcd_client_key,
         })
     }
 
-    /// Writes every file into `dir` (private keys mode 0600).
+    /// Writes every file into `dir` (created 0700), each 0600 from its creation.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(dir)?;
-        for (file, pem, private) in [
-            ("ca.crt", &self.ca_cert, false),
-            ("ca.key", &self.ca_key, true),
-            ("apiserver.crt", &self.serving_cert, false),
-            ("apiserver.key", &self.serving_key, true),
-            ("admin.crt", &self.admin_cert, false),
-            ("admin.key", &self.admin_key, true),
-            ("sa.key", &self.sa_key, true),
-            ("sa.pub", &self.sa_pub, false),
+        private_dir(dir)?;
+        private_dir(&dir.join("etcd"))?;
+        for (file, pem) in [
+            ("ca.crt", &self.ca_cert),
+            ("ca.key", &self.ca_key),
+            ("apiserver.crt", &self.serving_cert),
+            ("apiserver.key", &self.serving_key),
+            ("admin.crt", &self.admin_cert),
+            ("admin.key", &self.admin_key),
+            ("sa.key", &self.sa_key),
+            ("sa.pub", &self.sa_pub),
+            (files::ETCD_CA, &self.etcd_ca_cert),
+            ("etcd/ca.key", &self.etcd_ca_key),
+            (files::ETCD_SERVER_CERT, &self.etcd_server_cert),
+            (files::ETCD_SERVER_KEY, &self.etcd_server_key),
+            (files::ETCD_CLIENT_CERT, &self.etcd_client_cert),
+            (files::ETCD_CLIENT_KEY, &self.etcd_client_key),
         ] {
-            let path = dir.join(file);
-            std::fs::write(&path, pem)?;
-            if private {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            }
+            write_private(&dir.join(file), pem.as_bytes())?;
         }
         Ok(())
     }
+}
+
+/// Creates a directory readable by its owner only (mode 0700 from creation).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().mode(0o700).create(dir)
+}
+
+/// Writes `contents` to `path` readable by its owner only: a temporary file created 0600,
+/// then renamed over `path`, so that no reader ever sees it half-written or wider open.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
+        f.write_all(contents)?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 fn name(common: &str, org: Option<&str>) -> DistinguishedName {
@@ -117,4 +201,41 @@ fn rsa_key() -> Result<(String, String), String> {
     let private = key.to_pkcs1_pem(LineEnding::LF).map_err(|e| e.to_string())?.to_string();
     let public = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| e.to_string())?;
     Ok((private, public))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn every_file_is_private_from_creation() {
+        let root = std::env::temp_dir().join(format!("kubeproof-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        private_dir(&root).expect("root");
+        let pki = Pki::generate().expect("pki");
+        pki.write(&root.join("pki")).expect("write");
+        let mut seen = 0;
+        let mut dirs = vec![root.join("pki")];
+        while let Some(dir) = dirs.pop() {
+            assert_eq!(std::fs::metadata(&dir).expect("dir").permissions().mode() & 0o777, 0o700, "{}", dir.display());
+            for entry in std::fs::read_dir(&dir).expect("read").flatten() {
+                let meta = entry.metadata().expect("meta");
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                } else {
+                    seen += 1;
+                    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", entry.path().display());
+                }
+            }
+        }
+        // Rewriting keeps the mode and leaves no temporary file.
+        write_private(&root.join("pki/ca.crt"), b"again").expect("rewrite");
+        assert_eq!(std::fs::read(root.join("pki/ca.crt")).expect("read"), b"again");
+        let count = std::fs::read_dir(root.join("pki")).expect("read").count() + std::fs::read_dir(root.join("pki/etcd")).expect("read").count();
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(seen, 14, "every certificate and key was written");
+        assert_eq!(count, 15, "14 files and the etcd directory, no temporary file");
+        assert!(pki.etcd_ca_cert != pki.ca_cert, "etcd has its own CA");
+    }
 }

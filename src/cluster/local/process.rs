@@ -1,22 +1,32 @@
-//! Starting the control plane's processes so that none outlives kubeproof.
+//! Starting the control plane's processes so that none outlives kubeproof, and signalling
+//! them later only while they are still the processes kubeproof started.
 //!
 //! Each component runs in its own process group (Ctrl-C in the terminal reaches kubeproof only,
 //! which then cleans up before stopping them) and, unless detached, with a parent-death signal:
 //! if kubeproof is killed outright, the kernel kills its components. Linux delivers that signal
 //! when the *thread* that forked the child exits, so every spawn goes through one long-lived
 //! thread.
+//!
+//! The kernel reuses pids, so a pid read back from a state file may name an unrelated process
+//! by now: [`ProcessRecord`] keeps the start time and executable with the pid, and nothing is
+//! signalled unless both still match.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-/// One running component: its name, process and log file.
+use serde::{Deserialize, Serialize};
+
+/// One running component: its name, process, identity and log file.
 pub struct Component {
     pub name: &'static str,
     pub child: Child,
+    pub record: ProcessRecord,
     pub log: PathBuf,
 }
 
@@ -39,12 +49,13 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
 }
 
 impl Component {
-    /// Starts `binary args…` with stdout and stderr appended to `log`.
+    /// Starts `binary args…` with stdout and stderr appended to `log` (created 0600).
     pub fn start(name: &'static str, binary: &Path, args: &[String], log: PathBuf, detached: bool) -> Result<Self, String> {
         use std::os::unix::process::CommandExt;
         let out = File::options()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&log)
             .map_err(|e| format!("{name}: cannot open log {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -68,11 +79,19 @@ impl Component {
         }
         let (tx, rx) = mpsc::channel();
         spawner().lock().map_err(|_| "spawner poisoned")?.send((cmd, tx)).map_err(|_| "spawner gone")?;
-        let child = rx
+        let mut child = rx
             .recv()
             .map_err(|_| "spawner gone".to_string())?
             .map_err(|e| format!("{name}: cannot start {}: {e}", binary.display()))?;
-        Ok(Component { name, child, log })
+        // spawn returns after exec, so /proc already shows the component, not kubeproof.
+        match ProcessRecord::of(name, child.id(), binary) {
+            Ok(record) => Ok(Component { name, child, record, log }),
+            Err(e) => {
+                kill_group(child.id());
+                let _ = child.wait();
+                Err(format!("{name}: {e}"))
+            }
+        }
     }
 
     /// `Some(description)` once the process has exited.
@@ -84,7 +103,8 @@ impl Component {
         }
     }
 
-    /// Kills the process group and reaps the process.
+    /// Kills the process group and reaps the process. Our own unreaped child cannot have had
+    /// its pid reused, so no identity check is needed here.
     pub fn kill(&mut self) {
         kill_group(self.child.id());
         let _ = self.child.wait();
@@ -95,7 +115,72 @@ impl Component {
     }
 }
 
-/// SIGKILL to the process group led by `pid`. The control plane is ephemeral: nothing to flush.
+/// A process as kubeproof started it, as recorded in a cluster's state file: the pid, and
+/// what tells it apart from a later process given the same pid.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRecord {
+    pub name: String,
+    pub pid: u32,
+    /// Clock ticks after boot (field 22 of `/proc/PID/stat`).
+    pub start_time: u64,
+    /// Where `/proc/PID/exe` pointed.
+    pub exe: PathBuf,
+}
+
+/// The fields of `/proc/PID/stat` we use.
+struct Stat {
+    state: char,
+    start_time: u64,
+}
+
+fn stat(pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2, the command name, is in parentheses and may hold spaces and `)`: count fields
+    // after the last `)`, where field 3 (the state) begins.
+    let rest = text.get(text.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(Stat { state: fields.first()?.chars().next()?, start_time: fields.get(22 - 3)?.parse().ok()? })
+}
+
+fn exe(pid: u32) -> Option<PathBuf> {
+    let link = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    // A binary replaced on disk (a rebuild) is still the same process.
+    let text = link.to_string_lossy();
+    Some(text.strip_suffix(" (deleted)").map(PathBuf::from).unwrap_or(link))
+}
+
+impl ProcessRecord {
+    /// Records the running process `pid`; `binary` stands in for its executable when /proc
+    /// no longer shows one (it has already exited).
+    pub fn of(name: &str, pid: u32, binary: &Path) -> Result<ProcessRecord, String> {
+        let stat = stat(pid).ok_or_else(|| format!("process {pid} is not in /proc"))?;
+        let exe = exe(pid).unwrap_or_else(|| binary.canonicalize().unwrap_or_else(|_| binary.to_path_buf()));
+        Ok(ProcessRecord { name: name.to_string(), pid, start_time: stat.start_time, exe })
+    }
+
+    /// Whether the pid still names this process, alive: same start time, same executable,
+    /// not a zombie. A reused pid, or one we cannot inspect, is not ours.
+    pub fn is_running(&self) -> bool {
+        match stat(self.pid) {
+            Some(now) if now.state != 'Z' && now.start_time == self.start_time => exe(self.pid).as_ref() == Some(&self.exe),
+            _ => false,
+        }
+    }
+
+    /// SIGKILL to the process group it leads, only if it is still this process; a pid the
+    /// kernel gave to another process is left alone. Whether the signal was sent.
+    pub fn kill_group(&self) -> bool {
+        if !self.is_running() {
+            return false;
+        }
+        kill_group(self.pid);
+        true
+    }
+}
+
+/// SIGKILL to the process group led by `pid`, unchecked: only for our own children (use
+/// [`ProcessRecord::kill_group`] for pids read back from files). The control plane is
+/// ephemeral: nothing to flush.
 pub fn kill_group(pid: u32) {
     // SAFETY: plain syscall; a stale pid group simply yields ESRCH.
     unsafe {
@@ -103,10 +188,85 @@ pub fn kill_group(pid: u32) {
     }
 }
 
-/// Whether a process with this pid exists.
-pub fn alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+/// An exclusive, non-blocking `flock` on a file that holds its owner's pid. The file is
+/// removed on release, so no lock file outlives its holder.
+pub struct PidLock {
+    /// The open descriptor is the lock: closing it (on drop) releases it.
+    _file: File,
+    path: PathBuf,
+}
+
+/// Why a [`PidLock`] was not taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds it (its pid, when it has written it yet).
+    Held(Option<u32>),
+    Io(String),
+}
+
+impl PidLock {
+    /// Takes the lock, or says who holds it — at once, or after at most `patience` if the
+    /// holder lets go meanwhile (a `cluster list` holds it for an instant).
+    pub fn acquire(path: &Path, patience: Duration) -> Result<PidLock, LockError> {
+        let deadline = Instant::now() + patience;
+        loop {
+            match Self::try_acquire(path) {
+                Err(LockError::Held(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_acquire(path: &Path) -> Result<PidLock, LockError> {
+        use std::os::fd::AsRawFd;
+        let io = |e: std::io::Error| LockError::Io(format!("{}: {e}", path.display()));
+        loop {
+            let mut file =
+                File::options().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(io)?;
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                    return Err(io(e));
+                }
+                return Err(LockError::Held(holder(&mut file)));
+            }
+            // The previous holder may have removed the file between our open and our lock:
+            // then we hold a lock nobody else can see, and must lock the path's current file.
+            let ours = file.metadata().map_err(io)?;
+            match std::fs::metadata(path) {
+                Ok(m) if m.dev() == ours.dev() && m.ino() == ours.ino() => {}
+                _ => continue,
+            }
+            file.set_len(0).map_err(io)?;
+            file.write_all(std::process::id().to_string().as_bytes()).map_err(io)?;
+            return Ok(PidLock { _file: file, path: path.to_path_buf() });
+        }
+    }
+}
+
+/// The pid a lock's holder wrote, waiting briefly: it writes just after locking.
+fn holder(file: &mut File) -> Option<u32> {
+    for _ in 0..10 {
+        let mut text = String::new();
+        if file.seek(SeekFrom::Start(0)).is_ok() && file.read_to_string(&mut text).is_ok() {
+            if let Ok(pid) = text.trim().parse() {
+                return Some(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+impl Drop for PidLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so a waiting process notices and retries (see
+        // try_acquire); closing the file then releases the lock.
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The last `lines` lines of a log file (at most 64 KiB are read).
@@ -127,4 +287,83 @@ pub fn free_port() -> Result<u16, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt as _;
+
+    fn sleeper() -> Child {
+        Command::new("sleep").arg("60").process_group(0).spawn().expect("sleep")
+    }
+
+    fn wait_gone(child: &mut Child) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn a_reused_pid_is_never_signalled() {
+        let mut child = sleeper();
+        let record = ProcessRecord::of("sleep", child.id(), Path::new("/bin/sleep")).expect("record");
+        assert!(record.is_running(), "a live process matches its own record: {record:?}");
+        assert!(record.exe.ends_with("sleep"), "{record:?}");
+
+        // The same pid, but another process: a different start time, or another executable.
+        let later = ProcessRecord { start_time: record.start_time + 1, ..record.clone() };
+        let other_exe = ProcessRecord { exe: PathBuf::from("/usr/bin/etcd"), ..record.clone() };
+        for forged in [&later, &other_exe] {
+            assert!(!forged.is_running());
+            assert!(!forged.kill_group(), "a forged record must not be signalled");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(matches!(child.try_wait(), Ok(None)), "the process survived the forged records");
+
+        assert!(record.kill_group(), "the genuine record is signalled");
+        assert!(wait_gone(&mut child), "SIGKILL reached the process");
+        assert!(!record.is_running(), "a reaped process is not running");
+        assert!(!record.kill_group());
+    }
+
+    #[test]
+    fn stat_survives_odd_command_names() {
+        // A command name with spaces and parentheses must not shift the fields.
+        let dir = std::env::temp_dir().join(format!("kubeproof-odd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let odd = dir.join("a) b (c");
+        std::fs::copy("/bin/sleep", &odd).expect("copy sleep");
+        let mut child = Command::new(&odd).arg("60").process_group(0).spawn().expect("odd sleep");
+        let record = ProcessRecord::of("odd", child.id(), &odd);
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        let record = record.expect("record");
+        let own = stat(std::process::id()).expect("own stat");
+        // Both started after boot and within the same minute or so of each other.
+        assert!(record.start_time >= own.start_time, "{} < {}", record.start_time, own.start_time);
+        assert_eq!(record.exe, odd.canonicalize().unwrap_or(odd));
+    }
+
+    #[test]
+    fn a_lock_has_one_holder_and_names_it() {
+        let path = std::env::temp_dir().join(format!("kubeproof-lock-{}.lock", std::process::id()));
+        let first = PidLock::acquire(&path, Duration::ZERO).expect("first");
+        match PidLock::acquire(&path, Duration::from_millis(50)) {
+            Err(LockError::Held(pid)) => assert_eq!(pid, Some(std::process::id())),
+            Err(LockError::Io(e)) => panic!("{e}"),
+            Ok(_) => panic!("a second holder"),
+        }
+        drop(first);
+        assert!(!path.exists(), "the lock file is removed on release");
+        let again = PidLock::acquire(&path, Duration::ZERO).expect("free again");
+        drop(again);
+        assert!(!path.exists());
+    }
 }
