@@ -444,7 +444,7 @@ mod tests {
         }
     }
 
-    /// Answers every connection with `reply` and then keeps it open without a word more.
+    /// Reads each request, answers `reply` and then keeps the connection open without a word more.
     fn silent_after(reply: &'static [u8]) -> (String, std::net::TcpListener) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -452,6 +452,14 @@ mod tests {
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for mut conn in server.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    match std::io::Read::read(&mut conn, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = std::io::Write::write_all(&mut conn, reply);
                 held.push(conn);
             }
@@ -487,7 +495,10 @@ mod tests {
     fn a_stalled_body_is_unavailable_within_the_bound() {
         let (base, _keep) = silent_after(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
         let (result, took) = fetch_from(&base, &quick());
-        assert!(matches!(result, Err(Failure::Unavailable(_))), "{result:?}");
+        match result {
+            Err(Failure::Unavailable(m)) => assert!(m.contains("kubectl.sha256") && m.contains("timed out"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
         assert!(took < Duration::from_secs(4), "took {took:?}");
     }
 
