@@ -26,11 +26,15 @@ enum Command {
     Lint {
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        files: cli::run::FileArgs,
     },
     /// List scenarios with the releases and flags they need.
     List {
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        files: cli::run::FileArgs,
     },
     /// Print the JSON Schema of scenario files (for yaml-language-server).
     Schema,
@@ -57,8 +61,8 @@ fn main() {
         kubeproof::interrupt::listen();
         match args.command {
             Command::Run(a) => cli::run::run(a).await,
-            Command::Lint { paths } => cli::run::lint(&paths),
-            Command::List { paths } => cli::run::list(&paths),
+            Command::Lint { paths, files } => cli::run::lint(&paths, files),
+            Command::List { paths, files } => cli::run::list(&paths, files),
             Command::Schema => cli::run::schema(),
             Command::Matrix(a) => cli::matrix::matrix(a).await,
             Command::Diff(a) => cli::matrix::diff(a).await,

@@ -13,7 +13,7 @@ use kubeproof::report::matrix::{Column, Matrix};
 use kubeproof::report::{RunOutcome, ScenarioReport, Tally, output, text};
 
 use super::ExitCode;
-use super::run::{check_outputs, check_version, load, open_pool, selected};
+use super::run::{FileArgs, check_outputs, check_version, load, open_pool, selected};
 
 #[derive(Args, Debug)]
 pub struct MatrixArgs {
@@ -25,6 +25,8 @@ pub struct MatrixArgs {
     pub contexts: Vec<String>,
     #[arg(long, default_value = "scenarios")]
     pub scenarios: PathBuf,
+    #[command(flatten)]
+    pub files: FileArgs,
     /// Write the matrix as markdown here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
@@ -46,6 +48,8 @@ pub struct DiffArgs {
     pub contexts: bool,
     #[arg(long, default_value = "scenarios")]
     pub scenarios: PathBuf,
+    #[command(flatten)]
+    pub files: FileArgs,
 }
 
 pub async fn matrix(args: MatrixArgs) -> ExitCode {
@@ -61,7 +65,7 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     if let Err(code) = check_outputs([&args.markdown, &args.json]) {
         return code;
     }
-    let (matrix, reports) = match build(&targets, &args.scenarios, args.jobs).await {
+    let (matrix, reports) = match build(&targets, &args.scenarios, args.files, args.jobs).await {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -86,7 +90,7 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
         .iter()
         .map(|t| if args.contexts { Target::Context(context(t)) } else { Target::Local(t.to_string()) })
         .collect();
-    match build(&targets, &args.scenarios, 4).await {
+    match build(&targets, &args.scenarios, args.files, 4).await {
         Ok((matrix, _)) => {
             print!("{}", matrix.diff_text(0, 1));
             if matrix.all_passed() { ExitCode::Ok } else { ExitCode::Failed }
@@ -100,8 +104,8 @@ fn context(name: &str) -> ContextTarget {
 }
 
 /// Opens every target (in parallel), runs every scenario on each, and builds the matrix.
-async fn build(targets: &[Target], scenarios: &PathBuf, jobs: usize) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
-    let scenarios = load(std::slice::from_ref(scenarios), None).and_then(|s| selected(s, std::slice::from_ref(scenarios), None))?;
+async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: usize) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
+    let scenarios = load(std::slice::from_ref(scenarios), None, files).and_then(|s| selected(s, std::slice::from_ref(scenarios), None))?;
     for t in targets {
         if let Target::Local(v) = t {
             check_version(v)?;

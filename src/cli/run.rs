@@ -60,11 +60,22 @@ impl TargetArgs {
     }
 }
 
+/// What scenario files may read.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct FileArgs {
+    /// Let `apply: {file: …}` read files outside the directory tree the scenarios were loaded
+    /// from (the directory given, or a given file's own directory).
+    #[arg(long)]
+    pub allow_outside_files: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Scenario files or directories.
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub files: FileArgs,
     #[command(flatten)]
     pub target: TargetArgs,
     /// Only scenarios whose name contains this.
@@ -88,8 +99,8 @@ pub struct RunArgs {
 }
 
 /// Loads, lints and filters; problems are printed with file:line:column.
-pub fn load(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<Scenario>, ExitCode> {
-    match scenario::load_all(paths) {
+pub fn load(paths: &[PathBuf], filter: Option<&str>, files: FileArgs) -> Result<Vec<Scenario>, ExitCode> {
+    match scenario::load_all(paths, files.allow_outside_files) {
         Ok(all) => Ok(all.into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect()),
         Err(problems) => {
             for p in &problems {
@@ -102,7 +113,7 @@ pub fn load(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<Scenario>, Ex
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
-    let scenarios = match load(&args.paths, args.filter.as_deref()).and_then(|s| selected(s, &args.paths, args.filter.as_deref())) {
+    let scenarios = match load(&args.paths, args.filter.as_deref(), args.files).and_then(|s| selected(s, &args.paths, args.filter.as_deref())) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -164,8 +175,8 @@ pub fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -
     Ok(())
 }
 
-pub fn lint(paths: &[PathBuf]) -> ExitCode {
-    match load(paths, None) {
+pub fn lint(paths: &[PathBuf], files: FileArgs) -> ExitCode {
+    match load(paths, None, files) {
         Ok(s) => {
             println!("{} scenario(s) OK", s.len());
             ExitCode::Ok
@@ -174,8 +185,8 @@ pub fn lint(paths: &[PathBuf]) -> ExitCode {
     }
 }
 
-pub fn list(paths: &[PathBuf]) -> ExitCode {
-    match load(paths, None) {
+pub fn list(paths: &[PathBuf], files: FileArgs) -> ExitCode {
+    match load(paths, None, files) {
         Ok(all) => {
             for s in all {
                 let versions = s.spec.versions.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "*".into());

@@ -329,7 +329,7 @@ fn explain(m: &Mismatch) -> String {
 
 fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), String> {
     for (name, path) in captures {
-        let jp = serde_json_path::JsonPath::parse(path).map_err(|e| format!("capture `{name}`: {e}"))?;
+        let jp = crate::scenario::assertion::compile_path(path).map_err(|e| format!("capture `{name}`: {e}"))?;
         let value = match jp.query(doc).all().as_slice() {
             [one] => match one {
                 Value::String(s) => s.clone(),

@@ -58,15 +58,64 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
+/// The longest JSONPath compiled (real ones are under 100 characters).
+pub const MAX_PATH_CHARS: usize = 1000;
+
+/// The deepest nesting of brackets and parentheses in a JSONPath: the parser recurses once per
+/// level, and a few thousand levels overflow the stack.
+pub const MAX_PATH_NESTING: usize = 32;
+
+/// Compiles a JSONPath after bounding its length and nesting; every path kubeproof evaluates
+/// (assertions, captures) goes through here. The message names the path and the limit.
+pub fn compile_path(text: &str) -> Result<JsonPath, String> {
+    let quoted = super::source::excerpt(text);
+    let chars = text.chars().count();
+    if chars > MAX_PATH_CHARS {
+        return Err(format!("`{quoted}` is not a JSONPath kubeproof accepts: it is {chars} characters long; the limit is {MAX_PATH_CHARS}"));
+    }
+    let depth = nesting(text);
+    if depth > MAX_PATH_NESTING {
+        return Err(format!(
+            "`{quoted}` is not a JSONPath kubeproof accepts: brackets and parentheses nest {depth} deep; the limit is {MAX_PATH_NESTING}"
+        ));
+    }
+    JsonPath::parse(text).map_err(|e| format!("`{quoted}` is not a JSONPath: {}", super::source::excerpt(&e.to_string())))
+}
+
+/// The deepest `[`/`(` nesting outside string literals; unbalanced closers count as nothing.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '[' | '(' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                ']' | ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    deepest
+}
+
 impl Assertion {
     /// Checks that the path parses and the regex compiles; the message is for the user.
     pub fn validate(&self) -> Result<(), String> {
-        JsonPath::parse(&self.path).map_err(|e| format!("`{}` is not a JSONPath: {e}", self.path))?;
+        compile_path(&self.path)?;
         if let Some(re) = &self.matches {
             regex::Regex::new(re).map_err(|e| {
                 // The regex crate draws a caret under the pattern; one line is enough here.
                 let why = e.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
-                format!("`{re}` is not a regular expression: {why}")
+                format!("`{}` is not a regular expression: {why}", super::source::excerpt(re))
             })?;
         }
         let checks = [
@@ -90,7 +139,7 @@ impl Assertion {
     /// Evaluates the assertion (with `${…}` already rendered) against a document.
     pub fn check(&self, doc: &Value) -> Result<(), Mismatch> {
         let mismatch = |expected: String, observed: String| Mismatch { path: self.path.clone(), expected, observed };
-        let path = JsonPath::parse(&self.path).map_err(|e| mismatch("a valid JSONPath".into(), e.to_string()))?;
+        let path = compile_path(&self.path).map_err(|e| mismatch("a valid JSONPath".into(), e))?;
         let nodes: Vec<&Value> = path.query(doc).all();
         let single = || match nodes.as_slice() {
             [one] => Ok(*one),
@@ -215,6 +264,37 @@ mod tests {
         assert!(Assertion { contains: Some(json!("z")), ..a("$.aud") }.check(&doc).is_err());
         assert!(Assertion { matches: Some("^pods is".into()), ..a("$.message") }.check(&doc).is_ok());
         assert!(Assertion { matches: Some("^nope".into()), ..a("$.message") }.check(&doc).is_err());
+    }
+
+    #[test]
+    fn deep_or_long_paths_are_refused_before_parsing() {
+        // Compiled on a small stack: a path that reached the parser would overflow it.
+        let refused = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep_filter = format!("$.a{}", "[?@.b".repeat(5000));
+                let deep_parens = format!("$[?{}@.a{}]", "(".repeat(300), ")".repeat(300));
+                let long = format!("$.{}", "a".repeat(MAX_PATH_CHARS));
+                [deep_filter, deep_parens, long].map(|p| compile_path(&p).unwrap_err())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(refused[0].contains("25003 characters long; the limit is 1000"), "{}", refused[0]);
+        assert!(refused[1].contains("nest 301 deep; the limit is 32"), "{}", refused[1]);
+        assert!(refused[2].contains("characters long; the limit is 1000"), "{}", refused[2]);
+        assert!(refused.iter().all(|m| m.len() < 400), "messages quote an excerpt only");
+    }
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings() {
+        assert_eq!(nesting("$.a"), 0);
+        assert_eq!(nesting("$[?@.a[0] == 'x']"), 2);
+        assert_eq!(nesting("$['(((([[[']"), 1);
+        assert_eq!(nesting(r"$['a\'((((']"), 1);
+        assert_eq!(nesting("$]]]]["), 1);
+        let at_limit = format!("$[?{}@.a{}]", "(".repeat(MAX_PATH_NESTING - 1), ")".repeat(MAX_PATH_NESTING - 1));
+        assert!(compile_path(&at_limit).is_ok(), "{:?}", compile_path(&at_limit).err());
     }
 
     #[test]

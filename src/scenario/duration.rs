@@ -24,7 +24,8 @@ impl GoDuration {
 impl FromStr for GoDuration {
     type Err = DurationError;
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let fail = |why| DurationError { input: input.to_string(), why };
+        // The input is quoted in the message: an excerpt, however long it is.
+        let fail = |why| DurationError { input: super::source::excerpt(input), why };
         let s = input.trim();
         if s.is_empty() {
             return Err(fail("it is empty"));
@@ -42,7 +43,8 @@ impl FromStr for GoDuration {
             if digits == 0 {
                 return Err(fail("expected a number"));
             }
-            let n: u128 = rest[..digits].parse().map_err(|_| fail("the number is too large"))?;
+            // Checked all the way: a number, a product or a sum too large is an error, not a wrap.
+            let n: u128 = rest[..digits].parse().map_err(|_| fail("it is too long"))?;
             rest = &rest[digits..];
             let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
             let unit = &rest[..unit_len];
@@ -150,5 +152,17 @@ mod tests {
         for bad in ["", "-1s", "10", "1x", "s", "1h-3m", "99999999999999999999999h"] {
             assert!(bad.parse::<GoDuration>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn extremes_are_errors_not_overflows() {
+        assert_eq!(secs("18446744073709551615s"), u64::MAX);
+        for huge in ["18446744073709551616s", "5124095576030432h", "1h18446744073709551615s", "340282366920938463463374607431768211456ns"] {
+            let e = huge.parse::<GoDuration>().unwrap_err();
+            assert_eq!(e.why, "it is too long", "{huge}");
+        }
+        let digits = format!("{}s", "9".repeat(100_000));
+        let e = digits.parse::<GoDuration>().unwrap_err().to_string();
+        assert!(e.len() < 400, "the message quotes an excerpt, not {} bytes", e.len());
     }
 }

@@ -1,13 +1,26 @@
 //! Checks a scenario can be run at all — references, regexes, manifests — before any cluster call.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
+use super::assertion::compile_path;
+use super::duration::GoDuration;
 use super::step::{Captures, Step};
 use super::template::{json_references, references, BUILTINS};
 use super::{manifest, Diagnostic, Scenario};
 
 /// Identities `call` accepts besides saved tokens.
 pub const IDENTITIES: &[&str] = &["admin", "anonymous"];
+
+/// A step's `timeout`: as the `--timeout` flag, 1s to 1h.
+pub const STEP_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
+
+/// An `absent`/`unchanged` window (`for`): more than nothing, at most 1h.
+pub const WINDOW_RANGE: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(3600));
+
+/// A token's `duration` is sent as `expirationSeconds`, a 64-bit signed integer; what the API
+/// server makes of large values is what scenarios test, so only the encoding bounds it.
+pub const MAX_TOKEN_DURATION: Duration = Duration::from_secs(i64::MAX as u64);
 
 /// Every problem in the scenario, in file order.
 pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
@@ -52,6 +65,9 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
             ));
         };
 
+        if let Some(t) = step.timeout() {
+            check_range("timeout", t, STEP_TIMEOUT_RANGE, &mut problems);
+        }
         let mut saves: Vec<&str> = Vec::new();
         match step {
             Step::ServiceAccount(name) => use_var(name, &mut problems),
@@ -64,12 +80,21 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
                 if matches!(step, Step::Unchanged(_)) && s.window.is_none() {
                     problems.push("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`".into());
                 }
+                if let Some(w) = s.window {
+                    check_range("for", w, WINDOW_RANGE, &mut problems);
+                }
             }
             Step::Token(s) => {
                 use_var(&s.service_account, &mut problems);
                 if let Some(d) = s.duration {
                     if d.0.subsec_nanos() != 0 {
                         problems.push(format!("duration `{d}` cannot be expressed in whole seconds"));
+                    }
+                    if d.0 > MAX_TOKEN_DURATION {
+                        problems.push(format!(
+                            "duration `{d}` does not fit `expirationSeconds`: at most {}s (2^63 - 1)",
+                            MAX_TOKEN_DURATION.as_secs()
+                        ));
                     }
                 }
                 if let Some(b) = &s.bound_object {
@@ -162,12 +187,19 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
 
 fn check_captures(captures: &Captures, problems: &mut Vec<String>) {
     for (name, path) in captures {
-        if let Err(e) = serde_json_path::JsonPath::parse(path) {
-            problems.push(format!("capture `{name}`: `{path}` is not a JSONPath: {e}"));
+        if let Err(e) = compile_path(path) {
+            problems.push(format!("capture `{name}`: {e}"));
         }
         if BUILTINS.contains(&name.as_str()) {
             problems.push(format!("capture `{name}`: the name is reserved"));
         }
+    }
+}
+
+/// A duration outside `(low, high)`, said with the range allowed.
+fn check_range(key: &str, value: GoDuration, (low, high): (Duration, Duration), problems: &mut Vec<String>) {
+    if value.0 < low || value.0 > high {
+        problems.push(format!("`{key}: {value}` is out of range: `{key}` is between {} and {}", GoDuration(low), GoDuration(high)));
     }
 }
 
@@ -181,10 +213,10 @@ fn diag(scenario: &Scenario, step: Option<usize>, message: String) -> Diagnostic
         Some(i) => scenario.step_pos(i),
         None => super::SourcePos { file: scenario.path.clone(), line: 1, column: 1 },
     };
-    Diagnostic { pos, message }
+    Diagnostic { pos, message: super::source::bounded_message(&message) }
 }
 
 /// A diagnostic at a top-level key.
 fn at(scenario: &Scenario, key: &str, message: String) -> Diagnostic {
-    Diagnostic { pos: scenario.key_pos(key), message }
+    Diagnostic { pos: scenario.key_pos(key), message: super::source::bounded_message(&message) }
 }

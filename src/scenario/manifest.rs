@@ -4,9 +4,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::source::{self, FileAccess};
 use super::step::ApplyStep;
 
-/// Reads the manifests of an `apply` step (templates not yet rendered).
+/// Reads the manifests of an `apply` step (templates not yet rendered). A `file` is taken as
+/// read at load; a step that was not loaded reads it now, from `dir`'s tree only.
 pub fn manifests(step: &ApplyStep, dir: &Path) -> Result<Vec<Value>, String> {
     let docs = match (&step.manifest, &step.file) {
         (Some(_), Some(_)) => return Err("give either `manifest` or `file`, not both".into()),
@@ -14,12 +16,15 @@ pub fn manifests(step: &ApplyStep, dir: &Path) -> Result<Vec<Value>, String> {
         (Some(Value::String(text)), None) => parse_yaml_docs(text, "the inline manifest")?,
         (Some(Value::Array(items)), None) => items.clone(),
         (Some(obj @ Value::Object(_)), None) => vec![obj.clone()],
-        (Some(other), None) => return Err(format!("`manifest` must be a mapping, a sequence or YAML text, not {other}")),
+        (Some(other), None) => {
+            return Err(format!("`manifest` must be a mapping, a sequence or YAML text, not {}", super::assertion::brief(other)));
+        }
         (None, Some(file)) => {
-            let path = dir.join(file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read manifest file {}: {e}", path.display()))?;
-            parse_yaml_docs(&text, &path.display().to_string())?
+            let text = match &step.file_text {
+                Some(read) => read.clone()?,
+                None => read_file(file, dir, &FileAccess::under(dir, false))?,
+            };
+            parse_yaml_docs(&text, &format!("manifest file {}", dir.join(file).display()))?
         }
     };
     let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
@@ -32,11 +37,21 @@ pub fn manifests(step: &ApplyStep, dir: &Path) -> Result<Vec<Value>, String> {
     Ok(docs)
 }
 
+/// A manifest file named by `apply: {file: …}`, relative to the scenario's directory `dir`, with
+/// the limits of [`source::read_text`]; the error is a message for the step.
+pub fn read_file(file: &str, dir: &Path, access: &FileAccess) -> Result<String, String> {
+    let path = dir.join(file);
+    source::read_text(&path, access).map_err(|e| match e.at {
+        Some((line, column)) => format!("manifest file {}:{line}:{column}: {}", path.display(), e.message),
+        None => format!("cannot read manifest file {}: {}", path.display(), e.message),
+    })
+}
+
 fn parse_yaml_docs(text: &str, what: &str) -> Result<Vec<Value>, String> {
-    serde_saphyr::from_str_multiple::<Value, Vec<Value>>(text).map_err(|e| {
+    serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(text, super::yaml_options()).map_err(|e| {
         let pos = e.location().map(|l| format!(" at line {} column {}", l.line(), l.column())).unwrap_or_default();
         let msg = e.to_string();
-        let first = msg.lines().next().unwrap_or_default();
+        let first = source::bounded_message(msg.lines().next().unwrap_or_default());
         format!("{what} is not valid YAML{pos}: {first}")
     })
 }

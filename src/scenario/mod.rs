@@ -4,6 +4,7 @@ pub mod assertion;
 pub mod duration;
 pub mod lint;
 pub mod manifest;
+pub mod source;
 pub mod step;
 pub mod template;
 
@@ -16,6 +17,7 @@ use serde_saphyr::Spanned;
 
 pub use assertion::Assertion;
 pub use duration::GoDuration;
+pub use source::FileAccess;
 pub use step::Step;
 
 use crate::version::VersionRange;
@@ -127,18 +129,49 @@ impl fmt::Display for Diagnostic {
 impl std::error::Error for Diagnostic {}
 
 impl Scenario {
-    /// Reads and parses one file; syntax and shape errors carry file:line:column.
+    /// Reads and parses one file, which may read manifests beside it; errors carry
+    /// file:line:column.
     pub fn load(path: &Path) -> Result<Scenario, Diagnostic> {
-        let text = std::fs::read_to_string(path).map_err(|e| Diagnostic {
-            pos: SourcePos { file: path.to_path_buf(), line: 0, column: 0 },
-            message: format!("cannot read the file: {e}"),
-        })?;
-        Self::parse(path, &text)
+        Self::load_in(path, &FileAccess::beside(path))
     }
 
-    /// Parses scenario text; `path` names it in errors and anchors relative manifest files.
+    /// Reads and parses one file found under `access`'s root, with the limits every input has
+    /// (a regular file, at most 4 MiB, UTF-8: see [`source::read_text`]).
+    pub fn load_in(path: &Path, access: &FileAccess) -> Result<Scenario, Diagnostic> {
+        let text = source::read_text(path, access).map_err(|e| {
+            let (line, column) = e.at.unwrap_or((1, 1));
+            let message = match e.at {
+                Some(_) => format!("{} (scenario files are UTF-8 text)", e.message),
+                None => format!("cannot read the scenario file: {}", e.message),
+            };
+            Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message }
+        })?;
+        Self::parse_in(path, &text, access)
+    }
+
+    /// Parses scenario text; `path` names it in errors and anchors relative manifest files,
+    /// which may be read from its own directory.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, Diagnostic> {
-        let spec: ScenarioSpec = serde_saphyr::from_str(text).map_err(|e| yaml_diagnostic(path, text, &e))?;
+        Self::parse_in(path, text, &FileAccess::beside(path))
+    }
+
+    /// Parses scenario text and reads the manifest files it names, once: lint and the run see
+    /// the same bytes, and a file swapped afterwards cannot change or block the run.
+    pub fn parse_in(path: &Path, text: &str, access: &FileAccess) -> Result<Scenario, Diagnostic> {
+        if text.len() as u64 > source::MAX_FILE_BYTES {
+            let message = format!("the scenario is {} bytes; the limit is 4 MiB", text.len());
+            return Err(Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message });
+        }
+        let mut spec: ScenarioSpec =
+            serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| yaml_diagnostic(path, text, &e))?;
+        let dir = source::parent_dir(path);
+        for step in &mut spec.steps {
+            if let Step::Apply(apply) = &mut step.value {
+                if let Some(file) = &apply.file {
+                    apply.file_text = Some(manifest::read_file(file, &dir, access));
+                }
+            }
+        }
         let name = spec.name.clone().unwrap_or_else(|| {
             path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
         });
@@ -185,12 +218,13 @@ pub fn yaml_diagnostic(path: &Path, text: &str, e: &serde_saphyr::Error) -> Diag
         Some((pos, rest)) if pos.contains("column") => rest,
         _ => first,
     };
-    let mut message = author_words(first);
+    let mut message = author_words(&source::bounded_message(first));
     // A missing field is reported where its mapping ends; the top-level ones belong at the top.
     if message == "missing field `description`" || message == "missing field `steps`" {
         return Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message };
     }
-    let source_line = text.lines().nth(line.saturating_sub(1) as usize).map(str::trim).unwrap_or_default();
+    let source_line = text.lines().nth(line.saturating_sub(1) as usize).unwrap_or_default();
+    let source_line = source::excerpt_around(source_line, column);
     if !source_line.is_empty() && !message.starts_with("unknown") && !message.starts_with("missing field") {
         message = format!("{message} (at `{source_line}`)");
     }
@@ -220,20 +254,51 @@ fn author_words(message: &str) -> String {
     }
 }
 
+/// YAML limits for scenarios and manifests: anchors and aliases cannot expand a small file into a
+/// large document ("billion laughs"), nor nesting exhaust the stack. Generous for real files.
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = YAML_MAX_DEPTH;
+    budget.max_nodes = YAML_MAX_NODES;
+    budget.max_aliases = YAML_MAX_ALIASES;
+    budget.max_recorded_anchor_events = YAML_MAX_NODES;
+    budget.max_documents = 64;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// The YAML budget, quoted by docs/scenario-format.md.
+pub const YAML_MAX_DEPTH: usize = 64;
+pub const YAML_MAX_NODES: usize = 100_000;
+pub const YAML_MAX_ALIASES: usize = 10_000;
+
 /// Every `.yaml`/`.yml` file under the given paths, sorted; a named file is taken as is.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    match discover_in(paths, false) {
+        Ok(found) => Ok(found.into_iter().map(|(file, _)| file).collect()),
+        Err((path, why)) => Err(format!("{}: {why}", path.display())),
+    }
+}
+
+/// Every scenario file with the tree it may read from: the directory it was found in, or a
+/// named file's own directory.
+fn discover_in(paths: &[PathBuf], allow_outside: bool) -> Result<Vec<(PathBuf, FileAccess)>, (PathBuf, String)> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+            let access = FileAccess::under(p, allow_outside);
+            let mut files = Vec::new();
+            walk(p, &mut files).map_err(|e| (p.clone(), e.to_string()))?;
+            out.extend(files.into_iter().map(|f| (f, access.clone())));
         } else if p.exists() {
-            out.push(p.clone());
+            out.push((p.clone(), FileAccess::under(&source::parent_dir(p), allow_outside)));
         } else {
-            return Err(format!("{}: no such file or directory", p.display()));
+            return Err((p.clone(), "no such file or directory".into()));
         }
     }
-    out.sort();
-    out.dedup();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
     Ok(out)
 }
 
@@ -252,14 +317,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Loads and lints every scenario under `paths`; all problems at once, or the scenarios.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
-    let files = discover(paths).map_err(|e| {
-        vec![Diagnostic { pos: SourcePos { file: PathBuf::from("."), line: 0, column: 0 }, message: e }]
-    })?;
+/// Scenarios read manifest files only inside the tree they were found in, unless
+/// `allow_outside_files` (`--allow-outside-files`).
+pub fn load_all(paths: &[PathBuf], allow_outside_files: bool) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
+    let files = discover_in(paths, allow_outside_files)
+        .map_err(|(file, message)| vec![Diagnostic { pos: SourcePos { file, line: 1, column: 1 }, message }])?;
     let mut scenarios = Vec::new();
     let mut problems = Vec::new();
-    for file in files {
-        match Scenario::load(&file) {
+    for (file, access) in files {
+        match Scenario::load_in(&file, &access) {
             Ok(s) => {
                 problems.extend(lint::lint(&s));
                 scenarios.push(s);

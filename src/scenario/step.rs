@@ -50,9 +50,14 @@ pub struct ApplyStep {
     /// One manifest (a mapping), several (a sequence), or YAML text with `---` separators.
     #[serde(default)]
     pub manifest: Option<serde_json::Value>,
-    /// A YAML file of manifests, relative to the scenario file.
+    /// A YAML file of manifests, relative to the scenario file and inside the directory tree the
+    /// scenarios were loaded from (unless `--allow-outside-files`).
     #[serde(default)]
     pub file: Option<String>,
+    /// `file` as read when the scenario was loaded (or why it could not be).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub file_text: Option<Result<String, String>>,
     #[serde(default)]
     pub versions: Option<VersionRange>,
     #[serde(default)]
