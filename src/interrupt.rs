@@ -73,11 +73,9 @@ pub fn listen() {
 /// Resolves once `n` signals have arrived (at once if they already have), with the first one.
 async fn nth(n: usize) -> Signal {
     let mut rx = channel().subscribe();
-    match rx.wait_for(|(count, _)| *count >= n).await {
-        Ok(received) => received.1.unwrap_or(Signal::Interrupt),
-        // The sender is a static: it is never dropped.
-        Err(_) => std::future::pending().await,
-    }
+    // The sender is a static: it is never dropped, so waiting cannot fail.
+    let first = rx.wait_for(|(count, _)| *count >= n).await.ok().and_then(|received| received.1);
+    first.unwrap_or(Signal::Interrupt)
 }
 
 /// The first stopping signal.

@@ -59,6 +59,12 @@ fn main() {
     let code = runtime.block_on(async {
         // Before anything is created, so that no signal meets the default disposition.
         kubeproof::interrupt::listen();
+        tokio::spawn(async {
+            let signal = kubeproof::interrupt::first().await;
+            eprintln!("\nkubeproof: {}: stopping and deleting what the scenarios created (again to skip that)", signal.name());
+            kubeproof::interrupt::second().await;
+            eprintln!("kubeproof: skipping the rest of the cleanup");
+        });
         match args.command {
             Command::Run(a) => cli::run::run(a).await,
             Command::Lint { paths, files } => cli::run::lint(&paths, files),

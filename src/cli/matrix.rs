@@ -10,10 +10,10 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::{self, ExecOptions};
 use kubeproof::report::matrix::{Column, Matrix};
-use kubeproof::report::{RunOutcome, ScenarioReport, Tally, output, text};
+use kubeproof::report::{RunOutcome, ScenarioReport, Tally, junit, text};
 
 use super::ExitCode;
-use super::run::{FileArgs, check_outputs, check_version, load, open_pool, selected};
+use super::run::{FileArgs, check_outputs, check_version, load, open_pool, selected, write_report};
 
 #[derive(Args, Debug)]
 pub struct MatrixArgs {
@@ -33,6 +33,9 @@ pub struct MatrixArgs {
     /// Write the matrix and every report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write every report as JUnit XML here (a testsuite per release).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
 }
@@ -62,7 +65,7 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
         eprintln!("error: give --versions (e.g. 1.23,1.24,latest) or --contexts");
         return ExitCode::BadInput;
     }
-    if let Err(code) = check_outputs([&args.markdown, &args.json]) {
+    if let Err(code) = check_outputs([&args.markdown, &args.json, &args.junit]) {
         return code;
     }
     let (matrix, reports) = match build(&targets, &args.scenarios, args.files, args.jobs).await {
@@ -75,11 +78,14 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     }
     let mut code = if matrix.all_passed() { ExitCode::Ok } else { ExitCode::Failed };
     if let Some(path) = &args.markdown {
-        code = code.max_with(write(path, &markdown_page(&matrix)).err().unwrap_or(ExitCode::Ok));
+        code = code.max_with(write_report(path, &markdown_page(&matrix)));
     }
     if let Some(path) = &args.json {
         let doc = serde_json::json!({"matrix": matrix, "reports": reports});
-        code = code.max_with(write(path, &serde_json::to_string_pretty(&doc).unwrap_or_default()).err().unwrap_or(ExitCode::Ok));
+        code = code.max_with(write_report(path, &serde_json::to_string_pretty(&doc).unwrap_or_default()));
+    }
+    if let Some(path) = &args.junit {
+        code = code.max_with(write_report(path, &junit::document(&reports, None)));
     }
     println!("\n{}", Tally::of(&reports));
     code
@@ -139,20 +145,6 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
     let descriptions: BTreeMap<String, String> =
         scenarios.iter().map(|s| (s.name.clone(), s.spec.description.trim().to_string())).collect();
     Ok((Matrix::build(columns, &reports, descriptions), reports))
-}
-
-/// Writes a report file (0600, redacted); a failure is an error the exit code shows.
-fn write(path: &PathBuf, text: &str) -> Result<(), ExitCode> {
-    match output::write_private(path, text) {
-        Ok(()) => {
-            eprintln!("kubeproof: wrote {}", path.display());
-            Ok(())
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(ExitCode::BadInput)
-        }
-    }
 }
 
 /// docs/behaviour-matrix.md: when, on what, the table, what changed, and what each row means.

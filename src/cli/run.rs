@@ -8,7 +8,7 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::cluster::local::versions;
 use kubeproof::exec::{ExecOptions, redact};
-use kubeproof::report::{Verdict, output, text};
+use kubeproof::report::{Verdict, junit, output, text};
 use kubeproof::{exec, interrupt};
 use kubeproof::scenario::{self, Scenario};
 
@@ -93,6 +93,9 @@ pub struct RunArgs {
     /// Also write the reports as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Also write the reports as JUnit XML to this file, for CI servers.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
     /// Show every step, not just failures.
     #[arg(long, short)]
     pub verbose: bool,
@@ -117,7 +120,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = args.target.check().and(check_outputs([&args.json])) {
+    if let Err(code) = args.target.check().and(check_outputs([&args.json, &args.junit])) {
         return code;
     }
     let target = args.target.target();
@@ -137,10 +140,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     }
     let mut code = ExitCode::of(&outcome);
-    if let Some(path) = &args.json {
-        if let Err(e) = output::write_private(path, &serde_json::to_string_pretty(&outcome).unwrap_or_default()) {
-            eprintln!("error: {e}");
-            code = code.max_with(ExitCode::BadInput);
+    let files = [
+        (&args.json, serde_json::to_string_pretty(&outcome).unwrap_or_default()),
+        (&args.junit, junit::document(&outcome.reports, outcome.stopped.as_ref())),
+    ];
+    for (path, text) in files {
+        if let Some(path) = path {
+            code = code.max_with(write_report(path, &text));
         }
     }
     if let Some(stopped) = &outcome.stopped {
@@ -162,6 +168,20 @@ pub fn selected(scenarios: Vec<Scenario>, paths: &[PathBuf], filter: Option<&str
         None => eprintln!("error: no scenario files (*.yaml, *.yml) in {}", paths.join(", ")),
     }
     Err(ExitCode::BadInput)
+}
+
+/// Writes a report file (0600, redacted); a failure is an error the exit code shows.
+pub fn write_report(path: &std::path::Path, text: &str) -> ExitCode {
+    match output::write_private(path, text) {
+        Ok(()) => {
+            eprintln!("kubeproof: wrote {}", path.display());
+            ExitCode::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::BadInput
+        }
+    }
 }
 
 /// Report paths are checked before anything runs: a report that cannot be written is bad input.

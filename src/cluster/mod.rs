@@ -193,7 +193,7 @@ impl Cluster {
     }
 
     /// Resolves once the cluster is dead: a local component exited (seen at once), or the API
-    /// server failed `FAILED_PROBES` probes in a row. The error names what died.
+    /// server failed `FAILED_PROBES` probes in a row, a second apart. The error names what died.
     pub async fn died(&self) -> String {
         let mut failed = 0;
         let mut last_probe = std::time::Instant::now();
@@ -205,19 +205,37 @@ impl Cluster {
                 last_probe = std::time::Instant::now();
                 match self.probe().await {
                     Ok(()) => failed = 0,
-                    Err(e) => {
-                        failed += 1;
-                        if failed >= FAILED_PROBES {
-                            // A local component may have died meanwhile: that is the better reason.
-                            if let Err(dead) = self.health() {
-                                return format!("{}: {dead}", self.label);
-                            }
-                            return format!("{}: the API server at {} stopped answering: {e}", self.label, self.server());
-                        }
-                    }
+                    Err(e) if failed + 1 >= FAILED_PROBES => return self.unanswered(&e),
+                    Err(_) => failed += 1,
                 }
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Checks at once, with `FAILED_PROBES` quick probes, that the cluster is alive: after a
+    /// scenario failed, before the next one goes on.
+    pub async fn confirm_alive(&self) -> Result<(), String> {
+        self.health().map_err(|dead| format!("{}: {dead}", self.label))?;
+        let mut last = String::new();
+        for attempt in 0..FAILED_PROBES {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            match self.probe().await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(self.unanswered(&last))
+    }
+
+    /// Why an API server that does not answer is gone: a local component that died is the
+    /// better reason, when there is one.
+    fn unanswered(&self, error: &str) -> String {
+        match self.health() {
+            Err(dead) => format!("{}: {dead}", self.label),
+            Ok(()) => format!("{}: the API server at {} stopped answering: {error}", self.label, self.server()),
         }
     }
 }

@@ -81,6 +81,14 @@ impl Pool {
         slot.get_or_try_init(|| start(installation, args)).await.cloned()
     }
 
+    /// Checks at once that every cluster of the pool is alive; `Err` names the first that is not.
+    pub async fn confirm_alive(&self) -> Result<(), String> {
+        for c in self.clusters() {
+            c.confirm_alive().await?;
+        }
+        Ok(())
+    }
+
     /// Resolves once any cluster of the pool has died, naming it and what died.
     pub async fn died(&self) -> String {
         loop {

@@ -117,6 +117,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
         steps: Vec::new(),
         observed: None,
         namespace: None,
+        left: Vec::new(),
         elapsed: Duration::ZERO,
     };
     if let Some(reason) = not_applicable(cluster, scenario) {
@@ -225,6 +226,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
         if !problems.is_empty() && report.verdict == Verdict::Passed {
             fail(&mut report, format!("cleanup failed: {}", problems.join("; ")));
         }
+        report.left = problems;
     }
     report.elapsed = started.elapsed();
     report
@@ -438,11 +440,21 @@ pub async fn run_all(
     });
     let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
     let mut reports = Vec::new();
+    // What scenarios stopped by a dead cluster could not delete.
+    let mut left = Vec::new();
     let died = pool.died();
     let mut died = std::pin::pin!(died);
     let stopped = loop {
         tokio::select! {
             next = runs.next() => match next {
+                // A failure may be the cluster's: while it is checked, no scenario advances.
+                Some(report) if report.verdict == Verdict::Failed => match pool.confirm_alive().await {
+                    Ok(()) => reports.push(report),
+                    Err(dead) => {
+                        left.extend(report.left);
+                        break Some(Stopped::ClusterDied(dead));
+                    }
+                },
                 Some(report) => reports.push(report),
                 None => break None,
             },
@@ -464,8 +476,11 @@ pub async fn run_all(
             // Nothing can be deleted on a dead cluster: a local one takes its objects with it;
             // on a context, the outcome names what is left.
             let labels: Vec<String> = pool.clusters().iter().map(|c| c.label.clone()).collect();
-            let left = if pool.is_local() { Vec::new() } else { ledger::left_behind_on(&labels) };
+            left.extend(ledger::left_behind_on(&labels));
             ledger::forget_on(&labels);
+            if pool.is_local() {
+                left.clear();
+            }
             Some(Stopped::ClusterDied(if left.is_empty() { dead } else { format!("{dead}\n{}", left.join("\n")) }))
         }
         None => None,
@@ -491,6 +506,7 @@ pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> Scenar
         steps: Vec::new(),
         observed: None,
         namespace: None,
+        left: Vec::new(),
         elapsed: Duration::ZERO,
     }
 }

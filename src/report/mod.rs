@@ -1,5 +1,6 @@
 //! The result model every reporter reads, and the reporters: text, JSON, JUnit, matrix.
 
+pub mod junit;
 pub mod matrix;
 pub mod output;
 pub mod text;
@@ -59,6 +60,9 @@ pub struct ScenarioReport {
     /// The scenario's `observe` value, for the behaviour matrix.
     pub observed: Option<String>,
     pub namespace: Option<String>,
+    /// What the cleanup could not delete, named for the user to delete by hand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
     #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
 }

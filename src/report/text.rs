@@ -42,6 +42,9 @@ pub fn details(r: &ScenarioReport) -> String {
     if let Some(reason) = &r.reason {
         let _ = writeln!(s, "  not applicable: {reason}");
     }
+    for what in &r.left {
+        let _ = writeln!(s, "  cleanup: {what} (delete it by hand)");
+    }
     s
 }
 

@@ -1,0 +1,523 @@
+//! The promises kubeproof makes when things go wrong, checked against the real binaries:
+//! tokens stay secret in every encoding, signals and dead clusters leave nothing behind, and
+//! exit codes mean what docs/cli.md says.
+//!
+//! Runs when `KUBEPROOF_VERSION` (or the last of `KUBEPROOF_VERSIONS`) names a release;
+//! otherwise its trials are reported ignored with the reason. Each trial starts its own local
+//! cluster in this process and runs the `kubeproof` binary against it as a kubeconfig context,
+//! so that it can reach under the binary: stop or kill a component, send signals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, ListParams, PostParams};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+use kubeproof::cluster::Cluster;
+use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalCluster};
+
+fn version_request() -> Option<String> {
+    std::env::var("KUBEPROOF_VERSION")
+        .ok()
+        .or_else(|| std::env::var("KUBEPROOF_VERSIONS").ok().and_then(|v| v.split(',').next_back().map(str::to_string)))
+        .filter(|v| !v.trim().is_empty())
+}
+
+fn main() {
+    kubeproof::cluster::ensure_crypto_provider();
+    let args = Arguments::from_args();
+    let trials = vec![
+        Trial::ignorable_test("secrets::no_token_in_any_encoding", || with_version(no_token_in_any_encoding)),
+        Trial::ignorable_test("signals::sigterm_sighup_sigint_clean_up", || with_version(signals_clean_up)),
+        Trial::ignorable_test("signals::hung_api_server_and_a_second_signal", || with_version(hung_api_server)),
+        Trial::ignorable_test("faults::etcd_killed_mid_run", || with_version(etcd_killed)),
+        Trial::ignorable_test("faults::context_api_server_killed", || with_version(context_api_server_killed)),
+        Trial::ignorable_test("cli::exit_codes", || with_version(exit_codes)),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn with_version(test: fn(local::Installation) -> Result<(), Failed>) -> Result<Completion, Failed> {
+    let Some(request) = version_request() else {
+        return Ok(Completion::ignored_with("no release: set KUBEPROOF_VERSION=latest to build and start one"));
+    };
+    let v = local::versions::resolve(&request)?;
+    let installation = local::install(v, &InstallOptions::default())?;
+    test(installation)?;
+    Ok(Completion::Completed)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+/// A local cluster owned by this test process, and a scratch directory for scenario files,
+/// reports and kubeproof's temporary files.
+struct Fixture {
+    local: Arc<LocalCluster>,
+    cluster: Cluster,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    async fn start(installation: local::Installation, tag: &str) -> Result<Fixture, Failed> {
+        let name = format!("faults-{tag}-{}", std::process::id());
+        let opts = ClusterOptions { name: Some(name), ..Default::default() };
+        let local = Arc::new(LocalCluster::start(installation, opts).await?);
+        let cluster = Cluster::from_local(local.clone()).await?;
+        let dir = std::env::temp_dir().join(format!("kubeproof-faults-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("tmp")).map_err(|e| e.to_string())?;
+        Ok(Fixture { local, cluster, dir })
+    }
+
+    fn context(&self) -> String {
+        format!("kubeproof-{}", self.local.name)
+    }
+
+    fn write(&self, file: &str, text: &str) -> Result<PathBuf, Failed> {
+        let path = self.dir.join("scenarios").join(file);
+        std::fs::create_dir_all(path.parent().unwrap_or(&self.dir)).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    /// `kubeproof run <scenarios> --context … <extra>`, as a child with its own TMPDIR.
+    fn kubeproof(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeproof"));
+        cmd.arg("run")
+            .arg(self.dir.join("scenarios"))
+            .args(["--kubeconfig", &self.local.kubeconfig.display().to_string(), "--context", &self.context()])
+            .args(extra)
+            .env("TMPDIR", self.dir.join("tmp"))
+            .env("KUBEPROOF_KUBECTL", self.local.installation.binary("kubectl"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Objects kubeproof labelled as its own, cluster-wide: namespaces (not yet terminating),
+    /// ClusterRoles, ClusterRoleBindings.
+    async fn labelled_leftovers(&self) -> Vec<String> {
+        let lp = ListParams::default().labels("kubeproof.dev/run");
+        let mut out = Vec::new();
+        let namespaces: Api<Namespace> = Api::all(self.cluster.client.clone());
+        if let Ok(list) = namespaces.list(&ListParams::default()).await {
+            for ns in list.items {
+                let name = ns.metadata.name.unwrap_or_default();
+                if name.starts_with("kp-") && ns.metadata.deletion_timestamp.is_none() {
+                    out.push(format!("Namespace/{name}"));
+                }
+            }
+        }
+        let roles: Api<ClusterRole> = Api::all(self.cluster.client.clone());
+        for r in roles.list(&lp).await.map(|l| l.items).unwrap_or_default() {
+            out.push(format!("ClusterRole/{}", r.metadata.name.unwrap_or_default()));
+        }
+        let bindings: Api<ClusterRoleBinding> = Api::all(self.cluster.client.clone());
+        for b in bindings.list(&lp).await.map(|l| l.items).unwrap_or_default() {
+            out.push(format!("ClusterRoleBinding/{}", b.metadata.name.unwrap_or_default()));
+        }
+        out
+    }
+
+    async fn labelled_cluster_roles(&self) -> usize {
+        let roles: Api<ClusterRole> = Api::all(self.cluster.client.clone());
+        roles.list(&ListParams::default().labels("kubeproof.dev/run")).await.map(|l| l.items.len()).unwrap_or(0)
+    }
+
+    /// Waits until the running scenario has created its cluster-scoped objects: more labelled
+    /// ClusterRoles than `before`.
+    async fn wait_for_objects(&self, child: &mut Child, before: usize) -> Result<(), Failed> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.labelled_cluster_roles().await > before {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("kubeproof exited ({status}) before creating its objects").into());
+            }
+            if Instant::now() > deadline {
+                return Err("the scenario did not create its ClusterRole within 60s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A scenario that creates a namespace, a ClusterRole and a ClusterRoleBinding, then waits
+/// for something that never comes: the moment to interrupt it.
+const SLOW: &str = "description: creates cluster-scoped objects, then waits a long time
+steps:
+  - service-account: waiter
+  - apply:
+      manifest:
+        - {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: 'kp-fault-${namespace}'}, rules: []}
+        - apiVersion: rbac.authorization.k8s.io/v1
+          kind: ClusterRoleBinding
+          metadata: {name: 'kp-fault-${namespace}'}
+          roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: 'kp-fault-${namespace}'}
+          subjects: [{kind: ServiceAccount, name: waiter, namespace: '${namespace}'}]
+  - wait:
+      kind: ServiceAccount
+      name: waiter
+      timeout: 5m
+      expect:
+        - {path: '$.metadata.labels.never', equals: 'set'}
+";
+
+fn signal(child: &Child, signal: i32) {
+    // SAFETY: a plain kill(2) to our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, signal);
+    }
+}
+
+/// Waits for a child with a deadline; kills it if the deadline passes.
+fn finish(mut child: Child, within: Duration) -> Result<(Output, Duration), Failed> {
+    let started = Instant::now();
+    loop {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            return Ok((child.wait_with_output().map_err(|e| e.to_string())?, started.elapsed()));
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            return Err(format!(
+                "kubeproof did not exit within {within:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn all_output(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Every encoding a person could meet a secret in, and every 32-character window of it: none
+/// may appear anywhere kubeproof writes.
+fn forms(secret: &str) -> Vec<String> {
+    let mut out = vec![secret.to_string()];
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        out.push(engine.encode(secret));
+    }
+    let chars: Vec<char> = secret.chars().collect();
+    out.extend(chars.windows(32).step_by(8).map(|w| w.iter().collect()));
+    out
+}
+
+/// Scenarios that try every way to show a token — reading a Secret through `get`, `wait`,
+/// `call as: admin` and `kubectl`, capturing it and observing the capture, failing on purpose
+/// with the token in the observed document, a kubeconfig holding a token inside a Secret —
+/// and not one form of any token appears on stdout, stderr, the JSON report or any file
+/// kubeproof wrote, which are all 0600.
+fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let f = Fixture::start(installation, "leaks").await?;
+        let client = f.cluster.client.clone();
+        let ns = "leak-fixture";
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let pp = PostParams::default();
+        namespaces.create(&pp, &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?).await.map_err(|e| e.to_string())?;
+        let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+        sas.create(&pp, &serde_json::from_value(serde_json::json!({"metadata": {"name": "holder"}}))?).await.map_err(|e| e.to_string())?;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+        let legacy = serde_json::json!({
+            "metadata": {"name": "legacy", "annotations": {"kubernetes.io/service-account.name": "holder"}},
+            "type": "kubernetes.io/service-account-token"
+        });
+        secrets.create(&pp, &serde_json::from_value(legacy)?).await.map_err(|e| e.to_string())?;
+        let legacy_token = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Ok(s) = secrets.get("legacy").await {
+                    if let Some(t) = s.data.and_then(|d| d.get("token").cloned()) {
+                        return String::from_utf8_lossy(&t.0).into_owned();
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .map_err(|_| "the token controller did not fill the legacy Secret")?;
+        let request: TokenRequest = serde_json::from_value(serde_json::json!({"spec": {"audiences": []}}))?;
+        let minted = sas.create_token_request("holder", &pp, &request).await.map_err(|e| e.to_string())?;
+        let minted = minted.status.and_then(|s| s.token).ok_or("no token minted")?;
+        // A kubeconfig with the minted token, kept in an Opaque Secret: the token sits at some
+        // offset inside a larger base64 text.
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: leak\n  user:\n    token: {minted}\nclusters: []\ncontexts: []\n"
+        );
+        let doc = serde_json::json!({"metadata": {"name": "kubeconfig"}, "type": "Opaque", "stringData": {"config": kubeconfig}});
+        secrets.create(&pp, &serde_json::from_value(doc)?).await.map_err(|e| e.to_string())?;
+
+        let get = |name: &str, expect: &str| {
+            format!("  - get: {{kind: Secret, name: {name}, namespace: {ns}, expect: [{expect}]}}\n")
+        };
+        f.write("get-fails.yaml", &format!("description: a Secret read with get, failing on its data\nsteps:\n{}", get("legacy", "{path: $.data, equals: {}}")))?;
+        f.write("get-kubeconfig-fails.yaml", &format!("description: a kubeconfig inside a Secret\nsteps:\n{}", get("kubeconfig", "{path: $.data.config, equals: x}")))?;
+        f.write(
+            "wait-times-out.yaml",
+            &format!("description: a Secret watched until a timeout\nsteps:\n  - wait: {{kind: Secret, name: legacy, namespace: {ns}, timeout: 2s, expect: [{{path: $.data.token, equals: never}}]}}\n"),
+        )?;
+        f.write(
+            "call-admin-fails.yaml",
+            &format!("description: a Secret fetched by call as admin\nsteps:\n  - call: {{as: admin, path: /api/v1/namespaces/{ns}/secrets/legacy, status: 200, expect: [{{path: $.body, equals: {{}}}}]}}\n"),
+        )?;
+        f.write(
+            "call-list-passes.yaml",
+            &format!("description: every Secret of the namespace, listed\nsteps:\n  - call: {{as: admin, path: /api/v1/namespaces/{ns}/secrets, status: 200}}\n"),
+        )?;
+        f.write(
+            "kubectl-fails.yaml",
+            &format!("description: kubectl printing the token and the whole Secret\nsteps:\n  - kubectl: {{args: [get, secret, legacy, -n, {ns}, -o, 'jsonpath={{.data.token}}'], expect: [{{path: $.stdout, equals: x}}]}}\n"),
+        )?;
+        f.write(
+            "kubectl-yaml-passes.yaml",
+            &format!("description: kubectl -o yaml of both Secrets, and a token printed by kubectl\nsteps:\n  - kubectl: {{args: [get, secret, legacy, kubeconfig, -n, {ns}, -o, yaml]}}\n  - kubectl: {{args: [create, token, holder, -n, {ns}]}}\n"),
+        )?;
+        f.write(
+            "capture-observed.yaml",
+            &format!(
+                "description: a token captured and shown through observe\nobserve: 'token ${{t}} config ${{c}}'\nsteps:\n  - get: {{kind: Secret, name: legacy, namespace: {ns}, capture: {{t: $.data.token}}}}\n  - get: {{kind: Secret, name: kubeconfig, namespace: {ns}, capture: {{c: $.data.config}}}}\n"
+            ),
+        )?;
+        let json = f.dir.join("report.json");
+        let out = f.kubeproof(&["--verbose", "--json", &json.display().to_string()]).output().map_err(|e| e.to_string())?;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
+        assert!(text.contains("3 passed, 5 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("sha256:"), "tokens are shown as fingerprints:\n{text}");
+
+        let mut written = vec![("stdout+stderr".to_string(), text.clone())];
+        for file in walk(&f.dir) {
+            if file.starts_with(f.dir.join("scenarios")) {
+                continue;
+            }
+            let contents = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+            use std::os::unix::fs::MetadataExt as _;
+            let mode = std::fs::metadata(&file).map(|m| m.mode() & 0o777).unwrap_or(0);
+            assert_eq!(mode, 0o600, "{} holds what kubeproof saw and must be private", file.display());
+            written.push((file.display().to_string(), contents));
+        }
+        assert!(written.iter().any(|(name, _)| name.ends_with("report.json")), "the JSON report was written");
+        let config_b64 = STANDARD.encode(&kubeconfig);
+        for (secret, what) in [(legacy_token.as_str(), "the legacy Secret's token"), (minted.as_str(), "the minted token")] {
+            for form in forms(secret) {
+                for (place, contents) in &written {
+                    assert!(!contents.contains(&form), "{what} appears in {place} as `{}…`", &form[..12.min(form.len())]);
+                }
+            }
+        }
+        for (place, contents) in &written {
+            assert!(!contents.contains(&config_b64[40..120]), "the kubeconfig Secret's data appears in {place}");
+            assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
+        }
+        Ok(())
+    })
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// SIGTERM, SIGHUP and Ctrl-C (SIGINT) to a running kubeproof: it deletes the namespace, the
+/// ClusterRole and the ClusterRoleBinding its scenario created, and exits 128 + the signal.
+fn signals_clean_up(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let f = Fixture::start(installation, "signals").await?;
+        f.write("slow.yaml", SLOW)?;
+        for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129), (libc::SIGINT, 130)] {
+            let before = f.labelled_cluster_roles().await;
+            let mut child = f.kubeproof(&[]).spawn().map_err(|e| e.to_string())?;
+            f.wait_for_objects(&mut child, before).await?;
+            signal(&child, sig);
+            let (out, took) = finish(child, Duration::from_secs(20))?;
+            let text = all_output(&out);
+            assert_eq!(out.status.code(), Some(code), "signal {sig}:\n{text}");
+            assert!(text.contains("everything the scenarios created was deleted"), "signal {sig}:\n{text}");
+            assert!(took < Duration::from_secs(15), "signal {sig}: cleanup took {took:?}");
+            let left = f.labelled_leftovers().await;
+            assert!(left.is_empty(), "signal {sig} left {left:?}");
+        }
+        Ok(())
+    })
+}
+
+/// A hung API server (kube-apiserver stopped with SIGSTOP) cannot hold kubeproof: after
+/// SIGTERM its cleanup gives up within its budget and names what it left; a second signal
+/// skips the cleanup at once.
+fn hung_api_server(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let f = Fixture::start(installation.clone(), "hung").await?;
+        f.write("slow.yaml", SLOW)?;
+        let apiserver = child_running(std::process::id(), &installation.binary("kube-apiserver")).ok_or("no kube-apiserver process")?;
+        for second in [false, true] {
+            let before = f.labelled_cluster_roles().await;
+            let mut child = f.kubeproof(&[]).spawn().map_err(|e| e.to_string())?;
+            f.wait_for_objects(&mut child, before).await?;
+            // SAFETY: plain kill(2) to our own cluster's API server.
+            unsafe { libc::kill(apiserver, libc::SIGSTOP) };
+            signal(&child, libc::SIGTERM);
+            if second {
+                std::thread::sleep(Duration::from_millis(300));
+                signal(&child, libc::SIGTERM);
+            }
+            let result = finish(child, Duration::from_secs(30));
+            unsafe { libc::kill(apiserver, libc::SIGCONT) };
+            let (out, took) = result?;
+            let text = all_output(&out);
+            assert_eq!(out.status.code(), Some(143), "{text}");
+            assert!(text.contains("delete these by hand"), "what was left is named:\n{text}");
+            assert!(text.contains("ClusterRoleBinding/kp-fault-"), "names, so the user can delete them:\n{text}");
+            let bound = if second { Duration::from_secs(3) } else { Duration::from_secs(15) };
+            assert!(took < bound, "second signal {second}: exit took {took:?}");
+        }
+        Ok(())
+    })
+}
+
+/// etcd dies mid-run on a `--local` cluster: kubeproof stops starting scenarios, says once
+/// that etcd died (with its log), and exits 3 within seconds.
+fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("kubeproof-faults-etcd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for i in 0..6 {
+        std::fs::write(dir.join(format!("slow-{i}.yaml")), SLOW).map_err(|e| e.to_string())?;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(["run", &dir.display().to_string(), "--jobs", "2", "--local", &installation.version.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // The child's own cluster: its etcd is the child's child.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let etcd = loop {
+        if let Some(pid) = child_running(child.id(), &installation.etcd) {
+            break pid;
+        }
+        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+            let _ = child.kill();
+            return Err("no etcd started under kubeproof".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Let the scenarios get going, then kill etcd.
+    std::thread::sleep(Duration::from_secs(8));
+    unsafe { libc::kill(etcd, libc::SIGKILL) };
+    let (out, took) = finish(child, Duration::from_secs(40))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert_eq!(text.matches("the cluster died").count(), 1, "one clear error:\n{text}");
+    assert!(text.contains("etcd exited"), "the error names etcd:\n{text}");
+    assert!(took < Duration::from_secs(10), "exit took {took:?} after etcd died:\n{text}");
+    Ok(())
+}
+
+/// A process whose parent is `parent` and whose executable is `binary`.
+fn child_running(parent: u32, binary: &Path) -> Option<i32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()));
+        if ppid == Some(parent) && std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() == Some(binary) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// The API server behind a context dies mid-run: one error, exit 3, within seconds, and the
+/// objects it could not delete are named.
+fn context_api_server_killed(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let f = Fixture::start(installation.clone(), "context").await?;
+        for i in 0..4 {
+            f.write(&format!("slow-{i}.yaml"), SLOW)?;
+        }
+        let mut child = f.kubeproof(&["--jobs", "2"]).spawn().map_err(|e| e.to_string())?;
+        f.wait_for_objects(&mut child, 0).await?;
+        let apiserver = child_running(std::process::id(), &installation.binary("kube-apiserver")).ok_or("no kube-apiserver process")?;
+        unsafe { libc::kill(apiserver, libc::SIGKILL) };
+        let (out, took) = finish(child, Duration::from_secs(40))?;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(3), "{text}");
+        assert_eq!(text.matches("the cluster died").count(), 1, "one clear error:\n{text}");
+        assert!(text.contains("stopped answering"), "{text}");
+        assert!(text.contains("left Namespace/kp-"), "what is left is named:\n{text}");
+        assert!(took < Duration::from_secs(15), "exit took {took:?}:\n{text}");
+        Ok(())
+    })
+}
+
+/// Exit codes as docs/cli.md gives them, on paths that used to disagree.
+fn exit_codes(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let f = Fixture::start(installation, "codes").await?;
+        f.write("quick.yaml", "description: passes\nsteps:\n  - service-account: quick\n")?;
+        let run = |extra: &[&str]| f.kubeproof(extra).output().map_err(|e| Failed::from(e.to_string()));
+
+        let out = run(&[])?;
+        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+
+        let out = run(&["--json", "/nonexistent-dir/report.json"])?;
+        assert_eq!(out.status.code(), Some(2), "a report that cannot be written:\n{}", all_output(&out));
+        assert!(all_output(&out).contains("does not exist"), "{}", all_output(&out));
+
+        let out = run(&["--filter", "no-such-scenario"])?;
+        assert_eq!(out.status.code(), Some(2), "a filter that selects nothing:\n{}", all_output(&out));
+
+        let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(["run", &f.dir.join("scenarios").display().to_string(), "--local", "1.x"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        assert_eq!(out.status.code(), Some(2), "a malformed --local version:\n{}", all_output(&out));
+
+        // A kubeconfig whose CA is not the cluster's: the certificate check fails, and says so.
+        let other_ca = local::pki::Pki::generate()?;
+        let text = std::fs::read_to_string(&f.local.kubeconfig).map_err(|e| e.to_string())?;
+        let ours = text.lines().find_map(|l| l.trim().strip_prefix("certificate-authority-data: ")).ok_or("no CA in the kubeconfig")?;
+        let wrong = text.replace(ours, &STANDARD.encode(&other_ca.ca_cert));
+        let wrong_path = f.dir.join("wrong-ca.kubeconfig");
+        std::fs::write(&wrong_path, wrong).map_err(|e| e.to_string())?;
+        let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(["run", &f.dir.join("scenarios").display().to_string(), "--context", &f.context(), "--kubeconfig"])
+            .arg(&wrong_path)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let said = all_output(&out);
+        assert_eq!(out.status.code(), Some(3), "{said}");
+        assert!(said.contains("TLS verification failed"), "the certificate problem is named:\n{said}");
+        Ok(())
+    })
+}
