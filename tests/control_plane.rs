@@ -2,8 +2,12 @@
 //! Runs when `KUBEPROOF_VERSION` (or the last of `KUBEPROOF_VERSIONS`) names a release;
 //! otherwise its trials are reported ignored with the reason.
 
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::authentication::v1::TokenRequest;
@@ -11,7 +15,8 @@ use kube::api::{Api, PostParams};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use kubeproof::cluster::Cluster;
-use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalCluster, process};
+use kubeproof::cluster::local::process::{self, ProcessRecord};
+use kubeproof::cluster::local::{self, ClusterOptions, ClusterState, InstallOptions, LocalCluster};
 
 fn version_request() -> Option<String> {
     std::env::var("KUBEPROOF_VERSION")
@@ -28,6 +33,10 @@ fn main() {
         Trial::ignorable_test("control_plane::apiserver_flags", || with_version(apiserver_flags)),
         Trial::ignorable_test("control_plane::component_death_is_reported", || with_version(component_death)),
         Trial::ignorable_test("cli::no_token_in_any_output", || with_version(no_token_in_output)),
+        Trial::ignorable_test("control_plane::etcd_requires_client_certificates", || with_version(etcd_requires_certificates)),
+        Trial::ignorable_test("cli::signal_during_up_leaves_nothing", || with_version(signal_during_up)),
+        Trial::ignorable_test("cli::concurrent_up_one_wins", || with_version(concurrent_up)),
+        Trial::test("cli::down_refuses_paths_and_reused_pids", down_refuses_paths_and_reused_pids),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -80,13 +89,18 @@ fn lifecycle(installation: local::Installation) -> Result<(), Failed> {
 
         let server_port: u16 = local.server.rsplit(':').next().and_then(|p| p.parse().ok()).ok_or("server port")?;
         let dir = local.dir.clone();
-        let pids: Vec<u32> = state_pids(&dir);
-        assert_eq!(pids.len(), 3, "etcd, kube-apiserver and kube-controller-manager");
+        assert_eq!(mode(&dir), 0o700, "the cluster directory is private");
+        for file in ["kubeconfig", "state.json", "pki/ca.key", "pki/sa.key", "pki/etcd/ca.key", "pki/apiserver-etcd-client.key", "logs/etcd.log"] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{file} is private");
+        }
+        let components = read_state(&dir).map(|s| s.components).unwrap_or_default();
+        assert_eq!(components.len(), 3, "etcd, kube-apiserver and kube-controller-manager");
+        assert!(components.iter().all(ProcessRecord::is_running), "each recorded process is recognised: {components:?}");
         drop(cluster);
         let local = Arc::try_unwrap(local).map_err(|_| "the cluster is still shared")?;
         local.stop();
-        for pid in pids {
-            assert!(!process::alive(pid), "process {pid} outlived its cluster");
+        for c in components {
+            assert!(!c.is_running(), "{} ({}) outlived its cluster", c.name, c.pid);
         }
         assert!(!dir.exists(), "the cluster directory was not removed");
         std::net::TcpListener::bind(("127.0.0.1", server_port)).map_err(|e| format!("port {server_port} still taken: {e}"))?;
@@ -115,6 +129,7 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
         let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
         assert!(local.health().is_ok());
         let pids = state_pids(&local.dir);
+        assert_eq!(pids.len(), 3, "etcd, kube-apiserver and kube-controller-manager");
         process::kill_group(pids[2]);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -129,9 +144,16 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
     })
 }
 
-fn state_pids(dir: &std::path::Path) -> Vec<u32> {
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap_or_default()).unwrap_or_default();
-    state["pids"].as_array().map(|a| a.iter().filter_map(|p| p[1].as_u64().map(|n| n as u32)).collect()).unwrap_or_default()
+fn state_pids(dir: &Path) -> Vec<u32> {
+    read_state(dir).map(|s| s.components.iter().map(|c| c.pid).collect()).unwrap_or_default()
+}
+
+fn read_state(dir: &Path) -> Option<ClusterState> {
+    serde_json::from_slice(&std::fs::read(dir.join("state.json")).ok()?).ok()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
 }
 
 /// `kubeproof run`, passing and failing, verbose, with a JSON report: no token anywhere.
@@ -174,5 +196,270 @@ fn no_token_in_output(installation: local::Installation) -> Result<(), Failed> {
     assert!(!kubeproof::exec::redact::contains_jwt(&text), "the output contains a token:\n{text}");
     assert!(report.contains("\"verdict\""), "the JSON report was written");
     assert!(!kubeproof::exec::redact::contains_jwt(&report), "the JSON report contains a token");
+    Ok(())
+}
+
+/// etcd serves TLS only and wants a client certificate of its own CA: plain HTTP, no
+/// certificate, or the cluster CA's admin certificate are refused; kube-apiserver's etcd
+/// client certificate is let in (so the refusals are not a broken etcd).
+fn etcd_requires_certificates(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
+        let port: u16 = local.etcd.strip_prefix("https://127.0.0.1:").and_then(|p| p.parse().ok()).ok_or("etcd URL")?;
+        let pki = local.dir.join("pki");
+        let read = |f: &str| std::fs::read(pki.join(f)).map_err(|e| format!("{f}: {e}"));
+
+        // Plain HTTP: Go's TLS server answers 400 "Client sent an HTTP request to an HTTPS server".
+        let plain = reqwest::Client::new().get(format!("http://127.0.0.1:{port}/version")).send().await;
+        let plain_body = match plain {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        assert!(!plain_body.contains("etcdserver"), "etcd answered plain HTTP: {plain_body}");
+
+        let etcd_ca = reqwest::Certificate::from_pem(&read("etcd/ca.crt")?).map_err(|e| e.to_string())?;
+        let client = |identity: Option<(&str, &str)>| -> Result<reqwest::Client, String> {
+            let mut b = reqwest::Client::builder().tls_certs_only([etcd_ca.clone()]).timeout(Duration::from_secs(5));
+            if let Some((cert, key)) = identity {
+                let pem = [read(cert)?, read(key)?].concat();
+                b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| e.to_string())?);
+            }
+            b.build().map_err(|e| e.to_string())
+        };
+        let url = format!("https://127.0.0.1:{port}/version");
+        for (what, identity) in [("no certificate", None), ("the cluster CA's admin certificate", Some(("admin.crt", "admin.key")))] {
+            let answer = client(identity)?.get(&url).send().await;
+            let body = match answer {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            assert!(!body.contains("etcdserver"), "etcd let a client with {what} in: {body}");
+        }
+        let allowed = client(Some(("apiserver-etcd-client.crt", "apiserver-etcd-client.key")))?
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("kube-apiserver's etcd certificate was refused: {e:?}"))?;
+        let body = allowed.text().await.map_err(|e| e.to_string())?;
+        assert!(body.contains("etcdserver"), "etcd /version: {body}");
+
+        // The cluster works through the authenticated etcd: an object is stored and read back.
+        let local = Arc::new(local);
+        let cluster = Cluster::from_local(local.clone()).await?;
+        let cms: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
+        let cm: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "stored"}, "data": {"k": "v"}})).unwrap();
+        cms.create(&PostParams::default(), &cm).await.map_err(|e| e.to_string())?;
+        let back = cms.get("stored").await.map_err(|e| e.to_string())?;
+        assert_eq!(back.data.and_then(|d| d.get("k").cloned()).as_deref(), Some("v"));
+        Ok(())
+    })
+}
+
+/// A `kubeproof cluster up --name NAME` process, its output read when it ends.
+fn up(version: &str, name: &str) -> Result<std::process::Child, String> {
+    Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(["cluster", "up", "--version", version, "--name", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run kubeproof: {e}"))
+}
+
+/// Waits for a child to exit within `limit`; kills it if it does not.
+fn finish(mut child: std::process::Child, limit: Duration) -> Result<(Option<i32>, String), String> {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            return Err(format!("kubeproof did not exit within {limit:?}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.code(), text))
+}
+
+/// Processes running one of the cache's binaries with the cluster directory in their
+/// arguments: every component names its directory there.
+fn processes_of(dir: &Path) -> Vec<String> {
+    let cache = local::cache_root();
+    let marker = format!("{}/", dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else { return vec!["/proc is unreadable".into()] };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter_map(|e| {
+            let exe = std::fs::read_link(e.path().join("exe")).ok()?;
+            let cmdline = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).ok()?).replace('\0', " ");
+            (exe.starts_with(&cache) && cmdline.contains(&marker)).then(|| format!("{}: {cmdline}", e.file_name().to_string_lossy()))
+        })
+        .collect()
+}
+
+/// SIGINT as soon as the cluster directory exists (certificates being made), SIGTERM once
+/// kube-apiserver runs: `cluster up` exits 128+N, and no component, directory or lock is left.
+fn signal_during_up(installation: local::Installation) -> Result<(), Failed> {
+    let version = installation.version.to_string();
+    let cases: [(libc::c_int, &str, fn(&Path) -> bool); 2] = [
+        (libc::SIGINT, "the directory exists", |dir| dir.exists()),
+        (libc::SIGTERM, "kube-apiserver was started", |dir| state_pids(dir).len() >= 2),
+    ];
+    for (n, (signal, stage, reached)) in cases.into_iter().enumerate() {
+        let name = format!("kp-signal-{}-{n}", std::process::id());
+        let dir = local::cache_root().join("clusters").join(&name);
+        let mut child = up(&version, &name)?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !reached(&dir) {
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("cluster up exited ({status}) before {stage}").into());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(format!("{stage}: not within 120s").into());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, signal);
+        }
+        let (code, text) = finish(child, Duration::from_secs(20))?;
+        assert_eq!(code, Some(128 + signal), "signal {signal} once {stage}:\n{text}");
+        assert!(!dir.exists(), "signal {signal} once {stage}: {} is left", dir.display());
+        assert!(!dir.with_extension("lock").exists(), "signal {signal} once {stage}: the lock file is left");
+        let left = processes_of(&dir);
+        assert!(left.is_empty(), "signal {signal} once {stage}: processes left: {left:?}");
+    }
+    Ok(())
+}
+
+/// Two `cluster up` of one name at once: one starts the cluster, the other says who is
+/// starting it, within seconds; `cluster down` then stops the winner's cluster.
+fn concurrent_up(installation: local::Installation) -> Result<(), Failed> {
+    let version = installation.version.to_string();
+    let name = format!("kp-race-{}", std::process::id());
+    let dir = local::cache_root().join("clusters").join(&name);
+    let began = Instant::now();
+    let (a, b) = (up(&version, &name)?, up(&version, &name)?);
+    // Whichever exits first is the loser; it must not wait for the winner's start.
+    let (mut first, mut second) = (Some(a), Some(b));
+    let mut loser = None;
+    while loser.is_none() {
+        for slot in [&mut first, &mut second] {
+            if loser.is_none() && slot.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(Some(_)))) {
+                loser = slot.take();
+            }
+        }
+        if began.elapsed() > Duration::from_secs(180) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let loser_after = began.elapsed();
+    let winner = first.or(second).ok_or("both exited at once")?;
+    let (loser_code, loser_text) = finish(loser.ok_or("neither exited within 180s")?, Duration::ZERO)?;
+    let (winner_code, winner_text) = finish(winner, Duration::from_secs(180))?;
+    let down = Command::new(env!("CARGO_BIN_EXE_kubeproof")).args(["cluster", "down", "--name", &name]).output();
+
+    assert_eq!(winner_code, Some(0), "the winner starts the cluster:\n{winner_text}\nloser:\n{loser_text}");
+    assert!(winner_text.contains("is ready"), "{winner_text}");
+    assert_ne!(loser_code, Some(0), "both started a cluster:\n{loser_text}");
+    let expected = format!("a cluster named {name} is being started or running (pid ");
+    assert!(loser_text.contains(&expected), "the loser says who holds the name:\n{loser_text}");
+    assert!(loser_after < Duration::from_secs(10), "the loser took {loser_after:?}");
+    let down = down.map_err(|e| e.to_string())?;
+    assert!(down.status.success(), "cluster down: {}", String::from_utf8_lossy(&down.stderr));
+    assert!(!dir.exists(), "cluster down removes the directory");
+    let left = processes_of(&dir);
+    assert!(left.is_empty(), "processes left after down: {left:?}");
+    Ok(())
+}
+
+/// `cluster down --name` with a path is refused before any file is read, and recorded pids
+/// that now belong to another process (same pid, other start time) are never signalled.
+/// Runs on a private cache directory with a `sleep` standing in for a component.
+fn down_refuses_paths_and_reused_pids() -> Result<(), Failed> {
+    let root = std::env::temp_dir().join(format!("kubeproof-planted-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let clusters = root.join("kubeproof/clusters");
+    std::fs::create_dir_all(&clusters).map_err(|e| e.to_string())?;
+    let mut sleeper = Command::new("sleep").arg("120").process_group(0).spawn().map_err(|e| e.to_string())?;
+    let result = planted_states(&root, &clusters, &mut sleeper);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+fn planted_states(root: &Path, clusters: &Path, sleeper: &mut std::process::Child) -> Result<(), Failed> {
+    let genuine = ProcessRecord::of("etcd", sleeper.id(), Path::new("/bin/sleep"))?;
+    let reused = ProcessRecord { start_time: genuine.start_time + 1, ..genuine.clone() };
+    let plant = |dir: &Path, record: &ProcessRecord, detached: bool| -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let state = ClusterState {
+            name,
+            version: "1.37.2".into(),
+            server: "https://127.0.0.1:1".into(),
+            kubeconfig: dir.join("kubeconfig"),
+            apiserver_args: Vec::new(),
+            detached,
+            owner: 1,
+            components: vec![record.clone()],
+        };
+        std::fs::write(dir.join("state.json"), serde_json::to_vec(&state).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    };
+    let kubeproof = |args: &[&str]| -> Result<(Option<i32>, String), String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(args)
+            .env("KUBEPROOF_CACHE_DIR", root.join("kubeproof"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        Ok((out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+    };
+    let alive = |s: &mut std::process::Child| matches!(s.try_wait(), Ok(None));
+
+    // Paths in place of names, each pointing at a state file that names the live sleeper.
+    let outside = root.join("outside");
+    plant(&outside, &genuine, true)?;
+    plant(&root.join("kubeproof/x"), &genuine, true)?;
+    for name in [outside.to_str().unwrap_or_default(), "../x", "../../outside", "a/../../x"] {
+        let (code, text) = kubeproof(&["cluster", "down", "--name", name])?;
+        assert_eq!(code, Some(2), "down --name {name} is bad input:\n{text}");
+        assert!(text.contains("not a valid cluster name"), "{text}");
+        let (code, text) = kubeproof(&["cluster", "up", "--name", name, "--version", "1.37.2"])?;
+        assert_eq!(code, Some(2), "up --name {name} is bad input:\n{text}");
+        assert!(text.contains("not a valid cluster name"), "{text}");
+    }
+    assert!(alive(sleeper), "a path given as a name reached a planted state file");
+    assert!(outside.join("state.json").exists(), "nothing outside the clusters directory is touched");
+
+    // Stale state whose pid now belongs to another process: list clears the ephemeral
+    // leftover, down stops the detached one — neither signals the process.
+    plant(&clusters.join("stale-ephemeral"), &reused, false)?;
+    plant(&clusters.join("stale-detached"), &reused, true)?;
+    let (code, text) = kubeproof(&["cluster", "list"])?;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("stale-detached") && text.contains("broken"), "a detached cluster whose process is gone is broken:\n{text}");
+    assert!(!clusters.join("stale-ephemeral").exists(), "list removes the leftover of a dead owner");
+    let (code, text) = kubeproof(&["cluster", "down", "--name", "stale-detached"])?;
+    assert_eq!(code, Some(0), "{text}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(sleeper), "a reused pid was signalled");
+
+    // The genuine record is signalled: the checks above could have failed.
+    plant(&clusters.join("genuine"), &genuine, true)?;
+    let (code, text) = kubeproof(&["cluster", "down", "--name", "genuine"])?;
+    assert_eq!(code, Some(0), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(sleeper) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!alive(sleeper), "down stops the process it started");
+    assert!(!clusters.join("genuine").exists());
+    let left: Vec<PathBuf> = std::fs::read_dir(clusters).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "left in the clusters directory: {left:?}");
     Ok(())
 }
