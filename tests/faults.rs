@@ -299,8 +299,11 @@ fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Fai
                 "description: a token captured and shown through observe\nobserve: 'token ${{t}} config ${{c}}'\nsteps:\n  - get: {{kind: Secret, name: legacy, namespace: {ns}, capture: {{t: $.data.token}}}}\n  - get: {{kind: Secret, name: kubeconfig, namespace: {ns}, capture: {{c: $.data.config}}}}\n"
             ),
         )?;
-        let json = f.dir.join("report.json");
-        let out = f.kubeproof(&["--verbose", "--json", &json.display().to_string()]).output().map_err(|e| e.to_string())?;
+        let (json, junit) = (f.dir.join("report.json"), f.dir.join("junit.xml"));
+        let out = f
+            .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
         let text = all_output(&out);
         assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
         assert!(text.contains("3 passed, 5 failed"), "every scenario ran:\n{text}");
@@ -317,7 +320,9 @@ fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Fai
             assert_eq!(mode, 0o600, "{} holds what kubeproof saw and must be private", file.display());
             written.push((file.display().to_string(), contents));
         }
-        assert!(written.iter().any(|(name, _)| name.ends_with("report.json")), "the JSON report was written");
+        for report in ["report.json", "junit.xml"] {
+            assert!(written.iter().any(|(name, _)| name.ends_with(report)), "{report} was written");
+        }
         let config_b64 = STANDARD.encode(&kubeconfig);
         for (secret, what) in [(legacy_token.as_str(), "the legacy Secret's token"), (minted.as_str(), "the minted token")] {
             for form in forms(secret) {
