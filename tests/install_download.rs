@@ -250,6 +250,10 @@ fn good_mirror_installs_verified_binaries_and_records_them() {
     let release = Release::new();
     let server = Server::start(release.files.clone());
     let scratch = Scratch::new("good");
+    // What a killed install leaves behind is cleared by the next one.
+    let entry = scratch.0.join(format!("cache/kubernetes/{TAG}"));
+    std::fs::create_dir_all(&entry).unwrap();
+    std::fs::write(entry.join(".download-kubectl-999999"), b"partial").unwrap();
     let run = install(&scratch.0, &["--source", "download", "--mirror", &server.base], &[]);
     assert!(run.ok, "install failed:\n{}", run.stderr);
     assert!(!run.stderr.contains(BUILD_MARKER), "nothing may be built:\n{}", run.stderr);

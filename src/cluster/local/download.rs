@@ -200,6 +200,24 @@ impl Drop for Fetched {
     }
 }
 
+const TEMP_PREFIX: &str = ".download-";
+
+/// A temporary file of this process in a cache entry (same filesystem as `bin/`: rename works).
+fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{TEMP_PREFIX}{name}-{}", std::process::id()))
+}
+
+/// Removes temporary files a killed install left in a cache entry. Called with the entry's lock
+/// held, so none of them belongs to a live download.
+pub fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 fn set_executable(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| format!("{}: {e}", path.display()))
@@ -328,7 +346,7 @@ async fn get_text(client: &reqwest::Client, url: &str, limits: &Limits) -> Resul
 async fn get_verified(client: &reqwest::Client, url: &str, name: &str, want: &str, dir: &Path, limits: &Limits) -> Result<Fetched, Failure> {
     let started = Instant::now();
     let resp = get(client, url, limits).await?;
-    let temp = dir.join(format!(".download-{name}-{}", std::process::id()));
+    let temp = temp_path(dir, name);
     let mut file = File::create(&temp).map_err(|e| Failure::Fatal(format!("cannot create {}: {e}", temp.display())))?;
     // From here on the temporary file is removed on every error path.
     let mut fetched = Fetched { name: name.to_string(), url: url.to_string(), sha256: String::new(), size: 0, temp: Some(temp.clone()) };
@@ -379,7 +397,7 @@ fn extract(archive: &Path, member: &str, dir: &Path, cap: u64) -> Result<PathBuf
         if entry.size() > cap {
             return Err(format!("{member} is larger than the {} MiB kubeproof accepts", cap >> 20));
         }
-        let dest = dir.join(format!(".download-etcd-{}", std::process::id()));
+        let dest = temp_path(dir, "etcd");
         let written = File::create(&dest)
             .and_then(|mut out| std::io::copy(&mut std::io::Read::take(&mut entry, cap), &mut out).and_then(|n| out.sync_all().map(|_| n)));
         return match written {

@@ -212,6 +212,7 @@ impl How<'_> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         // One installer per entry at a time, across processes.
         let _lock = lock(&dir.join(".lock"))?;
+        download::remove_stale(dir);
         let fresh = !opts.force && if opts.verify { full_check(dir) } else { quick_check(dir) };
         if fresh {
             return Ok(());
@@ -567,6 +568,17 @@ mod tests {
         assert!(gomod.contains("replace k8s.io/client-go => k8s.io/client-go v0.23.17"));
         assert!(gomod.contains("replace github.com/a/b => github.com/a/b v1.0.1"));
         assert!(!gomod.contains("./staging"));
+    }
+
+    #[test]
+    fn manifests_written_before_downloads_read_as_built() {
+        let old = r#"{"module":"k8s.io/kubernetes","version":"v1.23.17","go_version":"go1.26.8","built_at":"2026-11-20T10:00:00Z","build_seconds":873,"binaries":{"kubectl":{"sha256":"ab","size":3}}}"#;
+        let m: Manifest = serde_json::from_str(old).unwrap();
+        assert_eq!(m.origin, Origin::Build);
+        assert_eq!(m.binaries["kubectl"].url, None);
+        // A built entry is written as before, plus its origin; no url fields.
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains(r#""origin":"build""#) && !text.contains("url"), "{text}");
     }
 
     #[test]
