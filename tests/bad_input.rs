@@ -7,10 +7,12 @@
 //! `file:line:column: message` line, and that the message does not leak library internals.
 //!
 //! Cases are written as the behaviour a user should get; a failing case is a finding about
-//! `src/`, not a reason to loosen the expectation.
+//! `src/`, not a reason to loosen the expectation. Every case runs under a deadline (a FIFO or
+//! a device must not block) and its message must stay short (an excerpt, never a whole line).
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use kubeproof::scenario::{Diagnostic, Scenario, discover, lint};
 
@@ -39,8 +41,25 @@ struct Case {
     files: &'static [(&'static str, &'static str)],
     /// Parse from a real directory even without extra files (for missing-file cases).
     real_dir: bool,
+    /// Files that `files` cannot hold (FIFOs, symlinks, bytes that are not UTF-8), made after
+    /// `files`; naming `case.yaml` replaces the scenario itself.
+    special: &'static [(&'static str, Special)],
     yaml: String,
 }
+
+/// A file the table cannot write as text.
+#[derive(Debug, Clone, Copy)]
+enum Special {
+    Fifo,
+    Symlink(&'static str),
+    Bytes(&'static [u8]),
+}
+
+/// How long one case may take: reading a FIFO or a device would block forever.
+const CASE_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The longest message a user should get, whatever the input quoted.
+const MAX_MESSAGE_CHARS: usize = 1200;
 
 /// What no message should show a scenario author: Rust types, library entry points and options.
 const LEAKS: &[&str] = &["Option<", "from_str", "DuplicateKeyPolicy", "Options"];
@@ -67,7 +86,7 @@ fn dedent(text: &str) -> String {
 }
 
 fn case(stage: Stage, line: u64, column: Option<u64>, says: &'static [&'static str], yaml: &str) -> Case {
-    Case { name: "", stage, line, column, says, files: &[], real_dir: false, yaml: dedent(yaml) }
+    Case { name: "", stage, line, column, says, files: &[], real_dir: false, special: &[], yaml: dedent(yaml) }
 }
 
 /// A parse error at `line:column`.
@@ -91,7 +110,7 @@ fn lint_line(line: u64, says: &'static [&'static str], yaml: &str) -> Case {
 }
 
 fn survive(yaml: String) -> Case {
-    Case { name: "", stage: Stage::Survive, line: 0, column: None, says: &[], files: &[], real_dir: false, yaml }
+    Case { name: "", stage: Stage::Survive, line: 0, column: None, says: &[], files: &[], real_dir: false, special: &[], yaml }
 }
 
 impl Case {
@@ -101,6 +120,10 @@ impl Case {
 
     fn in_real_dir(self) -> Case {
         Case { real_dir: true, ..self }
+    }
+
+    fn with_special(self, special: &'static [(&'static str, Special)]) -> Case {
+        Case { special, real_dir: true, ..self }
     }
 }
 
@@ -126,40 +149,62 @@ impl Drop for TempDir {
 }
 
 fn evaluate(case: &Case) -> (PathBuf, Outcome, Option<TempDir>) {
-    let (path, guard) = if case.real_dir || !case.files.is_empty() {
+    let (path, guard) = if case.real_dir {
         let dir = std::env::temp_dir().join(format!("kubeproof-bad-input-{}-{}", std::process::id(), case.name));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create temp dir");
+        let path = dir.join("case.yaml");
+        std::fs::write(&path, &case.yaml).expect("write scenario");
         for (rel, text) in case.files {
             let p = dir.join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).expect("create manifest dir");
             std::fs::write(&p, text).expect("write manifest");
         }
-        let path = dir.join("case.yaml");
-        std::fs::write(&path, &case.yaml).expect("write scenario");
+        for (rel, special) in case.special {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).expect("create manifest dir");
+            let _ = std::fs::remove_file(&p);
+            match special {
+                Special::Fifo => {
+                    let made = std::process::Command::new("mkfifo").arg(&p).status().expect("run mkfifo");
+                    assert!(made.success(), "mkfifo {}", p.display());
+                }
+                Special::Symlink(target) => std::os::unix::fs::symlink(target, &p).expect("create symlink"),
+                Special::Bytes(bytes) => std::fs::write(&p, bytes).expect("write bytes"),
+            }
+        }
         (path, Some(TempDir(dir)))
     } else {
         (PathBuf::from("case.yaml"), None)
     };
+    // A real file is loaded as kubeproof loads it (its type, size and encoding checked); text
+    // alone is parsed. A worker keeps a case that blocks from holding the test forever.
     let text = case.yaml.clone();
     let p = path.clone();
-    let outcome = panic::catch_unwind(AssertUnwindSafe(move || match Scenario::parse(&p, &text) {
-        Err(d) => Outcome::ParseError(d),
-        Ok(s) => Outcome::Linted(lint::lint(&s)),
-    }));
-    match outcome {
-        Ok(o) => (path, o, guard),
-        Err(e) => {
-            let what = e
-                .downcast_ref::<String>()
+    let from_file = case.real_dir;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(move || {
+            let parsed = if from_file { Scenario::load(&p) } else { Scenario::parse(&p, &text) };
+            match parsed {
+                Err(d) => Outcome::ParseError(d),
+                Ok(s) => Outcome::Linted(lint::lint(&s)),
+            }
+        }));
+        let _ = tx.send(outcome.map_err(|e| {
+            e.downcast_ref::<String>()
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!(
-                "case `{}` panicked instead of returning a diagnostic: {what}\n--- yaml ---\n{}",
-                case.name, case.yaml
-            )
-        }
+                .unwrap_or_default()
+        }));
+    });
+    match rx.recv_timeout(CASE_DEADLINE) {
+        Ok(Ok(o)) => (path, o, guard),
+        Ok(Err(what)) => panic!(
+            "case `{}` panicked instead of returning a diagnostic: {what}\n--- yaml ---\n{}",
+            case.name, case.yaml
+        ),
+        Err(_) => panic!("case `{}` took more than {CASE_DEADLINE:?}: something blocked or looped", case.name),
     }
 }
 
@@ -196,6 +241,10 @@ fn judge(case: &Case, path: &Path, d: &Diagnostic) -> Vec<String> {
     if d.message.trim().is_empty() {
         wrong.push("message is empty".into());
     }
+    let chars = d.message.chars().count();
+    if chars > MAX_MESSAGE_CHARS {
+        wrong.push(format!("message is {chars} characters; it should quote an excerpt"));
+    }
     if d.message.contains('\n') {
         wrong.push("message spans several lines; `file:line:column: message` should be one line".into());
     }
@@ -207,22 +256,30 @@ fn judge(case: &Case, path: &Path, d: &Diagnostic) -> Vec<String> {
     wrong
 }
 
+/// What every diagnostic of hostile input must still be: located and short.
+fn survived(d: &Diagnostic) -> Result<(), String> {
+    if d.pos.line == 0 || d.pos.column == 0 {
+        return Err(format!("position is 0:0 for: {d}"));
+    }
+    let chars = d.message.chars().count();
+    if chars > MAX_MESSAGE_CHARS {
+        return Err(format!("message is {chars} characters; it should quote an excerpt"));
+    }
+    Ok(())
+}
+
 fn run(case: &Case) {
     let (path, outcome, _guard) = evaluate(case);
     let fail = |why: String| -> ! { panic!("case `{}`: {why}\n--- yaml ---\n{}", case.name, case.yaml) };
     match (case.stage, outcome) {
         (Stage::Survive, Outcome::ParseError(d)) => {
             eprintln!("case `{}` was refused: {d}", case.name);
-            if d.pos.line == 0 || d.pos.column == 0 {
-                fail(format!("position is 0:0 for: {d}"));
-            }
+            survived(&d).unwrap_or_else(|why| fail(why));
         }
         (Stage::Survive, Outcome::Linted(diags)) => {
             eprintln!("case `{}` parsed; lint said:\n{}", case.name, show(&diags));
             for d in &diags {
-                if d.pos.line == 0 || d.pos.column == 0 {
-                    fail(format!("position is 0:0 for: {d}"));
-                }
+                survived(d).unwrap_or_else(|why| fail(why));
             }
         }
         (Stage::Parse, Outcome::ParseError(d)) => {
@@ -264,6 +321,15 @@ macro_rules! cases {
             }
         )*
     };
+}
+
+/// A text of `bytes` bytes, leaked for the table's `'static` files.
+fn leaked_text(prefix: &str, filler: char, bytes: usize) -> &'static str {
+    let mut text = prefix.to_string();
+    while text.len() < bytes {
+        text.push(filler);
+    }
+    Box::leak(text.into_boxed_str())
 }
 
 /// `a: &a [x × 9]`, `b: [*a × 9]`, … : 9^depth strings once expanded.
@@ -747,6 +813,117 @@ cases! {
         "description: d\nsteps:\n  - apply:\n      manifest: {}1{}\n",
         "{a: ".repeat(50_000),
         "}".repeat(50_000)
+    ));
+
+    // ---- limits: paths, durations, files, encodings, long lines ------------------------------
+    jsonpath_5000_levels => lint_at(3, 5, &["is not a JSONPath kubeproof accepts", "the limit is 1000", "…"], &format!("
+        description: d
+        steps:
+          - get: {{kind: Pod, expect: [{{path: \"${}\", exists: true}}]}}
+        ", "[?(@".repeat(5000)));
+    jsonpath_nested_too_deep => lint_at(3, 5, &["nest 41 deep", "the limit is 32"], &format!("
+        description: d
+        steps:
+          - get: {{kind: Pod, expect: [{{path: \"$[?{}@.a{}]\", exists: true}}]}}
+        ", "(".repeat(40), ")".repeat(40)));
+    jsonpath_capture_too_deep => lint_at(3, 5, &["capture `x`", "nest 33 deep", "the limit is 32"], &format!("
+        description: d
+        steps:
+          - get: {{kind: Pod, capture: {{x: \"$.a{}\"}}}}
+        ", "[?@.b".repeat(33)));
+    timeout_above_an_hour => lint_at(3, 5, &["`timeout: 7200s`", "out of range", "between 1s and 3600s"], "
+        description: d
+        steps:
+          - get: {kind: Pod, timeout: 2h}
+        ");
+    timeout_huge => lint_at(3, 5, &["timeout", "out of range", "3600s"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, timeout: 18446744073709551615s}
+        ");
+    timeout_zero => lint_at(3, 5, &["`timeout: 0s`", "between 1s and 3600s"], "
+        description: d
+        steps:
+          - kubectl: {args: [version], timeout: 0s}
+        ");
+    window_above_an_hour => lint_at(3, 5, &["`for: 360000s`", "out of range", "between 1ms and 3600s"], "
+        description: d
+        steps:
+          - absent: {kind: Secret, name: s, for: 100h}
+        ");
+    window_zero => lint_at(3, 5, &["`for: 0s`", "between 1ms and 3600s"], "
+        description: d
+        steps:
+          - unchanged: {kind: Secret, name: s, for: 0s}
+        ");
+    token_duration_beyond_int64 => lint_at(4, 5, &["9223372036854775808s", "expirationSeconds", "9223372036854775807"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, duration: 9223372036854775808s}
+        ");
+    manifest_file_outside_tree => lint_at(3, 5, &["/etc/passwd", "outside", "--allow-outside-files"], "
+        description: d
+        steps:
+          - apply: {file: /etc/passwd}
+        ").in_real_dir();
+    manifest_file_dotdot_outside_tree => lint_at(3, 5, &["outside", "--allow-outside-files"], "
+        description: d
+        steps:
+          - apply: {file: ../../../../../../../../etc/hostname}
+        ").in_real_dir();
+    manifest_file_symlink_outside_tree => lint_at(3, 5, &["manifests/passwd.yaml", "resolves to /etc/passwd", "outside"], "
+        description: d
+        steps:
+          - apply: {file: manifests/passwd.yaml}
+        ").with_special(&[("manifests/passwd.yaml", Special::Symlink("/etc/passwd"))]);
+    manifest_file_is_fifo => lint_at(3, 5, &["manifests/pipe.yaml", "a FIFO, not a regular file"], "
+        description: d
+        steps:
+          - apply: {file: manifests/pipe.yaml}
+        ").with_special(&[("manifests/pipe.yaml", Special::Fifo)]);
+    manifest_file_is_directory => lint_at(3, 5, &["manifests", "a directory, not a regular file"], "
+        description: d
+        steps:
+          - apply: {file: manifests}
+        ").with_files(&[("manifests/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")]);
+    manifest_file_too_large => lint_at(3, 5, &["manifests/big.yaml", "the limit is 4 MiB"], "
+        description: d
+        steps:
+          - apply: {file: manifests/big.yaml}
+        ").with_files(Box::leak(Box::new([(
+            "manifests/big.yaml",
+            leaked_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n#", 'x', 4 * 1024 * 1024 + 1),
+        )])));
+    manifest_file_not_utf8 => lint_at(3, 5, &["manifests/latin1.yaml:3:21", "0xe9", "not UTF-8"], "
+        description: d
+        steps:
+          - apply: {file: manifests/latin1.yaml}
+        ").with_special(&[("manifests/latin1.yaml", Special::Bytes(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n"))]);
+    scenario_not_utf8 => parse(3, 23, &["0xff", "not UTF-8"], "").with_special(&[(
+        "case.yaml",
+        Special::Bytes(b"description: d\nsteps:\n  - service-account: s\xffa\n"),
+    )]);
+    scenario_not_utf8_after_multibyte => parse(1, 17, &["0xc3", "not UTF-8"], "").with_special(&[(
+        "case.yaml",
+        Special::Bytes(b"description: \xc3\xa9t\xc3\xa9\xc3(\nsteps: []\n"),
+    )]);
+    scenario_is_fifo => parse(1, 1, &["cannot read the scenario file", "a FIFO, not a regular file"], "")
+        .with_special(&[("case.yaml", Special::Fifo)]);
+    scenario_is_dev_zero => parse(1, 1, &["cannot read the scenario file", "a device, not a regular file"], "")
+        .with_special(&[("case.yaml", Special::Symlink("/dev/zero"))]);
+    scenario_too_large => parse(1, 1, &["the limit is 4 MiB"], "").with_files(Box::leak(Box::new([(
+        "case.yaml",
+        leaked_text("description: d\nsteps: []\n#", 'x', 4 * 1024 * 1024 + 1),
+    )])));
+    long_line_is_quoted_as_an_excerpt => parse(2, 8, &["expected a list|sequence", "…"], &format!(
+        "description: d\nsteps: {}\n", "x".repeat(3_000_000)
+    ));
+    long_value_is_quoted_as_an_excerpt => parse_line(4, &["not a duration", "… ("], &format!(
+        "description: d\nsteps:\n  - service-account: sa\n  - get: {{kind: Pod, timeout: {}x}}\n", "9".repeat(1_000_000)
+    ));
+    long_unknown_key_is_quoted_as_an_excerpt => parse_line(1, &["unknown", "description"], &format!(
+        "{}: 1\ndescription: d\nsteps: []\n", "k".repeat(1000)
     ));
 }
 

@@ -41,7 +41,7 @@ pub fn manifests(step: &ApplyStep, dir: &Path) -> Result<Vec<Value>, String> {
 /// the limits of [`source::read_text`]; the error is a message for the step.
 pub fn read_file(file: &str, dir: &Path, access: &FileAccess) -> Result<String, String> {
     let path = dir.join(file);
-    source::read_text(&path, access).map_err(|e| match e.at {
+    source::read_text(&path, Some(access)).map_err(|e| match e.at {
         Some((line, column)) => format!("manifest file {}:{line}:{column}: {}", path.display(), e.message),
         None => format!("cannot read manifest file {}: {}", path.display(), e.message),
     })

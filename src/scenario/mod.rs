@@ -135,10 +135,12 @@ impl Scenario {
         Self::load_in(path, &FileAccess::beside(path))
     }
 
-    /// Reads and parses one file found under `access`'s root, with the limits every input has
-    /// (a regular file, at most 4 MiB, UTF-8: see [`source::read_text`]).
+    /// Reads and parses one file with the limits every input has (a regular file, at most 4 MiB,
+    /// UTF-8: see [`source::read_text`]); the manifest files it names must be under `access`.
+    /// The scenario file itself was named by the user, directly or by its directory: it may be
+    /// a symlink to anywhere.
     pub fn load_in(path: &Path, access: &FileAccess) -> Result<Scenario, Diagnostic> {
-        let text = source::read_text(path, access).map_err(|e| {
+        let text = source::read_text(path, None).map_err(|e| {
             let (line, column) = e.at.unwrap_or((1, 1));
             let message = match e.at {
                 Some(_) => format!("{} (scenario files are UTF-8 text)", e.message),
