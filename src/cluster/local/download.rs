@@ -257,9 +257,11 @@ pub fn fetch_etcd(site: &Site, tag: &str, dir: &Path, limits: &Limits) -> Result
     let member = format!("etcd-{tag}-linux-{arch}/etcd");
     let extracted = extract(archive.path(), &member, dir, limits.max_file)
         .map_err(|e| Failure::Fatal(format!("{url}: {e}")))?;
-    let sha256 = crate::cluster::local::install::sha256_file(&extracted).map_err(Failure::Fatal)?;
-    let size = std::fs::metadata(&extracted).map(|m| m.len()).unwrap_or(0);
-    Ok(Fetched { name: "etcd".into(), url: url.clone(), sha256, size, temp: Some(extracted) })
+    // Owned by a Fetched at once, so that any error below removes it.
+    let mut etcd = Fetched { name: "etcd".into(), url: url.clone(), sha256: String::new(), size: 0, temp: Some(extracted) };
+    etcd.sha256 = crate::cluster::local::install::sha256_file(etcd.path()).map_err(Failure::Fatal)?;
+    etcd.size = std::fs::metadata(etcd.path()).map_err(|e| Failure::Fatal(format!("{}: {e}", etcd.path().display())))?.len();
+    Ok(etcd)
 }
 
 fn unsupported_arch() -> Failure {
