@@ -62,7 +62,7 @@ const CASE_DEADLINE: Duration = Duration::from_secs(20);
 const MAX_MESSAGE_CHARS: usize = 1200;
 
 /// What no message should show a scenario author: Rust types, library entry points and options.
-const LEAKS: &[&str] = &["Option<", "from_str", "DuplicateKeyPolicy", "Options"];
+const LEAKS: &[&str] = &["Option<", "from_str", "DuplicateKeyPolicy", "Options", "budget breached"];
 
 /// Text starting with a newline is dedented by its common leading spaces; other text is taken as is.
 fn dedent(text: &str) -> String {
@@ -264,6 +264,9 @@ fn survived(d: &Diagnostic) -> Result<(), String> {
     let chars = d.message.chars().count();
     if chars > MAX_MESSAGE_CHARS {
         return Err(format!("message is {chars} characters; it should quote an excerpt"));
+    }
+    if let Some(leak) = LEAKS.iter().find(|l| d.message.contains(*l)) {
+        return Err(format!("message leaks library internals (`{leak}`): {d}"));
     }
     Ok(())
 }

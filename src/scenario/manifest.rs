@@ -50,9 +50,7 @@ pub fn read_file(file: &str, dir: &Path, access: &FileAccess) -> Result<String, 
 fn parse_yaml_docs(text: &str, what: &str) -> Result<Vec<Value>, String> {
     serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(text, super::yaml_options()).map_err(|e| {
         let pos = e.location().map(|l| format!(" at line {} column {}", l.line(), l.column())).unwrap_or_default();
-        let msg = e.to_string();
-        let first = source::bounded_message(msg.lines().next().unwrap_or_default());
-        format!("{what} is not valid YAML{pos}: {first}")
+        format!("{what} is not valid YAML{pos}: {}", super::yaml_message(&e))
     })
 }
 

@@ -211,16 +211,7 @@ pub fn yaml_diagnostic(path: &Path, text: &str, e: &serde_saphyr::Error) -> Diag
         let message = "the file is empty: a scenario needs at least `description` and `steps`".to_string();
         return Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message };
     }
-    let full = e.to_string();
-    // The rendered error repeats the position and adds a snippet; keep the message itself.
-    let first = full.lines().next().unwrap_or(&full).trim();
-    let first = first.rfind(" at line ").map_or(first, |i| &first[..i]);
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let first = match first.strip_prefix("line ").and_then(|m| m.split_once(": ")) {
-        Some((pos, rest)) if pos.contains("column") => rest,
-        _ => first,
-    };
-    let mut message = author_words(&source::bounded_message(first));
+    let mut message = yaml_message(e);
     // A missing field is reported where its mapping ends; the top-level ones belong at the top.
     if message == "missing field `description`" || message == "missing field `steps`" {
         return Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message };
@@ -233,8 +224,25 @@ pub fn yaml_diagnostic(path: &Path, text: &str, e: &serde_saphyr::Error) -> Diag
     Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message }
 }
 
+/// A serde-saphyr error's message alone, in a scenario author's words and bounded.
+pub(crate) fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let full = e.to_string();
+    // The rendered error repeats the position and adds a snippet; keep the message itself.
+    let first = full.lines().next().unwrap_or(&full).trim();
+    let first = first.rfind(" at line ").map_or(first, |i| &first[..i]);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first.strip_prefix("line ").and_then(|m| m.split_once(": ")) {
+        Some((pos, rest)) if pos.contains("column") => rest,
+        _ => first,
+    };
+    author_words(&source::bounded_message(first))
+}
+
 /// Library advice ("use Option<String>") means nothing to a scenario author.
 fn author_words(message: &str) -> String {
+    if let Some(breach) = message.strip_prefix("budget breached: ") {
+        return budget_words(breach);
+    }
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
         let key = key.split(',').next().unwrap_or(key).trim();
         return format!("duplicate key `{key}`: each key may appear once in a mapping");
@@ -264,16 +272,31 @@ pub fn yaml_options() -> serde_saphyr::Options {
     budget.max_nodes = YAML_MAX_NODES;
     budget.max_aliases = YAML_MAX_ALIASES;
     budget.max_recorded_anchor_events = YAML_MAX_NODES;
-    budget.max_documents = 64;
+    budget.max_documents = YAML_MAX_DOCUMENTS;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options
+}
+
+/// A breach of [`yaml_options`]' budget (`Nodes { nodes: 100001 }`) in a user's words.
+fn budget_words(breach: &str) -> String {
+    let kind = breach.split([' ', '{']).next().unwrap_or_default();
+    let (limit, what) = match kind {
+        "Depth" => (YAML_MAX_DEPTH, "levels of nesting"),
+        "Nodes" => (YAML_MAX_NODES, "values"),
+        "RecordedAnchorEvents" => (YAML_MAX_NODES, "values copied by aliases"),
+        "Aliases" => (YAML_MAX_ALIASES, "aliases"),
+        "Documents" => (YAML_MAX_DOCUMENTS, "documents"),
+        _ => return "the YAML is too large for kubeproof (anchors and aliases count each time they are used)".into(),
+    };
+    format!("the YAML has more than {limit} {what}, kubeproof's limit (anchors and aliases count each time they are used)")
 }
 
 /// The YAML budget, quoted by docs/scenario-format.md.
 pub const YAML_MAX_DEPTH: usize = 64;
 pub const YAML_MAX_NODES: usize = 100_000;
 pub const YAML_MAX_ALIASES: usize = 10_000;
+pub const YAML_MAX_DOCUMENTS: usize = 64;
 
 /// Every `.yaml`/`.yml` file under the given paths, sorted; a named file is taken as is.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
