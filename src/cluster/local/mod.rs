@@ -502,9 +502,11 @@ pub fn list() -> Vec<Listed> {
             continue;
         }
         let dir = entry.path();
+        // The lock tells whether a live kubeproof is starting or owns the cluster; look, don't
+        // wait. The state is read after it: a start may finish in between.
+        let lock = ClusterLock::acquire_within(&name, Duration::ZERO);
         let state = read_state(&dir).filter(|s| s.name == name);
-        // The lock tells whether a live kubeproof is starting or owns the cluster; look, don't wait.
-        let Ok(_lock) = ClusterLock::acquire_within(&name, Duration::ZERO) else {
+        let Ok(_lock) = lock else {
             if let Some(state) = state {
                 let status = if state.detached { Status::Starting } else { status_of(&state) };
                 out.push(Listed { state, status });
