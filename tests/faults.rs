@@ -370,6 +370,7 @@ fn signals_clean_up(installation: local::Installation) -> Result<(), Failed> {
             assert!(took < Duration::from_secs(15), "signal {sig}: cleanup took {took:?}");
             let left = f.labelled_leftovers().await;
             assert!(left.is_empty(), "signal {sig} left {left:?}");
+            eprintln!("measured: signal {sig} → exit {code} in {took:.1?}, objects left: {}", left.len());
         }
         Ok(())
     })
@@ -403,6 +404,7 @@ fn hung_api_server(installation: local::Installation) -> Result<(), Failed> {
             assert!(text.contains("ClusterRoleBinding/kp-fault-"), "names, so the user can delete them:\n{text}");
             let bound = if second { Duration::from_secs(3) } else { Duration::from_secs(15) };
             assert!(took < bound, "second signal {second}: exit took {took:?}");
+            eprintln!("measured: hung API server, second signal {second} → exit in {took:.1?}, leftovers named");
         }
         Ok(())
     })
@@ -446,6 +448,7 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
     assert_eq!(text.matches("the cluster died").count(), 1, "one clear error:\n{text}");
     assert!(text.contains("etcd exited"), "the error names etcd:\n{text}");
     assert!(took < Duration::from_secs(10), "exit took {took:?} after etcd died:\n{text}");
+    eprintln!("measured: etcd killed → exit 3 in {took:.1?}");
     Ok(())
 }
 
@@ -481,6 +484,7 @@ fn context_api_server_killed(installation: local::Installation) -> Result<(), Fa
         assert!(text.contains("stopped answering"), "{text}");
         assert!(text.contains("left Namespace/kp-"), "what is left is named:\n{text}");
         assert!(took < Duration::from_secs(15), "exit took {took:?}:\n{text}");
+        eprintln!("measured: context's kube-apiserver killed → exit 3 in {took:.1?}");
         Ok(())
     })
 }
