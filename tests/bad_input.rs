@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use kubeproof::scenario::{Diagnostic, Scenario, discover, lint};
 
+mod common;
+use common::{TempDir, billion_laughs, malformed};
+
 /// Which stage must report the problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -58,11 +61,7 @@ enum Special {
 /// How long one case may take: reading a FIFO or a device would block forever.
 const CASE_DEADLINE: Duration = Duration::from_secs(20);
 
-/// The longest message a user should get, whatever the input quoted.
-const MAX_MESSAGE_CHARS: usize = 1200;
 
-/// What no message should show a scenario author: Rust types, library entry points and options.
-const LEAKS: &[&str] = &["Option<", "from_str", "DuplicateKeyPolicy", "Options", "budget breached"];
 
 /// Text starting with a newline is dedented by its common leading spaces; other text is taken as is.
 fn dedent(text: &str) -> String {
@@ -140,14 +139,6 @@ fn show(diags: &[Diagnostic]) -> String {
     diags.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn evaluate(case: &Case) -> (PathBuf, Outcome, Option<TempDir>) {
     let (path, guard) = if case.real_dir {
         let dir = std::env::temp_dir().join(format!("kubeproof-bad-input-{}-{}", std::process::id(), case.name));
@@ -214,10 +205,7 @@ fn needle_holds(message: &str, needle: &str) -> bool {
 
 /// Everything wrong with one diagnostic against the case; empty when it is what the user should get.
 fn judge(case: &Case, path: &Path, d: &Diagnostic) -> Vec<String> {
-    let mut wrong = Vec::new();
-    if d.pos.line == 0 || d.pos.column == 0 {
-        wrong.push(format!("position is {}:{}, not a real place in the file", d.pos.line, d.pos.column));
-    }
+    let mut wrong = malformed(d, path);
     if d.pos.line != case.line || case.column.is_some_and(|c| c != d.pos.column) {
         let want = match case.column {
             Some(c) => format!("{}:{c}", case.line),
@@ -225,50 +213,12 @@ fn judge(case: &Case, path: &Path, d: &Diagnostic) -> Vec<String> {
         };
         wrong.push(format!("position is {}:{}, wanted {want}", d.pos.line, d.pos.column));
     }
-    if d.pos.file != path {
-        wrong.push(format!("file is {}, wanted {}", d.pos.file.display(), path.display()));
-    }
     for needle in case.says {
         if !needle_holds(&d.message, needle) {
             wrong.push(format!("message lacks `{needle}`"));
         }
     }
-    for leak in LEAKS {
-        if d.message.contains(leak) {
-            wrong.push(format!("message leaks library internals (`{leak}`)"));
-        }
-    }
-    if d.message.trim().is_empty() {
-        wrong.push("message is empty".into());
-    }
-    let chars = d.message.chars().count();
-    if chars > MAX_MESSAGE_CHARS {
-        wrong.push(format!("message is {chars} characters; it should quote an excerpt"));
-    }
-    if d.message.contains('\n') {
-        wrong.push("message spans several lines; `file:line:column: message` should be one line".into());
-    }
-    let rendered = d.to_string();
-    let prefix = format!("{}:{}:{}: ", path.display(), d.pos.line, d.pos.column);
-    if !rendered.starts_with(&prefix) {
-        wrong.push(format!("renders as `{rendered}`, not `{prefix}…`"));
-    }
     wrong
-}
-
-/// What every diagnostic of hostile input must still be: located and short.
-fn survived(d: &Diagnostic) -> Result<(), String> {
-    if d.pos.line == 0 || d.pos.column == 0 {
-        return Err(format!("position is 0:0 for: {d}"));
-    }
-    let chars = d.message.chars().count();
-    if chars > MAX_MESSAGE_CHARS {
-        return Err(format!("message is {chars} characters; it should quote an excerpt"));
-    }
-    if let Some(leak) = LEAKS.iter().find(|l| d.message.contains(*l)) {
-        return Err(format!("message leaks library internals (`{leak}`): {d}"));
-    }
-    Ok(())
 }
 
 fn run(case: &Case) {
@@ -277,12 +227,18 @@ fn run(case: &Case) {
     match (case.stage, outcome) {
         (Stage::Survive, Outcome::ParseError(d)) => {
             eprintln!("case `{}` was refused: {d}", case.name);
-            survived(&d).unwrap_or_else(|why| fail(why));
+            let wrong = malformed(&d, &path);
+            if !wrong.is_empty() {
+                fail(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
+            }
         }
         (Stage::Survive, Outcome::Linted(diags)) => {
             eprintln!("case `{}` parsed; lint said:\n{}", case.name, show(&diags));
             for d in &diags {
-                survived(d).unwrap_or_else(|why| fail(why));
+                let wrong = malformed(d, &path);
+                if !wrong.is_empty() {
+                    fail(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
+                }
             }
         }
         (Stage::Parse, Outcome::ParseError(d)) => {
@@ -333,16 +289,6 @@ fn leaked_text(prefix: &str, filler: char, bytes: usize) -> &'static str {
         text.push(filler);
     }
     Box::leak(text.into_boxed_str())
-}
-
-/// `a: &a [x × 9]`, `b: [*a × 9]`, … : 9^depth strings once expanded.
-fn billion_laughs(indent: &str, depth: usize) -> String {
-    let names: Vec<char> = ('a'..='z').take(depth).collect();
-    let mut out = format!("{indent}{}: &{} [{}]\n", names[0], names[0], ["\"lol\""; 9].join(","));
-    for w in names.windows(2) {
-        out.push_str(&format!("{indent}{}: &{} [{}]\n", w[1], w[1], vec![format!("*{}", w[0]); 9].join(",")));
-    }
-    out
 }
 
 cases! {

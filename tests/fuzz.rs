@@ -17,6 +17,9 @@ use kubeproof::scenario::{Diagnostic, FileAccess, Scenario, lint};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+mod common;
+use common::{TempDir, billion_laughs, malformed};
+
 /// The fixed seed every run starts from, so that CI runs are comparable.
 const FIXED_SEED: u64 = 0x6b75_6265_7072_6f6f;
 /// Inputs the fixed seed must produce in every run.
@@ -29,8 +32,6 @@ const TIME_BOX: Duration = Duration::from_secs(20);
 const RANDOM_INPUTS: usize = 50;
 /// One input may take this long (a debug build parses a 4 MiB file in well under a second).
 const PER_INPUT_DEADLINE: Duration = Duration::from_secs(10);
-/// The longest message a user should get.
-const MAX_MESSAGE_CHARS: usize = 1200;
 
 /// What happened to the inputs of one run.
 #[derive(Debug, Default)]
@@ -49,14 +50,6 @@ struct Tally {
 impl Tally {
     fn errors(&self) -> usize {
         self.refused + self.lint_errors
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -133,16 +126,6 @@ const ODD_FILES: &[&str] = &[
     "manifests/missing.yaml",
     "",
 ];
-
-/// A billion-laughs block with `depth` levels of nine aliases each.
-fn alias_bomb(indent: &str, depth: usize) -> String {
-    let names: Vec<char> = ('a'..='z').take(depth.clamp(2, 26)).collect();
-    let mut out = format!("{indent}{}: &{} [{}]\n", names[0], names[0], ["\"lol\""; 9].join(","));
-    for w in names.windows(2) {
-        out.push_str(&format!("{indent}{}: &{} [{}]\n", w[1], w[1], vec![format!("*{}", w[0]); 9].join(",")));
-    }
-    out
-}
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     &items[rng.gen_range(0..items.len())]
@@ -225,12 +208,12 @@ fn mutate(rng: &mut StdRng, text: &mut Vec<u8>) -> &'static str {
         }
         10 => {
             let depth = rng.gen_range(3..12);
-            let bomb = alias_bomb("", depth);
+            let bomb = billion_laughs("", depth);
             match rng.gen_range(0..3) {
                 0 => lines.insert(0, bomb.into_bytes()),
                 1 => {
                     let steps = lines.iter().position(|l| l.starts_with(b"steps:")).unwrap_or(0);
-                    let indented = alias_bomb("          ", depth);
+                    let indented = billion_laughs("          ", depth);
                     let block = format!(
                         "  - apply:\n      manifest:\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: {{name: bomb}}\n        data:\n{indented}"
                     );
@@ -406,28 +389,6 @@ fn load_and_lint(path: &Path, access: &FileAccess) -> Result<Outcome, String> {
     }
 }
 
-/// What is wrong with one diagnostic: it must point into the input, on one short line.
-fn check(d: &Diagnostic, path: &Path) -> Option<String> {
-    let chars = d.message.chars().count();
-    let rendered = d.to_string();
-    let prefix = format!("{}:{}:{}: ", path.display(), d.pos.line, d.pos.column);
-    if d.pos.line < 1 || d.pos.column < 1 {
-        Some(format!("position {}:{} is not in the file", d.pos.line, d.pos.column))
-    } else if d.pos.file != path {
-        Some(format!("names {}, not the input", d.pos.file.display()))
-    } else if d.message.trim().is_empty() {
-        Some("the message is empty".into())
-    } else if d.message.contains('\n') {
-        Some("the message spans several lines".into())
-    } else if chars > MAX_MESSAGE_CHARS {
-        Some(format!("the message is {chars} characters"))
-    } else if !rendered.starts_with(&prefix) {
-        Some("it does not render as file:line:column: message".into())
-    } else {
-        None
-    }
-}
-
 /// Runs inputs from `seed` until `count` are done or `until` (if any) has passed.
 fn run(seed: u64, count: usize, until: Option<Instant>, dir: &Path, seeds: &[Vec<u8>]) -> Tally {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -444,7 +405,7 @@ fn run(seed: u64, count: usize, until: Option<Instant>, dir: &Path, seeds: &[Vec
             Err(what) => problems.push(what),
             Ok(Outcome::Refused(d)) => {
                 tally.refused += 1;
-                problems.extend(check(&d, &path).map(|what| format!("{what}: {}", excerpt(&d.to_string()))));
+                problems.extend(malformed(&d, &path).into_iter().map(|what| format!("{what}: {}", excerpt(&d.to_string()))));
             }
             Ok(Outcome::Linted(diags)) => {
                 if diags.is_empty() {
@@ -453,7 +414,7 @@ fn run(seed: u64, count: usize, until: Option<Instant>, dir: &Path, seeds: &[Vec
                     tally.lint_errors += 1;
                 }
                 for d in &diags {
-                    problems.extend(check(d, &path).map(|what| format!("{what}: {}", excerpt(&d.to_string()))));
+                    problems.extend(malformed(d, &path).into_iter().map(|what| format!("{what}: {}", excerpt(&d.to_string()))));
                 }
             }
         }
@@ -516,7 +477,7 @@ fn loader_and_linter_survive_mutated_and_generated_scenarios() {
 fn alias_bombs_are_refused_not_expanded() {
     let bomb = format!(
         "description: d\nsteps:\n  - apply:\n      manifest:\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: {{name: bomb}}\n        data:\n{}",
-        alias_bomb("          ", 12)
+        billion_laughs("          ", 12)
     );
     let started = Instant::now();
     let refused = Scenario::parse(Path::new("bomb.yaml"), &bomb).expect_err("9^12 values must not be built");
