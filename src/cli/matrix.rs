@@ -10,7 +10,7 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::{self, ExecOptions};
 use kubeproof::report::matrix::{Column, Matrix};
-use kubeproof::report::{RunOutcome, ScenarioReport, Tally, junit, text};
+use kubeproof::report::{RunOutcome, ScenarioReport, Tally, junit, terminal, text};
 
 use super::ExitCode;
 use super::run::{FileArgs, check_outputs, check_version, load, open_pool, selected, write_report};
@@ -120,7 +120,7 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
     let pools = futures::future::join_all(targets.iter().map(open_pool)).await;
     let pools: Vec<Pool> = pools.into_iter().collect::<Result<_, _>>()?;
     let mut columns = Vec::new();
-    let opts = ExecOptions::default();
+    let opts = ExecOptions { events: terminal::progress(), ..ExecOptions::default() };
     let runs = pools.iter().map(|pool| exec::run_all(pool, &scenarios, &opts, jobs));
     let outcomes = futures::future::join_all(runs).await;
     // A cluster that died or a signal stops the whole matrix: a partial table would mislead.

@@ -8,7 +8,7 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::cluster::local::versions;
 use kubeproof::exec::{ExecOptions, redact};
-use kubeproof::report::{Verdict, junit, output, text};
+use kubeproof::report::{junit, output, terminal, text};
 use kubeproof::{exec, interrupt};
 use kubeproof::scenario::{self, Scenario};
 
@@ -124,7 +124,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
         return code;
     }
     let target = args.target.target();
-    let opts = ExecOptions { keep: args.keep, default_timeout: std::time::Duration::from_secs(args.timeout) };
+    let opts = ExecOptions {
+        keep: args.keep,
+        default_timeout: std::time::Duration::from_secs(args.timeout),
+        events: terminal::reporter(args.verbose),
+    };
     let pool = match open_pool(&target).await {
         Ok(p) => p,
         Err(code) => return code,
@@ -133,12 +137,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
     eprintln!("kubeproof: running {} scenario(s) on {} (server {})", scenarios.len(), c.label, c.git_version);
     // The pool outlives the run, so that after a signal the cleanup still has a cluster to talk to.
     let outcome = exec::run_all(&pool, &scenarios, &opts, args.jobs).await;
-    for r in &outcome.reports {
-        println!("{}", text::line(r));
-        if r.verdict == Verdict::Failed || args.verbose {
-            print!("{}", text::details(r));
-        }
-    }
     let mut code = ExitCode::of(&outcome);
     let files = [
         (&args.json, serde_json::to_string_pretty(&outcome).unwrap_or_default()),

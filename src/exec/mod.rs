@@ -3,6 +3,7 @@
 mod apply;
 mod call;
 mod compare;
+pub mod event;
 mod get;
 mod jwt;
 mod kubectl;
@@ -25,6 +26,7 @@ use crate::report::{Failure, RunOutcome, ScenarioReport, StepRecord, Stopped, Ve
 use crate::scenario::assertion::{Assertion, Mismatch, brief};
 use crate::scenario::step::Captures;
 use crate::scenario::{Scenario, Step, template};
+use event::{Event, Events};
 use ledger::Ledger;
 
 /// How scenarios are run.
@@ -34,13 +36,18 @@ pub struct ExecOptions {
     pub keep: bool,
     /// For steps without their own `timeout`.
     pub default_timeout: Duration,
+    /// Where the run's events go (a reporter), as they happen.
+    pub events: Events,
 }
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        ExecOptions { keep: false, default_timeout: Duration::from_secs(30) }
+        ExecOptions { keep: false, default_timeout: Duration::from_secs(30), events: Events::default() }
     }
 }
+
+/// How often a long step says what it is waiting for.
+const STILL_RUNNING_EVERY: Duration = Duration::from_secs(10);
 
 /// What a step produced: the document its assertions read, a one-line summary, and the
 /// assertions its shortcut fields (`status`, `exit`, `same`) stand for.
@@ -123,8 +130,11 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
     if let Some(reason) = not_applicable(cluster, scenario) {
         report.verdict = Verdict::NotApplicable;
         report.reason = Some(reason);
+        opts.events.emit(Event::ScenarioFinished { report: report.clone() });
         return report;
     }
+    let emit = |event: Event| opts.events.emit(event);
+    emit(Event::ScenarioStarted { scenario: scenario.name.clone(), cluster: cluster.label.clone() });
     let fail = |report: &mut ScenarioReport, message: String| {
         report.verdict = Verdict::Failed;
         report.failure = Some(Failure {
@@ -160,15 +170,20 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
                 let step = &step.value;
                 let pos = scenario.step_pos(index);
                 let step_started = Instant::now();
+                let finished = |record: StepRecord, report: &mut ScenarioReport| {
+                    emit(Event::StepFinished { scenario: scenario.name.clone(), cluster: cluster.label.clone(), step: record.clone() });
+                    report.steps.push(record);
+                };
                 if step.versions().is_some_and(|r| !r.contains(&cluster.version)) {
-                    report.steps.push(StepRecord {
+                    let record = StepRecord {
                         index,
                         line: pos.line,
                         keyword: step.keyword().into(),
                         summary: format!("skipped: only on {}", step.versions().map(|r| r.to_string()).unwrap_or_default()),
                         skipped: true,
                         elapsed: Duration::ZERO,
-                    });
+                    };
+                    finished(record, &mut report);
                     continue;
                 }
                 let mut limit = step.timeout().map(|t| t.0).unwrap_or(opts.default_timeout);
@@ -176,24 +191,35 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
                     // A watch window is the step's purpose, not a wait: the limit comes on top.
                     limit = limit.saturating_add(o.window.map(|w| w.0).unwrap_or_default());
                 }
-                let outcome = match tokio::time::timeout(limit, run_step(&mut run, step)).await {
+                let waiting_for = describe(step, &run);
+                let still_running = |elapsed: Duration| {
+                    emit(Event::StillRunning {
+                        scenario: scenario.name.clone(),
+                        cluster: cluster.label.clone(),
+                        step: index,
+                        keyword: step.keyword().into(),
+                        waiting_for: waiting_for.clone(),
+                        elapsed_ms: elapsed.as_millis() as u64,
+                    })
+                };
+                let work = tokio::time::timeout(limit, run_step(&mut run, step));
+                let outcome = match with_heartbeat(work, STILL_RUNNING_EVERY, still_running).await {
                     Ok(r) => r,
-                    Err(_) => Err(format!(
-                        "timed out after {}s while {}",
-                        limit.as_secs_f64(),
-                        describe(step, &run)
-                    )),
+                    Err(_) => Err(format!("timed out after {}s while {waiting_for}", limit.as_secs_f64())),
                 };
                 let outcome = outcome.and_then(|out| check(&mut run, step, out));
                 match outcome {
-                    Ok(summary) => report.steps.push(StepRecord {
-                        index,
-                        line: pos.line,
-                        keyword: step.keyword().into(),
-                        summary,
-                        skipped: false,
-                        elapsed: step_started.elapsed(),
-                    }),
+                    Ok(summary) => {
+                        let record = StepRecord {
+                            index,
+                            line: pos.line,
+                            keyword: step.keyword().into(),
+                            summary,
+                            skipped: false,
+                            elapsed: step_started.elapsed(),
+                        };
+                        finished(record, &mut report);
+                    }
                     Err(message) => {
                         report.verdict = Verdict::Failed;
                         report.failure = Some(Failure {
@@ -213,7 +239,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
         report.observed = scenario.spec.observe.iter().find_map(|o| run.render(o).ok()).map(|s| redact::redact(&s));
     }
     if opts.keep {
-        eprintln!("kubeproof: --keep: left namespace {namespace} and {:?} in place", ledger.describe());
+        emit(Event::Kept { scenario: scenario.name.clone(), namespace: namespace.clone(), objects: ledger.describe() });
         ledger.forget();
     } else {
         let problems = match tokio::time::timeout(ledger::CLEANUP_BUDGET, ledger.clean_up()).await {
@@ -229,7 +255,21 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
         report.left = problems;
     }
     report.elapsed = started.elapsed();
+    emit(Event::ScenarioFinished { report: report.clone() });
     report
+}
+
+/// Runs `work`, calling `beat` with the time so far every `every` until it is done.
+async fn with_heartbeat<F: std::future::Future>(work: F, every: Duration, beat: impl Fn(Duration)) -> F::Output {
+    let started = tokio::time::Instant::now();
+    let mut ticker = tokio::time::interval_at(started + every, every);
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = ticker.tick() => beat(started.elapsed()),
+        }
+    }
 }
 
 /// Why a scenario cannot run on this cluster, if it cannot.
@@ -435,7 +475,11 @@ pub async fn run_all(
     let runs = scenarios.iter().map(|s| async move {
         match pool.cluster_for(s).await {
             Ok(cluster) => execute(&cluster, s, opts).await,
-            Err(e) => unusable(pool.base(), s, e),
+            Err(e) => {
+                let report = unusable(pool.base(), s, e);
+                opts.events.emit(Event::ScenarioFinished { report: report.clone() });
+                report
+            }
         }
     });
     let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
@@ -508,5 +552,26 @@ pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> Scenar
         namespace: None,
         left: Vec::new(),
         elapsed: Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod heartbeat_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_step_says_it_is_still_running() {
+        let beats = AtomicU32::new(0);
+        let work = async {
+            tokio::time::sleep(Duration::from_secs(35)).await;
+            7
+        };
+        let out = with_heartbeat(work, STILL_RUNNING_EVERY, |_| {
+            beats.fetch_add(1, Ordering::SeqCst);
+        })
+        .await;
+        assert_eq!(out, 7);
+        assert_eq!(beats.load(Ordering::SeqCst), 3, "at 10 s, 20 s and 30 s");
     }
 }

@@ -3,6 +3,7 @@
 pub mod junit;
 pub mod matrix;
 pub mod output;
+pub mod terminal;
 pub mod text;
 
 use std::path::PathBuf;
