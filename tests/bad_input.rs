@@ -14,7 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kubeproof::scenario::{Diagnostic, Scenario, discover, lint};
+use kubeproof::scenario::{Diagnostic, Scenario, discover, lint, load_all};
 
 mod common;
 use common::{TempDir, billion_laughs, malformed};
@@ -904,4 +904,46 @@ fn shipped_scenarios_parse_and_lint_clean() {
         }
     }
     assert!(problems.is_empty(), "{} of {} files have problems:\n{}", problems.len(), files.len(), show(&problems));
+}
+
+/// A directory of scenarios as `run`, `lint` and `list` load it: a FIFO and a link to /dev/zero
+/// named like scenarios are refused without blocking; a manifest outside the directory is
+/// refused unless `--allow-outside-files`.
+#[test]
+fn load_all_refuses_special_files_and_reads_outside_only_when_allowed() {
+    let base = std::env::temp_dir().join(format!("kubeproof-load-all-{}", std::process::id()));
+    let _guard = TempDir(base.clone());
+    let dir = base.join("scenarios");
+    std::fs::create_dir_all(&dir).expect("create scenarios/");
+    std::fs::write(base.join("outside.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: o}\n").expect("write");
+    std::fs::write(dir.join("reads-outside.yaml"), "description: d\nsteps:\n  - apply: {file: ../outside.yaml}\n")
+        .expect("write");
+    let made = std::process::Command::new("mkfifo").arg(dir.join("pipe.yaml")).status().expect("run mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.yaml")).expect("symlink");
+
+    let load = |allow: bool| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let paths = vec![dir.clone()];
+        std::thread::spawn(move || tx.send(load_all(&paths, allow)));
+        rx.recv_timeout(CASE_DEADLINE).expect("load_all blocked on a FIFO or a device")
+    };
+    let strict = load(false).expect_err("special files and a manifest outside are errors");
+    let said = show(&strict);
+    assert_eq!(strict.len(), 3, "{said}");
+    for (file, needle) in [
+        ("pipe.yaml", "a FIFO, not a regular file"),
+        ("zero.yaml", "a device, not a regular file"),
+        ("reads-outside.yaml", "--allow-outside-files"),
+    ] {
+        let d = strict.iter().find(|d| d.pos.file == dir.join(file)).unwrap_or_else(|| panic!("nothing about {file}:\n{said}"));
+        assert!(d.message.contains(needle), "{d}");
+        assert!(malformed(d, &dir.join(file)).is_empty(), "{d}: {:?}", malformed(d, &dir.join(file)));
+    }
+
+    std::fs::remove_file(dir.join("pipe.yaml")).expect("remove the FIFO");
+    std::fs::remove_file(dir.join("zero.yaml")).expect("remove the link");
+    let allowed = load(true).expect("with --allow-outside-files the manifest outside is read");
+    assert_eq!(allowed.len(), 1);
+    assert!(load(false).is_err(), "without the flag it is still refused");
 }

@@ -161,7 +161,7 @@ impl Scenario {
     /// the same bytes, and a file swapped afterwards cannot change or block the run.
     pub fn parse_in(path: &Path, text: &str, access: &FileAccess) -> Result<Scenario, Diagnostic> {
         if text.len() as u64 > source::MAX_FILE_BYTES {
-            let message = format!("the scenario is {} bytes; the limit is 4 MiB", text.len());
+            let message = format!("the scenario is {} bytes; the limit is {}", text.len(), source::limit_text());
             return Err(Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message });
         }
         let mut spec: ScenarioSpec =

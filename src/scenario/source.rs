@@ -120,7 +120,8 @@ fn read_bounded(file: File) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
-fn limit_text() -> String {
+/// The file size limit as messages say it.
+pub fn limit_text() -> String {
     format!("{} MiB", MAX_FILE_BYTES / (1024 * 1024))
 }
 
