@@ -94,7 +94,7 @@ fn lifecycle(installation: local::Installation) -> Result<(), Failed> {
             assert_eq!(mode(&dir.join(file)), 0o600, "{file} is private");
         }
         let components = read_state(&dir).map(|s| s.components).unwrap_or_default();
-        assert_eq!(components.len(), 3, "etcd, kube-apiserver and kube-controller-manager");
+        assert_eq!(components.len(), 4, "etcd, kube-apiserver, kube-controller-manager and kube-scheduler");
         assert!(components.iter().all(ProcessRecord::is_running), "each recorded process is recognised: {components:?}");
         drop(cluster);
         let local = Arc::try_unwrap(local).map_err(|_| "the cluster is still shared")?;
@@ -129,7 +129,7 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
         let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
         assert!(local.health().is_ok());
         let pids = state_pids(&local.dir);
-        assert_eq!(pids.len(), 3, "etcd, kube-apiserver and kube-controller-manager");
+        assert_eq!(pids.len(), 4, "etcd, kube-apiserver, kube-controller-manager and kube-scheduler");
         process::kill_group(pids[2]);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {

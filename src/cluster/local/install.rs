@@ -1,4 +1,4 @@
-//! Installing a release: kube-apiserver, kube-controller-manager and kubectl, and etcd — the
+//! Installing a release: kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, and etcd — the
 //! official release binaries when they can be downloaded and verified (see `download.rs`),
 //! else built from the official `k8s.io/kubernetes` and `go.etcd.io/etcd/server/v3` Go modules —
 //! cached per version under the user cache directory with a manifest of sha256 sums.
@@ -18,8 +18,9 @@ use super::download::{self, Failure, Fetched, Limits, Site, Source};
 use super::go::{self, Go};
 use crate::version::KubeVersion;
 
-/// The Kubernetes binaries kubeproof builds.
-pub const KUBE_BINARIES: &[&str] = &["kube-apiserver", "kube-controller-manager", "kubectl"];
+/// The Kubernetes binaries kubeproof builds. A cache entry made when this list was shorter
+/// gets the missing ones added (built or downloaded alone), not the whole release again.
+pub const KUBE_BINARIES: &[&str] = &["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"];
 
 /// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x and 1.34+ with 3.6.x. Both are at
 /// least 3.5.13, below which streaming-list watches (default since 1.32) fail.
@@ -139,18 +140,20 @@ pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, St
         &edir,
         &format!("etcd {etcd_tag}"),
         &site.etcd,
-        |dir| {
+        &["etcd"],
+        |dir, _| {
             let etcd = download::fetch_etcd(&site, etcd_tag, dir, &limits)?;
             place(dir, "go.etcd.io/etcd/server/v3", etcd_tag, vec![etcd])
         },
-        |go, dir| build_etcd(go, dir, etcd_tag),
+        |go, dir, _| build_etcd(go, dir, etcd_tag),
     )?;
     how.ensure_entry(
         &kdir,
         &format!("Kubernetes {v}"),
         &site.kubernetes,
-        |dir| place(dir, "k8s.io/kubernetes", &v.tag(), download::fetch_kubernetes(&site, v, KUBE_BINARIES, dir, &limits)?),
-        |go, dir| build_kubernetes(go, dir, v),
+        KUBE_BINARIES,
+        |dir, names| place(dir, "k8s.io/kubernetes", &v.tag(), download::fetch_kubernetes(&site, v, names, dir, &limits)?),
+        |go, dir, names| build_kubernetes(go, dir, v, names),
     )?;
     Ok(Installation { version: v, bin_dir: kdir.join("bin"), etcd: edir.join("bin/etcd") })
 }
@@ -200,13 +203,16 @@ struct How<'a> {
 }
 
 impl How<'_> {
+    /// Makes sure the entry `dir` holds every binary of `wanted`. A fresh entry that lacks some
+    /// (made by an older kubeproof) gets only those, downloaded or built, added to its manifest.
     fn ensure_entry(
         &self,
         dir: &Path,
         what: &str,
         site: &str,
-        download: impl FnOnce(&Path) -> Result<Manifest, Failure>,
-        build: impl FnOnce(&Go, &Path) -> Result<Manifest, String>,
+        wanted: &[&str],
+        download: impl FnOnce(&Path, &[&str]) -> Result<Manifest, Failure>,
+        build: impl FnOnce(&Go, &Path, &[&str]) -> Result<Manifest, String>,
     ) -> Result<(), String> {
         let opts = self.opts;
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -214,18 +220,27 @@ impl How<'_> {
         let _lock = lock(&dir.join(".lock"))?;
         download::remove_stale(dir);
         let fresh = !opts.force && if opts.verify { full_check(dir) } else { quick_check(dir) };
-        if fresh {
+        // What the entry has, when it only lacks binaries: kept, and the missing ones added.
+        let mut base = if fresh { read_manifest(dir) } else { None };
+        let missing: Vec<&str> = match &base {
+            Some(m) => wanted.iter().copied().filter(|n| !m.binaries.contains_key(*n)).collect(),
+            None => wanted.to_vec(),
+        };
+        if fresh && missing.is_empty() {
             return Ok(());
         }
-        if !opts.force && read_manifest(dir).is_some() {
+        if base.is_some() {
+            eprintln!("kubeproof: the cached {what} lacks {} (newer kubeproof); adding only that", missing.join(", "));
+        } else if !opts.force && read_manifest(dir).is_some() {
             eprintln!("kubeproof: the cached {what} does not match its manifest; installing it again");
         }
+        let what = &if base.is_some() { format!("{what} ({})", missing.join(", ")) } else { what.to_string() };
         let started = Instant::now();
         let downloaded = match self.source {
             Source::Build => None,
             Source::Download | Source::Auto => {
                 let progress = Progress::start(format!("downloading the official {what} binaries from {site}"), "");
-                let result = download(dir);
+                let result = download(dir, &missing);
                 progress.finish();
                 match result {
                     Ok(m) => Some(m),
@@ -249,12 +264,18 @@ impl How<'_> {
                     format!("building {what} from the official Go modules with {}", go.version()),
                     " (several minutes on a cold cache)",
                 );
-                let result = build(&go, dir);
+                let result = build(&go, dir, &missing);
                 progress.finish();
                 (result?, "built")
             }
         };
         manifest.build_seconds = started.elapsed().as_secs();
+        if let Some(mut kept) = base.take() {
+            // The entry keeps its origin; each added binary's record says where it came from.
+            kept.build_seconds += manifest.build_seconds;
+            kept.binaries.extend(manifest.binaries);
+            manifest = kept;
+        }
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
         std::fs::write(dir.join("manifest.json"), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
         eprintln!("kubeproof: {verb} {what} in {}", human(started.elapsed()));
@@ -391,7 +412,9 @@ fn version_ldflags(v: KubeVersion, commit: &str) -> String {
     flags
 }
 
-fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, String> {
+/// Builds the named commands of a release into `dir/bin`. A wrapper module left by an earlier
+/// build of the entry is reused as is, so adding one binary costs the link, not the release.
+fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Result<Manifest, String> {
     let module_dir = dir.join("module");
     std::fs::create_dir_all(&module_dir).map_err(|e| e.to_string())?;
     let q = quirks(v);
@@ -416,7 +439,12 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, Str
     // Up to 1.23 the module lacks its generated OpenAPI definitions: regenerate them.
     let source = info.get("Dir").and_then(|d| d.as_str()).ok_or("go mod download printed no Dir")?;
     let generated = Path::new(source).join("pkg/generated/openapi/zz_generated.openapi.go");
-    if !generated.exists() {
+    let regenerated = module_dir.join("kubernetes/pkg/generated/openapi/zz_generated.openapi.go");
+    if !generated.exists() && regenerated.exists() {
+        // Regenerated by an earlier build of this entry (deterministic output): reuse it.
+        gomod.push_str(REGENERATED_REPLACE);
+        std::fs::write(module_dir.join("go.mod"), &gomod).map_err(|e| e.to_string())?;
+    } else if !generated.exists() {
         let script = module_dir.join("openapi-gen.sh");
         std::fs::write(&script, include_str!("openapi-gen.sh")).map_err(|e| e.to_string())?;
         let mut generate = std::process::Command::new("bash");
@@ -425,11 +453,11 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, Str
             generate.env("GOTOOLCHAIN", tc);
         }
         go::run(&mut generate, &format!("openapi-gen.sh {} (regenerating the OpenAPI definitions)", v.tag()))?;
-        gomod.push_str("\n// The module plus its regenerated OpenAPI definitions (see openapi-gen.sh).\nreplace k8s.io/kubernetes => ./kubernetes\n");
+        gomod.push_str(REGENERATED_REPLACE);
         std::fs::write(module_dir.join("go.mod"), &gomod).map_err(|e| e.to_string())?;
     }
 
-    let packages: Vec<String> = KUBE_BINARIES.iter().map(|b| format!("k8s.io/kubernetes/cmd/{b}")).collect();
+    let packages: Vec<String> = names.iter().map(|b| format!("k8s.io/kubernetes/cmd/{b}")).collect();
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
     let mut build = go.command();
@@ -442,10 +470,13 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion) -> Result<Manifest, Str
         go_version: q.toolchain.map(str::to_string).unwrap_or_else(|| go.version()),
         built_at: now(),
         build_seconds: 0,
-        binaries: record(dir, KUBE_BINARIES)?,
+        binaries: record(dir, names)?,
         origin: Origin::Build,
     })
 }
+
+const REGENERATED_REPLACE: &str =
+    "\n// The module plus its regenerated OpenAPI definitions (see openapi-gen.sh).\nreplace k8s.io/kubernetes => ./kubernetes\n";
 
 /// PATH with the directory of kubeproof's `go` first, for scripts that call `go`.
 fn go_path_env(go: &Go) -> std::ffi::OsString {

@@ -1,5 +1,7 @@
-//! An ephemeral control plane of the real, official binaries: etcd, kube-apiserver and
-//! kube-controller-manager, built from the Go modules and started by kubeproof — no Docker.
+//! An ephemeral control plane of the real, official binaries: etcd, kube-apiserver,
+//! kube-controller-manager and kube-scheduler, with the flags kubeadm gives them (see
+//! docs/control-plane.md), downloaded or built from the Go modules and started by kubeproof —
+//! no Docker.
 
 pub mod download;
 pub mod go;
@@ -220,11 +222,31 @@ impl LocalCluster {
     /// One attempt at starting the components; on error they are killed again.
     async fn boot(&mut self, pki: &Pki) -> Result<(), BootError> {
         let fatal = BootError::Fatal;
-        let (etcd_client, etcd_peer, apiserver) =
-            (process::free_port().map_err(fatal)?, process::free_port().map_err(fatal)?, process::free_port().map_err(fatal)?);
+        let port = || process::free_port().map_err(fatal);
+        let (etcd_client, etcd_http, etcd_peer) = (port()?, port()?, port()?);
+        let (apiserver, kcm_port, scheduler_port) = (port()?, port()?, port()?);
         self.server = format!("https://127.0.0.1:{apiserver}");
         self.etcd = format!("https://127.0.0.1:{etcd_client}");
-        write_kubeconfig(&self.kubeconfig, &self.name, &self.server, pki).map_err(|e| fatal(format!("kubeconfig: {e}")))?;
+        // One kubeconfig per identity, named as kubeadm names them in /etc/kubernetes.
+        let kcm_kubeconfig = self.dir.join("controller-manager.conf");
+        let scheduler_kubeconfig = self.dir.join("scheduler.conf");
+        for (path, user, cert, key) in [
+            (&self.kubeconfig, "kubeproof-admin", &pki.admin_cert, &pki.admin_key),
+            (&kcm_kubeconfig, "system:kube-controller-manager", &pki.controller_manager_cert, &pki.controller_manager_key),
+            (&scheduler_kubeconfig, "system:kube-scheduler", &pki.scheduler_cert, &pki.scheduler_key),
+        ] {
+            write_kubeconfig(path, &self.name, &self.server, &pki.ca_cert, (user, cert, key))
+                .map_err(|e| fatal(format!("{}: {e}", path.display())))?;
+        }
+        for binary in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
+            if !self.installation.binary(binary).exists() {
+                return Err(fatal(format!(
+                    "{} is missing: `kubeproof cluster install --version {}` adds it",
+                    self.installation.binary(binary).display(),
+                    self.version
+                )));
+            }
+        }
         let pki_dir = self.dir.join("pki");
         let p = |f: &str| pki_dir.join(f).display().to_string();
         let etcd_data = self.dir.join("etcd");
@@ -236,6 +258,9 @@ impl LocalCluster {
             format!("--data-dir={}", etcd_data.display()),
             format!("--listen-client-urls={}", self.etcd),
             format!("--advertise-client-urls={}", self.etcd),
+            // gRPC on its own port: served by grpc-go itself, not through Go's net/http2, which
+            // (Go 1.26) resets the streams of 1.23's older gRPC client (RST_STREAM PROTOCOL_ERROR).
+            format!("--listen-client-http-urls=https://127.0.0.1:{etcd_http}"),
             format!("--listen-peer-urls=https://127.0.0.1:{etcd_peer}"),
             format!("--initial-advertise-peer-urls=https://127.0.0.1:{etcd_peer}"),
             format!("--initial-cluster=kubeproof=https://127.0.0.1:{etcd_peer}"),
@@ -250,44 +275,73 @@ impl LocalCluster {
             "--unsafe-no-fsync=true".to_string(),
             "--log-level=warn".to_string(),
         ];
+        // kubeadm's flags (cmd/kubeadm/app/phases/controlplane/manifests.go, the same set from
+        // 1.23 to 1.37); where ours differ, docs/control-plane.md says why.
         let apiserver_args = merge_flags(
             vec![
+                "--advertise-address=127.0.0.1".into(),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={apiserver}"),
+                "--allow-privileged=true".into(),
+                "--authorization-mode=Node,RBAC".into(),
+                "--enable-admission-plugins=NodeRestriction".into(),
+                "--enable-bootstrap-token-auth=true".into(),
+                format!("--client-ca-file={}", p("ca.crt")),
+                format!("--tls-cert-file={}", p("apiserver.crt")),
+                format!("--tls-private-key-file={}", p("apiserver.key")),
                 format!("--etcd-servers={}", self.etcd),
                 format!("--etcd-cafile={}", p(pki::files::ETCD_CA)),
                 format!("--etcd-certfile={}", p(pki::files::ETCD_CLIENT_CERT)),
                 format!("--etcd-keyfile={}", p(pki::files::ETCD_CLIENT_KEY)),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={apiserver}"),
-                format!("--cert-dir={}", pki_dir.display()),
-                format!("--tls-cert-file={}", p("apiserver.crt")),
-                format!("--tls-private-key-file={}", p("apiserver.key")),
-                format!("--client-ca-file={}", p("ca.crt")),
+                format!("--kubelet-client-certificate={}", p(pki::files::KUBELET_CLIENT_CERT)),
+                format!("--kubelet-client-key={}", p(pki::files::KUBELET_CLIENT_KEY)),
+                "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
+                format!("--proxy-client-cert-file={}", p(pki::files::FRONT_PROXY_CLIENT_CERT)),
+                format!("--proxy-client-key-file={}", p(pki::files::FRONT_PROXY_CLIENT_KEY)),
+                "--requestheader-allowed-names=front-proxy-client".into(),
+                format!("--requestheader-client-ca-file={}", p(pki::files::FRONT_PROXY_CA)),
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+                "--requestheader-group-headers=X-Remote-Group".into(),
+                "--requestheader-username-headers=X-Remote-User".into(),
                 format!("--service-account-issuer={ISSUER}"),
                 format!("--service-account-key-file={}", p("sa.pub")),
                 format!("--service-account-signing-key-file={}", p("sa.key")),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                "--authorization-mode=Node,RBAC".into(),
-                "--allow-privileged=true".into(),
-                // The loopback advertise address is not a valid Endpoints IP; nothing here needs it.
+                format!("--service-cluster-ip-range={}", pki::SERVICE_CIDR),
+                // Not kubeadm's: the loopback advertise address is not a valid Endpoints IP.
                 "--endpoint-reconciler-type=none".into(),
+                // Not kubeadm's: keeps the self-signed serving pair out of the cluster directory's root.
+                format!("--cert-dir={}", pki_dir.display()),
             ],
             &self.apiserver_args,
         );
-        let mut controllers =
-            "serviceaccount-token,serviceaccount,garbagecollector,namespace,root-ca-cert-publisher".to_string();
-        if (self.version.major, self.version.minor) >= (1, 28) {
-            controllers.push_str(",legacy-service-account-token-cleaner");
-        }
+        let kcm = kcm_kubeconfig.display().to_string();
         let kcm_args = vec![
-            format!("--kubeconfig={}", self.kubeconfig.display()),
-            format!("--controllers={controllers}"),
-            format!("--service-account-private-key-file={}", p("sa.key")),
-            format!("--root-ca-file={}", p("ca.crt")),
-            "--use-service-account-credentials=true".into(),
-            "--leader-elect=false".into(),
             "--bind-address=127.0.0.1".into(),
-            "--secure-port=0".into(),
+            format!("--secure-port={kcm_port}"),
+            // Not kubeadm's `true`: one instance gains nothing from it, and a lease renewal the
+            // API server of a busy machine answers late makes kube-controller-manager exit.
+            "--leader-elect=false".into(),
+            format!("--kubeconfig={kcm}"),
+            format!("--authentication-kubeconfig={kcm}"),
+            format!("--authorization-kubeconfig={kcm}"),
+            format!("--client-ca-file={}", p("ca.crt")),
+            format!("--requestheader-client-ca-file={}", p(pki::files::FRONT_PROXY_CA)),
+            format!("--root-ca-file={}", p("ca.crt")),
+            format!("--service-account-private-key-file={}", p("sa.key")),
+            format!("--cluster-signing-cert-file={}", p("ca.crt")),
+            format!("--cluster-signing-key-file={}", p("ca.key")),
+            "--use-service-account-credentials=true".into(),
+            "--controllers=*,bootstrapsigner,tokencleaner".into(),
+            "--cluster-name=kubernetes".into(),
+        ];
+        let scheduler = scheduler_kubeconfig.display().to_string();
+        let scheduler_args = vec![
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={scheduler_port}"),
+            "--leader-elect=false".into(),
+            format!("--kubeconfig={scheduler}"),
+            format!("--authentication-kubeconfig={scheduler}"),
+            format!("--authorization-kubeconfig={scheduler}"),
         ];
 
         let started = Instant::now();
@@ -305,8 +359,8 @@ impl LocalCluster {
         start(self, "etcd", inst.etcd.clone(), etcd_args)?;
         start(self, "kube-apiserver", inst.binary("kube-apiserver"), apiserver_args)?;
         // kube-controller-manager gives up if the API server is not healthy within 10 s (as
-        // on a busy machine), so it starts once /readyz is ok.
-        let mut kcm_args = Some(kcm_args);
+        // on a busy machine), so it and kube-scheduler start once /readyz is ok.
+        let mut controllers = Some((kcm_args, scheduler_args));
 
         let client = admin_http_client(pki).map_err(fatal)?;
         let deadline = started + Duration::from_secs(120);
@@ -332,9 +386,10 @@ impl LocalCluster {
                 Ok(())
             };
             let ready = match ready.await {
-                Ok(()) => match kcm_args.take() {
-                    Some(args) => {
-                        start(self, "kube-controller-manager", inst.binary("kube-controller-manager"), args)?;
+                Ok(()) => match controllers.take() {
+                    Some((kcm_args, scheduler_args)) => {
+                        start(self, "kube-controller-manager", inst.binary("kube-controller-manager"), kcm_args)?;
+                        start(self, "kube-scheduler", inst.binary("kube-scheduler"), scheduler_args)?;
                         Err("kube-controller-manager to start")
                     }
                     None => {
@@ -445,14 +500,15 @@ fn suffix() -> String {
     (0..5).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
 }
 
-fn write_kubeconfig(path: &Path, name: &str, server: &str, pki: &Pki) -> std::io::Result<()> {
+/// A kubeconfig for one identity: `(user name, certificate, key)`.
+fn write_kubeconfig(path: &Path, name: &str, server: &str, ca: &str, (user, cert, key): (&str, &str, &str)) -> std::io::Result<()> {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let context = format!("kubeproof-{name}");
     let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {context}\n  cluster:\n    server: {server}\n    certificate-authority-data: {}\nusers:\n- name: kubeproof-admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: kubeproof-admin\n    namespace: default\ncurrent-context: {context}\n",
-        b64(&pki.ca_cert),
-        b64(&pki.admin_cert),
-        b64(&pki.admin_key)
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {context}\n  cluster:\n    server: {server}\n    certificate-authority-data: {}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {user}\n    namespace: default\ncurrent-context: {context}\n",
+        b64(ca),
+        b64(cert),
+        b64(key)
     );
     pki::write_private(path, text.as_bytes())
 }

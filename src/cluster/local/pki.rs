@@ -33,10 +33,27 @@ pub struct Pki {
     /// kube-apiserver's client certificate for etcd.
     pub etcd_client_cert: String,
     pub etcd_client_key: String,
+    /// kube-controller-manager's and kube-scheduler's client certificates, with the user names
+    /// kubeadm gives them (`system:kube-controller-manager`, `system:kube-scheduler`), which
+    /// the API server's bootstrap RBAC policy binds to their roles.
+    pub controller_manager_cert: String,
+    pub controller_manager_key: String,
+    pub scheduler_cert: String,
+    pub scheduler_key: String,
+    /// kube-apiserver's client certificate for kubelets (`--kubelet-client-certificate`).
+    pub kubelet_client_cert: String,
+    pub kubelet_client_key: String,
+    /// The front-proxy (aggregation layer) CA and kube-apiserver's client certificate of it.
+    pub front_proxy_ca_cert: String,
+    pub front_proxy_ca_key: String,
+    pub front_proxy_client_cert: String,
+    pub front_proxy_client_key: String,
 }
 
-/// The first address of `--service-cluster-ip-range=10.0.0.0/24`, the `kubernetes` Service.
-pub const SERVICE_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// kubeadm's default `--service-cluster-ip-range`.
+pub const SERVICE_CIDR: &str = "10.96.0.0/12";
+/// Its first address, the `kubernetes` Service.
+pub const SERVICE_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
 
 /// Paths under the cluster's `pki/` directory, named as kubeadm names them.
 pub mod files {
@@ -45,6 +62,15 @@ pub mod files {
     pub const ETCD_SERVER_KEY: &str = "etcd/server.key";
     pub const ETCD_CLIENT_CERT: &str = "apiserver-etcd-client.crt";
     pub const ETCD_CLIENT_KEY: &str = "apiserver-etcd-client.key";
+    pub const CONTROLLER_MANAGER_CERT: &str = "controller-manager.crt";
+    pub const CONTROLLER_MANAGER_KEY: &str = "controller-manager.key";
+    pub const SCHEDULER_CERT: &str = "scheduler.crt";
+    pub const SCHEDULER_KEY: &str = "scheduler.key";
+    pub const KUBELET_CLIENT_CERT: &str = "apiserver-kubelet-client.crt";
+    pub const KUBELET_CLIENT_KEY: &str = "apiserver-kubelet-client.key";
+    pub const FRONT_PROXY_CA: &str = "front-proxy-ca.crt";
+    pub const FRONT_PROXY_CLIENT_CERT: &str = "front-proxy-client.crt";
+    pub const FRONT_PROXY_CLIENT_KEY: &str = "front-proxy-client.key";
 }
 
 /// A CA's certificate, key and issuer.
@@ -115,6 +141,17 @@ impl Pki {
         let (etcd_client_cert, etcd_client_key) =
             leaf(&etcd_ca, "kube-apiserver-etcd-client", None, Vec::new(), vec![ClientAuth])?;
 
+        let (controller_manager_cert, controller_manager_key) =
+            leaf(&ca, "system:kube-controller-manager", None, Vec::new(), vec![ClientAuth])?;
+        let (scheduler_cert, scheduler_key) = leaf(&ca, "system:kube-scheduler", None, Vec::new(), vec![ClientAuth])?;
+        // kubeadm's organisation up to 1.28; from 1.29 it is kubeadm:cluster-admins, a group only
+        // kubeadm binds. No kubelet ever runs here, so nothing tells them apart.
+        let (kubelet_client_cert, kubelet_client_key) =
+            leaf(&ca, "kube-apiserver-kubelet-client", Some("system:masters"), Vec::new(), vec![ClientAuth])?;
+        let front_proxy_ca = authority("front-proxy-ca")?;
+        let (front_proxy_client_cert, front_proxy_client_key) =
+            leaf(&front_proxy_ca, "front-proxy-client", None, Vec::new(), vec![ClientAuth])?;
+
         let (sa_key, sa_pub) = rsa_key()?;
         Ok(Pki {
             ca_cert: ca.cert,
@@ -131,6 +168,16 @@ impl Pki {
             etcd_server_key,
             etcd_client_cert,
             etcd_client_key,
+            controller_manager_cert,
+            controller_manager_key,
+            scheduler_cert,
+            scheduler_key,
+            kubelet_client_cert,
+            kubelet_client_key,
+            front_proxy_ca_cert: front_proxy_ca.cert,
+            front_proxy_ca_key: front_proxy_ca.key,
+            front_proxy_client_cert,
+            front_proxy_client_key,
         })
     }
 
@@ -153,6 +200,16 @@ impl Pki {
             (files::ETCD_SERVER_KEY, &self.etcd_server_key),
             (files::ETCD_CLIENT_CERT, &self.etcd_client_cert),
             (files::ETCD_CLIENT_KEY, &self.etcd_client_key),
+            (files::CONTROLLER_MANAGER_CERT, &self.controller_manager_cert),
+            (files::CONTROLLER_MANAGER_KEY, &self.controller_manager_key),
+            (files::SCHEDULER_CERT, &self.scheduler_cert),
+            (files::SCHEDULER_KEY, &self.scheduler_key),
+            (files::KUBELET_CLIENT_CERT, &self.kubelet_client_cert),
+            (files::KUBELET_CLIENT_KEY, &self.kubelet_client_key),
+            (files::FRONT_PROXY_CA, &self.front_proxy_ca_cert),
+            ("front-proxy-ca.key", &self.front_proxy_ca_key),
+            (files::FRONT_PROXY_CLIENT_CERT, &self.front_proxy_client_cert),
+            (files::FRONT_PROXY_CLIENT_KEY, &self.front_proxy_client_key),
         ] {
             write_private(&dir.join(file), pem.as_bytes())?;
         }
@@ -234,8 +291,9 @@ mod tests {
         assert_eq!(std::fs::read(root.join("pki/ca.crt")).expect("read"), b"again");
         let count = std::fs::read_dir(root.join("pki")).expect("read").count() + std::fs::read_dir(root.join("pki/etcd")).expect("read").count();
         let _ = std::fs::remove_dir_all(&root);
-        assert_eq!(seen, 14, "every certificate and key was written");
-        assert_eq!(count, 15, "14 files and the etcd directory, no temporary file");
+        assert_eq!(seen, 24, "every certificate and key was written");
+        assert_eq!(count, 25, "24 files and the etcd directory, no temporary file");
         assert!(pki.etcd_ca_cert != pki.ca_cert, "etcd has its own CA");
+        assert!(pki.front_proxy_ca_cert != pki.ca_cert, "the front proxy has its own CA");
     }
 }
