@@ -78,6 +78,12 @@ impl Fixture {
         Ok(Fixture { local, cluster, dir })
     }
 
+    /// This fixture's kube-apiserver (trials run in parallel: there are several).
+    fn apiserver_pid(&self) -> Option<i32> {
+        let port = self.local.server.rsplit(':').next().unwrap_or_default();
+        child_running(std::process::id(), &self.local.installation.binary("kube-apiserver"), &format!("--secure-port={port}"))
+    }
+
     fn context(&self) -> String {
         format!("kubeproof-{}", self.local.name)
     }
@@ -383,7 +389,7 @@ fn hung_api_server(installation: local::Installation) -> Result<(), Failed> {
     rt().block_on(async {
         let f = Fixture::start(installation.clone(), "hung").await?;
         f.write("slow.yaml", SLOW)?;
-        let apiserver = child_running(std::process::id(), &installation.binary("kube-apiserver")).ok_or("no kube-apiserver process")?;
+        let apiserver = f.apiserver_pid().ok_or("no kube-apiserver process")?;
         for second in [false, true] {
             let before = f.labelled_cluster_roles().await;
             let mut child = f.kubeproof(&[]).spawn().map_err(|e| e.to_string())?;
@@ -429,7 +435,7 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
     // The child's own cluster: its etcd is the child's child.
     let deadline = Instant::now() + Duration::from_secs(120);
     let etcd = loop {
-        if let Some(pid) = child_running(child.id(), &installation.etcd) {
+        if let Some(pid) = child_running(child.id(), &installation.etcd, "") {
             break pid;
         }
         if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
@@ -438,12 +444,30 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    // Let the scenarios get going, then kill etcd.
-    std::thread::sleep(Duration::from_secs(8));
+    // Kill etcd once the scenarios are going: the run has started (its first line) and a moment passed.
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("running 6 scenario(s)") {
+                let _ = started_tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    if started_rx.recv_timeout(Duration::from_secs(120)).is_err() {
+        let _ = child.kill();
+        return Err("the run did not start within 120s".into());
+    }
+    std::thread::sleep(Duration::from_secs(3));
     unsafe { libc::kill(etcd, libc::SIGKILL) };
     let (out, took) = finish(child, Duration::from_secs(40))?;
     let _ = std::fs::remove_dir_all(&dir);
-    let text = all_output(&out);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), reader.join().unwrap_or_default());
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert_eq!(text.matches("the cluster died").count(), 1, "one clear error:\n{text}");
     assert!(text.contains("etcd exited"), "the error names etcd:\n{text}");
@@ -452,13 +476,16 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
     Ok(())
 }
 
-/// A process whose parent is `parent` and whose executable is `binary`.
-fn child_running(parent: u32, binary: &Path) -> Option<i32> {
+/// A process whose parent is `parent`, whose executable is `binary`, and whose command line
+/// holds `arg` (trials run in parallel: several clusters are children of this process).
+fn child_running(parent: u32, binary: &Path, arg: &str) -> Option<i32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()));
-        if ppid == Some(parent) && std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() == Some(binary) {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let has_arg = cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()) || arg.is_empty();
+        if ppid == Some(parent) && has_arg && std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() == Some(binary) {
             return Some(pid);
         }
     }
@@ -475,7 +502,7 @@ fn context_api_server_killed(installation: local::Installation) -> Result<(), Fa
         }
         let mut child = f.kubeproof(&["--jobs", "2"]).spawn().map_err(|e| e.to_string())?;
         f.wait_for_objects(&mut child, 0).await?;
-        let apiserver = child_running(std::process::id(), &installation.binary("kube-apiserver")).ok_or("no kube-apiserver process")?;
+        let apiserver = f.apiserver_pid().ok_or("no kube-apiserver process")?;
         unsafe { libc::kill(apiserver, libc::SIGKILL) };
         let (out, took) = finish(child, Duration::from_secs(40))?;
         let text = all_output(&out);
