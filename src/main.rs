@@ -78,7 +78,9 @@ fn main() {
             }),
         }
     });
-    // Dropping the runtime drops any local cluster still held, which stops its processes.
-    drop(runtime);
+    // Shutting the runtime down drops any local cluster still held, which stops its processes.
+    // A blocking task still running (a build cut short by a signal) is not waited for: its
+    // processes die with kubeproof (parent-death signal).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     std::process::exit(code.code());
 }
