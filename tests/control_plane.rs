@@ -31,6 +31,7 @@ fn main() {
     let trials = vec![
         Trial::ignorable_test("control_plane::lifecycle", || with_version(lifecycle)),
         Trial::ignorable_test("control_plane::apiserver_flags", || with_version(apiserver_flags)),
+        Trial::ignorable_test("control_plane::flags_are_kubeadms", || with_version(flags_are_kubeadms)),
         Trial::ignorable_test("control_plane::component_death_is_reported", || with_version(component_death)),
         Trial::ignorable_test("cli::no_token_in_any_output", || with_version(no_token_in_output)),
         Trial::ignorable_test("control_plane::etcd_requires_client_certificates", || with_version(etcd_requires_certificates)),
@@ -205,7 +206,8 @@ fn no_token_in_output(installation: local::Installation) -> Result<(), Failed> {
 fn etcd_requires_certificates(installation: local::Installation) -> Result<(), Failed> {
     rt().block_on(async {
         let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
-        let port: u16 = local.etcd.strip_prefix("https://127.0.0.1:").and_then(|p| p.parse().ok()).ok_or("etcd URL")?;
+        // HTTP endpoints such as /version are on etcd's HTTP port (gRPC has its own).
+        let port: u16 = local.etcd_http.strip_prefix("https://127.0.0.1:").and_then(|p| p.parse().ok()).ok_or("etcd URL")?;
         let pki = local.dir.join("pki");
         let read = |f: &str| std::fs::read(pki.join(f)).map_err(|e| format!("{f}: {e}"));
 
@@ -462,4 +464,143 @@ fn planted_states(root: &Path, clusters: &Path, sleeper: &mut std::process::Chil
     let left: Vec<PathBuf> = std::fs::read_dir(clusters).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect();
     assert!(left.is_empty(), "left in the clusters directory: {left:?}");
     Ok(())
+}
+
+/// What kubeadm passes for one flag, and what the running process must therefore have.
+enum Kubeadm {
+    /// This exact value.
+    Is(&'static str),
+    /// A file kubeadm names so (under /etc/kubernetes or its pki/): ours is a file of the same
+    /// name inside the cluster's directory.
+    File(&'static str),
+    /// Differs by design (docs/control-plane.md says why): ours is this value.
+    Ours(&'static str),
+    /// Differs by design: ours is a loopback port or URL, whatever the number.
+    Port,
+}
+
+/// kubeadm's flags for the control plane, copied from
+/// cmd/kubeadm/app/phases/controlplane/manifests.go at v1.23.17 and v1.37.2 (the same set in
+/// both), for a default `kubeadm init` (no pod subnet, local etcd). Written out here, not taken
+/// from kubeproof, so a flag kubeproof drops or changes fails this test.
+fn kubeadm_flags(component: &str) -> Vec<(&'static str, Kubeadm)> {
+    use Kubeadm::*;
+    match component {
+        "kube-apiserver" => vec![
+            ("advertise-address", Ours("127.0.0.1")),
+            ("allow-privileged", Is("true")),
+            ("authorization-mode", Is("Node,RBAC")),
+            ("client-ca-file", File("pki/ca.crt")),
+            ("enable-admission-plugins", Is("NodeRestriction")),
+            ("enable-bootstrap-token-auth", Is("true")),
+            ("etcd-cafile", File("pki/etcd/ca.crt")),
+            ("etcd-certfile", File("pki/apiserver-etcd-client.crt")),
+            ("etcd-keyfile", File("pki/apiserver-etcd-client.key")),
+            ("etcd-servers", Port),
+            ("kubelet-client-certificate", File("pki/apiserver-kubelet-client.crt")),
+            ("kubelet-client-key", File("pki/apiserver-kubelet-client.key")),
+            ("kubelet-preferred-address-types", Is("InternalIP,ExternalIP,Hostname")),
+            ("proxy-client-cert-file", File("pki/front-proxy-client.crt")),
+            ("proxy-client-key-file", File("pki/front-proxy-client.key")),
+            ("requestheader-allowed-names", Is("front-proxy-client")),
+            ("requestheader-client-ca-file", File("pki/front-proxy-ca.crt")),
+            ("requestheader-extra-headers-prefix", Is("X-Remote-Extra-")),
+            ("requestheader-group-headers", Is("X-Remote-Group")),
+            ("requestheader-username-headers", Is("X-Remote-User")),
+            ("secure-port", Port),
+            ("service-account-issuer", Is("https://kubernetes.default.svc.cluster.local")),
+            ("service-account-key-file", File("pki/sa.pub")),
+            ("service-account-signing-key-file", File("pki/sa.key")),
+            ("service-cluster-ip-range", Is("10.96.0.0/12")),
+            ("tls-cert-file", File("pki/apiserver.crt")),
+            ("tls-private-key-file", File("pki/apiserver.key")),
+        ],
+        "kube-controller-manager" => vec![
+            ("authentication-kubeconfig", File("controller-manager.conf")),
+            ("authorization-kubeconfig", File("controller-manager.conf")),
+            ("bind-address", Is("127.0.0.1")),
+            ("client-ca-file", File("pki/ca.crt")),
+            ("cluster-name", Is("kubernetes")),
+            ("cluster-signing-cert-file", File("pki/ca.crt")),
+            ("cluster-signing-key-file", File("pki/ca.key")),
+            ("controllers", Is("*,bootstrapsigner,tokencleaner")),
+            ("kubeconfig", File("controller-manager.conf")),
+            ("leader-elect", Ours("false")),
+            ("requestheader-client-ca-file", File("pki/front-proxy-ca.crt")),
+            ("root-ca-file", File("pki/ca.crt")),
+            ("service-account-private-key-file", File("pki/sa.key")),
+            ("use-service-account-credentials", Is("true")),
+        ],
+        "kube-scheduler" => vec![
+            ("authentication-kubeconfig", File("scheduler.conf")),
+            ("authorization-kubeconfig", File("scheduler.conf")),
+            ("bind-address", Is("127.0.0.1")),
+            ("kubeconfig", File("scheduler.conf")),
+            ("leader-elect", Ours("false")),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Flags kubeproof adds that kubeadm does not pass (docs/control-plane.md says why).
+fn added_flags(component: &str) -> &'static [&'static str] {
+    match component {
+        "kube-apiserver" => &["bind-address", "cert-dir", "endpoint-reconciler-type"],
+        "kube-controller-manager" | "kube-scheduler" => &["secure-port"],
+        _ => &[],
+    }
+}
+
+/// The running kube-apiserver, kube-controller-manager and kube-scheduler have kubeadm's flags
+/// (read from /proc/PID/cmdline), and no flag kubeadm lacks beyond the documented ones.
+fn flags_are_kubeadms(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
+        let dir = local.dir.clone();
+        let components = read_state(&dir).map(|s| s.components).unwrap_or_default();
+        let mut problems = Vec::new();
+        for component in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
+            let record = components.iter().find(|c| c.name == component).ok_or(format!("{component} is not running"))?;
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", record.pid)).map_err(|e| format!("{component}: {e}"))?;
+            let running: Vec<(String, String)> = cmdline
+                .split(|b| *b == 0)
+                .filter_map(|a| std::str::from_utf8(a).ok()?.strip_prefix("--").map(str::to_string))
+                .map(|a| match a.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (a, String::new()),
+                })
+                .collect();
+            let value = |flag: &str| running.iter().find(|(k, _)| k == flag).map(|(_, v)| v.as_str());
+            let expected = kubeadm_flags(component);
+            for (flag, want) in &expected {
+                let Some(got) = value(flag) else {
+                    problems.push(format!("{component} lacks kubeadm's --{flag}"));
+                    continue;
+                };
+                let ok = match want {
+                    Kubeadm::Is(v) | Kubeadm::Ours(v) => got == *v,
+                    Kubeadm::File(name) => Path::new(got) == dir.join(name) && Path::new(got).is_file(),
+                    Kubeadm::Port => got
+                        .trim_start_matches("https://127.0.0.1:")
+                        .parse::<u16>()
+                        .is_ok_and(|p| p > 0),
+                };
+                if !ok {
+                    problems.push(format!("{component} --{flag}={got}: expected {}", match want {
+                        Kubeadm::Is(v) => format!("kubeadm's {v}"),
+                        Kubeadm::Ours(v) => format!("{v} (a documented difference)"),
+                        Kubeadm::File(name) => format!("the file {name} of the cluster directory"),
+                        Kubeadm::Port => "a loopback port".to_string(),
+                    }));
+                }
+            }
+            for (flag, _) in &running {
+                if !expected.iter().any(|(f, _)| f == flag) && !added_flags(component).contains(&flag.as_str()) {
+                    problems.push(format!("{component} has --{flag}, which kubeadm does not pass and docs/control-plane.md does not explain"));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "the running flags differ from kubeadm's:\n{}", problems.join("\n"));
+        Ok(())
+    })
 }

@@ -74,8 +74,10 @@ pub struct LocalCluster {
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub server: String,
-    /// etcd's client URL (https, client certificates of the etcd CA only).
+    /// etcd's client URL (https, client certificates of the etcd CA only): gRPC.
     pub etcd: String,
+    /// etcd's HTTP endpoints (`/version`, `/health`, …), same TLS and client certificates.
+    pub etcd_http: String,
     pub apiserver_args: Vec<String>,
     pub installation: Installation,
     /// How long the start took, from the first process to usable.
@@ -190,6 +192,7 @@ impl LocalCluster {
             dir: dir.clone(),
             server: String::new(),
             etcd: String::new(),
+            etcd_http: String::new(),
             apiserver_args: opts.apiserver_args.clone(),
             installation,
             startup: Duration::ZERO,
@@ -227,6 +230,7 @@ impl LocalCluster {
         let (apiserver, kcm_port, scheduler_port) = (port()?, port()?, port()?);
         self.server = format!("https://127.0.0.1:{apiserver}");
         self.etcd = format!("https://127.0.0.1:{etcd_client}");
+        self.etcd_http = format!("https://127.0.0.1:{etcd_http}");
         // One kubeconfig per identity, named as kubeadm names them in /etc/kubernetes.
         let kcm_kubeconfig = self.dir.join("controller-manager.conf");
         let scheduler_kubeconfig = self.dir.join("scheduler.conf");
@@ -260,7 +264,7 @@ impl LocalCluster {
             format!("--advertise-client-urls={}", self.etcd),
             // gRPC on its own port: served by grpc-go itself, not through Go's net/http2, which
             // (Go 1.26) resets the streams of 1.23's older gRPC client (RST_STREAM PROTOCOL_ERROR).
-            format!("--listen-client-http-urls=https://127.0.0.1:{etcd_http}"),
+            format!("--listen-client-http-urls={}", self.etcd_http),
             format!("--listen-peer-urls=https://127.0.0.1:{etcd_peer}"),
             format!("--initial-advertise-peer-urls=https://127.0.0.1:{etcd_peer}"),
             format!("--initial-cluster=kubeproof=https://127.0.0.1:{etcd_peer}"),
