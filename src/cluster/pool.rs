@@ -1,9 +1,11 @@
 //! The clusters a run uses: one context, or local control planes of one release — one per set
-//! of kube-apiserver flags that scenarios require, started on first use.
+//! of kube-apiserver flags that scenarios require, started together up front when the pool is
+//! opened for its scenarios ([`Pool::open_for`]), else on first use.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use futures::TryFutureExt as _;
 use tokio::sync::OnceCell;
 
 use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
@@ -40,7 +42,14 @@ pub struct Pool {
 
 impl Pool {
     /// Connects to the target; for a local target, installs (building if needed) and starts it.
+    /// Flag-profile clusters start when a scenario first needs one; see [`open_for`](Self::open_for).
     pub async fn open(target: &Target) -> Result<Pool, String> {
+        Self::open_for(target, &[]).await
+    }
+
+    /// [`open`](Self::open), and for a local target the flag-profile clusters these scenarios
+    /// need are started at the same time as the main one, so no scenario waits for a start.
+    pub async fn open_for(target: &Target, scenarios: &[Scenario]) -> Result<Pool, String> {
         match target {
             Target::Context(c) => {
                 Ok(Pool { base: Arc::new(Cluster::from_context(c).await?), installation: None, profiles: Mutex::default() })
@@ -53,8 +62,16 @@ impl Pool {
                 })
                 .await
                 .map_err(|e| e.to_string())??;
-                let base = start(&installation, Vec::new()).await?;
-                Ok(Pool { base, installation: Some(installation), profiles: Mutex::default() })
+                let profiles: BTreeMap<Vec<String>, Slot> =
+                    scenarios.iter().filter_map(profile).map(|args| (args, Slot::default())).collect();
+                // All at once; if one fails, dropping the others' futures stops what they started.
+                let (base, ()) = futures::future::try_join(
+                    start(&installation, Vec::new()),
+                    futures::future::try_join_all(profiles.iter().map(|(args, slot)| slot.get_or_try_init(|| start(&installation, args.clone()))))
+                        .map_ok(|_| ()),
+                )
+                .await?;
+                Ok(Pool { base, installation: Some(installation), profiles: Mutex::new(profiles) })
             }
         }
     }
@@ -71,12 +88,8 @@ impl Pool {
 
     /// The cluster a scenario runs on: for local targets, one started with the flags it requires.
     pub async fn cluster_for(&self, scenario: &Scenario) -> Result<Arc<Cluster>, String> {
-        let mut args = scenario.spec.requires.apiserver_args.clone();
         let Some(installation) = &self.installation else { return Ok(self.base.clone()) };
-        if args.is_empty() {
-            return Ok(self.base.clone());
-        }
-        args.sort();
+        let Some(args) = profile(scenario) else { return Ok(self.base.clone()) };
         let slot = self.profiles.lock().map_err(|_| "poisoned")?.entry(args.clone()).or_default().clone();
         slot.get_or_try_init(|| start(installation, args)).await.cloned()
     }
@@ -115,6 +128,13 @@ impl Pool {
         }
         out
     }
+}
+
+/// The kube-apiserver flags a scenario needs a cluster of its own for (sorted), if any.
+fn profile(scenario: &Scenario) -> Option<Vec<String>> {
+    let mut args = scenario.spec.requires.apiserver_args.clone();
+    args.sort();
+    (!args.is_empty()).then_some(args)
 }
 
 async fn start(installation: &Installation, apiserver_args: Vec<String>) -> Result<Arc<Cluster>, String> {
