@@ -5,7 +5,7 @@ pub mod matrix;
 pub mod run;
 
 use kubeproof::interrupt::Signal;
-use kubeproof::report::{RunOutcome, Stopped, Verdict};
+use kubeproof::report::{Phase, RunOutcome, Stopped, Verdict};
 
 /// Documented exit codes (docs/cli.md): every path out of kubeproof ends in one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl ExitCode {
             Some(Stopped::Interrupted { signal, .. }) => ExitCode::Signalled(*signal),
             Some(Stopped::ClusterDied(_)) => ExitCode::Cluster,
             // A cluster a scenario needed (a flag profile) could not be started.
-            None if outcome.reports.iter().any(|r| r.failure.as_ref().is_some_and(|f| f.keyword == "cluster")) => {
+            None if outcome.reports.iter().any(|r| r.failure.as_ref().is_some_and(|f| f.phase == Phase::Cluster)) => {
                 ExitCode::Cluster
             }
             None if outcome.reports.iter().any(|r| r.verdict == Verdict::Failed) => ExitCode::Failed,

@@ -4,6 +4,7 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
+use super::StepError;
 use super::ledger::RUN_LABEL;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, resources};
@@ -37,14 +38,14 @@ fn label_value(s: &str) -> String {
     v.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
 }
 
-pub async fn service_account(run: &mut Run<'_>, name: &str) -> Result<StepOutput, String> {
+pub async fn service_account(run: &mut Run<'_>, name: &str) -> Result<StepOutput, StepError> {
     let name = run.render(name)?;
     let manifest = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}});
     let applied = apply_object(run, manifest).await?;
     Ok(StepOutput::new(applied, format!("ServiceAccount {name} created")))
 }
 
-pub async fn apply(run: &mut Run<'_>, step: &ApplyStep) -> Result<StepOutput, String> {
+pub async fn apply(run: &mut Run<'_>, step: &ApplyStep) -> Result<StepOutput, StepError> {
     let docs = manifest::manifests(step, &run.scenario.dir())?;
     let mut applied = Vec::new();
     let mut names = Vec::new();

@@ -2,11 +2,13 @@
 
 use serde_json::{Value, json};
 
+use super::StepError;
+use crate::scenario::assertion::Mismatch;
 use super::token::admin_request;
 use super::{Run, StepOutput};
 use crate::scenario::step::CallStep;
 
-pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, String> {
+pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepError> {
     if !s.eventually {
         return once(run, s, 1).await;
     }
@@ -22,17 +24,21 @@ pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, String>
                 m if m.is_empty() => return out,
                 m => format!("{}; last: {}", m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "), o.summary),
             },
-            Err(e) => e.clone(),
+            Err(e) => format!("{e:?}"),
         };
         if started.elapsed() >= limit {
-            return Err(format!("still not as expected after {attempts} attempts in {:.1}s: {last}", started.elapsed().as_secs_f64()));
+            return Err(StepError::Timeout {
+                after_ms: started.elapsed().as_millis() as u64,
+                waiting_for: format!("{} {} to be as expected ({attempts} attempts)", s.method, s.path),
+                last_seen: Some(last),
+            });
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         attempts += 1;
     }
 }
 
-async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutput, String> {
+async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutput, StepError> {
     let path = run.render(&s.path)?;
     let method = http::Method::from_bytes(s.method.to_uppercase().as_bytes()).map_err(|e| e.to_string())?;
     let body = s.body.as_ref().map(|b| run.render_json(b)).transpose()?;
@@ -74,6 +80,9 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
     match s.status {
         Some(code) => Ok(out.implying(super::expect_equal("$.status", json!(code)))),
         None if (200..300).contains(&status) => Ok(out),
-        None => Err(format!("expected a 2xx status, observed {status}\n  {}", out.summary)),
+        None => Err(StepError::Mismatch {
+            mismatches: vec![Mismatch { path: "$.status".into(), expected: "a 2xx status".into(), observed: status.to_string() }],
+            summary: out.summary,
+        }),
     }
 }

@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
+use super::StepError;
 use super::{Run, StepOutput, expect_equal, redact};
 use crate::scenario::step::CompareStep;
 
-pub fn compare(run: &mut Run<'_>, s: &CompareStep) -> Result<StepOutput, String> {
+pub fn compare(run: &mut Run<'_>, s: &CompareStep) -> Result<StepOutput, StepError> {
     let (a, b) = (run.token(&s.a)?, run.token(&s.b)?);
     let same = a == b;
     let summary = format!(

@@ -5,11 +5,12 @@ use std::ops::ControlFlow;
 use kube::api::{DynamicObject, ObjectList};
 use serde_json::{Value, json};
 
+use super::StepError;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, evaluate, resources};
 use crate::scenario::step::GetStep;
 
-pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, String> {
+pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, StepError> {
     let resource = resources::resolve(run.cluster, s.api_version.as_deref(), &s.kind).await?;
     let namespace = match &s.namespace {
         Some(ns) => run.render(ns)?,
@@ -38,7 +39,7 @@ pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutpu
     let doc = observe(&api, selection, |list| {
         let Some(doc) = to_doc(list) else {
             if !wait {
-                return ControlFlow::Break(Err(format!("{what} not found")));
+                return ControlFlow::Break(Err(StepError::other(format!("{what} not found"))));
             }
             last_problem = format!("{what} does not exist yet");
             return ControlFlow::Continue(());
@@ -58,10 +59,11 @@ pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutpu
     let doc = match tokio::time::timeout(run.timeout_for(s.timeout), doc).await {
         Ok(r) => r??,
         Err(_) => {
-            return Err(format!(
-                "timed out after {}s waiting for {what}: {last_problem}",
-                run.timeout_for(s.timeout).as_secs()
-            ));
+            return Err(StepError::Timeout {
+                after_ms: run.timeout_for(s.timeout).as_millis() as u64,
+                waiting_for: format!("{what} to satisfy the assertions"),
+                last_seen: Some(last_problem),
+            });
         }
     };
     let summary = match doc.get("items").and_then(Value::as_array) {

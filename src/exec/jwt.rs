@@ -5,11 +5,12 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
+use super::StepError;
 use super::token::admin_request;
 use super::{Run, StepOutput, redact};
 use crate::scenario::step::JwtStep;
 
-pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, String> {
+pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError> {
     let token = run.token(&s.token)?.to_string();
     let (header, claims) = decode_parts(&token).map_err(|e| format!("token `{}` is not a JWT: {e}", s.token))?;
     let lifetime = match (claims.get("exp").and_then(Value::as_i64), claims.get("iat").and_then(Value::as_i64)) {

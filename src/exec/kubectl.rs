@@ -4,10 +4,11 @@ use std::process::Stdio;
 
 use serde_json::json;
 
+use super::StepError;
 use super::{Run, StepOutput, expect_equal, redact};
 use crate::scenario::step::KubectlStep;
 
-pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, String> {
+pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, StepError> {
     let args: Vec<String> = s.args.iter().map(|a| run.render(a)).collect::<Result<_, _>>()?;
     let mut cmd = tokio::process::Command::new(&run.cluster.kubectl);
     if let Some(kc) = &run.cluster.kubeconfig {

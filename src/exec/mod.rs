@@ -3,6 +3,7 @@
 mod apply;
 mod call;
 mod compare;
+mod error;
 pub mod event;
 mod get;
 mod jwt;
@@ -22,10 +23,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::report::{Failure, RunOutcome, ScenarioReport, StepRecord, Stopped, Verdict};
+use crate::report::{Failure, Phase, Position, RunOutcome, ScenarioReport, StepRecord, Stopped, Verdict};
 use crate::scenario::assertion::{Assertion, Mismatch, brief};
 use crate::scenario::step::Captures;
 use crate::scenario::{Scenario, Step, template};
+pub use error::StepError;
 use event::{Event, Events};
 use ledger::Ledger;
 
@@ -85,16 +87,19 @@ pub(crate) struct Run<'a> {
 
 impl Run<'_> {
     /// Renders `${…}` in a string.
-    pub fn render(&self, text: &str) -> Result<String, String> {
-        template::render(text, &self.vars)
+    pub fn render(&self, text: &str) -> Result<String, StepError> {
+        template::render(text, &self.vars).map_err(|message| StepError::Undefined { message })
     }
 
-    pub fn render_json(&self, value: &Value) -> Result<Value, String> {
-        template::render_json(value, &self.vars)
+    pub fn render_json(&self, value: &Value) -> Result<Value, StepError> {
+        template::render_json(value, &self.vars).map_err(|message| StepError::Undefined { message })
     }
 
-    pub fn token(&self, name: &str) -> Result<&str, String> {
-        self.tokens.get(name).map(String::as_str).ok_or_else(|| format!("no token is saved as `{name}`"))
+    pub fn token(&self, name: &str) -> Result<&str, StepError> {
+        self.tokens
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| StepError::Undefined { message: format!("no token is saved as `{name}`") })
     }
 
     pub fn save_token(&mut self, name: &str, token: String) {
@@ -135,13 +140,18 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
     }
     let emit = |event: Event| opts.events.emit(event);
     emit(Event::ScenarioStarted { scenario: scenario.name.clone(), cluster: cluster.label.clone() });
-    let fail = |report: &mut ScenarioReport, message: String| {
+    let fail = |report: &mut ScenarioReport, phase: Phase, error: StepError| {
         report.verdict = Verdict::Failed;
+        let keyword = match phase {
+            Phase::Cleanup => "cleanup",
+            _ => "setup",
+        };
         report.failure = Some(Failure {
+            phase,
             step: None,
-            location: scenario.path.display().to_string(),
-            keyword: "setup".into(),
-            message: redact::redact(&message),
+            position: Position::file(&scenario.path),
+            keyword: keyword.into(),
+            error: error.redacted(),
         });
     };
 
@@ -164,7 +174,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
     };
 
     match apply::create_namespace(&run).await {
-        Err(e) => fail(&mut report, with_health(cluster, format!("cannot create namespace {namespace}: {e}"))),
+        Err(e) => fail(&mut report, Phase::Setup, StepError::other(format!("cannot create namespace {namespace}: {e}"))),
         Ok(()) => {
             for (index, step) in scenario.spec.steps.iter().enumerate() {
                 let step = &step.value;
@@ -205,7 +215,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
                 let work = tokio::time::timeout(limit, run_step(&mut run, step));
                 let outcome = match with_heartbeat(work, STILL_RUNNING_EVERY, still_running).await {
                     Ok(r) => r,
-                    Err(_) => Err(format!("timed out after {}s while {waiting_for}", limit.as_secs_f64())),
+                    Err(_) => Err(StepError::Timeout { after_ms: limit.as_millis() as u64, waiting_for, last_seen: None }),
                 };
                 let outcome = outcome.and_then(|out| check(&mut run, step, out));
                 match outcome {
@@ -220,13 +230,14 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
                         };
                         finished(record, &mut report);
                     }
-                    Err(message) => {
+                    Err(error) => {
                         report.verdict = Verdict::Failed;
                         report.failure = Some(Failure {
+                            phase: Phase::Step,
                             step: Some(index),
-                            location: pos.to_string(),
+                            position: pos.into(),
                             keyword: step.keyword().into(),
-                            message: redact::redact(&with_health(cluster, message)),
+                            error: error.redacted(),
                         });
                         break;
                     }
@@ -250,7 +261,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
             }
         };
         if !problems.is_empty() && report.verdict == Verdict::Passed {
-            fail(&mut report, format!("cleanup failed: {}", problems.join("; ")));
+            fail(&mut report, Phase::Cleanup, StepError::other(format!("cleanup failed: {}", problems.join("; "))));
         }
         report.left = problems;
     }
@@ -296,7 +307,7 @@ fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
     None
 }
 
-async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, String> {
+async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, StepError> {
     match step {
         Step::ServiceAccount(name) => apply::service_account(run, name).await,
         Step::Apply(s) => apply::apply(run, s).await,
@@ -315,12 +326,11 @@ async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, String> 
 }
 
 /// Checks the step's assertions (those for this release) and takes its captures.
-fn check(run: &mut Run<'_>, step: &Step, out: StepOutput) -> Result<String, String> {
+fn check(run: &mut Run<'_>, step: &Step, out: StepOutput) -> Result<String, StepError> {
     let (assertions, captures) = step.checks();
     let mismatches = evaluate(run, out.implied.iter().chain(assertions), &out.doc)?;
     if !mismatches.is_empty() {
-        let lines: Vec<String> = mismatches.iter().map(explain).collect();
-        return Err(format!("{}\n  {}", lines.join("\n"), out.summary));
+        return Err(StepError::Mismatch { mismatches, summary: out.summary });
     }
     if let Some(captures) = captures {
         take_captures(run, captures, &out.doc)?;
@@ -333,7 +343,7 @@ pub(crate) fn evaluate<'a>(
     run: &Run<'_>,
     assertions: impl Iterator<Item = &'a Assertion>,
     doc: &Value,
-) -> Result<Vec<Mismatch>, String> {
+) -> Result<Vec<Mismatch>, StepError> {
     let mut out = Vec::new();
     for a in assertions {
         if a.versions.as_ref().is_some_and(|r| !r.contains(&run.cluster.version)) {
@@ -350,35 +360,17 @@ pub(crate) fn evaluate<'a>(
     Ok(out)
 }
 
-/// One mismatch, with a line diff when both sides are long strings.
-fn explain(m: &Mismatch) -> String {
-    let long = m.expected.len() > 60 && m.observed.len() > 60;
-    if !long {
-        return format!("{m}");
-    }
-    let diff = similar::TextDiff::from_words(&m.expected, &m.observed);
-    let mut shown = String::new();
-    for change in diff.iter_all_changes() {
-        let text = change.value();
-        match change.tag() {
-            similar::ChangeTag::Delete => shown.push_str(&format!("[-{text}-]")),
-            similar::ChangeTag::Insert => shown.push_str(&format!("{{+{text}+}}")),
-            similar::ChangeTag::Equal => shown.push_str(text),
-        }
-    }
-    format!("{}:\n    expected: {}\n    observed: {}\n    diff:     {shown}", m.path, m.expected, m.observed)
-}
-
-fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), String> {
+fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), StepError> {
     for (name, path) in captures {
-        let jp = crate::scenario::assertion::compile_path(path).map_err(|e| format!("capture `{name}`: {e}"))?;
+        let capture_error = |message: String| StepError::Capture { name: name.clone(), message };
+        let jp = crate::scenario::assertion::compile_path(path).map_err(capture_error)?;
         let value = match jp.query(doc).all().as_slice() {
             [one] => match one {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             },
-            [] => return Err(format!("capture `{name}`: `{path}` selects nothing in {}", brief(doc))),
-            many => return Err(format!("capture `{name}`: `{path}` selects {} values, not one", many.len())),
+            [] => return Err(capture_error(format!("`{path}` selects nothing in {}", brief(doc)))),
+            many => return Err(capture_error(format!("`{path}` selects {} values, not one", many.len()))),
         };
         run.vars.insert(name.clone(), value);
     }
@@ -410,14 +402,6 @@ fn describe(step: &Step, run: &Run<'_>) -> String {
             )
         }
         Step::Kubectl(s) => format!("running kubectl {}", s.args.join(" ")),
-    }
-}
-
-/// Adds what a dead control-plane component said, when that explains a failure.
-fn with_health(cluster: &Cluster, message: String) -> String {
-    match cluster.health() {
-        Ok(()) => message,
-        Err(dead) => format!("{message}\n(the local cluster is broken: {dead})"),
     }
 }
 
@@ -542,10 +526,11 @@ pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> Scenar
         verdict: Verdict::Failed,
         reason: None,
         failure: Some(Failure {
+            phase: Phase::Cluster,
             step: None,
-            location: scenario.path.display().to_string(),
+            position: Position::file(&scenario.path),
             keyword: "cluster".into(),
-            message: redact::redact(&error),
+            error: StepError::other(error).redacted(),
         }),
         steps: Vec::new(),
         observed: None,

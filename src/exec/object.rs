@@ -5,6 +5,8 @@ use std::ops::ControlFlow;
 use kube::api::DeleteParams;
 use serde_json::json;
 
+use super::StepError;
+use crate::scenario::assertion::Mismatch;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, resources};
 use crate::scenario::step::ObjectStep;
@@ -23,7 +25,7 @@ struct Target {
     name: String,
 }
 
-async fn target(run: &Run<'_>, s: &ObjectStep) -> Result<Target, String> {
+async fn target(run: &Run<'_>, s: &ObjectStep) -> Result<Target, StepError> {
     let resource = resources::resolve(run.cluster, s.api_version.as_deref(), &s.kind).await?;
     let namespace = match &s.namespace {
         Some(ns) => run.render(ns)?,
@@ -32,7 +34,7 @@ async fn target(run: &Run<'_>, s: &ObjectStep) -> Result<Target, String> {
     Ok(Target { api: resource.api(run.cluster, &namespace), kind: s.kind.clone(), name: run.render(&s.name)? })
 }
 
-pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, String> {
+pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
     let t = target(run, s).await?;
     t.api
         .delete(&t.name, &DeleteParams::default())
@@ -45,7 +47,7 @@ pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Str
     Ok(StepOutput::new(json!({"deleted": true}), format!("{} {} deleted", t.kind, t.name)))
 }
 
-pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, String> {
+pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
     let t = target(run, s).await?;
     let appeared = observe(&t.api, Selection::named(&t.name), |list| match list.items.first() {
         Some(obj) => ControlFlow::Break(obj.metadata.uid.clone().unwrap_or_default()),
@@ -58,13 +60,16 @@ pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Str
         None => Some(appeared.await?).filter(|uid| !uid.is_empty()),
     };
     match (found, s.window) {
-        (Some(uid), _) => Err(format!("{} {} exists (uid {uid}); expected it to be absent", t.kind, t.name)),
+        (Some(uid), _) => Err(StepError::Mismatch {
+            mismatches: vec![Mismatch { path: format!("{} {}", t.kind, t.name), expected: "absent".into(), observed: format!("exists (uid {uid})") }],
+            summary: format!("{} {} exists", t.kind, t.name),
+        }),
         (None, Some(w)) => Ok(StepOutput::new(json!({"absent": true}), format!("{} {} stayed absent for {w}", t.kind, t.name))),
         (None, None) => Ok(StepOutput::new(json!({"absent": true}), format!("{} {} is absent", t.kind, t.name))),
     }
 }
 
-pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, String> {
+pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
     let t = target(run, s).await?;
     let window = s.window.ok_or("`unchanged` needs `for`")?;
     let mut first: Option<(String, String)> = None;
@@ -86,8 +91,11 @@ pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, 
         }
     });
     match tokio::time::timeout(window.0, changed).await {
-        Ok(Ok(what)) => Err(what),
-        Ok(Err(e)) => Err(e),
+        Ok(Ok(what)) => Err(StepError::Mismatch {
+            mismatches: vec![Mismatch { path: format!("{} {}", t.kind, t.name), expected: format!("unchanged for {window}"), observed: what.clone() }],
+            summary: what,
+        }),
+        Ok(Err(e)) => Err(e.into()),
         Err(_) => Ok(StepOutput::new(json!({"unchanged": true}), format!("{} {} unchanged for {window}", t.kind, t.name))),
     }
 }

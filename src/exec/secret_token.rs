@@ -8,11 +8,12 @@ use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
+use super::StepError;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, redact};
 use crate::scenario::step::SecretTokenStep;
 
-pub async fn secret_token(run: &mut Run<'_>, s: &SecretTokenStep) -> Result<StepOutput, String> {
+pub async fn secret_token(run: &mut Run<'_>, s: &SecretTokenStep) -> Result<StepOutput, StepError> {
     let name = run.render(&s.secret)?;
     let api: Api<DynamicObject> =
         Api::namespaced_with(run.cluster.client.clone(), &run.namespace, &ApiResource::erase::<Secret>(&()));

@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 
+use super::StepError;
 use super::{Run, StepOutput, expect_equal, redact};
 use crate::scenario::step::TokenStep;
 
-pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, String> {
+pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepError> {
     let sa = run.render(&s.service_account)?;
     // kubectl sends null for an unset or zero duration; the server then defaults to 3600 s.
     let expiration = match s.duration {
@@ -28,7 +29,7 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, Strin
             };
             let (status, obj, _) = admin_request(run, http::Method::GET, &path, None).await?;
             if status != 200 {
-                return Err(format!("bound object {} {name}: {}", b.kind, obj.get("message").and_then(Value::as_str).unwrap_or("not found")));
+                return Err(format!("bound object {} {name}: {}", b.kind, obj.get("message").and_then(Value::as_str).unwrap_or("not found")).into());
             }
             let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
             json!({"kind": b.kind, "apiVersion": "v1", "name": name, "uid": uid})

@@ -64,9 +64,13 @@ fn testcase(x: &mut String, r: &ScenarioReport) {
     );
     match (&r.verdict, &r.failure) {
         (Verdict::Failed, Some(f)) => {
-            let step = f.step.map(|i| format!("step {} ", i + 1)).unwrap_or_default();
-            let message = format!("{step}`{}` at {} failed", f.keyword, f.location);
-            let _ = write!(x, "\n      <failure message=\"{}\" type=\"{}\">{}</failure>", escape(&message), escape(&f.keyword), escape(&f.message));
+            let _ = write!(
+                x,
+                "\n      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                escape(&text::headline(f)),
+                escape(&f.keyword),
+                escape(&text::explain(&f.error))
+            );
         }
         (Verdict::NotApplicable, _) => {
             let _ = write!(x, "\n      <skipped message=\"{}\"/>", escape(r.reason.as_deref().unwrap_or("not applicable")));
@@ -100,7 +104,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::report::{Failure, StepRecord};
+    use crate::report::{Failure, Phase, Position, StepError, StepRecord};
 
     fn report(name: &str, verdict: Verdict) -> ScenarioReport {
         ScenarioReport {
@@ -109,10 +113,11 @@ mod tests {
             cluster: "v1.37.2".into(),
             server_version: "v1.37.2".into(),
             failure: (verdict == Verdict::Failed).then(|| Failure {
+                phase: Phase::Step,
                 step: Some(1),
-                location: format!("scenarios/{name}.yaml:7:5"),
+                position: Position { file: format!("scenarios/{name}.yaml").into(), line: Some(7), column: Some(5) },
                 keyword: "call".into(),
-                message: "$.status: expected 403, observed 200 <&\u{1}>".into(),
+                error: StepError::other("$.status: expected 403, observed 200 <&\u{1}>"),
             }),
             reason: (verdict == Verdict::NotApplicable).then(|| "applies to <1.24".into()),
             verdict,

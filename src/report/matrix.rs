@@ -51,7 +51,7 @@ impl Matrix {
             row[col] = Some(Cell {
                 verdict: r.verdict.clone(),
                 observed: r.observed.clone(),
-                detail: r.failure.as_ref().map(|f| format!("{}: {}", f.location, f.message)).or_else(|| r.reason.clone()),
+                detail: r.failure.as_ref().map(|f| format!("{}: {}", f.position, super::text::explain(&f.error))).or_else(|| r.reason.clone()),
             });
         }
         let generated = time::OffsetDateTime::now_utc()

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use crate::exec::StepError;
+
 /// How one scenario went on one cluster.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -38,11 +40,65 @@ pub struct StepRecord {
 /// Where and why a scenario failed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
-    /// `None` when the failure is not a step's (namespace setup, cleanup).
+    /// Which part of the scenario's run failed.
+    pub phase: Phase,
+    /// The step's index (from 0), for a step's failure.
     pub step: Option<usize>,
-    pub location: String,
+    /// Where in the scenario file: the step, or the file itself.
+    pub position: Position,
+    /// The step's kind (`call`, `wait` …), or the phase's name.
     pub keyword: String,
-    pub message: String,
+    /// What went wrong, as data; reporters render it.
+    pub error: StepError,
+}
+
+/// The parts of a scenario's run.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Getting the cluster the scenario needs (a flag profile that could not start).
+    Cluster,
+    /// Creating the scenario's namespace.
+    Setup,
+    /// One of the scenario's steps.
+    Step,
+    /// Deleting what the scenario created.
+    Cleanup,
+}
+
+/// A place in a scenario file; without a line, the file as a whole.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Position {
+    pub file: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+}
+
+impl Position {
+    pub fn file(file: &std::path::Path) -> Position {
+        Position { file: file.to_path_buf(), line: None, column: None }
+    }
+}
+
+impl From<crate::scenario::SourcePos> for Position {
+    fn from(p: crate::scenario::SourcePos) -> Position {
+        Position { file: p.file, line: Some(p.line), column: Some(p.column) }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(column) = self.column {
+            write!(f, ":{column}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One scenario on one cluster.

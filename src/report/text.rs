@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{ScenarioReport, Stopped, Tally, Verdict};
+use super::{Failure, ScenarioReport, StepError, Stopped, Tally, Verdict};
+use crate::scenario::assertion::Mismatch;
 
 /// One line per scenario: `PASS  name  [cluster]  (1.2s)`.
 pub fn line(r: &ScenarioReport) -> String {
@@ -33,9 +34,8 @@ pub fn details(r: &ScenarioReport) -> String {
         let _ = writeln!(s, "  {mark} {:>2}. {:<15} line {:<4} {}", step.index + 1, step.keyword, step.line, step.summary);
     }
     if let Some(f) = &r.failure {
-        let step = f.step.map(|i| format!("step {} ", i + 1)).unwrap_or_default();
-        let _ = writeln!(s, "  ✗ {step}`{}` at {} failed:", f.keyword, f.location);
-        for line in f.message.lines() {
+        let _ = writeln!(s, "  ✗ {}:", headline(f));
+        for line in explain(&f.error).lines() {
             let _ = writeln!(s, "      {line}");
         }
     }
@@ -74,4 +74,49 @@ pub fn stopped(stopped: &Stopped, not_run: usize) -> String {
         }
     }
     s
+}
+
+/// Where a failure happened: ``step 3 `call` at file:7:5 failed``.
+pub fn headline(f: &Failure) -> String {
+    let step = f.step.map(|i| format!("step {} ", i + 1)).unwrap_or_default();
+    format!("{step}`{}` at {} failed", f.keyword, f.position)
+}
+
+/// What went wrong, in words.
+pub fn explain(e: &StepError) -> String {
+    match e {
+        StepError::Mismatch { mismatches, summary } => {
+            let lines: Vec<String> = mismatches.iter().map(mismatch).collect();
+            format!("{}\n  {summary}", lines.join("\n"))
+        }
+        StepError::Timeout { after_ms, waiting_for, last_seen } => {
+            let mut s = format!("timed out after {}s while {waiting_for}", *after_ms as f64 / 1000.0);
+            if let Some(last) = last_seen.as_deref().filter(|l| !l.is_empty()) {
+                let _ = write!(s, "\n  last seen: {last}");
+            }
+            s
+        }
+        StepError::Undefined { message } | StepError::Other { message } => message.clone(),
+        StepError::Capture { name, message } => format!("capture `{name}`: {message}"),
+        StepError::Api { code, reason, message } => format!("{message} ({code} {reason})"),
+    }
+}
+
+/// One mismatch, with a word diff when both sides are long.
+fn mismatch(m: &Mismatch) -> String {
+    let long = m.expected.len() > 60 && m.observed.len() > 60;
+    if !long {
+        return format!("{m}");
+    }
+    let diff = similar::TextDiff::from_words(&m.expected, &m.observed);
+    let mut shown = String::new();
+    for change in diff.iter_all_changes() {
+        let text = change.value();
+        match change.tag() {
+            similar::ChangeTag::Delete => shown.push_str(&format!("[-{text}-]")),
+            similar::ChangeTag::Insert => shown.push_str(&format!("{{+{text}+}}")),
+            similar::ChangeTag::Equal => shown.push_str(text),
+        }
+    }
+    format!("{}:\n    expected: {}\n    observed: {}\n    diff:     {shown}", m.path, m.expected, m.observed)
 }

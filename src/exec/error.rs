@@ -1,0 +1,82 @@
+//! Why a step failed, as data. The engine says what went wrong; reporters (text, JSON, JUnit,
+//! CI annotations) decide how to show it.
+
+use serde::Serialize;
+
+use super::redact;
+use crate::scenario::assertion::Mismatch;
+
+/// What went wrong in a step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StepError {
+    /// Assertions that did not hold, and the step's one-line summary of what it saw.
+    Mismatch { mismatches: Vec<Mismatch>, summary: String },
+    /// The step's time limit passed while it waited for something; the last thing it saw.
+    Timeout {
+        after_ms: u64,
+        waiting_for: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_seen: Option<String>,
+    },
+    /// A `${name}` or a saved token that does not exist at run time.
+    Undefined { message: String },
+    /// A capture that selected nothing, or several values.
+    Capture { name: String, message: String },
+    /// The API server refused a request the step needed to make (not one it asserts on).
+    Api { code: u16, reason: String, message: String },
+    /// Anything else: a client that cannot start, an unreadable response.
+    Other { message: String },
+}
+
+impl StepError {
+    pub fn other(message: impl Into<String>) -> StepError {
+        StepError::Other { message: message.into() }
+    }
+
+    /// An error from the Kubernetes client, with the API server's Status when there is one.
+    pub fn kube(context: &str, e: kube::Error) -> StepError {
+        match e {
+            kube::Error::Api(status) => StepError::Api {
+                code: status.code,
+                reason: status.reason.clone(),
+                message: format!("{context}: {}", status.message),
+            },
+            other => StepError::other(format!("{context}: {}", crate::cluster::describe_error(&other))),
+        }
+    }
+
+    /// The same error with every string passed through redaction.
+    pub fn redacted(self) -> StepError {
+        let r = |s: String| redact::redact(&s);
+        match self {
+            StepError::Mismatch { mismatches, summary } => StepError::Mismatch {
+                mismatches: mismatches
+                    .into_iter()
+                    .map(|m| Mismatch { path: r(m.path), expected: r(m.expected), observed: r(m.observed) })
+                    .collect(),
+                summary: r(summary),
+            },
+            StepError::Timeout { after_ms, waiting_for, last_seen } => {
+                StepError::Timeout { after_ms, waiting_for: r(waiting_for), last_seen: last_seen.map(r) }
+            }
+            StepError::Undefined { message } => StepError::Undefined { message: r(message) },
+            StepError::Capture { name, message } => StepError::Capture { name, message: r(message) },
+            StepError::Api { code, reason, message } => StepError::Api { code, reason, message: r(message) },
+            StepError::Other { message } => StepError::Other { message: r(message) },
+        }
+    }
+}
+
+/// Plain messages from helpers that have nothing more to say.
+impl From<String> for StepError {
+    fn from(message: String) -> StepError {
+        StepError::Other { message }
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(message: &str) -> StepError {
+        StepError::other(message)
+    }
+}
