@@ -200,50 +200,54 @@ fn no_token_in_output(installation: local::Installation) -> Result<(), Failed> {
     Ok(())
 }
 
-/// etcd serves TLS only and wants a client certificate of its own CA: plain HTTP, no
-/// certificate, or the cluster CA's admin certificate are refused; kube-apiserver's etcd
-/// client certificate is let in (so the refusals are not a broken etcd).
+/// etcd serves TLS only and wants a client certificate of its own CA, on both its client
+/// ports (gRPC, which kube-apiserver uses, and HTTP): plain HTTP, no certificate, or the
+/// cluster CA's admin certificate are refused; kube-apiserver's etcd client certificate is let
+/// in (so the refusals are not a broken etcd).
 fn etcd_requires_certificates(installation: local::Installation) -> Result<(), Failed> {
     rt().block_on(async {
         let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
-        // HTTP endpoints such as /version are on etcd's HTTP port (gRPC has its own).
-        let port: u16 = local.etcd_http.strip_prefix("https://127.0.0.1:").and_then(|p| p.parse().ok()).ok_or("etcd URL")?;
         let pki = local.dir.join("pki");
         let read = |f: &str| std::fs::read(pki.join(f)).map_err(|e| format!("{f}: {e}"));
-
-        // Plain HTTP: Go's TLS server answers 400 "Client sent an HTTP request to an HTTPS server".
-        let plain = reqwest::Client::new().get(format!("http://127.0.0.1:{port}/version")).send().await;
-        let plain_body = match plain {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        assert!(!plain_body.contains("etcdserver"), "etcd answered plain HTTP: {plain_body}");
-
         let etcd_ca = reqwest::Certificate::from_pem(&read("etcd/ca.crt")?).map_err(|e| e.to_string())?;
-        let client = |identity: Option<(&str, &str)>| -> Result<reqwest::Client, String> {
+        // gRPC speaks HTTP/2 only: ask it so, or the refusal could be a protocol mismatch.
+        let client = |identity: Option<(&str, &str)>, h2: bool| -> Result<reqwest::Client, String> {
             let mut b = reqwest::Client::builder().tls_certs_only([etcd_ca.clone()]).timeout(Duration::from_secs(5));
+            if h2 {
+                b = b.http2_prior_knowledge();
+            }
             if let Some((cert, key)) = identity {
                 let pem = [read(cert)?, read(key)?].concat();
                 b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| e.to_string())?);
             }
             b.build().map_err(|e| e.to_string())
         };
-        let url = format!("https://127.0.0.1:{port}/version");
-        for (what, identity) in [("no certificate", None), ("the cluster CA's admin certificate", Some(("admin.crt", "admin.key")))] {
-            let answer = client(identity)?.get(&url).send().await;
-            let body = match answer {
+        let etcd_client = Some(("apiserver-etcd-client.crt", "apiserver-etcd-client.key"));
+
+        for (port_name, base, h2) in [("gRPC", &local.etcd, true), ("HTTP", &local.etcd_http, false)] {
+            let url = format!("{base}/version");
+            // Plain HTTP: Go's TLS server answers 400, or etcd's multiplexer hangs up.
+            let plain = reqwest::Client::new().get(url.replacen("https://", "http://", 1)).send().await;
+            let plain_body = match plain {
                 Ok(r) => r.text().await.unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            assert!(!body.contains("etcdserver"), "etcd let a client with {what} in: {body}");
+            assert!(!plain_body.contains("etcdserver"), "etcd's {port_name} port answered plain HTTP: {plain_body}");
+            for (what, identity) in [("no certificate", None), ("the cluster CA's admin certificate", Some(("admin.crt", "admin.key")))] {
+                let answer = client(identity, h2)?.get(&url).send().await;
+                assert!(answer.is_err(), "etcd's {port_name} port let a client with {what} in: {answer:?}");
+            }
+            let allowed = client(etcd_client, h2)?
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| format!("etcd's {port_name} port refused kube-apiserver's etcd certificate: {e:?}"))?;
+            if port_name == "HTTP" {
+                let status = allowed.status();
+                let body = allowed.text().await.map_err(|e| e.to_string())?;
+                assert!(body.contains("etcdserver"), "etcd /version: {status} {body}");
+            }
         }
-        let allowed = client(Some(("apiserver-etcd-client.crt", "apiserver-etcd-client.key")))?
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| format!("kube-apiserver's etcd certificate was refused: {e:?}"))?;
-        let body = allowed.text().await.map_err(|e| e.to_string())?;
-        assert!(body.contains("etcdserver"), "etcd /version: {body}");
 
         // The cluster works through the authenticated etcd: an object is stored and read back.
         let local = Arc::new(local);
