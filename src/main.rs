@@ -36,8 +36,12 @@ enum Command {
         #[command(flatten)]
         files: cli::run::FileArgs,
     },
-    /// Print the JSON Schema of scenario files (for yaml-language-server).
-    Schema,
+    /// Print the JSON Schema of scenario files (for yaml-language-server), or of JSON reports.
+    Schema {
+        /// The schema of `run --json` reports instead.
+        #[arg(long)]
+        report: bool,
+    },
     /// Run every scenario on several releases and print the behaviour matrix.
     Matrix(cli::matrix::MatrixArgs),
     /// What changed between two releases: the scenarios whose outcome differs.
@@ -69,7 +73,7 @@ fn main() {
             Command::Run(a) => cli::run::run(a).await,
             Command::Lint { paths, files } => cli::run::lint(&paths, files),
             Command::List { paths, files } => cli::run::list(&paths, files),
-            Command::Schema => cli::run::schema(),
+            Command::Schema { report } => cli::run::schema(report),
             Command::Matrix(a) => cli::matrix::matrix(a).await,
             Command::Diff(a) => cli::matrix::diff(a).await,
             Command::Cluster(cmd) => cli::cluster::run(cmd).await.unwrap_or_else(|e| {

@@ -40,6 +40,7 @@ fn main() {
         Trial::ignorable_test("faults::etcd_killed_mid_run", || with_version(etcd_killed)),
         Trial::ignorable_test("faults::context_api_server_killed", || with_version(context_api_server_killed)),
         Trial::ignorable_test("cli::exit_codes", || with_version(exit_codes)),
+        Trial::ignorable_test("cli::matrix_from_reports_of_separate_runs", || with_version(matrix_from_reports)),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -554,6 +555,50 @@ fn exit_codes(installation: local::Installation) -> Result<(), Failed> {
         let said = all_output(&out);
         assert_eq!(out.status.code(), Some(3), "{said}");
         assert!(said.contains("TLS verification failed"), "the certificate problem is named:\n{said}");
+        Ok(())
+    })
+}
+
+/// Separate runs (one CI job each) write `--json` reports; `matrix --from` assembles their table
+/// without a cluster, and refuses a report of a run that stopped early.
+fn matrix_from_reports(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let f = Fixture::start(installation, "merge").await?;
+        f.write("one.yaml", "description: first\nobserve: one\nsteps:\n  - service-account: one\n")?;
+        f.write("two.yaml", "description: second\nobserve: two\nsteps:\n  - service-account: two\n")?;
+        let mut reports = Vec::new();
+        for name in ["one", "two"] {
+            let path = f.dir.join(format!("{name}.json"));
+            let out = f.kubeproof(&["--filter", name, "--json", &path.display().to_string()]).output().map_err(|e| e.to_string())?;
+            assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+            reports.push(path.display().to_string());
+        }
+        let markdown = f.dir.join("matrix.md");
+        let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(["matrix", "--from", &reports.join(","), "--scenarios", &f.dir.join("scenarios").display().to_string()])
+            .args(["--markdown", &markdown.display().to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let table = std::fs::read_to_string(&markdown).map_err(|e| e.to_string())?;
+        for row in ["| `one` | ✓ one |", "| `two` | ✓ two |"] {
+            assert!(table.contains(row), "{row} missing from\n{table}");
+        }
+        assert!(table.contains(&format!("| `{}` |", f.cluster.git_version)), "one column, the release the runs used:\n{table}");
+
+        let stopped = f.dir.join("stopped.json");
+        std::fs::write(
+            &stopped,
+            r#"{"format": "kubeproof-report", "version": 1, "reports": [], "stopped": {"cluster-died": "v1.37.2: etcd exited"}}"#,
+        )
+        .map_err(|e| e.to_string())?;
+        let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(["matrix", "--from", &stopped.display().to_string(), "--scenarios", &f.dir.join("scenarios").display().to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
+        assert_eq!(out.status.code(), Some(3), "a run that stopped on a dead cluster: {}", all_output(&out));
+        assert!(all_output(&out).contains("stopped early"), "{}", all_output(&out));
         Ok(())
     })
 }

@@ -10,7 +10,8 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::{self, ExecOptions};
 use kubeproof::report::matrix::{Column, Matrix};
-use kubeproof::report::{RunOutcome, ScenarioReport, Tally, junit, terminal, text};
+use kubeproof::report::document::Document;
+use kubeproof::report::{RunOutcome, ScenarioReport, Tally, github, junit, terminal, text};
 
 use super::ExitCode;
 use super::run::{FileArgs, check_outputs, check_version, load, open_pool, selected, write_report};
@@ -21,8 +22,12 @@ pub struct MatrixArgs {
     #[arg(long, value_delimiter = ',', conflicts_with = "contexts")]
     pub versions: Vec<String>,
     /// Existing clusters: kubeconfig contexts, e.g. kind-v1-23,kind-v1-37.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with = "from")]
     pub contexts: Vec<String>,
+    /// Assemble the matrix from `run --json` reports made elsewhere (one CI job per release),
+    /// running nothing: e.g. --from v1.23.json,v1.37.json.
+    #[arg(long, value_delimiter = ',', conflicts_with = "versions")]
+    pub from: Vec<PathBuf>,
     #[arg(long, default_value = "scenarios")]
     pub scenarios: PathBuf,
     #[command(flatten)]
@@ -61,14 +66,19 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     } else {
         args.contexts.iter().map(|c| Target::Context(context(c))).collect()
     };
-    if targets.is_empty() {
-        eprintln!("error: give --versions (e.g. 1.23,1.24,latest) or --contexts");
+    if targets.is_empty() && args.from.is_empty() {
+        eprintln!("error: give --versions (e.g. 1.23,1.24,latest), --contexts or --from");
         return ExitCode::BadInput;
     }
     if let Err(code) = check_outputs([&args.markdown, &args.json, &args.junit]) {
         return code;
     }
-    let (matrix, reports) = match build(&targets, &args.scenarios, args.files, args.jobs).await {
+    let built = if args.from.is_empty() {
+        build(&targets, &args.scenarios, args.files, args.jobs).await
+    } else {
+        assemble(&args.from, &args.scenarios, args.files)
+    };
+    let (matrix, reports) = match built {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -86,6 +96,12 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     }
     if let Some(path) = &args.junit {
         code = code.max_with(write_report(path, &junit::document(&reports, None)));
+    }
+    if github::active() {
+        print!("{}", github::annotations(&reports));
+        if let Err(e) = github::append_summary(&markdown_page(&matrix)) {
+            eprintln!("warning: {e}");
+        }
     }
     println!("\n{}", Tally::of(&reports));
     code
@@ -107,6 +123,34 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
 
 fn context(name: &str) -> ContextTarget {
     ContextTarget { context: Some(name.to_string()), ..Default::default() }
+}
+
+/// Builds the matrix from reports of runs made elsewhere: a column per cluster, in the order
+/// the reports name them. A report of a run that stopped early is refused: its column would
+/// look complete.
+fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
+    let scenarios = load(std::slice::from_ref(scenarios), None, file_args)?;
+    let mut reports = Vec::new();
+    for file in files {
+        let document = Document::read(file).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::BadInput
+        })?;
+        if let Some(stopped) = &document.outcome.stopped {
+            eprint!("error: {} is the report of a run that stopped early:\n{}", file.display(), text::stopped(stopped, 0));
+            return Err(ExitCode::of(&document.outcome));
+        }
+        reports.extend(document.outcome.reports);
+    }
+    let mut columns: Vec<Column> = Vec::new();
+    for r in &reports {
+        if !columns.iter().any(|c| c.cluster == r.cluster) {
+            columns.push(Column { cluster: r.cluster.clone(), server_version: r.server_version.clone() });
+        }
+    }
+    let descriptions: BTreeMap<String, String> =
+        scenarios.iter().map(|s| (s.name.clone(), s.spec.description.trim().to_string())).collect();
+    Ok((Matrix::build(columns, &reports, descriptions), reports))
 }
 
 /// Opens every target (in parallel), runs every scenario on each, and builds the matrix.

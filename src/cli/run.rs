@@ -8,7 +8,8 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::cluster::local::versions;
 use kubeproof::exec::{ExecOptions, redact};
-use kubeproof::report::{junit, output, terminal, text};
+use kubeproof::report::document::Document;
+use kubeproof::report::{github, junit, output, terminal, text};
 use kubeproof::{exec, interrupt};
 use kubeproof::scenario::{self, Scenario};
 
@@ -139,7 +140,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let outcome = exec::run_all(&pool, &scenarios, &opts, args.jobs).await;
     let mut code = ExitCode::of(&outcome);
     let files = [
-        (&args.json, serde_json::to_string_pretty(&outcome).unwrap_or_default()),
+        (&args.json, serde_json::to_string_pretty(&Document::of(&outcome)).unwrap_or_default()),
         (&args.junit, junit::document(&outcome.reports, outcome.stopped.as_ref())),
     ];
     for (path, text) in files {
@@ -149,6 +150,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
     if let Some(stopped) = &outcome.stopped {
         eprint!("{}", text::stopped(stopped, scenarios.len() - outcome.reports.len()));
+    }
+    if github::active() {
+        print!("{}", github::annotations(&outcome.reports));
+        if let Err(e) = github::append_summary(&github::summary(&outcome.reports)) {
+            eprintln!("warning: {e}");
+        }
     }
     println!("{}", text::summary(&outcome.reports));
     drop(pool);
@@ -217,8 +224,8 @@ pub fn list(paths: &[PathBuf], files: FileArgs) -> ExitCode {
     }
 }
 
-pub fn schema() -> ExitCode {
-    let schema = schemars::schema_for!(scenario::ScenarioSpec);
+pub fn schema(report: bool) -> ExitCode {
+    let schema = if report { schemars::schema_for!(Document) } else { schemars::schema_for!(scenario::ScenarioSpec) };
     println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
     ExitCode::Ok
 }

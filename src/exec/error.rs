@@ -1,13 +1,14 @@
 //! Why a step failed, as data. The engine says what went wrong; reporters (text, JSON, JUnit,
 //! CI annotations) decide how to show it.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::redact;
 use crate::scenario::assertion::Mismatch;
 
 /// What went wrong in a step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum StepError {
     /// Assertions that did not hold, and the step's one-line summary of what it saw.
@@ -16,7 +17,7 @@ pub enum StepError {
     Timeout {
         after_ms: u64,
         waiting_for: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         last_seen: Option<String>,
     },
     /// A `${name}` or a saved token that does not exist at run time.

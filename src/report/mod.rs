@@ -1,5 +1,7 @@
 //! The result model every reporter reads, and the reporters: text, JSON, JUnit, matrix.
 
+pub mod document;
+pub mod github;
 pub mod junit;
 pub mod matrix;
 pub mod output;
@@ -9,12 +11,13 @@ pub mod text;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 pub use crate::exec::StepError;
 
 /// How one scenario went on one cluster.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Passed,
@@ -24,7 +27,7 @@ pub enum Verdict {
 }
 
 /// One step as it ran.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StepRecord {
     pub index: usize,
     pub line: u64,
@@ -33,12 +36,14 @@ pub struct StepRecord {
     pub summary: String,
     /// Skipped because of the step's `versions`.
     pub skipped: bool,
-    #[serde(serialize_with = "millis")]
+    /// Milliseconds.
+    #[serde(with = "millis")]
+    #[schemars(with = "u64")]
     pub elapsed: Duration,
 }
 
 /// Where and why a scenario failed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Failure {
     /// Which part of the scenario's run failed.
     pub phase: Phase,
@@ -53,7 +58,7 @@ pub struct Failure {
 }
 
 /// The parts of a scenario's run.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Getting the cluster the scenario needs (a flag profile that could not start).
@@ -67,12 +72,12 @@ pub enum Phase {
 }
 
 /// A place in a scenario file; without a line, the file as a whole.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct Position {
     pub file: PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<u64>,
 }
 
@@ -102,7 +107,7 @@ impl std::fmt::Display for Position {
 }
 
 /// One scenario on one cluster.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ScenarioReport {
     pub scenario: String,
     pub file: PathBuf,
@@ -118,18 +123,31 @@ pub struct ScenarioReport {
     pub observed: Option<String>,
     pub namespace: Option<String>,
     /// What the cleanup could not delete, named for the user to delete by hand.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left: Vec<String>,
-    #[serde(serialize_with = "millis")]
+    /// Milliseconds.
+    #[serde(with = "millis")]
+    #[schemars(with = "u64")]
     pub elapsed: Duration,
 }
 
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
+/// Durations as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
 }
 
 /// How a run of many scenarios ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunOutcome {
     /// The reports of every scenario that finished, in the scenarios' order.
     pub reports: Vec<ScenarioReport>,
@@ -138,21 +156,13 @@ pub struct RunOutcome {
 }
 
 /// Why a run stopped early.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stopped {
     /// A cluster died: what died, with the end of its log on local clusters.
     ClusterDied(String),
     /// A signal arrived; `left` names what could not be deleted in time.
-    Interrupted {
-        #[serde(serialize_with = "signal_name")]
-        signal: crate::interrupt::Signal,
-        left: Vec<String>,
-    },
-}
-
-fn signal_name<S: serde::Serializer>(signal: &crate::interrupt::Signal, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(signal.name())
+    Interrupted { signal: crate::interrupt::Signal, left: Vec<String> },
 }
 
 /// Counts for the closing line.

@@ -45,7 +45,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 /// What went wrong with one assertion: what was expected and what was seen.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Mismatch {
     pub path: String,
     pub expected: String,
@@ -302,5 +302,30 @@ mod tests {
         assert!(a("$.x").validate().unwrap_err().contains("checks nothing"));
         assert!(Assertion { exists: Some(true), ..a("$[") }.validate().unwrap_err().contains("not a JSONPath"));
         assert!(Assertion { matches: Some("(".into()), ..a("$.x") }.validate().is_err());
+    }
+}
+#[cfg(test)]
+mod timing_probe {
+    #[test]
+    fn probe() {
+        let patterns = ["[?@.b", "[?(@.b", "[?!(@.b", "[?length(@.b", "[?count(@[?@.b", "[?value(@.b", "[?(((@.b", "[?@.b==1||(", "[?!@.b&&("];
+        let mut worst = (std::time::Duration::ZERO, String::new());
+        for pattern in patterns {
+            for reps in 1..=8usize {
+                let open = format!("$.a{}", pattern.repeat(reps));
+                if super::nesting(&open) > 8 { break; }
+                let closers: String = open.chars().rev().filter_map(|c| match c { '[' => Some(']'), '(' => Some(')'), _ => None }).collect();
+                let closed = format!("{open}{closers}");
+                let many = std::iter::repeat(closed.trim_start_matches("$.a")).take(1000 / closed.len()).collect::<String>();
+                for p in [open.clone(), closed.clone(), format!("$.a{many}"), format!("$.a{many}[?@.b[?@.b[?@.b[?@.b[?@.b[?@.b[?@.b")] {
+                    if p.len() > 1000 || super::nesting(&p) > 8 { continue; }
+                    let t = std::time::Instant::now();
+                    let _ = serde_json_path::JsonPath::parse(&p);
+                    let took = t.elapsed();
+                    if took > worst.0 { worst = (took, p.clone()); }
+                }
+            }
+        }
+        eprintln!("worst {:?} for {}", worst.0, worst.1);
     }
 }

@@ -168,10 +168,10 @@ impl Scenario {
             serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| yaml_diagnostic(path, text, &e))?;
         let dir = source::parent_dir(path);
         for step in &mut spec.steps {
-            if let Step::Apply(apply) = &mut step.value {
-                if let Some(file) = &apply.file {
-                    apply.file_text = Some(manifest::read_file(file, &dir, access));
-                }
+            if let Step::Apply(apply) = &mut step.value
+                && let Some(file) = &apply.file
+            {
+                apply.file_text = Some(manifest::read_file(file, &dir, access));
             }
         }
         let name = spec.name.clone().unwrap_or_else(|| {

@@ -1,0 +1,79 @@
+//! The JSON report (`run --json`): a versioned document that other tools — and `matrix --from`,
+//! which assembles one table from runs made on separate CI jobs — read back. Its JSON Schema is
+//! `report.schema.json` (`kubeproof schema --report`); docs/json-report.md explains it.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::RunOutcome;
+
+/// What the `format` field of every report says.
+pub const FORMAT: &str = "kubeproof-report";
+
+/// The version of the document's shape; a reader refuses versions it does not know. Raised
+/// when a field changes meaning or goes away (new fields do not raise it).
+pub const VERSION: u32 = 1;
+
+/// A run's report as written to a file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Document {
+    /// Always `kubeproof-report`.
+    pub format: String,
+    /// The document's version (see `VERSION`).
+    pub version: u32,
+    #[serde(flatten)]
+    pub outcome: RunOutcome,
+}
+
+impl Document {
+    pub fn of(outcome: &RunOutcome) -> Document {
+        Document { format: FORMAT.into(), version: VERSION, outcome: outcome.clone() }
+    }
+
+    /// Reads a report, refusing files that are not one or of a version this kubeproof does not
+    /// know. Reports are small; a file over 64 MiB is refused rather than read.
+    pub fn read(path: &Path) -> Result<Document, String> {
+        use std::io::Read as _;
+        let fail = |why: String| format!("{}: {why}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            return Err(fail("not a regular file".into()));
+        }
+        let mut text = Vec::new();
+        file.take(64 << 20).read_to_end(&mut text).map_err(|e| fail(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| fail(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
+        match (value.get("format").and_then(|f| f.as_str()), value.get("version").and_then(|v| v.as_u64())) {
+            (Some(FORMAT), Some(v)) if v == u64::from(VERSION) => {}
+            (Some(FORMAT), Some(v)) => return Err(fail(format!("report version {v}; this kubeproof reads version {VERSION}"))),
+            _ => return Err(fail("not a kubeproof report (written by `kubeproof run --json`)".into())),
+        }
+        serde_json::from_value(value).map_err(|e| fail(format!("malformed report: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_read_back_and_foreign_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("kubeproof-document-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.json");
+        let outcome = RunOutcome { reports: Vec::new(), stopped: None };
+        std::fs::write(&path, serde_json::to_string(&Document::of(&outcome)).unwrap()).unwrap();
+        let back = Document::read(&path).unwrap();
+        assert_eq!(back.version, VERSION);
+        std::fs::write(&path, r#"{"format": "kubeproof-report", "version": 99, "reports": []}"#).unwrap();
+        assert!(Document::read(&path).unwrap_err().contains("report version 99"));
+        std::fs::write(&path, r#"{"matrix": {}}"#).unwrap();
+        assert!(Document::read(&path).unwrap_err().contains("not a kubeproof report"));
+        std::fs::write(&path, "{").unwrap();
+        assert!(Document::read(&path).unwrap_err().contains("not JSON"));
+        assert!(Document::read(&dir).is_err(), "a directory is not a report");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

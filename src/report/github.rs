@@ -1,0 +1,116 @@
+//! GitHub Actions: an `::error` annotation at the failing step's line for every failed scenario,
+//! and a markdown summary appended to the job's step summary. Used when `GITHUB_ACTIONS=true`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use super::{ScenarioReport, Tally, Verdict, text};
+
+/// Whether kubeproof runs inside a GitHub Actions job.
+pub fn active() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// The workflow commands for the failures among `reports`, one per line.
+pub fn annotations(reports: &[ScenarioReport]) -> String {
+    let mut out = String::new();
+    for r in reports.iter().filter(|r| r.verdict == Verdict::Failed) {
+        let Some(f) = &r.failure else { continue };
+        let mut props = format!("file={}", property(&f.position.file.display().to_string()));
+        if let Some(line) = f.position.line {
+            let _ = write!(props, ",line={line}");
+        }
+        if let Some(col) = f.position.column {
+            let _ = write!(props, ",col={col}");
+        }
+        let title = format!("{} on {}", r.scenario, r.cluster);
+        let _ = writeln!(out, "::error {props},title={}::{}", property(&title), data(&format!("{}\n{}", text::headline(f), text::explain(&f.error))));
+    }
+    out
+}
+
+/// A markdown summary of a run: the tally and a line per scenario that did not pass.
+pub fn summary(reports: &[ScenarioReport]) -> String {
+    let mut s = format!("### kubeproof: {}\n\n", Tally::of(reports));
+    let failed: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict == Verdict::Failed).collect();
+    if !failed.is_empty() {
+        s.push_str("| scenario | cluster | where |\n|---|---|---|\n");
+        for r in failed {
+            let at = r.failure.as_ref().map(|f| f.position.to_string()).unwrap_or_default();
+            let _ = writeln!(s, "| `{}` | {} | `{at}` |", r.scenario, r.cluster);
+        }
+    }
+    s
+}
+
+/// Appends to the file named by `GITHUB_STEP_SUMMARY`, if there is one.
+pub fn append_summary(markdown: &str) -> Result<(), String> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };
+    let path = Path::new(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot write the step summary {}: {e}", path.display()))?;
+    file.write_all(crate::exec::redact::redact(markdown).as_bytes()).map_err(|e| format!("cannot write the step summary: {e}"))
+}
+
+/// A workflow command's message: `%`, CR and LF escaped.
+fn data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// A workflow command's property value: also `:` and `,`.
+fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::report::{Failure, Phase, Position, StepError};
+
+    fn failed() -> ScenarioReport {
+        ScenarioReport {
+            scenario: "rbac-forbidden-until-bound".into(),
+            file: PathBuf::from("scenarios/rbac.yaml"),
+            cluster: "v1.37.2".into(),
+            server_version: "v1.37.2".into(),
+            verdict: Verdict::Failed,
+            reason: None,
+            failure: Some(Failure {
+                phase: Phase::Step,
+                step: Some(2),
+                position: Position { file: "scenarios/rbac.yaml".into(), line: Some(12), column: Some(5) },
+                keyword: "call".into(),
+                error: StepError::other("100% wrong,\nreally: yes"),
+            }),
+            steps: Vec::new(),
+            observed: None,
+            namespace: None,
+            left: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn failures_become_error_annotations_at_their_line() {
+        let out = annotations(&[failed()]);
+        assert_eq!(
+            out,
+            "::error file=scenarios/rbac.yaml,line=12,col=5,title=rbac-forbidden-until-bound on v1.37.2::\
+             step 3 `call` at scenarios/rbac.yaml:12:5 failed%0A100%25 wrong,%0Areally: yes\n"
+        );
+    }
+
+    #[test]
+    fn the_summary_lists_what_failed() {
+        let s = summary(&[failed()]);
+        assert!(s.starts_with("### kubeproof: 0 passed, 1 failed, 0 skipped"), "{s}");
+        assert!(s.contains("| `rbac-forbidden-until-bound` | v1.37.2 | `scenarios/rbac.yaml:12:5` |"), "{s}");
+    }
+}
