@@ -765,17 +765,17 @@ cases! {
     ));
 
     // ---- limits: paths, durations, files, encodings, long lines ------------------------------
-    jsonpath_5000_levels => lint_at(3, 5, &["is not a JSONPath kubeproof accepts", "the limit is 1000", "…"], &format!("
+    jsonpath_5000_levels => lint_at(3, 5, &["is not a JSONPath kubeproof accepts", "the limit is 500", "…"], &format!("
         description: d
         steps:
           - get: {{kind: Pod, expect: [{{path: \"${}\", exists: true}}]}}
         ", "[?(@".repeat(5000)));
-    jsonpath_nested_too_deep => lint_at(3, 5, &["nest 41 deep", "the limit is 32"], &format!("
+    jsonpath_nested_too_deep => lint_at(3, 5, &["nest 41 deep", "the limit is 6"], &format!("
         description: d
         steps:
           - get: {{kind: Pod, expect: [{{path: \"$[?{}@.a{}]\", exists: true}}]}}
         ", "(".repeat(40), ")".repeat(40)));
-    jsonpath_capture_too_deep => lint_at(3, 5, &["capture `x`", "nest 33 deep", "the limit is 32"], &format!("
+    jsonpath_capture_too_deep => lint_at(3, 5, &["capture `x`", "nest 33 deep", "the limit is 6"], &format!("
         description: d
         steps:
           - get: {{kind: Pod, capture: {{x: \"$.a{}\"}}}}
