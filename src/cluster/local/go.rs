@@ -29,6 +29,9 @@ impl Go {
         let mut c = Command::new(&self.program);
         // Builds happen in generated modules; a user's go.work must not leak in.
         c.env("GOWORK", "off");
+        // A build cut short by a signal stops with kubeproof. (`go` runs from the blocking thread
+        // that waits for it, which lives as long as the build.)
+        super::process::die_with_parent(&mut c);
         c
     }
 

@@ -48,6 +48,26 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
     })
 }
 
+/// Makes the child die (SIGKILL) when the thread that spawns it — and so kubeproof — dies.
+/// Spawn from a thread that lives as long as the child should.
+pub fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
 impl Component {
     /// Starts `binary args…` with stdout and stderr appended to `log` (created 0600).
     pub fn start(name: &'static str, binary: &Path, args: &[String], log: PathBuf, detached: bool) -> Result<Self, String> {
@@ -62,20 +82,7 @@ impl Component {
         let mut cmd = Command::new(binary);
         cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
         if !detached {
-            let parent = std::process::id() as libc::pid_t;
-            // SAFETY: only async-signal-safe calls between fork and exec.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    // The parent may have died before prctl took effect.
-                    if libc::getppid() != parent {
-                        libc::_exit(1);
-                    }
-                    Ok(())
-                });
-            }
+            die_with_parent(&mut cmd);
         }
         let (tx, rx) = mpsc::channel();
         spawner().lock().map_err(|_| "spawner poisoned")?.send((cmd, tx)).map_err(|_| "spawner gone")?;
