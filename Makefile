@@ -3,7 +3,7 @@
 VERSIONS ?= 1.23.17,latest
 # The behaviour matrix: the last release before 1.24, 1.24 itself, a 1.3x, the newest.
 MATRIX_VERSIONS ?= 1.23.17,1.24.17,1.30.14,latest
-KUBEPROOF ?= cargo run --quiet --
+KUBEPROOF ?= cargo run --
 CLUSTER ?= kubeproof
 KIND_VERSION ?= 1.37.0
 
