@@ -20,7 +20,7 @@ pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepErr
     loop {
         let out = once(run, s, attempts).await;
         let last = match &out {
-            Ok(o) => match super::evaluate(run, o.implied.iter().chain(&s.expect), &o.doc)? {
+            Ok(o) => match super::evaluate(run, super::located(run, &o.implied, &s.expect), &o.doc)? {
                 m if m.is_empty() => return out,
                 m => format!("{}; last: {}", m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "), o.summary),
             },
@@ -40,7 +40,7 @@ pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepErr
 
 async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutput, StepError> {
     let path = run.render(&s.path)?;
-    let method = http::Method::from_bytes(s.method.to_uppercase().as_bytes()).map_err(|e| e.to_string())?;
+    let method = s.method.get()?.clone();
     let body = s.body.as_ref().map(|b| run.render_json(b)).transpose()?;
     let (status, response) = match s.identity.as_str() {
         "admin" => {
@@ -81,7 +81,7 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
         Some(code) => Ok(out.implying(super::expect_equal("$.status", json!(code)))),
         None if (200..300).contains(&status) => Ok(out),
         None => Err(StepError::Mismatch {
-            mismatches: vec![Mismatch { path: "$.status".into(), expected: "a 2xx status".into(), observed: status.to_string() }],
+            mismatches: vec![Mismatch::new("$.status", "a 2xx status", status.to_string())],
             summary: out.summary,
         }),
     }

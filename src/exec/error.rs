@@ -54,7 +54,7 @@ impl StepError {
             StepError::Mismatch { mismatches, summary } => StepError::Mismatch {
                 mismatches: mismatches
                     .into_iter()
-                    .map(|m| Mismatch { path: r(m.path), expected: r(m.expected), observed: r(m.observed) })
+                    .map(|m| Mismatch { path: r(m.path), expected: r(m.expected), observed: r(m.observed), position: m.position })
                     .collect(),
                 summary: r(summary),
             },

@@ -47,7 +47,7 @@ pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutpu
         if !wait {
             return ControlFlow::Break(Ok(doc));
         }
-        match evaluate(run, s.expect.iter(), &doc) {
+        match evaluate(run, super::located(run, &[], &s.expect), &doc) {
             Ok(m) if m.is_empty() => ControlFlow::Break(Ok(doc)),
             Ok(m) => {
                 last_problem = m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; ");

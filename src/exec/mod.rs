@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use serde_saphyr::Spanned;
 
 use crate::cluster::Cluster;
 use crate::report::{Failure, Phase, Position, RunOutcome, ScenarioReport, StepRecord, Stopped, Verdict};
@@ -232,10 +233,11 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
                     }
                     Err(error) => {
                         report.verdict = Verdict::Failed;
+                        let position = failure_position(scenario, step, &error).unwrap_or_else(|| pos.into());
                         report.failure = Some(Failure {
                             phase: Phase::Step,
                             step: Some(index),
-                            position: pos.into(),
+                            position,
                             keyword: step.keyword().into(),
                             error: error.redacted(),
                         });
@@ -328,7 +330,7 @@ async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, StepErro
 /// Checks the step's assertions (those for this release) and takes its captures.
 fn check(run: &mut Run<'_>, step: &Step, out: StepOutput) -> Result<String, StepError> {
     let (assertions, captures) = step.checks();
-    let mismatches = evaluate(run, out.implied.iter().chain(assertions), &out.doc)?;
+    let mismatches = evaluate(run, located(run, &out.implied, assertions), &out.doc)?;
     if !mismatches.is_empty() {
         return Err(StepError::Mismatch { mismatches, summary: out.summary });
     }
@@ -338,23 +340,46 @@ fn check(run: &mut Run<'_>, step: &Step, out: StepOutput) -> Result<String, Step
     Ok(out.summary)
 }
 
-/// The mismatches among `assertions` that apply to the cluster's release.
+/// A step's assertions with where each is written: first those its shortcut fields imply
+/// (located by the step), then its own.
+pub(crate) fn located<'a>(
+    run: &'a Run<'_>,
+    implied: &'a [Assertion],
+    written: &'a [Spanned<Assertion>],
+) -> impl Iterator<Item = (&'a Assertion, Option<Position>)> + 'a {
+    let written = written.iter().map(|a| (&a.value, Some(run.scenario.pos_of(&a.referenced).into())));
+    implied.iter().map(|a| (a, None)).chain(written)
+}
+
+/// The mismatches among `assertions` that apply to the cluster's release, each located at its
+/// assertion.
 pub(crate) fn evaluate<'a>(
     run: &Run<'_>,
-    assertions: impl Iterator<Item = &'a Assertion>,
+    assertions: impl Iterator<Item = (&'a Assertion, Option<Position>)>,
     doc: &Value,
 ) -> Result<Vec<Mismatch>, StepError> {
+    mismatches(assertions, doc, &run.cluster.version, &run.vars)
+}
+
+/// [`evaluate`] without a run: the release and the variables `${…}` in expected values read.
+fn mismatches<'a>(
+    assertions: impl Iterator<Item = (&'a Assertion, Option<Position>)>,
+    doc: &Value,
+    version: &crate::version::KubeVersion,
+    vars: &BTreeMap<String, String>,
+) -> Result<Vec<Mismatch>, StepError> {
+    let render = |v: Value| template::render_json(&v, vars).map_err(|message| StepError::Undefined { message });
     let mut out = Vec::new();
-    for a in assertions {
-        if a.versions.as_ref().is_some_and(|r| !r.contains(&run.cluster.version)) {
+    for (a, position) in assertions {
+        if a.versions.as_ref().is_some_and(|r| !r.contains(version)) {
             continue;
         }
         let mut a = a.clone();
-        a.equals = a.equals.map(|v| run.render_json(&v)).transpose()?;
-        a.not_equals = a.not_equals.map(|v| run.render_json(&v)).transpose()?;
-        a.contains = a.contains.map(|v| run.render_json(&v)).transpose()?;
+        a.equals = a.equals.map(render).transpose()?;
+        a.not_equals = a.not_equals.map(render).transpose()?;
+        a.contains = a.contains.map(render).transpose()?;
         if let Err(m) = a.check(doc) {
-            out.push(m);
+            out.push(m.at(position));
         }
     }
     Ok(out)
@@ -362,8 +387,9 @@ pub(crate) fn evaluate<'a>(
 
 fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), StepError> {
     for (name, path) in captures {
+        let path = &path.value;
         let capture_error = |message: String| StepError::Capture { name: name.clone(), message };
-        let jp = crate::scenario::assertion::compile_path(path).map_err(capture_error)?;
+        let jp = path.get().map_err(capture_error)?;
         let value = match jp.query(doc).all().as_slice() {
             [one] => match one {
                 Value::String(s) => s.clone(),
@@ -377,6 +403,16 @@ fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<
     Ok(())
 }
 
+/// Where a failed step went wrong, when that is finer than the step: the first assertion that
+/// did not hold, or the capture that failed.
+fn failure_position(scenario: &Scenario, step: &Step, error: &StepError) -> Option<Position> {
+    match error {
+        StepError::Mismatch { mismatches, .. } => mismatches.iter().find_map(|m| m.position.clone()),
+        StepError::Capture { name, .. } => step.checks().1?.get(name).map(|c| scenario.pos_of(&c.referenced).into()),
+        _ => None,
+    }
+}
+
 /// What a step is doing, for a timeout message.
 fn describe(step: &Step, run: &Run<'_>) -> String {
     let r = |s: &str| run.render(s).unwrap_or_else(|_| s.to_string());
@@ -388,12 +424,12 @@ fn describe(step: &Step, run: &Run<'_>) -> String {
         Step::Unchanged(s) => format!("watching that {} {} stays unchanged", s.kind, r(&s.name)),
         Step::Token(s) => format!("requesting a token for ServiceAccount {}", r(&s.service_account)),
         Step::SecretToken(s) => format!("waiting for the token controller to fill Secret {}", r(&s.secret)),
-        Step::Call(s) => format!("calling {} {}", s.method, r(&s.path)),
+        Step::Call(s) => format!("calling {} {}", s.method.as_str().to_uppercase(), r(&s.path)),
         Step::Jwt(_) => "verifying a token against /openid/v1/jwks".into(),
         Step::CompareTokens(_) => "comparing tokens".into(),
         Step::Get(s) => format!("getting {} {}", s.kind, s.name.as_deref().map(r).unwrap_or_default()),
         Step::Wait(s) => {
-            let what: Vec<String> = s.expect.iter().map(|a| a.path.clone()).collect();
+            let what: Vec<String> = s.expect.iter().map(|a| a.value.path.to_string()).collect();
             format!(
                 "waiting for {} {} to satisfy {}",
                 s.kind,
@@ -432,6 +468,40 @@ pub(crate) fn expect_equal(path: &str, value: Value) -> Assertion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TWO_ASSERTIONS: &str = "description: d
+steps:
+  - get:
+      kind: ConfigMap
+      name: cm
+      expect:
+        - {path: $.data.a, equals: '1'}
+        - path: $.data.b
+          equals: ${want}
+      capture:
+        missing: $.data.c
+";
+
+    #[test]
+    fn a_mismatch_points_at_its_own_assertion() {
+        let scenario = Scenario::parse(std::path::Path::new("s.yaml"), TWO_ASSERTIONS).unwrap();
+        let step = &scenario.spec.steps[0].value;
+        let written: Vec<(&Assertion, Option<Position>)> =
+            step.checks().0.iter().map(|a| (&a.value, Some(scenario.pos_of(&a.referenced).into()))).collect();
+        let doc = serde_json::json!({"data": {"a": "1", "b": "2"}});
+        let version: crate::version::KubeVersion = "1.30.0".parse().unwrap();
+        let vars = BTreeMap::from([("want".to_string(), "3".to_string())]);
+        let found = mismatches(written.into_iter(), &doc, &version, &vars).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].expected.as_str(), found[0].observed.as_str()), ("\"3\"", "\"2\""));
+        let at = found[0].position.clone().unwrap();
+        assert_eq!((at.line, at.column), (Some(8), Some(11)), "the second assertion, not the step (line 3)");
+        let error = StepError::Mismatch { mismatches: found, summary: String::new() };
+        assert_eq!(failure_position(&scenario, step, &error).and_then(|p| p.line), Some(8));
+        let capture = StepError::Capture { name: "missing".into(), message: String::new() };
+        assert_eq!(failure_position(&scenario, step, &capture).and_then(|p| p.line), Some(11));
+        assert_eq!(failure_position(&scenario, step, &StepError::other("x")), None, "the step's own position then");
+    }
 
     #[test]
     fn namespaces_are_dns_labels() {

@@ -61,7 +61,7 @@ pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
     };
     match (found, s.window) {
         (Some(uid), _) => Err(StepError::Mismatch {
-            mismatches: vec![Mismatch { path: format!("{} {}", t.kind, t.name), expected: "absent".into(), observed: format!("exists (uid {uid})") }],
+            mismatches: vec![Mismatch::new(format!("{} {}", t.kind, t.name), "absent", format!("exists (uid {uid})"))],
             summary: format!("{} {} exists", t.kind, t.name),
         }),
         (None, Some(w)) => Ok(StepOutput::new(json!({"absent": true}), format!("{} {} stayed absent for {w}", t.kind, t.name))),
@@ -92,7 +92,7 @@ pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, 
     });
     match tokio::time::timeout(window.0, changed).await {
         Ok(Ok(what)) => Err(StepError::Mismatch {
-            mismatches: vec![Mismatch { path: format!("{} {}", t.kind, t.name), expected: format!("unchanged for {window}"), observed: what.clone() }],
+            mismatches: vec![Mismatch::new(format!("{} {}", t.kind, t.name), format!("unchanged for {window}"), what.clone())],
             summary: what,
         }),
         Ok(Err(e)) => Err(e.into()),

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::StepError;
 use super::{Run, StepOutput, expect_equal, redact};
-use crate::scenario::step::TokenStep;
+use crate::scenario::step::{BoundKind, TokenStep};
 
 pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepError> {
     let sa = run.render(&s.service_account)?;
@@ -22,17 +22,18 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
         None => Value::Null,
         Some(b) => {
             let name = run.render(&b.name)?;
-            let path = match b.kind.as_str() {
-                "Node" => format!("/api/v1/nodes/{name}"),
-                "Pod" => format!("/api/v1/namespaces/{}/pods/{name}", run.namespace),
-                _ => format!("/api/v1/namespaces/{}/secrets/{name}", run.namespace),
+            let kind = *b.kind.get()?;
+            let path = match kind {
+                BoundKind::Node => format!("/api/v1/nodes/{name}"),
+                BoundKind::Pod => format!("/api/v1/namespaces/{}/pods/{name}", run.namespace),
+                BoundKind::Secret => format!("/api/v1/namespaces/{}/secrets/{name}", run.namespace),
             };
             let (status, obj, _) = admin_request(run, http::Method::GET, &path, None).await?;
             if status != 200 {
                 return Err(format!("bound object {} {name}: {}", b.kind, obj.get("message").and_then(Value::as_str).unwrap_or("not found")).into());
             }
             let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
-            json!({"kind": b.kind, "apiVersion": "v1", "name": name, "uid": uid})
+            json!({"kind": kind.as_str(), "apiVersion": "v1", "name": name, "uid": uid})
         }
     };
     let body = json!({

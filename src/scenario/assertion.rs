@@ -5,6 +5,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use super::parsed::Parsed;
+use crate::report::Position;
 use crate::version::VersionRange;
 
 /// `{path: $.status.expirationSeconds, equals: 3600}`. Every check given must hold.
@@ -12,7 +14,8 @@ use crate::version::VersionRange;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Assertion {
     /// JSONPath into the step's result, e.g. `$.body.message` or `$.claims.aud[0]`.
-    pub path: String,
+    #[schemars(with = "String")]
+    pub path: Parsed<JsonPath>,
     /// The single selected value equals this (numbers compare by value; `null` is a value).
     #[serde(default, deserialize_with = "present")]
     pub equals: Option<Value>,
@@ -24,7 +27,8 @@ pub struct Assertion {
     pub contains: Option<Value>,
     /// The selected string matches this regular expression.
     #[serde(default)]
-    pub matches: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub matches: Option<Parsed<regex::Regex>>,
     /// Exactly this many nodes are selected (`$.data.*` counts keys; nothing selected is 0).
     #[serde(default)]
     pub count: Option<usize>,
@@ -50,6 +54,22 @@ pub struct Mismatch {
     pub path: String,
     pub expected: String,
     pub observed: String,
+    /// Where the assertion is written; absent for the checks a step's shortcut fields
+    /// (`status`, `exit`, `same`) stand for, which the step's own position locates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+}
+
+impl Mismatch {
+    /// A mismatch without a position of its own.
+    pub fn new(path: impl Into<String>, expected: impl Into<String>, observed: impl Into<String>) -> Mismatch {
+        Mismatch { path: path.into(), expected: expected.into(), observed: observed.into(), position: None }
+    }
+
+    /// The same mismatch, located at the assertion that found it.
+    pub fn at(self, position: Option<Position>) -> Mismatch {
+        Mismatch { position, ..self }
+    }
 }
 
 impl std::fmt::Display for Mismatch {
@@ -111,15 +131,13 @@ fn nesting(text: &str) -> usize {
 }
 
 impl Assertion {
-    /// Checks that the path parses and the regex compiles; the message is for the user.
+    /// Checks that the path parsed and the regex compiled (both at load); the message is for the user.
     pub fn validate(&self) -> Result<(), String> {
-        compile_path(&self.path)?;
-        if let Some(re) = &self.matches {
-            regex::Regex::new(re).map_err(|e| {
-                // The regex crate draws a caret under the pattern; one line is enough here.
-                let why = e.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
-                format!("`{}` is not a regular expression: {why}", super::source::excerpt(re))
-            })?;
+        if let Some(problem) = self.path.problem() {
+            return Err(problem.to_string());
+        }
+        if let Some(problem) = self.matches.as_ref().and_then(Parsed::problem) {
+            return Err(problem.to_string());
         }
         let checks = [
             self.equals.is_some(),
@@ -141,8 +159,8 @@ impl Assertion {
 
     /// Evaluates the assertion (with `${…}` already rendered) against a document.
     pub fn check(&self, doc: &Value) -> Result<(), Mismatch> {
-        let mismatch = |expected: String, observed: String| Mismatch { path: self.path.clone(), expected, observed };
-        let path = compile_path(&self.path).map_err(|e| mismatch("a valid JSONPath".into(), e))?;
+        let mismatch = |expected: String, observed: String| Mismatch::new(self.path.as_str(), expected, observed);
+        let path = self.path.get().map_err(|e| mismatch("a valid JSONPath".into(), e))?;
         let nodes: Vec<&Value> = path.query(doc).all();
         let single = || match nodes.as_slice() {
             [one] => Ok(*one),
@@ -198,7 +216,7 @@ impl Assertion {
         }
         if let Some(re) = &self.matches {
             let got = single()?;
-            let regex = regex::Regex::new(re).map_err(|e| mismatch("a valid regex".into(), e.to_string()))?;
+            let regex = re.get().map_err(|e| mismatch("a valid regex".into(), e))?;
             match got {
                 Value::String(s) if regex.is_match(s) => {}
                 other => return Err(mismatch(format!("a string matching /{re}/"), brief(other))),
@@ -241,7 +259,7 @@ mod tests {
     use serde_json::json;
 
     fn a(path: &str) -> Assertion {
-        Assertion { path: path.into(), ..Default::default() }
+        Assertion { path: Parsed::new(path), ..Default::default() }
     }
 
     #[test]

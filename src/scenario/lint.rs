@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::assertion::compile_path;
 use super::duration::GoDuration;
 use super::step::{Captures, Step};
 use super::template::{json_references, references, BUILTINS};
@@ -99,9 +98,7 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
                 }
                 if let Some(b) = &s.bound_object {
                     use_var(&b.name, &mut problems);
-                    if !["Pod", "Secret", "Node"].contains(&b.kind.as_str()) {
-                        problems.push(format!("bound-object kind `{}` is not one of Pod, Secret, Node", b.kind));
-                    }
+                    problems.extend(b.kind.problem().map(str::to_string));
                 }
                 s.audiences.iter().for_each(|a| use_var(a, &mut problems));
                 saves.extend(s.save.as_deref());
@@ -119,10 +116,7 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
                 if !s.path.starts_with('/') {
                     problems.push(format!("path `{}` must start with `/`", s.path));
                 }
-                let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
-                if !methods.contains(&s.method.to_uppercase().as_str()) {
-                    problems.push(format!("method `{}` is not one of {}", s.method, methods.join(", ")));
-                }
+                problems.extend(s.method.problem().map(str::to_string));
             }
             Step::Jwt(s) => use_token(&s.token, &mut problems, false),
             Step::CompareTokens(s) => {
@@ -144,7 +138,7 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
         }
 
         let (assertions, captures) = step.checks();
-        for a in assertions {
+        for a in assertions.iter().map(|a| &a.value) {
             if let Err(e) = a.validate() {
                 problems.push(e);
             }
@@ -187,7 +181,7 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
 
 fn check_captures(captures: &Captures, problems: &mut Vec<String>) {
     for (name, path) in captures {
-        if let Err(e) = compile_path(path) {
+        if let Some(e) = path.value.problem() {
             problems.push(format!("capture `{name}`: {e}"));
         }
         if BUILTINS.contains(&name.as_str()) {

@@ -4,6 +4,7 @@ pub mod assertion;
 pub mod duration;
 pub mod lint;
 pub mod manifest;
+pub mod parsed;
 pub mod source;
 pub mod step;
 pub mod template;
@@ -182,7 +183,11 @@ impl Scenario {
 
     /// Where step `index` starts.
     pub fn step_pos(&self, index: usize) -> SourcePos {
-        let loc = &self.spec.steps[index].referenced;
+        self.pos_of(&self.spec.steps[index].referenced)
+    }
+
+    /// A location in this scenario's file (of a step, an assertion, a capture).
+    pub fn pos_of(&self, loc: &serde_saphyr::Location) -> SourcePos {
         SourcePos { file: self.path.clone(), line: loc.line(), column: loc.column() }
     }
 

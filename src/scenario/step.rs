@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use serde_json_path::JsonPath;
+use serde_saphyr::Spanned;
+
 use super::assertion::Assertion;
+use super::parsed::{FromText, Parsed};
 use super::duration::GoDuration;
 use crate::version::VersionRange;
 
@@ -41,8 +45,12 @@ pub enum Step {
     Kubectl(KubectlStep),
 }
 
-/// Values taken from a step's result into variables: `{uid: $.metadata.uid}`.
-pub type Captures = BTreeMap<String, String>;
+/// Values taken from a step's result into variables: `{uid: $.metadata.uid}`; each JSONPath
+/// compiled at load and located where it is written.
+pub type Captures = BTreeMap<String, Spanned<Parsed<JsonPath>>>;
+
+/// A step's assertions, each located where it is written.
+pub type Assertions = Vec<Spanned<Assertion>>;
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -103,8 +111,10 @@ pub struct TokenStep {
     pub status: Option<u16>,
     /// Assertions on `{status, body, warnings}`; the body is the TokenRequest or the error Status.
     #[serde(default)]
-    pub expect: Vec<Assertion>,
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -116,7 +126,8 @@ pub struct TokenStep {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct BoundObject {
     /// Pod, Secret or Node.
-    pub kind: String,
+    #[schemars(with = "String")]
+    pub kind: Parsed<BoundKind>,
     pub name: String,
 }
 
@@ -128,8 +139,10 @@ pub struct SecretTokenStep {
     pub save: String,
     /// Assertions on the Secret (its token redacted).
     #[serde(default)]
-    pub expect: Vec<Assertion>,
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -143,8 +156,10 @@ pub struct CallStep {
     /// A saved token's name, `admin`, or `anonymous`.
     #[serde(rename = "as")]
     pub identity: String,
+    /// GET, POST, PUT, PATCH, DELETE or HEAD (any case).
     #[serde(default = "get_method")]
-    pub method: String,
+    #[schemars(with = "String")]
+    pub method: Parsed<http::Method>,
     pub path: String,
     #[serde(default)]
     pub body: Option<serde_json::Value>,
@@ -153,13 +168,15 @@ pub struct CallStep {
     pub status: Option<u16>,
     /// Assertions on `{status, body, attempts}`.
     #[serde(default)]
-    pub expect: Vec<Assertion>,
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
     /// Repeat the request (every 250 ms, within the step's timeout) until the status and
     /// assertions hold — for what changes without an object to watch, such as the API server's
     /// 10-second token authentication cache.
     #[serde(default)]
     pub eventually: bool,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -167,8 +184,8 @@ pub struct CallStep {
     pub timeout: Option<GoDuration>,
 }
 
-fn get_method() -> String {
-    "GET".to_string()
+fn get_method() -> Parsed<http::Method> {
+    Parsed::new("GET")
 }
 
 fn yes() -> bool {
@@ -186,8 +203,10 @@ pub struct JwtStep {
     /// Assertions on `{header, claims, lifetime, verified, sha256}`; `lifetime` is `exp − iat`,
     /// null without `exp`.
     #[serde(default)]
-    pub expect: Vec<Assertion>,
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -221,8 +240,10 @@ pub struct GetStep {
     pub field_selector: Option<String>,
     /// Assertions on the object, or on `{items: [...]}` for a list.
     #[serde(default)]
-    pub expect: Vec<Assertion>,
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -243,8 +264,10 @@ pub struct KubectlStep {
     pub exit: Option<i32>,
     /// Assertions on `{exit, stdout, stderr}` (tokens redacted).
     #[serde(default)]
-    pub expect: Vec<Assertion>,
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub capture: Captures,
     /// Extra environment variables.
     #[serde(default)]
@@ -253,6 +276,35 @@ pub struct KubectlStep {
     pub versions: Option<VersionRange>,
     #[serde(default)]
     pub timeout: Option<GoDuration>,
+}
+
+/// The kinds of object a token can be bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundKind {
+    Pod,
+    Secret,
+    Node,
+}
+
+impl BoundKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoundKind::Pod => "Pod",
+            BoundKind::Secret => "Secret",
+            BoundKind::Node => "Node",
+        }
+    }
+}
+
+impl FromText for BoundKind {
+    fn from_text(text: &str) -> Result<Self, String> {
+        match text {
+            "Pod" => Ok(BoundKind::Pod),
+            "Secret" => Ok(BoundKind::Secret),
+            "Node" => Ok(BoundKind::Node),
+            other => Err(format!("bound-object kind `{}` is not one of Pod, Secret, Node", super::source::excerpt(other))),
+        }
+    }
 }
 
 impl Step {
@@ -305,8 +357,9 @@ impl Step {
         }
     }
 
-    /// Assertions and captures, for steps that have them.
-    pub fn checks(&self) -> (&[Assertion], Option<&Captures>) {
+    /// Assertions and captures. Every kind is named: a new kind must say what it checks, or lint
+    /// and the run would skip its assertions silently.
+    pub fn checks(&self) -> (&[Spanned<Assertion>], Option<&Captures>) {
         match self {
             Step::Token(s) => (&s.expect, Some(&s.capture)),
             Step::SecretToken(s) => (&s.expect, Some(&s.capture)),
@@ -314,7 +367,12 @@ impl Step {
             Step::Jwt(s) => (&s.expect, Some(&s.capture)),
             Step::Get(s) | Step::Wait(s) => (&s.expect, Some(&s.capture)),
             Step::Kubectl(s) => (&s.expect, Some(&s.capture)),
-            _ => (&[], None),
+            Step::ServiceAccount(_)
+            | Step::Apply(_)
+            | Step::Delete(_)
+            | Step::Absent(_)
+            | Step::Unchanged(_)
+            | Step::CompareTokens(_) => (&[], None),
         }
     }
 }
