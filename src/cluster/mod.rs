@@ -110,6 +110,14 @@ impl Cluster {
         .await
     }
 
+    /// A connection to whatever serves `config`'s URL, for tests of the executor against an
+    /// in-process HTTP stub. Never a real cluster: no kubeconfig, no context check, no
+    /// kube-apiserver flags known. It asks `/version` like every connection.
+    pub async fn for_tests(label: &str, config: Config) -> Result<Cluster, String> {
+        ensure_crypto_provider();
+        Self::connect(label.to_string(), config, None, None, "kubectl".into(), None, None).await
+    }
+
     async fn connect(
         label: String,
         config: Config,
