@@ -87,9 +87,5 @@ pub async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Value, S
         .patch(&name, &PatchParams::apply("kubeproof").force(), &Patch::Apply(&obj))
         .await
         .map_err(|e| format!("applying {kind} {name}: {}", super::object::api_error(&e)))?;
-    let mut value = serde_json::to_value(&stored).map_err(|e| e.to_string())?;
-    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    Ok(value)
+    super::object_document(&stored)
 }

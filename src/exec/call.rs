@@ -65,7 +65,7 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
             let response = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
             let status = response.status().as_u16();
             let bytes = response.bytes().await.map_err(|e| format!("{method} {path}: {e}"))?;
-            let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            let json = super::body_document(&bytes);
             (status, json)
         }
     };

@@ -74,9 +74,5 @@ pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutpu
 }
 
 fn clean(obj: &DynamicObject) -> Value {
-    let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    v
+    super::object_document(obj).unwrap_or(Value::Null)
 }

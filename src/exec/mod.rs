@@ -454,7 +454,23 @@ fn namespace_name(scenario: &str, run_id: &str) -> String {
     format!("kp-{}-{run_id}", slug.trim_end_matches('-'))
 }
 
-fn random_suffix(len: usize) -> String {
+/// An object as a step's document: its JSON without `metadata.managedFields`, which only the
+/// server's bookkeeping reads.
+pub(crate) fn object_document(obj: &impl serde::Serialize) -> Result<Value, String> {
+    let mut value = serde_json::to_value(obj).map_err(|e| e.to_string())?;
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    Ok(value)
+}
+
+/// A response body as a document: its JSON, or its text as a string when it is not JSON.
+pub(crate) fn body_document(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// `len` random lowercase letters: run ids, names that must not collide.
+pub fn random_suffix(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     (0..len).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
@@ -481,6 +497,14 @@ steps:
       capture:
         missing: $.data.c
 ";
+
+    #[test]
+    fn documents_drop_managed_fields_and_keep_bodies_that_are_not_json() {
+        let obj = serde_json::json!({"metadata": {"name": "a", "managedFields": [{"manager": "x"}]}, "data": {}});
+        assert_eq!(object_document(&obj).unwrap(), serde_json::json!({"metadata": {"name": "a"}, "data": {}}));
+        assert_eq!(body_document(br#"{"kind": "Status"}"#), serde_json::json!({"kind": "Status"}));
+        assert_eq!(body_document(b"404 page not found"), serde_json::json!("404 page not found"));
+    }
 
     #[test]
     fn a_mismatch_points_at_its_own_assertion() {

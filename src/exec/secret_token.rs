@@ -33,9 +33,5 @@ pub async fn secret_token(run: &mut Run<'_>, s: &SecretTokenStep) -> Result<Step
     run.save_token(&s.save, token.clone());
 
     // The Secret's document keeps its keys; redaction turns the token's value into its fingerprint.
-    let mut doc = serde_json::to_value(&secret).map_err(|e| e.to_string())?;
-    if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    Ok(StepOutput::new(doc, summary))
+    Ok(StepOutput::new(super::object_document(&secret)?, summary))
 }

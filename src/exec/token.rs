@@ -89,6 +89,6 @@ pub async fn admin_request(
         .filter_map(|v| v.to_str().ok().map(str::to_string))
         .collect();
     let data = response.into_body().collect().await.map_err(|e| format!("{path}: {e}"))?.to_bytes();
-    let json = serde_json::from_slice(&data).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&data).into_owned()));
+    let json = super::body_document(&data);
     Ok((status, json, warnings))
 }
