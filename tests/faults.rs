@@ -18,17 +18,15 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, ListParams, PostParams};
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed, Trial};
 
 use kubeproof::cluster::Cluster;
-use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalCluster};
+use kubeproof::cluster::local::{self, ClusterOptions, LocalCluster};
 
-fn version_request() -> Option<String> {
-    std::env::var("KUBEPROOF_VERSION")
-        .ok()
-        .or_else(|| std::env::var("KUBEPROOF_VERSIONS").ok().and_then(|v| v.split(',').next_back().map(str::to_string)))
-        .filter(|v| !v.trim().is_empty())
-}
+// The other helpers there serve the parse-only tests.
+#[allow(dead_code)]
+mod common;
+use common::release::{rt, with_version};
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();
@@ -43,20 +41,6 @@ fn main() {
         Trial::ignorable_test("cli::matrix_from_reports_of_separate_runs", || with_version(matrix_from_reports)),
     ];
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn with_version(test: fn(local::Installation) -> Result<(), Failed>) -> Result<Completion, Failed> {
-    let Some(request) = version_request() else {
-        return Ok(Completion::ignored_with("no release: set KUBEPROOF_VERSION=latest to build and start one"));
-    };
-    let v = local::versions::resolve(&request)?;
-    let installation = local::install(v, &InstallOptions::default())?;
-    test(installation)?;
-    Ok(Completion::Completed)
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
 }
 
 /// A local cluster owned by this test process, and a scratch directory for scenario files,
@@ -194,29 +178,44 @@ fn signal(child: &Child, signal: i32) {
     }
 }
 
-/// Waits for a child with a deadline; kills it if the deadline passes.
+/// Waits for a child with a deadline, reading its output all along (a full pipe must not stall
+/// it); kills it if the deadline passes.
 fn finish(mut child: Child, within: Duration) -> Result<(Output, Duration), Failed> {
+    use std::io::Read as _;
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut all);
+            }
+            all
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
     let started = Instant::now();
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return Ok((child.wait_with_output().map_err(|e| e.to_string())?, started.elapsed()));
+    let (status, took) = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break (status, started.elapsed());
         }
         if started.elapsed() > within {
             let _ = child.kill();
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            return Err(format!(
-                "kubeproof did not exit within {within:?}:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
+            break (child.wait().map_err(|e| e.to_string())?, started.elapsed());
         }
         std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() };
+    if took > within {
+        return Err(format!("kubeproof did not exit within {within:?}:\n{}", all_output(&out)).into());
     }
+    Ok((out, took))
 }
 
+/// Everything the child printed, and how it ended when a signal ended it.
 fn all_output(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    use std::os::unix::process::ExitStatusExt as _;
+    let ended = out.status.signal().map(|s| format!("\n[killed by signal {s}]")).unwrap_or_default();
+    format!("{}{}{ended}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 /// Every encoding a person could meet a secret in, and every 32-character window of it: none

@@ -39,6 +39,15 @@ fn pools() -> &'static Pools {
     POOLS.get_or_init(Pools::default)
 }
 
+/// Every scenario that loads, for starting the clusters they need up front.
+fn all_scenarios() -> &'static [Scenario] {
+    static ALL: OnceLock<Vec<Scenario>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        discover(&[dir]).unwrap_or_default().iter().filter_map(|f| Scenario::load(f).ok()).collect()
+    })
+}
+
 fn targets() -> Vec<Target> {
     if let Ok(ctx) = std::env::var("KUBEPROOF_CONTEXT") {
         let allowed = std::env::var("KUBEPROOF_ALLOW_CONTEXT").is_ok_and(|a| a == ctx);
@@ -131,7 +140,8 @@ fn run_trial(target: &Target, path: &PathBuf) -> Result<Completion, Failed> {
     let slot = pools().lock().map_err(|_| "poisoned")?.entry(target.label()).or_default().clone();
     runtime().block_on(async {
         let (cell, reported) = &*slot;
-        let pool = match cell.get_or_init(|| async { Pool::open(target).await }).await {
+        // The flag-profile clusters of every scenario start together with the main one.
+        let pool = match cell.get_or_init(|| async { Pool::open_for(target, all_scenarios()).await }).await {
             Ok(p) => p,
             // One clear error per cluster: the first trial fails with it, the rest point at it.
             Err(e) if !reported.swap(true, Ordering::SeqCst) => {

@@ -161,7 +161,7 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
             check_version(v)?;
         }
     }
-    let pools = futures::future::join_all(targets.iter().map(open_pool)).await;
+    let pools = futures::future::join_all(targets.iter().map(|t| open_pool(t, &scenarios))).await;
     let pools: Vec<Pool> = pools.into_iter().collect::<Result<_, _>>()?;
     let mut columns = Vec::new();
     let opts = ExecOptions { events: terminal::progress(), ..ExecOptions::default() };

@@ -130,7 +130,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         default_timeout: std::time::Duration::from_secs(args.timeout),
         events: terminal::reporter(args.verbose),
     };
-    let pool = match open_pool(&target).await {
+    let pool = match open_pool(&target, &scenarios).await {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -230,11 +230,12 @@ pub fn schema(report: bool) -> ExitCode {
     ExitCode::Ok
 }
 
-/// Connects (or builds and starts) the target; a signal meanwhile stops cleanly (dropping a
-/// start in progress stops what it had started).
-pub async fn open_pool(target: &Target) -> Result<Pool, ExitCode> {
+/// Connects (or builds and starts) the target — with the flag-profile clusters these scenarios
+/// need, started together; a signal meanwhile stops cleanly (dropping a start in progress stops
+/// what it had started).
+pub async fn open_pool(target: &Target, scenarios: &[Scenario]) -> Result<Pool, ExitCode> {
     tokio::select! {
-        pool = Pool::open(target) => pool.map_err(|e| {
+        pool = Pool::open_for(target, scenarios) => pool.map_err(|e| {
             eprintln!("error: no usable cluster: {}", redact::redact(&e));
             ExitCode::Cluster
         }),

@@ -62,8 +62,13 @@ impl Pool {
                 })
                 .await
                 .map_err(|e| e.to_string())??;
-                let profiles: BTreeMap<Vec<String>, Slot> =
-                    scenarios.iter().filter_map(profile).map(|args| (args, Slot::default())).collect();
+                // Only for the scenarios that apply to this release: the others never run here.
+                let profiles: BTreeMap<Vec<String>, Slot> = scenarios
+                    .iter()
+                    .filter(|s| s.applies_to(&installation.version))
+                    .filter_map(profile)
+                    .map(|args| (args, Slot::default()))
+                    .collect();
                 // All at once; if one fails, dropping the others' futures stops what they started.
                 let (base, ()) = futures::future::try_join(
                     start(&installation, Vec::new()),
