@@ -12,18 +12,16 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use kube::api::{Api, PostParams};
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed, Trial};
 
 use kubeproof::cluster::Cluster;
 use kubeproof::cluster::local::process::{self, ProcessRecord};
-use kubeproof::cluster::local::{self, ClusterOptions, ClusterState, InstallOptions, LocalCluster};
+use kubeproof::cluster::local::{self, ClusterOptions, ClusterState, LocalCluster};
 
-fn version_request() -> Option<String> {
-    std::env::var("KUBEPROOF_VERSION")
-        .ok()
-        .or_else(|| std::env::var("KUBEPROOF_VERSIONS").ok().and_then(|v| v.split(',').next_back().map(str::to_string)))
-        .filter(|v| !v.trim().is_empty())
-}
+// The other helpers there serve the parse-only tests.
+#[allow(dead_code)]
+mod common;
+use common::release::{rt, with_version};
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();
@@ -40,20 +38,6 @@ fn main() {
         Trial::test("cli::down_refuses_paths_and_reused_pids", down_refuses_paths_and_reused_pids),
     ];
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn with_version(test: fn(local::Installation) -> Result<(), Failed>) -> Result<Completion, Failed> {
-    let Some(request) = version_request() else {
-        return Ok(Completion::ignored_with("no release: set KUBEPROOF_VERSION=latest to build and start one"));
-    };
-    let v = local::versions::resolve(&request)?;
-    let installation = local::install(v, &InstallOptions::default())?;
-    test(installation)?;
-    Ok(Completion::Completed)
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
 }
 
 /// Start; `/version` is the release; a namespace gets its ServiceAccount and CA ConfigMap;

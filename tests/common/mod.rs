@@ -63,3 +63,7 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Release selection and a runtime, for the trials that start clusters (unused by the others).
+#[allow(dead_code)]
+pub mod release;
