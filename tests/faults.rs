@@ -387,13 +387,13 @@ fn signals_clean_up(installation: local::Installation) -> Result<(), Failed> {
 /// skips the cleanup at once.
 fn hung_api_server(installation: local::Installation) -> Result<(), Failed> {
     rt().block_on(async {
-        let f = Fixture::start(installation.clone(), "hung").await?;
+        let f = Fixture::start(installation, "hung").await?;
         f.write("slow.yaml", SLOW)?;
-        let apiserver = f.apiserver_pid().ok_or("no kube-apiserver process")?;
         for second in [false, true] {
             let before = f.labelled_cluster_roles().await;
             let mut child = f.kubeproof(&[]).spawn().map_err(|e| e.to_string())?;
             f.wait_for_objects(&mut child, before).await?;
+            let apiserver = f.apiserver_pid().ok_or("no kube-apiserver process")?;
             // SAFETY: plain kill(2) to our own cluster's API server.
             unsafe { libc::kill(apiserver, libc::SIGSTOP) };
             signal(&child, libc::SIGTERM);
@@ -432,18 +432,6 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
-    // The child's own cluster: its etcd is the child's child.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let etcd = loop {
-        if let Some(pid) = child_running(child.id(), &installation.etcd, "") {
-            break pid;
-        }
-        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
-            let _ = child.kill();
-            return Err("no etcd started under kubeproof".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
     // Kill etcd once the scenarios are going: the run has started (its first line) and a moment passed.
     let stderr = child.stderr.take().ok_or("no stderr")?;
     let (started_tx, started_rx) = std::sync::mpsc::channel();
@@ -464,6 +452,11 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
         return Err("the run did not start within 120s".into());
     }
     std::thread::sleep(Duration::from_secs(3));
+    // Looked up right before the kill: pids wrap fast on a busy machine (pid_max is often 32768).
+    let Some(etcd) = child_running(child.id(), &installation.etcd, "") else {
+        let _ = child.kill();
+        return Err("no etcd runs under kubeproof".into());
+    };
     unsafe { libc::kill(etcd, libc::SIGKILL) };
     let (out, took) = finish(child, Duration::from_secs(40))?;
     let _ = std::fs::remove_dir_all(&dir);

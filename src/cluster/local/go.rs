@@ -1,7 +1,9 @@
 //! The Go toolchain: how kubeproof obtains official Kubernetes and etcd sources and binaries.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::collections::VecDeque;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::version::KubeVersion;
 
@@ -77,9 +79,47 @@ impl Go {
     }
 }
 
-/// Runs a command; a failure names the command and shows the end of its output.
+/// Packages that `go build -v` has named so far in this process, as it compiled them: what
+/// the progress lines of a long build count.
+pub static PACKAGES_COMPILED: AtomicUsize = AtomicUsize::new(0);
+
+/// The stderr lines a failed command keeps for its message (a `-v` build prints thousands).
+const KEPT_LINES: usize = 200;
+
+/// Runs a command, counting the packages a `go build -v` names on stderr as they go; a failure
+/// names the command and shows the end of its output.
 pub fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
-    let out = cmd.output().map_err(|e| format!("`{what}` could not start: {e}"))?;
+    use std::io::{BufRead as _, Read as _};
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("`{what}` could not start: {e}"))?;
+    let mut stdout_pipe = child.stdout.take();
+    let stdout = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        if let Some(pipe) = stdout_pipe.as_mut() {
+            let _ = pipe.read_to_end(&mut all);
+        }
+        all
+    });
+    let mut kept: VecDeque<String> = VecDeque::new();
+    if let Some(pipe) = child.stderr.take() {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            // `-v` names each package alone on its line; errors have spaces or a `#` header.
+            if !line.is_empty() && !line.contains(' ') && !line.starts_with('#') {
+                PACKAGES_COMPILED.fetch_add(1, Ordering::Relaxed);
+            }
+            if kept.len() == KEPT_LINES {
+                kept.pop_front();
+            }
+            kept.push_back(line);
+        }
+    }
+    let status = child.wait().map_err(|e| format!("`{what}`: {e}"))?;
+    let stderr = kept.into_iter().flat_map(|l| (l + "\n").into_bytes()).collect();
+    let out = Output { status, stdout: stdout.join().unwrap_or_default(), stderr };
     if out.status.success() {
         Ok(out)
     } else {

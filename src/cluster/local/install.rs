@@ -461,7 +461,8 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
     let mut build = go.command();
-    build.args(["build", "-trimpath", "-ldflags", &version_ldflags(v, &commit), "-o"]).arg(&bin).args(&packages);
+    // -v: the packages as they compile, counted for the progress lines.
+    build.args(["build", "-v", "-trimpath", "-ldflags", &version_ldflags(v, &commit), "-o"]).arg(&bin).args(&packages);
     with_env(&mut build);
     go::run(&mut build, &format!("go build {} (in {})", packages.join(" "), module_dir.display()))?;
     Ok(Manifest {
@@ -500,7 +501,7 @@ fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, String> {
     std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
     let mut build = go.command();
     build
-        .args(["build", "-trimpath", "-ldflags", "-s -w", "-o"])
+        .args(["build", "-v", "-trimpath", "-ldflags", "-s -w", "-o"])
         .arg(bin.join("etcd"))
         .arg("go.etcd.io/etcd/server/v3")
         .current_dir(&module_dir)
@@ -565,11 +566,14 @@ impl Progress {
         let flag = done.clone();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
+            let compiled_before = go::PACKAGES_COMPILED.load(Ordering::Relaxed);
             let mut next = Duration::from_secs(30);
             while !flag.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
                 if started.elapsed() >= next {
-                    eprintln!("kubeproof: still {what} ({})", human(started.elapsed()));
+                    let compiled = go::PACKAGES_COMPILED.load(Ordering::Relaxed) - compiled_before;
+                    let packages = if compiled > 0 { format!(", {compiled} packages compiled") } else { String::new() };
+                    eprintln!("kubeproof: still {what} ({}{packages})", human(started.elapsed()));
                     next += Duration::from_secs(30);
                 }
             }
