@@ -216,11 +216,11 @@ fn text_summary_and_stops() {
     let mut out = text::summary(&reports()) + "\n";
     out.push_str(&text::summary(&[]));
     out.push_str("\n\n");
-    out.push_str(&text::stopped(&interrupted(), 3));
+    out.push_str(&text::stopped(&interrupted()));
     out.push('\n');
-    out.push_str(&text::stopped(&Stopped::Interrupted { signal: Signal::Terminate, left: Vec::new() }, 1));
+    out.push_str(&text::stopped(&Stopped::Interrupted { signal: Signal::Terminate, left: Vec::new() }));
     out.push('\n');
-    out.push_str(&text::stopped(&died(), 2));
+    out.push_str(&text::stopped(&died()));
     golden("text-summary.txt", &out);
 }
 

@@ -153,7 +153,7 @@ fn run_trial(target: &Target, path: &PathBuf) -> Result<Completion, Failed> {
         };
         let outcome = exec::run_all(pool, std::slice::from_ref(&scenario), &ExecOptions::default(), 1).await;
         let Some(report) = outcome.reports.into_iter().next() else {
-            let why = outcome.stopped.map(|s| text::stopped(&s, 1)).unwrap_or_default();
+            let why = outcome.stopped.map(|s| text::stopped(&s)).unwrap_or_default();
             return Err(Failed::from(why));
         };
         let details = text::details(&report);

@@ -137,7 +137,7 @@ fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Resu
             ExitCode::BadInput
         })?;
         if let Some(stopped) = &document.outcome.stopped {
-            eprint!("error: {} is the report of a run that stopped early:\n{}", file.display(), text::stopped(stopped, 0));
+            eprint!("error: {} is the report of a run that stopped early:\n{}", file.display(), text::stopped(stopped));
             return Err(ExitCode::of(&document.outcome));
         }
         reports.extend(document.outcome.reports);
@@ -170,7 +170,7 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
     // A cluster that died or a signal stops the whole matrix: a partial table would mislead.
     if let Some(stopped) = outcomes.iter().find_map(|o| o.stopped.as_ref()) {
         let not_run = scenarios.len() * pools.len() - outcomes.iter().map(|o| o.reports.len()).sum::<usize>();
-        eprint!("{}", text::stopped(stopped, not_run));
+        eprint!("{}{}", text::stopped(stopped), text::not_finished(not_run));
         let outcome = RunOutcome { reports: Vec::new(), stopped: Some(stopped.clone()) };
         return Err(ExitCode::of(&outcome));
     }

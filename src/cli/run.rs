@@ -149,7 +149,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(stopped) = &outcome.stopped {
-        eprint!("{}", text::stopped(stopped, scenarios.len() - outcome.reports.len()));
+        eprint!("{}{}", text::stopped(stopped), text::not_finished(scenarios.len() - outcome.reports.len()));
     }
     if github::active() {
         print!("{}", github::annotations(&outcome.reports));

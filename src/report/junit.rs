@@ -48,7 +48,7 @@ pub fn document(reports: &[ScenarioReport], stopped: Option<&Stopped>) -> String
         let _ = writeln!(
             x,
             "    <testcase name=\"run\" classname=\"kubeproof\"><error message=\"the run stopped early\">{}</error></testcase>",
-            escape(&text::stopped(stopped, 0))
+            escape(&text::stopped(stopped))
         );
         x.push_str("  </testsuite>\n");
     }

@@ -53,16 +53,15 @@ pub fn summary(reports: &[ScenarioReport]) -> String {
     format!("kubeproof: {}", Tally::of(reports))
 }
 
-/// Why a run stopped early, what did not run, and what was left behind.
-pub fn stopped(stopped: &Stopped, not_run: usize) -> String {
+/// Why a run stopped early, and what was left behind.
+pub fn stopped(stopped: &Stopped) -> String {
     let mut s = String::new();
     match stopped {
         Stopped::ClusterDied(what) => {
             let _ = writeln!(s, "error: the cluster died: {what}");
-            let _ = writeln!(s, "kubeproof: stopped; {not_run} scenario(s) did not finish");
         }
         Stopped::Interrupted { signal, left } => {
-            let _ = writeln!(s, "kubeproof: stopped by {}; {not_run} scenario(s) did not finish", signal.name());
+            let _ = writeln!(s, "kubeproof: stopped by {}", signal.name());
             if left.is_empty() {
                 let _ = writeln!(s, "kubeproof: everything the scenarios created was deleted");
             } else {
@@ -74,6 +73,11 @@ pub fn stopped(stopped: &Stopped, not_run: usize) -> String {
         }
     }
     s
+}
+
+/// The line after a run that stopped early.
+pub fn not_finished(count: usize) -> String {
+    format!("kubeproof: {count} scenario(s) did not finish\n")
 }
 
 /// Where a failure happened: ``step 3 `call` at file:7:5 failed``.
