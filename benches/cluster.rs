@@ -23,6 +23,7 @@ fn secs(d: Duration) -> String {
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();
+    kubeproof::progress::to_stderr();
     // `cargo bench` passes --bench; nothing else to parse.
     let request = std::env::var("KUBEPROOF_VERSION").unwrap_or_else(|_| "latest".into());
     let version = local::versions::resolve(&request).expect("release");

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod exec;
 pub mod interrupt;
+pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod version;

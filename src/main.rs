@@ -59,6 +59,7 @@ fn main() {
     }
     let args = Args::parse();
     kubeproof::cluster::ensure_crypto_provider();
+    kubeproof::progress::to_stderr();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let code = runtime.block_on(async {
         // Before anything is created, so that no signal meets the default disposition.

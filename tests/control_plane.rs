@@ -25,6 +25,7 @@ use common::release::{rt, with_version};
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();
+    kubeproof::progress::to_stderr();
     let args = Arguments::from_args();
     let trials = vec![
         Trial::ignorable_test("control_plane::lifecycle", || with_version(lifecycle)),

@@ -7,7 +7,7 @@
 //! What the executor shows about Kubernetes behaviour is checked against real binaries only (in
 //! tests/scenarios.rs, tests/faults.rs and tests/control_plane.rs).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -30,6 +30,7 @@ use common::release::{rt, with_version};
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();
+    kubeproof::progress::to_stderr();
     let args = Arguments::from_args();
     let trials = vec![
         Trial::ignorable_test("secrets::no_token_in_any_encoding", || with_version(no_token_in_any_encoding)),

@@ -59,6 +59,7 @@ fn targets() -> Vec<Target> {
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();
+    kubeproof::progress::to_stderr();
     let args = Arguments::from_args();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let files = discover(&[dir]).expect("the scenarios directory");

@@ -230,9 +230,9 @@ impl How<'_> {
             return Ok(());
         }
         if base.is_some() {
-            eprintln!("kubeproof: the cached {what} lacks {} (newer kubeproof); adding only that", missing.join(", "));
+            crate::progress::say(&format!("the cached {what} lacks {} (newer kubeproof); adding only that", missing.join(", ")));
         } else if !opts.force && read_manifest(dir).is_some() {
-            eprintln!("kubeproof: the cached {what} does not match its manifest; installing it again");
+            crate::progress::say(&format!("the cached {what} does not match its manifest; installing it again"));
         }
         let what = &if base.is_some() { format!("{what} ({})", missing.join(", ")) } else { what.to_string() };
         let started = Instant::now();
@@ -246,7 +246,7 @@ impl How<'_> {
                     Ok(m) => Some(m),
                     // No route, no such release there: a build gets the same binaries, slower.
                     Err(Failure::Unavailable(why)) if self.source == Source::Auto => {
-                        eprintln!("kubeproof: no official {what} binaries ({why}); building them from the Go modules instead");
+                        crate::progress::say(&format!("no official {what} binaries ({why}); building them from the Go modules instead"));
                         None
                     }
                     Err(Failure::Unavailable(why)) => {
@@ -278,7 +278,7 @@ impl How<'_> {
         }
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
         std::fs::write(dir.join("manifest.json"), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
-        eprintln!("kubeproof: {verb} {what} in {}", human(started.elapsed()));
+        crate::progress::say(&format!("{verb} {what} in {}", human(started.elapsed())));
         Ok(())
     }
 }
@@ -561,7 +561,7 @@ struct Progress {
 impl Progress {
     /// `note` is said once, at the start.
     fn start(what: String, note: &str) -> Progress {
-        eprintln!("kubeproof: {what}{note}");
+        crate::progress::say(&format!("{what}{note}"));
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
         let thread = std::thread::spawn(move || {
@@ -573,7 +573,7 @@ impl Progress {
                 if started.elapsed() >= next {
                     let compiled = go::PACKAGES_COMPILED.load(Ordering::Relaxed) - compiled_before;
                     let packages = if compiled > 0 { format!(", {compiled} packages compiled") } else { String::new() };
-                    eprintln!("kubeproof: still {what} ({}{packages})", human(started.elapsed()));
+                    crate::progress::say(&format!("still {what} ({}{packages})", human(started.elapsed())));
                     next += Duration::from_secs(30);
                 }
             }
