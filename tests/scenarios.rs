@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::local;
 use kubeproof::version::KubeVersion;
-use kubeproof::cluster::pool::{Pool, Target};
+use kubeproof::cluster::pool::{Pool, Sharing, Target};
 use kubeproof::exec::{self, ExecOptions, redact};
 use kubeproof::report::{Verdict, text};
 use kubeproof::scenario::{Scenario, discover, lint};
@@ -37,6 +37,14 @@ type Pools = Mutex<BTreeMap<String, Arc<(OnceCell<Result<Pool, String>>, AtomicB
 fn pools() -> &'static Pools {
     static POOLS: OnceLock<Pools> = OnceLock::new();
     POOLS.get_or_init(Pools::default)
+}
+
+/// Under cargo-nextest every trial is a process of its own: the processes of one run share
+/// their local clusters instead of starting one each (the first starts, the rest attach, a
+/// reaper stops them after the run).
+fn sharing() -> Option<Sharing> {
+    let run = std::env::var("NEXTEST_RUN_ID").ok().filter(|id| !id.is_empty())?;
+    Some(Sharing { key: run, reaper: PathBuf::from(env!("CARGO_BIN_EXE_kubeproof")) })
 }
 
 /// Every scenario that loads, for starting the clusters they need up front.
@@ -142,7 +150,7 @@ fn run_trial(target: &Target, path: &PathBuf) -> Result<Completion, Failed> {
     runtime().block_on(async {
         let (cell, reported) = &*slot;
         // The flag-profile clusters of every scenario start together with the main one.
-        let pool = match cell.get_or_init(|| async { Pool::open_for(target, all_scenarios()).await }).await {
+        let pool = match cell.get_or_init(|| async { Pool::open_sharing(target, all_scenarios(), sharing()).await }).await {
             Ok(p) => p,
             // One clear error per cluster: the first trial fails with it, the rest point at it.
             Err(e) if !reported.swap(true, Ordering::SeqCst) => {

@@ -49,6 +49,13 @@ pub enum ClusterCommand {
     },
     /// Local clusters on this machine.
     List,
+    /// Stops a cluster shared by the processes of a test run once none of them is alive
+    /// (started by the harness under cargo-nextest; not for direct use).
+    #[command(hide = true)]
+    Reap {
+        #[arg(long)]
+        name: String,
+    },
     /// Releases the Go module proxy has, and which are installed.
     Versions,
 }
@@ -126,6 +133,13 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
             };
             let state = local::down(&name)?;
             println!("cluster `{}` (Kubernetes {}) stopped", state.name, state.version);
+            Ok(ExitCode::Ok)
+        }
+        ClusterCommand::Reap { name } => {
+            if let Err(e) = local::validate_name(&name) {
+                return Ok(bad_input(e));
+            }
+            tokio::task::spawn_blocking(move || local::shared::reap(&name)).await.map_err(|e| e.to_string())??;
             Ok(ExitCode::Ok)
         }
         ClusterCommand::List => {

@@ -87,6 +87,16 @@ impl Cluster {
         Self::connect(context.clone(), config, target.kubeconfig.clone(), Some(context), kubectl, None, None).await
     }
 
+    /// Connects to a local cluster another process started and will stop (a cluster shared by
+    /// the processes of a test run): its kubeconfig, its release's kubectl, its flags.
+    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, apiserver_args: Vec<String>, version: KubeVersion) -> Result<Cluster, String> {
+        ensure_crypto_provider();
+        let config = Kubeconfig::read_from(&kubeconfig).map_err(|e| e.to_string())?;
+        let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
+        let label = local_label(version, &apiserver_args);
+        Self::connect(label, config, Some(kubeconfig), None, kubectl, Some(apiserver_args), None).await
+    }
+
     /// Connects to a local cluster kubeproof started.
     pub async fn from_local(local: Arc<LocalCluster>) -> Result<Cluster, String> {
         ensure_crypto_provider();
@@ -94,10 +104,7 @@ impl Cluster {
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| e.to_string())?;
-        let mut label = local.version.to_string();
-        if !local.apiserver_args.is_empty() {
-            label = format!("{label} {}", local.apiserver_args.join(" "));
-        }
+        let label = local_label(local.version, &local.apiserver_args);
         Self::connect(
             label,
             config,
@@ -246,6 +253,11 @@ impl Cluster {
             Ok(()) => format!("{}: the API server at {} stopped answering: {error}", self.label, self.server()),
         }
     }
+}
+
+/// How reports name a local cluster: its release, and the flags it was started with.
+fn local_label(version: KubeVersion, apiserver_args: &[String]) -> String {
+    if apiserver_args.is_empty() { version.to_string() } else { format!("{version} {}", apiserver_args.join(" ")) }
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

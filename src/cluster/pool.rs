@@ -38,6 +38,16 @@ pub struct Pool {
     base: Arc<Cluster>,
     installation: Option<Installation>,
     profiles: Mutex<BTreeMap<Vec<String>, Slot>>,
+    sharing: Option<Sharing>,
+}
+
+/// Local clusters shared by the processes of one test run (cargo-nextest: a process per trial).
+#[derive(Clone, Debug)]
+pub struct Sharing {
+    /// What the processes of the run have in common (nextest's run id).
+    pub key: String,
+    /// The kubeproof binary, which reaps the clusters after the run.
+    pub reaper: std::path::PathBuf,
 }
 
 impl Pool {
@@ -50,10 +60,19 @@ impl Pool {
     /// [`open`](Self::open), and for a local target the flag-profile clusters these scenarios
     /// need are started at the same time as the main one, so no scenario waits for a start.
     pub async fn open_for(target: &Target, scenarios: &[Scenario]) -> Result<Pool, String> {
+        Self::open_sharing(target, scenarios, None).await
+    }
+
+    /// [`open_for`](Self::open_for), with local clusters shared by the processes of one test
+    /// run when `sharing` says so: the first process starts them, the others attach.
+    pub async fn open_sharing(target: &Target, scenarios: &[Scenario], sharing: Option<Sharing>) -> Result<Pool, String> {
         match target {
-            Target::Context(c) => {
-                Ok(Pool { base: Arc::new(Cluster::from_context(c).await?), installation: None, profiles: Mutex::default() })
-            }
+            Target::Context(c) => Ok(Pool {
+                base: Arc::new(Cluster::from_context(c).await?),
+                installation: None,
+                profiles: Mutex::default(),
+                sharing: None,
+            }),
             Target::Local(request) => {
                 let request = request.clone();
                 let installation = tokio::task::spawn_blocking(move || {
@@ -70,13 +89,16 @@ impl Pool {
                     .map(|args| (args, Slot::default()))
                     .collect();
                 // All at once; if one fails, dropping the others' futures stops what they started.
+                let sharing = sharing.as_ref();
                 let (base, ()) = futures::future::try_join(
-                    start(&installation, Vec::new()),
-                    futures::future::try_join_all(profiles.iter().map(|(args, slot)| slot.get_or_try_init(|| start(&installation, args.clone()))))
-                        .map_ok(|_| ()),
+                    start(&installation, Vec::new(), sharing),
+                    futures::future::try_join_all(
+                        profiles.iter().map(|(args, slot)| slot.get_or_try_init(|| start(&installation, args.clone(), sharing))),
+                    )
+                    .map_ok(|_| ()),
                 )
                 .await?;
-                Ok(Pool { base, installation: Some(installation), profiles: Mutex::new(profiles) })
+                Ok(Pool { base, installation: Some(installation), profiles: Mutex::new(profiles), sharing: sharing.cloned() })
             }
         }
     }
@@ -96,7 +118,7 @@ impl Pool {
         let Some(installation) = &self.installation else { return Ok(self.base.clone()) };
         let Some(args) = profile(scenario) else { return Ok(self.base.clone()) };
         let slot = self.profiles.lock().map_err(|_| "poisoned")?.entry(args.clone()).or_default().clone();
-        slot.get_or_try_init(|| start(installation, args)).await.cloned()
+        slot.get_or_try_init(|| start(installation, args, self.sharing.as_ref())).await.cloned()
     }
 
     /// Checks at once that every cluster of the pool is alive; `Err` names the first that is not.
@@ -142,7 +164,12 @@ fn profile(scenario: &Scenario) -> Option<Vec<String>> {
     (!args.is_empty()).then_some(args)
 }
 
-async fn start(installation: &Installation, apiserver_args: Vec<String>) -> Result<Arc<Cluster>, String> {
+async fn start(installation: &Installation, apiserver_args: Vec<String>, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, String> {
+    if let Some(sharing) = sharing {
+        let kubeconfig = local::shared::attach(installation, &apiserver_args, &sharing.key, &sharing.reaper).await?;
+        let kubectl = installation.binary("kubectl");
+        return Ok(Arc::new(Cluster::attach_local(kubeconfig, kubectl, apiserver_args, installation.version).await?));
+    }
     let opts = ClusterOptions { version: Some(installation.version), apiserver_args, ..Default::default() };
     let local = LocalCluster::start(installation.clone(), opts).await?;
     Ok(Arc::new(Cluster::from_local(Arc::new(local)).await?))

@@ -8,6 +8,7 @@ pub mod go;
 pub mod install;
 pub mod pki;
 pub mod process;
+pub mod shared;
 pub mod versions;
 
 use std::os::unix::fs::DirBuilderExt as _;
