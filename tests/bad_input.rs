@@ -547,7 +547,7 @@ cases! {
               as: admin
               path: /api/v1/namespaces/${nope}/pods
         ");
-    undefined_variable_in_assertion => lint_at(4, 5, &["${ghost}", "not defined"], "
+    undefined_variable_in_assertion => lint_at(7, 11, &["${ghost}", "not defined"], "
         description: d
         steps:
           - service-account: sa
@@ -582,14 +582,14 @@ cases! {
           - service-account: sa
           - token: {service-account: sa, save: admin}
         ");
-    reserved_capture_name => lint_at(3, 5, &["namespace", "reserved"], "
+    reserved_capture_name => lint_at(3, 69, &["namespace", "reserved"], "
         description: d
         steps:
           - get: {kind: ServiceAccount, name: default, capture: {namespace: $.metadata.namespace}}
         ");
 
     // ---- assertions and captures -------------------------------------------------------------
-    bad_jsonpath_in_assertion => lint_at(4, 5, &["$.body[", "not a JSONPath"], "
+    bad_jsonpath_in_assertion => lint_at(7, 11, &["$.body[", "not a JSONPath"], "
         description: d
         steps:
           - service-account: sa
@@ -598,7 +598,7 @@ cases! {
               expect:
                 - {path: \"$.body[\", exists: true}
         ");
-    bad_jsonpath_in_capture => lint_at(4, 5, &["uid", "metadata.uid", "not a JSONPath"], "
+    bad_jsonpath_in_capture => lint_at(7, 14, &["uid", "metadata.uid", "not a JSONPath"], "
         description: d
         steps:
           - service-account: sa
@@ -607,7 +607,7 @@ cases! {
               capture:
                 uid: metadata.uid
         ");
-    invalid_regex => lint_at(4, 5, &["^(ey", "not a regular expression", "unclosed group"], "
+    invalid_regex => lint_at(7, 11, &["^(ey", "not a regular expression", "unclosed group"], "
         description: d
         steps:
           - service-account: sa
@@ -616,7 +616,7 @@ cases! {
               expect:
                 - {path: $.body.status.token, matches: \"^(ey\"}
         ");
-    assertion_checks_nothing => lint_at(4, 5, &["checks nothing", "equals", "exists"], "
+    assertion_checks_nothing => lint_at(7, 11, &["checks nothing", "equals", "exists"], "
         description: d
         steps:
           - service-account: sa
@@ -624,6 +624,33 @@ cases! {
               service-account: sa
               expect:
                 - {path: $.body.status.token}
+        ");
+
+    // Each assertion and capture keeps its own position: the third assertion, not the step.
+    third_assertion_is_located => lint_at(9, 11, &["`${nope}` is not defined"], "
+        description: d
+        steps:
+          - get:
+              kind: ConfigMap
+              name: cm
+              expect:
+                - {path: $.data.a, equals: x}
+                - {path: $.data.b, exists: true}
+                - path: $.data.c
+                  equals: ${nope}
+              capture:
+                a: $.data.a
+        ");
+
+    second_capture_is_located => lint_at(8, 12, &["capture `b`", "not a JSONPath"], "
+        description: d
+        steps:
+          - get:
+              kind: ConfigMap
+              name: cm
+              capture:
+                a: $.data.a
+                b: data.b
         ");
 
     // ---- manifests ---------------------------------------------------------------------------
@@ -765,17 +792,17 @@ cases! {
     ));
 
     // ---- limits: paths, durations, files, encodings, long lines ------------------------------
-    jsonpath_5000_levels => lint_at(3, 5, &["is not a JSONPath kubeproof accepts", "the limit is 500", "…"], &format!("
+    jsonpath_5000_levels => lint_at(3, 31, &["is not a JSONPath kubeproof accepts", "the limit is 500", "…"], &format!("
         description: d
         steps:
           - get: {{kind: Pod, expect: [{{path: \"${}\", exists: true}}]}}
         ", "[?(@".repeat(5000)));
-    jsonpath_nested_too_deep => lint_at(3, 5, &["nest 41 deep", "the limit is 6"], &format!("
+    jsonpath_nested_too_deep => lint_at(3, 31, &["nest 41 deep", "the limit is 6"], &format!("
         description: d
         steps:
           - get: {{kind: Pod, expect: [{{path: \"$[?{}@.a{}]\", exists: true}}]}}
         ", "(".repeat(40), ")".repeat(40)));
-    jsonpath_capture_too_deep => lint_at(3, 5, &["capture `x`", "nest 33 deep", "the limit is 6"], &format!("
+    jsonpath_capture_too_deep => lint_at(3, 35, &["capture `x`", "nest 33 deep", "the limit is 6"], &format!("
         description: d
         steps:
           - get: {{kind: Pod, capture: {{x: \"$.a{}\"}}}}

@@ -2,14 +2,38 @@
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::scenario::GoDuration;
+use crate::scenario::lint::StepLint;
+use crate::scenario::manifest;
+use crate::version::VersionRange;
 use super::StepError;
 use super::ledger::RUN_LABEL;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, resources};
-use crate::scenario::manifest;
-use crate::scenario::step::ApplyStep;
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApplyStep {
+    /// One manifest (a mapping), several (a sequence), or YAML text with `---` separators.
+    #[serde(default)]
+    pub manifest: Option<serde_json::Value>,
+    /// A YAML file of manifests, relative to the scenario file and inside the directory tree the
+    /// scenarios were loaded from (unless `--allow-outside-files`).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// `file` as read when the scenario was loaded (or why it could not be).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub file_text: Option<Result<String, String>>,
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
 
 /// Creates the scenario's namespace and waits for its `default` ServiceAccount, which pods and
 /// most scenarios rely on.
@@ -88,4 +112,26 @@ pub async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Value, S
         .await
         .map_err(|e| format!("applying {kind} {name}: {}", super::object::api_error(&e)))?;
     super::object_document(&stored)
+}
+
+/// `service-account`: its name may use variables.
+pub(crate) fn lint_service_account(name: &str, l: &mut StepLint) {
+    l.var(name);
+}
+
+/// The manifests (inline or from the file read at load) must be readable and their variables
+/// defined.
+pub(crate) fn lint(s: &ApplyStep, l: &mut StepLint) {
+    match manifest::manifests(s, &l.dir()) {
+        Ok(docs) => docs.iter().for_each(|d| l.json_vars(d)),
+        Err(e) => l.problem(e),
+    }
+}
+
+pub(crate) fn describe_service_account(name: &str, r: impl Fn(&str) -> String) -> String {
+    format!("creating ServiceAccount {}", r(name))
+}
+
+pub(crate) fn describe(_: &ApplyStep) -> String {
+    "applying manifests".into()
 }

@@ -1,12 +1,59 @@
 //! `call`: an HTTPS request to the API server, as curl with `Authorization: Bearer` would make it.
 
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::StepError;
+use crate::scenario::GoDuration;
+use crate::scenario::assertion::Assertion;
 use crate::scenario::assertion::Mismatch;
+use crate::scenario::lint::StepLint;
+use crate::scenario::parsed::Parsed;
+use crate::scenario::step::{Assertions, Captures};
+use crate::version::VersionRange;
+use super::StepError;
 use super::token::admin_request;
 use super::{Run, StepOutput};
-use crate::scenario::step::CallStep;
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CallStep {
+    /// A saved token's name, `admin`, or `anonymous`.
+    #[serde(rename = "as")]
+    pub identity: String,
+    /// GET, POST, PUT, PATCH, DELETE or HEAD (any case).
+    #[serde(default = "get_method")]
+    #[schemars(with = "String")]
+    pub method: Parsed<http::Method>,
+    pub path: String,
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    /// Expected HTTP status; any 2xx when left out.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Assertions on `{status, body, attempts}`.
+    #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
+    /// Repeat the request (every 250 ms, within the step's timeout) until the status and
+    /// assertions hold — for what changes without an object to watch, such as the API server's
+    /// 10-second token authentication cache.
+    #[serde(default)]
+    pub eventually: bool,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub capture: Captures,
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
+
+fn get_method() -> Parsed<http::Method> {
+    Parsed::new("GET")
+}
 
 pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepError> {
     if !s.eventually {
@@ -85,4 +132,24 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
             summary: out.summary,
         }),
     }
+}
+
+/// A known identity, a defined path and body, a path from the root, a method `call` sends
+/// (parsed at load).
+pub(crate) fn lint(s: &CallStep, l: &mut StepLint) {
+    l.token(&s.identity, true);
+    l.var(&s.path);
+    if let Some(body) = &s.body {
+        l.json_vars(body);
+    }
+    if !s.path.starts_with('/') {
+        l.problem(format!("path `{}` must start with `/`", s.path));
+    }
+    if let Some(problem) = s.method.problem() {
+        l.problem(problem);
+    }
+}
+
+pub(crate) fn describe(s: &CallStep, r: impl Fn(&str) -> String) -> String {
+    format!("calling {} {}", s.method.as_str().to_uppercase(), r(&s.path))
 }

@@ -1,14 +1,49 @@
 //! `get` and `wait`: an object or a list, asserted on once or watched until the assertions hold.
 
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use kube::api::{DynamicObject, ObjectList};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::scenario::GoDuration;
+use crate::scenario::assertion::Assertion;
+use crate::scenario::lint::StepLint;
+use crate::scenario::step::{Assertions, Captures};
+use crate::version::VersionRange;
 use super::StepError;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, evaluate, resources};
-use crate::scenario::step::GetStep;
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GetStep {
+    pub kind: String,
+    /// Left out: the list of that kind.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub label_selector: Option<String>,
+    #[serde(default)]
+    pub field_selector: Option<String>,
+    /// Assertions on the object, or on `{items: [...]}` for a list.
+    #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub capture: Captures,
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
 
 pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, StepError> {
     let resource = resources::resolve(run.cluster, s.api_version.as_deref(), &s.kind).await?;
@@ -75,4 +110,25 @@ pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutpu
 
 fn clean(obj: &DynamicObject) -> Value {
     super::object_document(obj).unwrap_or(Value::Null)
+}
+
+/// The name, namespace and selectors may use variables.
+pub(crate) fn lint(s: &GetStep, l: &mut StepLint) {
+    for text in s.name.iter().chain(&s.namespace).chain(&s.label_selector).chain(&s.field_selector) {
+        l.var(text);
+    }
+}
+
+/// `get` names the object; `wait` also what must hold of it.
+pub(crate) fn describe(s: &GetStep, wait: bool, r: impl Fn(&str) -> String) -> String {
+    if !wait {
+        return format!("getting {} {}", s.kind, s.name.as_deref().map(&r).unwrap_or_default());
+    }
+    let what: Vec<String> = s.expect.iter().map(|a| a.value.path.to_string()).collect();
+    format!(
+        "waiting for {} {} to satisfy {}",
+        s.kind,
+        s.name.as_deref().map(r).unwrap_or_else(|| "(list)".into()),
+        what.join(", ")
+    )
 }

@@ -1,20 +1,20 @@
 //! The executor: runs a scenario's steps against a cluster into a [`ScenarioReport`].
 
-mod apply;
-mod call;
-mod compare;
+pub(crate) mod apply;
+pub(crate) mod call;
+pub(crate) mod compare;
 mod error;
 pub mod event;
-mod get;
-mod jwt;
-mod kubectl;
+pub(crate) mod get;
+pub(crate) mod jwt;
+pub(crate) mod kubectl;
 pub mod ledger;
-mod object;
+pub(crate) mod object;
 pub mod observe;
 pub mod redact;
 pub mod resources;
-mod secret_token;
-mod token;
+pub(crate) mod secret_token;
+pub(crate) mod token;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -117,9 +117,40 @@ impl Run<'_> {
 }
 
 /// Runs one scenario on one cluster. Never panics on user input; every failure is in the report.
+///
+/// The stages: applicability, the run's namespace ([`open_run`]), the steps ([`run_steps`], each
+/// [`run_one_step`]), what the run observed, and the cleanup ([`clean_up`]).
 pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
     let started = Instant::now();
-    let mut report = ScenarioReport {
+    let mut report = blank_report(cluster, scenario);
+    if let Some(reason) = not_applicable(cluster, scenario) {
+        report.verdict = Verdict::NotApplicable;
+        report.reason = Some(reason);
+        opts.events.emit(Event::ScenarioFinished { report: report.clone() });
+        return report;
+    }
+    opts.events.emit(Event::ScenarioStarted { scenario: scenario.name.clone(), cluster: cluster.label.clone() });
+    let mut run = open_run(cluster, scenario, opts);
+    report.namespace = Some(run.namespace.clone());
+    match apply::create_namespace(&run).await {
+        Err(e) => {
+            let error = StepError::other(format!("cannot create namespace {}: {e}", run.namespace));
+            fail_outside_steps(&mut report, Phase::Setup, error);
+        }
+        Ok(()) => run_steps(&mut run, &mut report, opts).await,
+    }
+    if report.verdict == Verdict::Passed {
+        report.observed = scenario.spec.observe.iter().find_map(|o| run.render(o).ok()).map(|s| redact::redact(&s));
+    }
+    clean_up(&run, &mut report, opts).await;
+    report.elapsed = started.elapsed();
+    opts.events.emit(Event::ScenarioFinished { report: report.clone() });
+    report
+}
+
+/// A passing report with nothing in it yet.
+fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioReport {
+    ScenarioReport {
         scenario: scenario.name.clone(),
         file: scenario.path.clone(),
         cluster: cluster.label.clone(),
@@ -132,144 +163,142 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
         namespace: None,
         left: Vec::new(),
         elapsed: Duration::ZERO,
-    };
-    if let Some(reason) = not_applicable(cluster, scenario) {
-        report.verdict = Verdict::NotApplicable;
-        report.reason = Some(reason);
-        opts.events.emit(Event::ScenarioFinished { report: report.clone() });
-        return report;
     }
-    let emit = |event: Event| opts.events.emit(event);
-    emit(Event::ScenarioStarted { scenario: scenario.name.clone(), cluster: cluster.label.clone() });
-    let fail = |report: &mut ScenarioReport, phase: Phase, error: StepError| {
-        report.verdict = Verdict::Failed;
-        let keyword = match phase {
-            Phase::Cleanup => "cleanup",
-            _ => "setup",
-        };
-        report.failure = Some(Failure {
-            phase,
-            step: None,
-            position: Position::file(&scenario.path),
-            keyword: keyword.into(),
-            error: error.redacted(),
-        });
-    };
+}
 
+/// A failure of the setup or the cleanup: the whole scenario's, at its file.
+fn fail_outside_steps(report: &mut ScenarioReport, phase: Phase, error: StepError) {
+    let keyword = match phase {
+        Phase::Cleanup => "cleanup",
+        _ => "setup",
+    };
+    report.verdict = Verdict::Failed;
+    report.failure =
+        Some(Failure { phase, step: None, position: Position::file(&report.file), keyword: keyword.into(), error: error.redacted() });
+}
+
+/// The run's state: a fresh namespace name, its ledger, the built-in variables.
+fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions) -> Run<'a> {
     let run_id = random_suffix(8);
     let namespace = namespace_name(&scenario.name, &run_id);
-    report.namespace = Some(namespace.clone());
     let ledger = Ledger::open(cluster.client.clone(), &cluster.label, namespace.clone());
-    let mut run = Run {
+    Run {
         cluster,
         scenario,
         namespace: namespace.clone(),
         run_id,
         vars: BTreeMap::from([
-            ("namespace".to_string(), namespace.clone()),
+            ("namespace".to_string(), namespace),
             ("scenario".to_string(), scenario.name.clone()),
         ]),
         tokens: BTreeMap::new(),
-        ledger: ledger.clone(),
+        ledger,
         timeout: opts.default_timeout,
+    }
+}
+
+/// The steps in order, each recorded as it finishes; the first failure ends them.
+async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, opts: &ExecOptions) {
+    let (scenario, cluster) = (run.scenario, run.cluster);
+    for (index, step) in scenario.spec.steps.iter().enumerate() {
+        match run_one_step(run, index, &step.value, opts).await {
+            Ok(record) => {
+                opts.events.emit(Event::StepFinished {
+                    scenario: scenario.name.clone(),
+                    cluster: cluster.label.clone(),
+                    step: record.clone(),
+                });
+                report.steps.push(record);
+            }
+            Err(failure) => {
+                report.verdict = Verdict::Failed;
+                report.failure = Some(failure);
+                break;
+            }
+        }
+    }
+}
+
+/// One step: skipped on other releases, else run within its time limit (saying what it waits
+/// for on long waits), then its assertions and captures.
+async fn run_one_step(run: &mut Run<'_>, index: usize, step: &Step, opts: &ExecOptions) -> Result<StepRecord, Failure> {
+    let (scenario, cluster) = (run.scenario, run.cluster);
+    let pos = scenario.step_pos(index);
+    let started = Instant::now();
+    let record = |summary: String, skipped: bool| StepRecord {
+        index,
+        line: pos.line,
+        keyword: step.keyword().into(),
+        summary,
+        skipped,
+        elapsed: if skipped { Duration::ZERO } else { started.elapsed() },
     };
-
-    match apply::create_namespace(&run).await {
-        Err(e) => fail(&mut report, Phase::Setup, StepError::other(format!("cannot create namespace {namespace}: {e}"))),
-        Ok(()) => {
-            for (index, step) in scenario.spec.steps.iter().enumerate() {
-                let step = &step.value;
-                let pos = scenario.step_pos(index);
-                let step_started = Instant::now();
-                let finished = |record: StepRecord, report: &mut ScenarioReport| {
-                    emit(Event::StepFinished { scenario: scenario.name.clone(), cluster: cluster.label.clone(), step: record.clone() });
-                    report.steps.push(record);
-                };
-                if step.versions().is_some_and(|r| !r.contains(&cluster.version)) {
-                    let record = StepRecord {
-                        index,
-                        line: pos.line,
-                        keyword: step.keyword().into(),
-                        summary: format!("skipped: only on {}", step.versions().map(|r| r.to_string()).unwrap_or_default()),
-                        skipped: true,
-                        elapsed: Duration::ZERO,
-                    };
-                    finished(record, &mut report);
-                    continue;
-                }
-                let mut limit = step.timeout().map(|t| t.0).unwrap_or(opts.default_timeout);
-                if let Step::Absent(o) | Step::Unchanged(o) = step {
-                    // A watch window is the step's purpose, not a wait: the limit comes on top.
-                    limit = limit.saturating_add(o.window.map(|w| w.0).unwrap_or_default());
-                }
-                let waiting_for = describe(step, &run);
-                let still_running = |elapsed: Duration| {
-                    emit(Event::StillRunning {
-                        scenario: scenario.name.clone(),
-                        cluster: cluster.label.clone(),
-                        step: index,
-                        keyword: step.keyword().into(),
-                        waiting_for: waiting_for.clone(),
-                        elapsed_ms: elapsed.as_millis() as u64,
-                    })
-                };
-                let work = tokio::time::timeout(limit, run_step(&mut run, step));
-                let outcome = match with_heartbeat(work, STILL_RUNNING_EVERY, still_running).await {
-                    Ok(r) => r,
-                    Err(_) => Err(StepError::Timeout { after_ms: limit.as_millis() as u64, waiting_for, last_seen: None }),
-                };
-                let outcome = outcome.and_then(|out| check(&mut run, step, out));
-                match outcome {
-                    Ok(summary) => {
-                        let record = StepRecord {
-                            index,
-                            line: pos.line,
-                            keyword: step.keyword().into(),
-                            summary,
-                            skipped: false,
-                            elapsed: step_started.elapsed(),
-                        };
-                        finished(record, &mut report);
-                    }
-                    Err(error) => {
-                        report.verdict = Verdict::Failed;
-                        let position = failure_position(scenario, step, &error).unwrap_or_else(|| pos.into());
-                        report.failure = Some(Failure {
-                            phase: Phase::Step,
-                            step: Some(index),
-                            position,
-                            keyword: step.keyword().into(),
-                            error: error.redacted(),
-                        });
-                        break;
-                    }
-                }
-            }
-        }
+    if let Some(range) = step.versions().filter(|r| !r.contains(&cluster.version)) {
+        return Ok(record(format!("skipped: only on {range}"), true));
     }
-
-    if report.verdict == Verdict::Passed {
-        report.observed = scenario.spec.observe.iter().find_map(|o| run.render(o).ok()).map(|s| redact::redact(&s));
+    let limit = time_limit(step, opts.default_timeout);
+    let waiting_for = describe(step, run);
+    let still_running = |elapsed: Duration| {
+        opts.events.emit(Event::StillRunning {
+            scenario: scenario.name.clone(),
+            cluster: cluster.label.clone(),
+            step: index,
+            keyword: step.keyword().into(),
+            waiting_for: waiting_for.clone(),
+            elapsed_ms: elapsed.as_millis() as u64,
+        })
+    };
+    let work = tokio::time::timeout(limit, run_step(run, step));
+    let outcome = match with_heartbeat(work, STILL_RUNNING_EVERY, still_running).await {
+        Ok(r) => r,
+        Err(_) => Err(StepError::Timeout { after_ms: limit.as_millis() as u64, waiting_for, last_seen: None }),
+    };
+    match outcome.and_then(|out| check(run, step, out)) {
+        Ok(summary) => Ok(record(summary, false)),
+        Err(error) => Err(Failure {
+            phase: Phase::Step,
+            step: Some(index),
+            position: failure_position(scenario, step, &error).unwrap_or_else(|| pos.clone().into()),
+            keyword: step.keyword().into(),
+            error: error.redacted(),
+        }),
     }
+}
+
+/// A step's time limit: its own `timeout` or the default; for `absent` and `unchanged` the watch
+/// window comes on top (watching is their purpose, not a wait).
+fn time_limit(step: &Step, default: Duration) -> Duration {
+    let limit = step.timeout().map(|t| t.0).unwrap_or(default);
+    match step {
+        Step::Absent(o) | Step::Unchanged(o) => limit.saturating_add(o.window.map(|w| w.0).unwrap_or_default()),
+        _ => limit,
+    }
+}
+
+/// The run's objects deleted within the budget (or kept, with `--keep`); what could not be
+/// deleted fails a passing scenario.
+async fn clean_up(run: &Run<'_>, report: &mut ScenarioReport, opts: &ExecOptions) {
+    let ledger = &run.ledger;
     if opts.keep {
-        emit(Event::Kept { scenario: scenario.name.clone(), namespace: namespace.clone(), objects: ledger.describe() });
+        opts.events.emit(Event::Kept {
+            scenario: run.scenario.name.clone(),
+            namespace: run.namespace.clone(),
+            objects: ledger.describe(),
+        });
         ledger.forget();
-    } else {
-        let problems = match tokio::time::timeout(ledger::CLEANUP_BUDGET, ledger.clean_up()).await {
-            Ok(problems) => problems,
-            Err(_) => {
-                ledger.forget();
-                ledger.remaining().into_iter().map(|what| format!("left {what}")).collect()
-            }
-        };
-        if !problems.is_empty() && report.verdict == Verdict::Passed {
-            fail(&mut report, Phase::Cleanup, StepError::other(format!("cleanup failed: {}", problems.join("; "))));
-        }
-        report.left = problems;
+        return;
     }
-    report.elapsed = started.elapsed();
-    emit(Event::ScenarioFinished { report: report.clone() });
-    report
+    let problems = match tokio::time::timeout(ledger::CLEANUP_BUDGET, ledger.clean_up()).await {
+        Ok(problems) => problems,
+        Err(_) => {
+            ledger.forget();
+            ledger.remaining().into_iter().map(|what| format!("left {what}")).collect()
+        }
+    };
+    if !problems.is_empty() && report.verdict == Verdict::Passed {
+        fail_outside_steps(report, Phase::Cleanup, StepError::other(format!("cleanup failed: {}", problems.join("; "))));
+    }
+    report.left = problems;
 }
 
 /// Runs `work`, calling `beat` with the time so far every `every` until it is done.
@@ -413,31 +442,24 @@ fn failure_position(scenario: &Scenario, step: &Step, error: &StepError) -> Opti
     }
 }
 
-/// What a step is doing, for a timeout message.
+/// What a step is doing, for a timeout message and still-running events; each kind says it in
+/// its own file.
 fn describe(step: &Step, run: &Run<'_>) -> String {
     let r = |s: &str| run.render(s).unwrap_or_else(|_| s.to_string());
     match step {
-        Step::ServiceAccount(n) => format!("creating ServiceAccount {}", r(n)),
-        Step::Apply(_) => "applying manifests".into(),
-        Step::Delete(s) => format!("waiting for {} {} to be deleted", s.kind, r(&s.name)),
-        Step::Absent(s) => format!("watching that {} {} stays absent", s.kind, r(&s.name)),
-        Step::Unchanged(s) => format!("watching that {} {} stays unchanged", s.kind, r(&s.name)),
-        Step::Token(s) => format!("requesting a token for ServiceAccount {}", r(&s.service_account)),
-        Step::SecretToken(s) => format!("waiting for the token controller to fill Secret {}", r(&s.secret)),
-        Step::Call(s) => format!("calling {} {}", s.method.as_str().to_uppercase(), r(&s.path)),
-        Step::Jwt(_) => "verifying a token against /openid/v1/jwks".into(),
-        Step::CompareTokens(_) => "comparing tokens".into(),
-        Step::Get(s) => format!("getting {} {}", s.kind, s.name.as_deref().map(r).unwrap_or_default()),
-        Step::Wait(s) => {
-            let what: Vec<String> = s.expect.iter().map(|a| a.value.path.to_string()).collect();
-            format!(
-                "waiting for {} {} to satisfy {}",
-                s.kind,
-                s.name.as_deref().map(r).unwrap_or_else(|| "(list)".into()),
-                what.join(", ")
-            )
-        }
-        Step::Kubectl(s) => format!("running kubectl {}", s.args.join(" ")),
+        Step::ServiceAccount(name) => apply::describe_service_account(name, r),
+        Step::Apply(s) => apply::describe(s),
+        Step::Delete(s) => object::describe(s, object::Watch::Delete, r),
+        Step::Absent(s) => object::describe(s, object::Watch::Absent, r),
+        Step::Unchanged(s) => object::describe(s, object::Watch::Unchanged, r),
+        Step::Token(s) => token::describe(s, r),
+        Step::SecretToken(s) => secret_token::describe(s, r),
+        Step::Call(s) => call::describe(s, r),
+        Step::Jwt(s) => jwt::describe(s),
+        Step::CompareTokens(s) => compare::describe(s),
+        Step::Get(s) => get::describe(s, false, r),
+        Step::Wait(s) => get::describe(s, true, r),
+        Step::Kubectl(s) => kubectl::describe(s),
     }
 }
 
@@ -497,6 +519,15 @@ steps:
       capture:
         missing: $.data.c
 ";
+
+    #[test]
+    fn a_watch_window_comes_on_top_of_the_time_limit() {
+        let text = "description: d\nsteps:\n  - unchanged: {kind: Pod, name: p, for: 5s, timeout: 2s}\n  - get: {kind: Pod, name: p}\n";
+        let scenario = Scenario::parse(std::path::Path::new("s.yaml"), text).unwrap();
+        let [unchanged, get] = [0, 1].map(|i| &scenario.spec.steps[i].value);
+        assert_eq!(time_limit(unchanged, Duration::from_secs(30)), Duration::from_secs(7));
+        assert_eq!(time_limit(get, Duration::from_secs(30)), Duration::from_secs(30));
+    }
 
     #[test]
     fn documents_drop_managed_fields_and_keep_bodies_that_are_not_json() {

@@ -3,13 +3,37 @@
 use std::ops::ControlFlow;
 
 use kube::api::DeleteParams;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::json;
 
-use super::StepError;
+use crate::scenario::GoDuration;
 use crate::scenario::assertion::Mismatch;
+use crate::scenario::lint::StepLint;
+use crate::version::VersionRange;
+use super::StepError;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, resources};
-use crate::scenario::step::ObjectStep;
+
+/// Names one object. `api-version` may be left out when the kind is unambiguous.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ObjectStep {
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Defaults to the scenario's namespace; ignored for cluster-scoped kinds.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `absent`: keep watching this long; `unchanged`: the window to watch.
+    #[serde(default, rename = "for")]
+    pub window: Option<GoDuration>,
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
 
 /// A Kubernetes API error as the server said it.
 pub fn api_error(e: &kube::Error) -> String {
@@ -97,5 +121,32 @@ pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, 
         }),
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Ok(StepOutput::new(json!({"unchanged": true}), format!("{} {} unchanged for {window}", t.kind, t.name))),
+    }
+}
+
+/// What an [`ObjectStep`] watches for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Watch {
+    Delete,
+    Absent,
+    Unchanged,
+}
+
+/// The name may use variables; `unchanged` needs its window; a window is in range.
+pub(crate) fn lint(s: &ObjectStep, watch: Watch, l: &mut StepLint) {
+    l.var(&s.name);
+    if watch == Watch::Unchanged && s.window.is_none() {
+        l.problem("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`");
+    }
+    if let Some(w) = s.window {
+        l.range("for", w, crate::scenario::lint::WINDOW_RANGE);
+    }
+}
+
+pub(crate) fn describe(s: &ObjectStep, watch: Watch, r: impl Fn(&str) -> String) -> String {
+    match watch {
+        Watch::Delete => format!("waiting for {} {} to be deleted", s.kind, r(&s.name)),
+        Watch::Absent => format!("watching that {} {} stays absent", s.kind, r(&s.name)),
+        Watch::Unchanged => format!("watching that {} {} stays unchanged", s.kind, r(&s.name)),
     }
 }

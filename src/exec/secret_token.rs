@@ -1,17 +1,43 @@
 //! `secret-token`: the token the controller writes into a `kubernetes.io/service-account-token` Secret.
 
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::scenario::GoDuration;
+use crate::scenario::assertion::Assertion;
+use crate::scenario::lint::StepLint;
+use crate::scenario::step::{Assertions, Captures};
+use crate::version::VersionRange;
 use super::StepError;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, redact};
-use crate::scenario::step::SecretTokenStep;
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SecretTokenStep {
+    /// The Secret's name, in the scenario's namespace.
+    pub secret: String,
+    pub save: String,
+    /// Assertions on the Secret (its token redacted).
+    #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub capture: Captures,
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
 
 pub async fn secret_token(run: &mut Run<'_>, s: &SecretTokenStep) -> Result<StepOutput, StepError> {
     let name = run.render(&s.secret)?;
@@ -34,4 +60,13 @@ pub async fn secret_token(run: &mut Run<'_>, s: &SecretTokenStep) -> Result<Step
 
     // The Secret's document keeps its keys; redaction turns the token's value into its fingerprint.
     Ok(StepOutput::new(super::object_document(&secret)?, summary))
+}
+
+pub(crate) fn lint(s: &SecretTokenStep, l: &mut StepLint) {
+    l.var(&s.secret);
+    l.save(&s.save);
+}
+
+pub(crate) fn describe(s: &SecretTokenStep, r: impl Fn(&str) -> String) -> String {
+    format!("waiting for the token controller to fill Secret {}", r(&s.secret))
 }

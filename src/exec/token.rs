@@ -1,10 +1,87 @@
 //! `token`: the TokenRequest API, sending exactly what `kubectl create token` sends.
 
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::scenario::GoDuration;
+use crate::scenario::assertion::Assertion;
+use crate::scenario::lint::StepLint;
+use crate::scenario::parsed::{FromText, Parsed};
+use crate::scenario::step::{Assertions, Captures};
+use crate::version::VersionRange;
 use super::StepError;
 use super::{Run, StepOutput, expect_equal, redact};
-use crate::scenario::step::{BoundKind, TokenStep};
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TokenStep {
+    pub service_account: String,
+    /// As `kubectl create token --duration`: left out or `0s` sends `expirationSeconds: null`.
+    #[serde(default)]
+    pub duration: Option<GoDuration>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub bound_object: Option<BoundObject>,
+    /// The variable the token is saved in (never printed: reports show its sha256).
+    #[serde(default)]
+    pub save: Option<String>,
+    /// Expected HTTP status; 201 (created) when left out.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Assertions on `{status, body, warnings}`; the body is the TokenRequest or the error Status.
+    #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub capture: Captures,
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BoundObject {
+    /// Pod, Secret or Node.
+    #[schemars(with = "String")]
+    pub kind: Parsed<BoundKind>,
+    pub name: String,
+}
+
+/// The kinds of object a token can be bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundKind {
+    Pod,
+    Secret,
+    Node,
+}
+
+impl BoundKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoundKind::Pod => "Pod",
+            BoundKind::Secret => "Secret",
+            BoundKind::Node => "Node",
+        }
+    }
+}
+
+impl FromText for BoundKind {
+    fn from_text(text: &str) -> Result<Self, String> {
+        match text {
+            "Pod" => Ok(BoundKind::Pod),
+            "Secret" => Ok(BoundKind::Secret),
+            "Node" => Ok(BoundKind::Node),
+            other => Err(format!("bound-object kind `{}` is not one of Pod, Secret, Node", crate::scenario::source::excerpt(other))),
+        }
+    }
+}
 
 pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepError> {
     let sa = run.render(&s.service_account)?;
@@ -91,4 +168,35 @@ pub async fn admin_request(
     let data = response.into_body().collect().await.map_err(|e| format!("{path}: {e}"))?.to_bytes();
     let json = super::body_document(&data);
     Ok((status, json, warnings))
+}
+
+/// Variables defined, a duration `expirationSeconds` can carry, a bound-object kind the API
+/// accepts (parsed at load).
+pub(crate) fn lint(s: &TokenStep, l: &mut StepLint) {
+    l.var(&s.service_account);
+    if let Some(d) = s.duration {
+        if d.0.subsec_nanos() != 0 {
+            l.problem(format!("duration `{d}` cannot be expressed in whole seconds"));
+        }
+        if d.0 > crate::scenario::lint::MAX_TOKEN_DURATION {
+            l.problem(format!(
+                "duration `{d}` does not fit `expirationSeconds`: at most {}s (2^63 - 1)",
+                crate::scenario::lint::MAX_TOKEN_DURATION.as_secs()
+            ));
+        }
+    }
+    if let Some(b) = &s.bound_object {
+        l.var(&b.name);
+        if let Some(problem) = b.kind.problem() {
+            l.problem(problem);
+        }
+    }
+    s.audiences.iter().for_each(|a| l.var(a));
+    if let Some(name) = &s.save {
+        l.save(name);
+    }
+}
+
+pub(crate) fn describe(s: &TokenStep, r: impl Fn(&str) -> String) -> String {
+    format!("requesting a token for ServiceAccount {}", r(&s.service_account))
 }

@@ -3,10 +3,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use serde_saphyr::Spanned;
+
+use super::assertion::Assertion;
 use super::duration::GoDuration;
 use super::step::{Captures, Step};
-use super::template::{json_references, references, BUILTINS};
-use super::{manifest, Diagnostic, Scenario};
+use super::template::{BUILTINS, json_references, references};
+use super::{Diagnostic, Scenario, SourcePos};
 
 /// Identities `call` accepts besides saved tokens.
 pub const IDENTITIES: &[&str] = &["admin", "anonymous"];
@@ -21,13 +24,102 @@ pub const WINDOW_RANGE: (Duration, Duration) = (Duration::from_millis(1), Durati
 /// server makes of large values is what scenarios test, so only the encoding bounds it.
 pub const MAX_TOKEN_DURATION: Duration = Duration::from_secs(i64::MAX as u64);
 
-/// Every problem in the scenario, in file order.
+/// Every problem in the scenario, in file order: the header, each step (its common fields, its
+/// kind's own rules, its assertions and captures), then `observe`.
 pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let spec = &scenario.spec;
-    let mut vars: BTreeSet<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
-    let mut tokens: BTreeSet<String> = BTreeSet::new();
+    let mut out = header_problems(scenario);
+    let mut scope = Scope::new();
+    for (index, step) in scenario.spec.steps.iter().enumerate() {
+        out.extend(step_problems(scenario, index, &step.value, &mut scope));
+    }
+    out.extend(observe_problems(scenario, &scope));
+    out
+}
 
+/// What is defined before a step: variables (built-ins and captures) and saved tokens.
+struct Scope {
+    vars: BTreeSet<String>,
+    tokens: BTreeSet<String>,
+}
+
+impl Scope {
+    fn new() -> Scope {
+        Scope { vars: BUILTINS.iter().map(|s| s.to_string()).collect(), tokens: BTreeSet::new() }
+    }
+}
+
+/// One step's lint: what its kind's rules ([`StepLint`]'s callers in src/exec/<kind>.rs) find,
+/// and the tokens it saves.
+pub struct StepLint<'a> {
+    scenario: &'a Scenario,
+    scope: &'a Scope,
+    problems: Vec<(Option<SourcePos>, String)>,
+    saves: Vec<String>,
+}
+
+impl StepLint<'_> {
+    /// A problem at the step's position.
+    pub fn problem(&mut self, message: impl Into<String>) {
+        self.problems.push((None, message.into()));
+    }
+
+    /// `${…}` in `text` must be defined before this step.
+    pub fn var(&mut self, text: &str) {
+        for name in references(text) {
+            if !self.scope.vars.contains(&name) {
+                let message = undefined(&name, &self.scope.vars);
+                self.problem(message);
+            }
+        }
+    }
+
+    /// `${…}` in any string of a JSON value must be defined before this step.
+    pub fn json_vars(&mut self, value: &serde_json::Value) {
+        json_references(value).iter().for_each(|n| self.var(&format!("${{{n}}}")));
+    }
+
+    /// A saved token's name; with `identities`, `admin` and `anonymous` too.
+    pub fn token(&mut self, name: &str, identities: bool) {
+        let tokens = &self.scope.tokens;
+        if tokens.contains(name) || (identities && IDENTITIES.contains(&name)) {
+            return;
+        }
+        let mut known: Vec<String> = tokens.iter().cloned().collect();
+        if identities {
+            known.extend(IDENTITIES.iter().map(|s| s.to_string()));
+        }
+        self.problem(format!(
+            "no token is saved as `{name}` before this step (known: {})",
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        ));
+    }
+
+    /// The step saves a token under `name`.
+    pub fn save(&mut self, name: &str) {
+        self.saves.push(name.to_string());
+    }
+
+    /// A duration outside `(low, high)`, said with the range allowed.
+    pub fn range(&mut self, key: &str, value: GoDuration, (low, high): (Duration, Duration)) {
+        if value.0 < low || value.0 > high {
+            self.problem(format!(
+                "`{key}: {value}` is out of range: `{key}` is between {} and {}",
+                GoDuration(low),
+                GoDuration(high)
+            ));
+        }
+    }
+
+    /// The directory the scenario's relative manifest files are read from.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.scenario.dir()
+    }
+}
+
+/// `description`, `requires` and `steps` themselves.
+fn header_problems(scenario: &Scenario) -> Vec<Diagnostic> {
+    let spec = &scenario.spec;
+    let mut out = Vec::new();
     if spec.description.trim().is_empty() {
         out.push(at(scenario, "description", "`description` is empty: say what behaviour this shows".into()));
     }
@@ -39,138 +131,101 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
     if spec.steps.is_empty() {
         out.push(at(scenario, "steps", "the scenario has no steps".into()));
     }
+    out
+}
 
-    for (i, step) in spec.steps.iter().enumerate() {
-        let step = &step.value;
-        let mut problems = Vec::new();
-        let use_var = |text: &str, problems: &mut Vec<String>| {
-            for name in references(text) {
-                if !vars.contains(&name) {
-                    problems.push(undefined(&name, &vars));
-                }
-            }
-        };
-        let use_token = |name: &str, problems: &mut Vec<String>, allow_identity: bool| {
-            if tokens.contains(name) || (allow_identity && IDENTITIES.contains(&name)) {
-                return;
-            }
-            let mut known: Vec<String> = tokens.iter().cloned().collect();
-            if allow_identity {
-                known.extend(IDENTITIES.iter().map(|s| s.to_string()));
-            }
-            problems.push(format!(
-                "no token is saved as `{name}` before this step (known: {})",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            ));
-        };
-
-        if let Some(t) = step.timeout() {
-            check_range("timeout", t, STEP_TIMEOUT_RANGE, &mut problems);
-        }
-        let mut saves: Vec<&str> = Vec::new();
-        match step {
-            Step::ServiceAccount(name) => use_var(name, &mut problems),
-            Step::Apply(s) => match manifest::manifests(s, &scenario.dir()) {
-                Ok(docs) => docs.iter().flat_map(json_references).for_each(|n| use_var(&format!("${{{n}}}"), &mut problems)),
-                Err(e) => problems.push(e),
-            },
-            Step::Delete(s) | Step::Absent(s) | Step::Unchanged(s) => {
-                use_var(&s.name, &mut problems);
-                if matches!(step, Step::Unchanged(_)) && s.window.is_none() {
-                    problems.push("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`".into());
-                }
-                if let Some(w) = s.window {
-                    check_range("for", w, WINDOW_RANGE, &mut problems);
-                }
-            }
-            Step::Token(s) => {
-                use_var(&s.service_account, &mut problems);
-                if let Some(d) = s.duration {
-                    if d.0.subsec_nanos() != 0 {
-                        problems.push(format!("duration `{d}` cannot be expressed in whole seconds"));
-                    }
-                    if d.0 > MAX_TOKEN_DURATION {
-                        problems.push(format!(
-                            "duration `{d}` does not fit `expirationSeconds`: at most {}s (2^63 - 1)",
-                            MAX_TOKEN_DURATION.as_secs()
-                        ));
-                    }
-                }
-                if let Some(b) = &s.bound_object {
-                    use_var(&b.name, &mut problems);
-                    problems.extend(b.kind.problem().map(str::to_string));
-                }
-                s.audiences.iter().for_each(|a| use_var(a, &mut problems));
-                saves.extend(s.save.as_deref());
-            }
-            Step::SecretToken(s) => {
-                use_var(&s.secret, &mut problems);
-                saves.push(&s.save);
-            }
-            Step::Call(s) => {
-                use_token(&s.identity, &mut problems, true);
-                use_var(&s.path, &mut problems);
-                if let Some(body) = &s.body {
-                    json_references(body).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
-                }
-                if !s.path.starts_with('/') {
-                    problems.push(format!("path `{}` must start with `/`", s.path));
-                }
-                problems.extend(s.method.problem().map(str::to_string));
-            }
-            Step::Jwt(s) => use_token(&s.token, &mut problems, false),
-            Step::CompareTokens(s) => {
-                use_token(&s.a, &mut problems, false);
-                use_token(&s.b, &mut problems, false);
-            }
-            Step::Get(s) | Step::Wait(s) => {
-                for text in s.name.iter().chain(&s.namespace).chain(&s.label_selector).chain(&s.field_selector) {
-                    use_var(text, &mut problems);
-                }
-            }
-            Step::Kubectl(s) => {
-                s.args.iter().for_each(|a| use_var(a, &mut problems));
-                if s.args.is_empty() {
-                    problems.push("`kubectl` needs `args`".into());
-                }
-                saves.extend(s.save.as_deref());
-            }
-        }
-
-        let (assertions, captures) = step.checks();
-        for a in assertions.iter().map(|a| &a.value) {
-            if let Err(e) = a.validate() {
-                problems.push(e);
-            }
-            if let Some(v) = &a.equals {
-                json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
-            }
-            if let Some(v) = &a.not_equals {
-                json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
-            }
-            if let Some(v) = &a.contains {
-                json_references(v).iter().for_each(|n| use_var(&format!("${{{n}}}"), &mut problems));
-            }
-        }
-        if let Some(captures) = captures {
-            check_captures(captures, &mut problems);
-        }
-        for name in saves {
-            if IDENTITIES.contains(&name) || BUILTINS.contains(&name) {
-                problems.push(format!("`{name}` is reserved: save the token under another name"));
-            }
-            tokens.insert(name.to_string());
-        }
-        if let Some(captures) = captures {
-            vars.extend(captures.keys().cloned());
-        }
-        out.extend(problems.into_iter().map(|m| diag(scenario, Some(i), format!("{}: {m}", step.keyword()))));
+/// One step's problems, each at the step or at its own assertion or capture; then what the step
+/// defines joins the scope.
+fn step_problems(scenario: &Scenario, index: usize, step: &Step, scope: &mut Scope) -> Vec<Diagnostic> {
+    let mut l = StepLint { scenario, scope, problems: Vec::new(), saves: Vec::new() };
+    if let Some(t) = step.timeout() {
+        l.range("timeout", t, STEP_TIMEOUT_RANGE);
     }
+    kind_rules(step, &mut l);
+    let (assertions, captures) = step.checks();
+    assertion_rules(assertions, &mut l);
+    if let Some(captures) = captures {
+        capture_rules(captures, &mut l);
+    }
+    for name in &l.saves {
+        if IDENTITIES.contains(&name.as_str()) || BUILTINS.contains(&name.as_str()) {
+            l.problems.push((None, format!("`{name}` is reserved: save the token under another name")));
+        }
+    }
+    let StepLint { problems, saves, .. } = l;
+    scope.tokens.extend(saves);
+    if let Some(captures) = captures {
+        scope.vars.extend(captures.keys().cloned());
+    }
+    let step_pos = scenario.step_pos(index);
+    problems
+        .into_iter()
+        .map(|(pos, m)| Diagnostic {
+            pos: pos.unwrap_or_else(|| step_pos.clone()),
+            message: super::source::bounded_message(&format!("{}: {m}", step.keyword())),
+        })
+        .collect()
+}
 
-    for observe in &spec.observe {
+/// Each kind's own rules, in its file. Every kind is named, so a new one must say.
+fn kind_rules(step: &Step, l: &mut StepLint) {
+    use crate::exec::{apply, call, compare, get, jwt, kubectl, object, secret_token, token};
+    match step {
+        Step::ServiceAccount(name) => apply::lint_service_account(name, l),
+        Step::Apply(s) => apply::lint(s, l),
+        Step::Delete(s) => object::lint(s, object::Watch::Delete, l),
+        Step::Absent(s) => object::lint(s, object::Watch::Absent, l),
+        Step::Unchanged(s) => object::lint(s, object::Watch::Unchanged, l),
+        Step::Token(s) => token::lint(s, l),
+        Step::SecretToken(s) => secret_token::lint(s, l),
+        Step::Call(s) => call::lint(s, l),
+        Step::Jwt(s) => jwt::lint(s, l),
+        Step::CompareTokens(s) => compare::lint(s, l),
+        Step::Get(s) | Step::Wait(s) => get::lint(s, l),
+        Step::Kubectl(s) => kubectl::lint(s, l),
+    }
+}
+
+/// Assertions: a JSONPath and regex that compiled at load, something to check, defined
+/// variables in expected values — each problem at the assertion's own line.
+fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
+    for spanned in assertions {
+        let a = &spanned.value;
+        let pos = l.scenario.pos_of(&spanned.referenced);
+        let before = l.problems.len();
+        if let Err(e) = a.validate() {
+            l.problem(e);
+        }
+        for v in [&a.equals, &a.not_equals, &a.contains].into_iter().flatten() {
+            l.json_vars(v);
+        }
+        for problem in &mut l.problems[before..] {
+            problem.0 = Some(pos.clone());
+        }
+    }
+}
+
+/// Captures: a JSONPath that compiled at load and a name that is not reserved, each problem at
+/// the capture's own line.
+fn capture_rules(captures: &Captures, l: &mut StepLint) {
+    for (name, path) in captures {
+        let pos = Some(l.scenario.pos_of(&path.referenced));
+        if let Some(e) = path.value.problem() {
+            l.problems.push((pos.clone(), format!("capture `{name}`: {e}")));
+        }
+        if BUILTINS.contains(&name.as_str()) {
+            l.problems.push((pos, format!("capture `{name}`: the name is reserved")));
+        }
+    }
+}
+
+/// `observe` may only use variables some step captures.
+fn observe_problems(scenario: &Scenario, scope: &Scope) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for observe in &scenario.spec.observe {
         for name in references(observe) {
-            if !vars.contains(&name) {
-                let known: Vec<&str> = vars.iter().map(String::as_str).collect();
+            if !scope.vars.contains(&name) {
+                let known: Vec<&str> = scope.vars.iter().map(String::as_str).collect();
                 let message = format!("observe: `${{{name}}}` is never captured (variables: {})", known.join(", "));
                 out.push(at(scenario, "observe", message));
             }
@@ -179,35 +234,9 @@ pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
     out
 }
 
-fn check_captures(captures: &Captures, problems: &mut Vec<String>) {
-    for (name, path) in captures {
-        if let Some(e) = path.value.problem() {
-            problems.push(format!("capture `{name}`: {e}"));
-        }
-        if BUILTINS.contains(&name.as_str()) {
-            problems.push(format!("capture `{name}`: the name is reserved"));
-        }
-    }
-}
-
-/// A duration outside `(low, high)`, said with the range allowed.
-fn check_range(key: &str, value: GoDuration, (low, high): (Duration, Duration), problems: &mut Vec<String>) {
-    if value.0 < low || value.0 > high {
-        problems.push(format!("`{key}: {value}` is out of range: `{key}` is between {} and {}", GoDuration(low), GoDuration(high)));
-    }
-}
-
 fn undefined(name: &str, vars: &BTreeSet<String>) -> String {
     let known: Vec<&str> = vars.iter().map(String::as_str).collect();
     format!("`${{{name}}}` is not defined before this step (defined: {})", known.join(", "))
-}
-
-fn diag(scenario: &Scenario, step: Option<usize>, message: String) -> Diagnostic {
-    let pos = match step {
-        Some(i) => scenario.step_pos(i),
-        None => super::SourcePos { file: scenario.path.clone(), line: 1, column: 1 },
-    };
-    Diagnostic { pos, message: super::source::bounded_message(&message) }
 }
 
 /// A diagnostic at a top-level key.
