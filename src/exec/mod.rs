@@ -269,10 +269,21 @@ async fn run_one_step(run: &mut Run<'_>, index: usize, step: &Step, opts: &ExecO
 /// window comes on top (watching is their purpose, not a wait).
 fn time_limit(step: &Step, default: Duration) -> Duration {
     let limit = step.timeout().map(|t| t.0).unwrap_or(default);
-    match step {
-        Step::Absent(o) | Step::Unchanged(o) => limit.saturating_add(o.window.map(|w| w.0).unwrap_or_default()),
-        _ => limit,
-    }
+    let window = match step {
+        Step::Absent(o) | Step::Unchanged(o) => o.window,
+        Step::ServiceAccount(_)
+        | Step::Apply(_)
+        | Step::Delete(_)
+        | Step::Token(_)
+        | Step::SecretToken(_)
+        | Step::Call(_)
+        | Step::Jwt(_)
+        | Step::CompareTokens(_)
+        | Step::Get(_)
+        | Step::Wait(_)
+        | Step::Kubectl(_) => None,
+    };
+    limit.saturating_add(window.map(|w| w.0).unwrap_or_default())
 }
 
 /// The run's objects deleted within the budget (or kept, with `--keep`); what could not be
