@@ -509,9 +509,19 @@ pub fn random_suffix(len: usize) -> String {
     (0..len).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
 }
 
-/// Builds an implied assertion.
-pub(crate) fn expect_equal(path: &str, value: Value) -> Assertion {
-    Assertion { path: path.into(), equals: Some(value), ..Default::default() }
+/// Builds an implied assertion (what `status`, `exit` or `same` stand for). Its path, one of a
+/// few constants, is parsed once per process.
+pub(crate) fn expect_equal(path: &'static str, value: Value) -> Assertion {
+    use std::sync::{Mutex, OnceLock};
+
+    use crate::scenario::parsed::Parsed;
+    type Cache = Mutex<BTreeMap<&'static str, Parsed<serde_json_path::JsonPath>>>;
+    static PARSED: OnceLock<Cache> = OnceLock::new();
+    let cached = PARSED.get_or_init(Default::default).lock().map(|mut cache| {
+        cache.entry(path).or_insert_with(|| Parsed::new(path)).clone()
+    });
+    let path = cached.unwrap_or_else(|_| Parsed::new(path));
+    Assertion { path, equals: Some(value), ..Default::default() }
 }
 
 #[cfg(test)]
@@ -538,6 +548,15 @@ steps:
         let [unchanged, get] = [0, 1].map(|i| &scenario.spec.steps[i].value);
         assert_eq!(time_limit(unchanged, Duration::from_secs(30)), Duration::from_secs(7));
         assert_eq!(time_limit(get, Duration::from_secs(30)), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn implied_assertions_check_what_their_shortcut_says() {
+        let status = expect_equal("$.status", serde_json::json!(201));
+        assert!(status.path.problem().is_none());
+        assert!(status.check(&serde_json::json!({"status": 201})).is_ok());
+        let miss = expect_equal("$.status", serde_json::json!(201)).check(&serde_json::json!({"status": 403})).unwrap_err();
+        assert_eq!((miss.path.as_str(), miss.observed.as_str()), ("$.status", "403"));
     }
 
     #[test]
