@@ -4,6 +4,7 @@
 //! cluster (a local control plane built from the official Go modules, or a kubeconfig context);
 //! [`exec`] runs the steps into a plain result model; [`report`] renders results.
 
+pub mod clock;
 pub mod cluster;
 pub mod exec;
 pub mod interrupt;

@@ -54,9 +54,7 @@ impl Matrix {
                 detail: r.failure.as_ref().map(|f| format!("{}: {}", f.position, super::text::explain(&f.error))).or_else(|| r.reason.clone()),
             });
         }
-        let generated = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let generated = crate::clock::now_rfc3339();
         Matrix { generated, columns, rows, descriptions }
     }
 

@@ -130,8 +130,7 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
 /// The last lines of a command's stderr and stdout.
 pub fn tail(out: &Output, lines: usize) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    super::process::last_lines(&text, lines)
 }
 
 /// `$dir/go.mod` of a module version in the download cache.

@@ -180,7 +180,7 @@ fn place(dir: &Path, module: &str, version: &str, fetched: Vec<Fetched>) -> Resu
         version: version.into(),
         // Official binaries: built by the project's release process, not by a Go here.
         go_version: String::new(),
-        built_at: now(),
+        built_at: crate::clock::now_rfc3339(),
         build_seconds: 0,
         binaries,
         origin: Origin::Download,
@@ -394,9 +394,7 @@ pub fn wrapper_go_mod(upstream: &str, v: KubeVersion) -> String {
 /// Version ldflags as upstream's hack/lib/version.sh sets them, so `/version` tells the truth.
 fn version_ldflags(v: KubeVersion, commit: &str) -> String {
     let mut flags = String::from("-s -w");
-    let build_date = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let build_date = crate::clock::now_rfc3339();
     for pkg in ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"] {
         for (key, val) in [
             ("gitVersion", v.tag()),
@@ -469,7 +467,7 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         module: "k8s.io/kubernetes".into(),
         version: v.tag(),
         go_version: q.toolchain.map(str::to_string).unwrap_or_else(|| go.version()),
-        built_at: now(),
+        built_at: crate::clock::now_rfc3339(),
         build_seconds: 0,
         binaries: record(dir, names)?,
         origin: Origin::Build,
@@ -512,16 +510,13 @@ fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, String> {
         module: "go.etcd.io/etcd/server/v3".into(),
         version: tag.into(),
         go_version: go.version(),
-        built_at: now(),
+        built_at: crate::clock::now_rfc3339(),
         build_seconds: 0,
         binaries: record(dir, &["etcd"])?,
         origin: Origin::Build,
     })
 }
 
-fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
 
 /// `1m05s`.
 pub fn human(d: Duration) -> String {

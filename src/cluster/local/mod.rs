@@ -162,7 +162,7 @@ impl LocalCluster {
     /// component started so far is killed and the cluster directory removed, detached or not.
     pub async fn start(installation: Installation, opts: ClusterOptions) -> Result<LocalCluster, String> {
         let version = installation.version;
-        let name = opts.name.clone().unwrap_or_else(|| format!("{}-{}", version.tag().replace('.', "-"), suffix()));
+        let name = opts.name.clone().unwrap_or_else(|| format!("{}-{}", version.tag().replace('.', "-"), crate::exec::random_suffix(5)));
         let lock = ClusterLock::acquire(&name)?;
         Self::start_locked(installation, opts, lock).await
     }
@@ -499,11 +499,6 @@ pub fn merge_flags(defaults: Vec<String>, user: &[String]) -> Vec<String> {
     defaults.into_iter().filter(|d| !overridden.contains(&key(d))).chain(user.iter().cloned()).collect()
 }
 
-fn suffix() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..5).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
-}
 
 /// A kubeconfig for one identity: `(user name, certificate, key)`.
 fn write_kubeconfig(path: &Path, name: &str, server: &str, ca: &str, (user, cert, key): (&str, &str, &str)) -> std::io::Result<()> {

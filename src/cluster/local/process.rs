@@ -283,7 +283,11 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
+    last_lines(&String::from_utf8_lossy(&buf), lines)
+}
+
+/// The last `lines` lines of a text.
+pub fn last_lines(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
