@@ -224,38 +224,63 @@ impl LocalCluster {
     }
 
     /// One attempt at starting the components; on error they are killed again.
+    /// Starts the components in kubeadm's order and waits until the cluster is usable:
+    /// ports → kubeconfigs → flags → etcd and kube-apiserver → (once ready) the controllers.
     async fn boot(&mut self, pki: &Pki) -> Result<(), BootError> {
-        let fatal = BootError::Fatal;
-        let port = || process::free_port().map_err(fatal);
-        let (etcd_client, etcd_http, etcd_peer) = (port()?, port()?, port()?);
-        let (apiserver, kcm_port, scheduler_port) = (port()?, port()?, port()?);
-        self.server = format!("https://127.0.0.1:{apiserver}");
-        self.etcd = format!("https://127.0.0.1:{etcd_client}");
-        self.etcd_http = format!("https://127.0.0.1:{etcd_http}");
-        // One kubeconfig per identity, named as kubeadm names them in /etc/kubernetes.
-        let kcm_kubeconfig = self.dir.join("controller-manager.conf");
-        let scheduler_kubeconfig = self.dir.join("scheduler.conf");
+        let ports = Ports::pick()?;
+        self.server = format!("https://127.0.0.1:{}", ports.apiserver);
+        self.etcd = format!("https://127.0.0.1:{}", ports.etcd_client);
+        self.etcd_http = format!("https://127.0.0.1:{}", ports.etcd_http);
+        let kubeconfigs = self.identities(pki)?;
+        self.check_binaries()?;
+        let flags = self.flags(&ports, &kubeconfigs);
+        let started = Instant::now();
+        // A retried start (a port taken meanwhile) begins with empty storage.
+        let _ = std::fs::remove_dir_all(self.dir.join("etcd"));
+        self.start_component("etcd", self.installation.etcd.clone(), flags.etcd)?;
+        self.start_component("kube-apiserver", self.installation.binary("kube-apiserver"), flags.apiserver)?;
+        self.await_usable(pki, started, (flags.controller_manager, flags.scheduler)).await?;
+        self.startup = started.elapsed();
+        Ok(())
+    }
+
+    /// One kubeconfig per identity, named as kubeadm names them in /etc/kubernetes.
+    fn identities(&self, pki: &Pki) -> Result<Kubeconfigs, BootError> {
+        let kubeconfigs = Kubeconfigs {
+            controller_manager: self.dir.join("controller-manager.conf"),
+            scheduler: self.dir.join("scheduler.conf"),
+        };
         for (path, user, cert, key) in [
             (&self.kubeconfig, "kubeproof-admin", &pki.admin_cert, &pki.admin_key),
-            (&kcm_kubeconfig, "system:kube-controller-manager", &pki.controller_manager_cert, &pki.controller_manager_key),
-            (&scheduler_kubeconfig, "system:kube-scheduler", &pki.scheduler_cert, &pki.scheduler_key),
+            (&kubeconfigs.controller_manager, "system:kube-controller-manager", &pki.controller_manager_cert, &pki.controller_manager_key),
+            (&kubeconfigs.scheduler, "system:kube-scheduler", &pki.scheduler_cert, &pki.scheduler_key),
         ] {
             write_kubeconfig(path, &self.name, &self.server, &pki.ca_cert, (user, cert, key))
-                .map_err(|e| fatal(format!("{}: {e}", path.display())))?;
+                .map_err(|e| BootError::Fatal(format!("{}: {e}", path.display())))?;
         }
+        Ok(kubeconfigs)
+    }
+
+    fn check_binaries(&self) -> Result<(), BootError> {
         for binary in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
             if !self.installation.binary(binary).exists() {
-                return Err(fatal(format!(
+                return Err(BootError::Fatal(format!(
                     "{} is missing: `kubeproof cluster install --version {}` adds it",
                     self.installation.binary(binary).display(),
                     self.version
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Every component's flags.
+    fn flags(&self, ports: &Ports, kubeconfigs: &Kubeconfigs) -> Flags {
+        let Ports { etcd_peer, apiserver, controller_manager: kcm_port, scheduler: scheduler_port, .. } = *ports;
         let pki_dir = self.dir.join("pki");
         let p = |f: &str| pki_dir.join(f).display().to_string();
         let etcd_data = self.dir.join("etcd");
-        let _ = std::fs::remove_dir_all(&etcd_data);
+        let (kcm_kubeconfig, scheduler_kubeconfig) = (&kubeconfigs.controller_manager, &kubeconfigs.scheduler);
 
         // TLS with client certificates of etcd's own CA on both ports, as kubeadm configures it.
         let etcd_args = vec![
@@ -348,25 +373,26 @@ impl LocalCluster {
             format!("--authentication-kubeconfig={scheduler}"),
             format!("--authorization-kubeconfig={scheduler}"),
         ];
+        Flags { etcd: etcd_args, apiserver: apiserver_args, controller_manager: kcm_args, scheduler: scheduler_args }
+    }
 
-        let started = Instant::now();
-        let logs = self.dir.join("logs");
-        let inst = self.installation.clone();
-        let start = |this: &mut Self, name: &'static str, binary: PathBuf, args: Vec<String>| -> Result<(), BootError> {
-            let c = Component::start(name, &binary, &args, logs.join(format!("{name}.log")), this.detached);
-            // The component is recorded before the state is written: a failure kills it.
-            this.components.get_mut().map_err(|_| fatal("poisoned".into()))?.push(c.map_err(fatal)?);
-            this.write_state().map_err(|e| {
-                this.kill_all();
-                fatal(e)
-            })
-        };
-        start(self, "etcd", inst.etcd.clone(), etcd_args)?;
-        start(self, "kube-apiserver", inst.binary("kube-apiserver"), apiserver_args)?;
-        // kube-controller-manager gives up if the API server is not healthy within 10 s (as
-        // on a busy machine), so it and kube-scheduler start once /readyz is ok.
-        let mut controllers = Some((kcm_args, scheduler_args));
+    /// Starts one component; it is recorded before the state is written, so a failure kills it.
+    fn start_component(&mut self, name: &'static str, binary: PathBuf, args: Vec<String>) -> Result<(), BootError> {
+        let log = self.dir.join("logs").join(format!("{name}.log"));
+        let c = Component::start(name, &binary, &args, log, self.detached);
+        self.components.get_mut().map_err(|_| BootError::Fatal("poisoned".into()))?.push(c.map_err(BootError::Fatal)?);
+        self.write_state().map_err(|e| {
+            self.kill_all();
+            BootError::Fatal(e)
+        })
+    }
 
+    /// Waits until the cluster is usable: `/readyz`, then (kube-controller-manager gives up if
+    /// the API server is not healthy within 10 s, as on a busy machine) the controllers start,
+    /// then the `default` ServiceAccount and `kube-root-ca.crt` ConfigMap appear.
+    async fn await_usable(&mut self, pki: &Pki, started: Instant, controllers: (Vec<String>, Vec<String>)) -> Result<(), BootError> {
+        let fatal = BootError::Fatal;
+        let mut controllers = Some(controllers);
         let client = admin_http_client(pki).map_err(fatal)?;
         let deadline = started + Duration::from_secs(120);
         let mut waiting_for = "kube-apiserver /readyz";
@@ -393,8 +419,8 @@ impl LocalCluster {
             let ready = match ready.await {
                 Ok(()) => match controllers.take() {
                     Some((kcm_args, scheduler_args)) => {
-                        start(self, "kube-controller-manager", inst.binary("kube-controller-manager"), kcm_args)?;
-                        start(self, "kube-scheduler", inst.binary("kube-scheduler"), scheduler_args)?;
+                        self.start_component("kube-controller-manager", self.installation.binary("kube-controller-manager"), kcm_args)?;
+                        self.start_component("kube-scheduler", self.installation.binary("kube-scheduler"), scheduler_args)?;
                         Err("kube-controller-manager to start")
                     }
                     None => {
@@ -415,7 +441,6 @@ impl LocalCluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.startup = started.elapsed();
         Ok(())
     }
 
@@ -485,6 +510,45 @@ impl Drop for LocalCluster {
         self.kill_all();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The loopback ports of one cluster.
+#[derive(Clone, Copy)]
+struct Ports {
+    etcd_client: u16,
+    etcd_http: u16,
+    etcd_peer: u16,
+    apiserver: u16,
+    controller_manager: u16,
+    scheduler: u16,
+}
+
+impl Ports {
+    fn pick() -> Result<Ports, BootError> {
+        let port = || process::free_port().map_err(BootError::Fatal);
+        Ok(Ports {
+            etcd_client: port()?,
+            etcd_http: port()?,
+            etcd_peer: port()?,
+            apiserver: port()?,
+            controller_manager: port()?,
+            scheduler: port()?,
+        })
+    }
+}
+
+/// The kubeconfigs of the controllers' own identities.
+struct Kubeconfigs {
+    controller_manager: PathBuf,
+    scheduler: PathBuf,
+}
+
+/// Each component's command line.
+struct Flags {
+    etcd: Vec<String>,
+    apiserver: Vec<String>,
+    controller_manager: Vec<String>,
+    scheduler: Vec<String>,
 }
 
 enum BootError {
