@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use tokio::sync::OnceCell;
 
-use kubeproof::cluster::ContextTarget;
+use kubeproof::cluster::{ClusterError, ContextTarget};
 use kubeproof::cluster::local;
 use kubeproof::version::KubeVersion;
 use kubeproof::cluster::pool::{Pool, Sharing, Target};
@@ -32,7 +32,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// One pool per target, opened by whichever trial needs it first; an error is kept and shown once.
-type Pools = Mutex<BTreeMap<String, Arc<(OnceCell<Result<Pool, String>>, AtomicBool)>>>;
+type Pools = Mutex<BTreeMap<String, Arc<(OnceCell<Result<Pool, ClusterError>>, AtomicBool)>>>;
 
 fn pools() -> &'static Pools {
     static POOLS: OnceLock<Pools> = OnceLock::new();

@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod matrix;
 pub mod run;
 
+use kubeproof::cluster::ClusterError;
 use kubeproof::interrupt::Signal;
 use kubeproof::report::{Phase, RunOutcome, Stopped, Verdict};
 
@@ -43,6 +44,11 @@ impl ExitCode {
             ExitCode::Signalled(_) => 4,
         };
         if rank(other) > rank(self) { other } else { self }
+    }
+
+    /// The exit code of a cluster that could not be had: bad input or no usable cluster.
+    pub fn of_cluster(e: &ClusterError) -> ExitCode {
+        if e.exit_code() == ExitCode::BadInput.code() { ExitCode::BadInput } else { ExitCode::Cluster }
     }
 
     /// A run's exit code, from how it ended — the one place that decides it.

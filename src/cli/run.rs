@@ -236,8 +236,8 @@ pub fn schema(report: bool) -> ExitCode {
 pub async fn open_pool(target: &Target, scenarios: &[Scenario]) -> Result<Pool, ExitCode> {
     tokio::select! {
         pool = Pool::open_for(target, scenarios) => pool.map_err(|e| {
-            eprintln!("error: no usable cluster: {}", redact::redact(&e));
-            ExitCode::Cluster
+            eprintln!("error: no usable cluster: {}", redact::redact(e.message()));
+            ExitCode::of_cluster(&e)
         }),
         signal = interrupt::first() => Err(ExitCode::Signalled(signal)),
     }

@@ -1,7 +1,10 @@
 //! Clusters to run scenarios on: a local control plane kubeproof starts, or a kubeconfig context.
 
+mod error;
 pub mod local;
 pub mod pool;
+
+pub use error::ClusterError;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,32 +57,33 @@ pub struct ContextTarget {
 impl Cluster {
     /// Connects to a kubeconfig context. Scenarios create and delete objects, so contexts that
     /// are neither kind clusters nor kubeproof local clusters must be allowed explicitly.
-    pub async fn from_context(target: &ContextTarget) -> Result<Cluster, String> {
+    pub async fn from_context(target: &ContextTarget) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
         let kubeconfig = match &target.kubeconfig {
-            Some(path) => Kubeconfig::read_from(path).map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?,
-            None => Kubeconfig::read().map_err(|e| format!("cannot read kubeconfig: {e}"))?,
+            Some(path) => Kubeconfig::read_from(path)
+                .map_err(|e| ClusterError::Kubeconfig(format!("cannot read kubeconfig {}: {e}", path.display())))?,
+            None => Kubeconfig::read().map_err(|e| ClusterError::Kubeconfig(format!("cannot read kubeconfig: {e}")))?,
         };
         let context = target
             .context
             .clone()
             .or_else(|| kubeconfig.current_context.clone())
-            .ok_or("the kubeconfig has no current context: name one with --context")?;
+            .ok_or_else(|| ClusterError::Kubeconfig("the kubeconfig has no current context: name one with --context".into()))?;
         if !kubeconfig.contexts.iter().any(|c| c.name == context) {
             let names: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
-            return Err(format!("no context `{context}` in the kubeconfig (contexts: {})", names.join(", ")));
+            return Err(ClusterError::Kubeconfig(format!("no context `{context}` in the kubeconfig (contexts: {})", names.join(", "))));
         }
         if !target.allowed && !is_disposable(&context) {
-            return Err(format!(
+            return Err(ClusterError::RefusedContext(format!(
                 "refusing to run on context `{context}`: scenarios create and delete objects (cluster-scoped ones too). \
                  kubeproof runs on kind clusters (`kind-*`) and its own local clusters (`kubeproof-*`); \
                  to use this one anyway, pass --allow-context {context}"
-            ));
+            )));
         }
         let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
         let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| format!("context `{context}`: {e}"))?;
+            .map_err(|e| ClusterError::Kubeconfig(format!("context `{context}`: {e}")))?;
         if target.insecure {
             config.accept_invalid_certs = true;
         }
@@ -89,16 +93,17 @@ impl Cluster {
 
     /// Connects to a local cluster another process started and will stop (a cluster shared by
     /// the processes of a test run): its kubeconfig, its release's kubectl, its flags.
-    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, apiserver_args: Vec<String>, version: KubeVersion) -> Result<Cluster, String> {
+    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, apiserver_args: Vec<String>, version: KubeVersion) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
-        let config = Kubeconfig::read_from(&kubeconfig).map_err(|e| e.to_string())?;
-        let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
+        let kubeconfig_error = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig(format!("{}: {e}", kubeconfig.display()));
+        let config = Kubeconfig::read_from(&kubeconfig).map_err(|e| kubeconfig_error(&e))?;
+        let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.map_err(|e| kubeconfig_error(&e))?;
         let label = local_label(version, &apiserver_args);
         Self::connect(label, config, Some(kubeconfig), None, kubectl, Some(apiserver_args), None).await
     }
 
     /// Connects to a local cluster kubeproof started.
-    pub async fn from_local(local: Arc<LocalCluster>) -> Result<Cluster, String> {
+    pub async fn from_local(local: Arc<LocalCluster>) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
         let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(|e| e.to_string())?;
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
@@ -120,7 +125,7 @@ impl Cluster {
     /// A connection to whatever serves `config`'s URL, for tests of the executor against an
     /// in-process HTTP stub. Never a real cluster: no kubeconfig, no context check, no
     /// kube-apiserver flags known. It asks `/version` like every connection.
-    pub async fn for_tests(label: &str, config: Config) -> Result<Cluster, String> {
+    pub async fn for_tests(label: &str, config: Config) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
         Self::connect(label.to_string(), config, None, None, "kubectl".into(), None, None).await
     }
@@ -133,19 +138,25 @@ impl Cluster {
         kubectl: PathBuf,
         apiserver_args: Option<Vec<String>>,
         local: Option<Arc<LocalCluster>>,
-    ) -> Result<Cluster, String> {
+    ) -> Result<Cluster, ClusterError> {
         let mut config = config;
         config.read_timeout = Some(Duration::from_secs(30));
-        let client = Client::try_from(config.clone()).map_err(|e| format!("{label}: cannot create a client: {e}"))?;
+        let client = Client::try_from(config.clone())
+            .map_err(|e| ClusterError::Kubeconfig(format!("{label}: cannot create a client: {}", describe_error(&e))))?;
+        let url = config.cluster_url.clone();
         let info = tokio::time::timeout(Duration::from_secs(15), client.apiserver_version())
             .await
-            .map_err(|_| format!("{label}: the API server at {} did not answer within 15s", config.cluster_url))?
-            .map_err(|e| format!("{label}: the API server at {} is unreachable: {}", config.cluster_url, describe_error(&e)))?;
+            .map_err(|_| ClusterError::Unreachable(format!("{label}: the API server at {url} did not answer within 15s")))?
+            .map_err(|e| {
+                let said = describe_error(&e);
+                let message = format!("{label}: the API server at {url} is unreachable: {said}");
+                if said.starts_with(TLS_FAILED) { ClusterError::Tls(message) } else { ClusterError::Unreachable(message) }
+            })?;
         let version: KubeVersion = info
             .git_version
             .parse()
             .or_else(|_| format!("{}.{}", info.major, info.minor).parse())
-            .map_err(|e| format!("{label}: {e}"))?;
+            .map_err(|e| ClusterError::Unreachable(format!("{label}: a version kubeproof cannot read: {e}")))?;
         Ok(Cluster {
             label,
             version,
@@ -265,6 +276,8 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Probes fail now and then on a loaded machine; three in a row mean the server is gone.
 const FAILED_PROBES: u32 = 3;
 
+const TLS_FAILED: &str = "TLS verification failed";
+
 /// An error with its causes, and a plain word for the ones users meet: a certificate the
 /// cluster's CA does not vouch for, a refused connection.
 pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
@@ -281,7 +294,7 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
     let lower = all.to_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer") {
         format!(
-            "TLS verification failed: the API server's certificate is not trusted by the CA in the kubeconfig \
+            "{TLS_FAILED}: the API server's certificate is not trusted by the CA in the kubeconfig \
              ({all}); pass --insecure-skip-tls-verify only if you know why"
         )
     } else {

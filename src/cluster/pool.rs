@@ -9,7 +9,7 @@ use futures::TryFutureExt as _;
 use tokio::sync::OnceCell;
 
 use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
-use super::{Cluster, ContextTarget};
+use super::{Cluster, ClusterError, ContextTarget};
 use crate::scenario::Scenario;
 
 /// Where scenarios run.
@@ -53,19 +53,19 @@ pub struct Sharing {
 impl Pool {
     /// Connects to the target; for a local target, installs (building if needed) and starts it.
     /// Flag-profile clusters start when a scenario first needs one; see [`open_for`](Self::open_for).
-    pub async fn open(target: &Target) -> Result<Pool, String> {
+    pub async fn open(target: &Target) -> Result<Pool, ClusterError> {
         Self::open_for(target, &[]).await
     }
 
     /// [`open`](Self::open), and for a local target the flag-profile clusters these scenarios
     /// need are started at the same time as the main one, so no scenario waits for a start.
-    pub async fn open_for(target: &Target, scenarios: &[Scenario]) -> Result<Pool, String> {
+    pub async fn open_for(target: &Target, scenarios: &[Scenario]) -> Result<Pool, ClusterError> {
         Self::open_sharing(target, scenarios, None).await
     }
 
     /// [`open_for`](Self::open_for), with local clusters shared by the processes of one test
     /// run when `sharing` says so: the first process starts them, the others attach.
-    pub async fn open_sharing(target: &Target, scenarios: &[Scenario], sharing: Option<Sharing>) -> Result<Pool, String> {
+    pub async fn open_sharing(target: &Target, scenarios: &[Scenario], sharing: Option<Sharing>) -> Result<Pool, ClusterError> {
         match target {
             Target::Context(c) => Ok(Pool {
                 base: Arc::new(Cluster::from_context(c).await?),
@@ -74,13 +74,15 @@ impl Pool {
                 sharing: None,
             }),
             Target::Local(request) => {
+                local::versions::check_request(request).map_err(ClusterError::Release)?;
                 let request = request.clone();
                 let installation = tokio::task::spawn_blocking(move || {
                     let v = local::versions::resolve(&request)?;
                     local::install(v, &InstallOptions::default())
                 })
                 .await
-                .map_err(|e| e.to_string())??;
+                .map_err(|e| ClusterError::Install(e.to_string()))?
+                .map_err(ClusterError::Install)?;
                 // Only for the scenarios that apply to this release: the others never run here.
                 let profiles: BTreeMap<Vec<String>, Slot> = scenarios
                     .iter()
@@ -114,10 +116,10 @@ impl Pool {
     }
 
     /// The cluster a scenario runs on: for local targets, one started with the flags it requires.
-    pub async fn cluster_for(&self, scenario: &Scenario) -> Result<Arc<Cluster>, String> {
+    pub async fn cluster_for(&self, scenario: &Scenario) -> Result<Arc<Cluster>, ClusterError> {
         let Some(installation) = &self.installation else { return Ok(self.base.clone()) };
         let Some(args) = profile(scenario) else { return Ok(self.base.clone()) };
-        let slot = self.profiles.lock().map_err(|_| "poisoned")?.entry(args.clone()).or_default().clone();
+        let slot = self.profiles.lock().map_err(|_| ClusterError::Start("poisoned".into()))?.entry(args.clone()).or_default().clone();
         slot.get_or_try_init(|| start(installation, args, self.sharing.as_ref())).await.cloned()
     }
 
@@ -164,7 +166,7 @@ fn profile(scenario: &Scenario) -> Option<Vec<String>> {
     (!args.is_empty()).then_some(args)
 }
 
-async fn start(installation: &Installation, apiserver_args: Vec<String>, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, String> {
+async fn start(installation: &Installation, apiserver_args: Vec<String>, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
     if let Some(sharing) = sharing {
         let kubeconfig = local::shared::attach(installation, &apiserver_args, &sharing.key, &sharing.reaper).await?;
         let kubectl = installation.binary("kubectl");

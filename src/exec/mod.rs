@@ -615,7 +615,7 @@ pub async fn run_all(
         match pool.cluster_for(s).await {
             Ok(cluster) => execute(&cluster, s, opts).await,
             Err(e) => {
-                let report = unusable(pool.base(), s, e);
+                let report = unusable(pool.base(), s, e.to_string());
                 opts.events.emit(Event::ScenarioFinished { report: report.clone() });
                 report
             }

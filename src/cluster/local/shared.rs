@@ -75,7 +75,7 @@ fn start_reaper(kubeproof: &Path, name: &str) -> Result<(), String> {
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()
-        .map(drop)
+        .map(|_reaper| ())
         .map_err(|e| format!("cannot start the reaper of {name} ({}): {e}", kubeproof.display()))
 }
 
