@@ -22,7 +22,7 @@ const VERSION: &str = "1.24.17";
 const TAG: &str = "v1.24.17";
 /// kubeproof pairs 1.24 with this etcd (`etcd_version_for`).
 const ETCD: &str = "v3.5.35";
-const KUBE: [&str; 3] = ["kube-apiserver", "kube-controller-manager", "kubectl"];
+const KUBE: &[&str] = kubeproof::cluster::local::install::KUBE_BINARIES;
 const BUILD_MARKER: &str = "FAKE-GO: build attempted";
 
 fn sha256(bytes: &[u8]) -> String {
@@ -123,7 +123,7 @@ impl Release {
     fn new() -> Release {
         let mut binaries = BTreeMap::new();
         let mut files = BTreeMap::new();
-        for name in KUBE {
+        for &name in KUBE {
             let body = format!("#!/bin/sh\necho '{name} stand-in {TAG}'\n").into_bytes();
             files.insert(format!("{}.sha256", Release::kube_path(name)), sha256(&body).into_bytes());
             files.insert(Release::kube_path(name), body.clone());
