@@ -124,11 +124,7 @@ fn main() {
     runtime().spawn(async {
         let signal = kubeproof::interrupt::first().await;
         eprintln!("\nkubeproof: {}: deleting what the scenarios created", signal.name());
-        let left = tokio::select! {
-            problems = exec::ledger::clean_up_all(exec::ledger::CLEANUP_BUDGET) => problems,
-            _ = kubeproof::interrupt::second() => exec::ledger::left_behind(),
-        };
-        for what in left {
+        for what in exec::ledger::clean_up_after_signal().await {
             eprintln!("warning: {what}");
         }
         if let Ok(mut pools) = pools().lock() {

@@ -150,6 +150,15 @@ pub async fn clean_up_all(budget: Duration) -> Vec<String> {
     }
 }
 
+/// After a signal: cleans up every run in progress within the budget, unless a second signal
+/// cuts that short; either way, what was left.
+pub async fn clean_up_after_signal() -> Vec<String> {
+    tokio::select! {
+        problems = clean_up_all(CLEANUP_BUDGET) => problems,
+        _ = crate::interrupt::second() => left_behind(),
+    }
+}
+
 /// What the runs still registered would leave behind: said when cleanup is cut short.
 pub fn left_behind() -> Vec<String> {
     registered(|_| true).iter().flat_map(|l| l.remaining()).map(|what| format!("left {what}")).collect()

@@ -649,11 +649,7 @@ pub async fn run_all(
     drop(runs);
     let stopped = match stopped {
         Some(Stopped::Interrupted { signal, .. }) => {
-            let left = tokio::select! {
-                problems = ledger::clean_up_all(ledger::CLEANUP_BUDGET) => problems,
-                _ = crate::interrupt::second() => ledger::left_behind(),
-            };
-            Some(Stopped::Interrupted { signal, left })
+            Some(Stopped::Interrupted { signal, left: ledger::clean_up_after_signal().await })
         }
         Some(Stopped::ClusterDied(dead)) => {
             // Nothing can be deleted on a dead cluster: a local one takes its objects with it;
