@@ -38,6 +38,22 @@ pub struct Assertion {
     /// Whether anything is selected at all.
     #[serde(default)]
     pub exists: Option<bool>,
+    /// The single selected number or RFC 3339 time is greater than this one (a number compared
+    /// with a time counts Unix seconds, as a JWT's `exp` does).
+    #[serde(default)]
+    pub greater_than: Option<Value>,
+    /// … less than this one.
+    #[serde(default)]
+    pub less_than: Option<Value>,
+    /// … greater than or equal to this one.
+    #[serde(default)]
+    pub at_least: Option<Value>,
+    /// … less than or equal to this one.
+    #[serde(default)]
+    pub at_most: Option<Value>,
+    /// With `equals`: compare as numbers or times, equal within this much (seconds for times).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
     /// Only on these releases.
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -147,14 +163,54 @@ impl Assertion {
             self.count.is_some(),
             self.length.is_some(),
             self.exists.is_some(),
+            self.greater_than.is_some(),
+            self.less_than.is_some(),
+            self.at_least.is_some(),
+            self.at_most.is_some(),
         ];
         if !checks.contains(&true) {
             return Err(format!(
-                "the assertion on `{}` checks nothing: give equals, not-equals, contains, matches, count, length or exists",
+                "the assertion on `{}` checks nothing: give equals, not-equals, contains, matches, count, length, exists, greater-than, less-than, at-least or at-most",
                 self.path
             ));
         }
-        Ok(())
+        for (key, bound) in self.bounds() {
+            let written = bound.as_str().is_some_and(|s| super::template::sole_reference(s).is_some());
+            if !written && Quantity::of(bound).is_none() {
+                return Err(format!("`{key}: {}` is neither a number nor an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", super::source::excerpt(&bound.to_string())));
+            }
+        }
+        match self.tolerance {
+            Some(_) if self.equals.is_none() => Err("`tolerance` goes with `equals`: equal within that much".into()),
+            Some(t) if !(t >= 0.0 && t.is_finite()) => Err(format!("`tolerance: {t}` must be a number of at least 0")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The ordered comparisons given, by key.
+    fn bounds(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        [("greater-than", &self.greater_than), ("less-than", &self.less_than), ("at-least", &self.at_least), ("at-most", &self.at_most)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+    }
+
+    /// The values compared with what the path selects, where `${…}` may be written: rendered
+    /// before [`Assertion::check`], read by lint.
+    pub fn expected_values_mut(&mut self) -> [&mut Option<Value>; 7] {
+        [
+            &mut self.equals,
+            &mut self.not_equals,
+            &mut self.contains,
+            &mut self.greater_than,
+            &mut self.less_than,
+            &mut self.at_least,
+            &mut self.at_most,
+        ]
+    }
+
+    /// [`Assertion::expected_values_mut`], to read.
+    pub fn expected_values(&self) -> [&Option<Value>; 7] {
+        [&self.equals, &self.not_equals, &self.contains, &self.greater_than, &self.less_than, &self.at_least, &self.at_most]
     }
 
     /// Evaluates the assertion (with `${…}` already rendered) against a document.
@@ -179,22 +235,42 @@ impl Assertion {
             }
         }
         if let Some(want) = self.length {
-            let len = match nodes.as_slice() {
-                [] | [Value::Null] => 0,
-                [Value::Array(a)] => a.len(),
-                [Value::Object(o)] => o.len(),
-                [Value::String(s)] => s.chars().count(),
-                [other] => return Err(mismatch(format!("something with length {want}"), brief(other))),
-                many => return Err(mismatch("one value".into(), format!("{} values", many.len()))),
-            };
+            let len = length(&nodes).map_err(|seen| mismatch(format!("something with length {want}"), seen))?;
             if len != want {
                 return Err(mismatch(format!("length {want}"), format!("length {len}")));
             }
         }
         if let Some(want) = &self.equals {
             let got = single()?;
-            if !json_equal(got, want) {
-                return Err(mismatch(brief(want), brief(got)));
+            let equal = match self.tolerance {
+                None => json_equal(got, want),
+                Some(t) => match (Quantity::of(got), Quantity::of(want)) {
+                    (Some(g), Some(w)) => g.0.abs_diff(w.0) <= Quantity::from_f64(t).0.unsigned_abs(),
+                    _ => false,
+                },
+            };
+            if !equal {
+                let expected = match self.tolerance {
+                    Some(t) => format!("{} ± {t}", brief(want)),
+                    None => brief(want),
+                };
+                return Err(mismatch(expected, brief(got)));
+            }
+        }
+        for (key, bound) in self.bounds() {
+            let got = single()?;
+            let holds = match (Quantity::of(got), Quantity::of(bound)) {
+                (Some(g), Some(b)) => match key {
+                    "greater-than" => g > b,
+                    "less-than" => g < b,
+                    "at-least" => g >= b,
+                    _ => g <= b,
+                },
+                (_, None) => return Err(mismatch(format!("a number or RFC 3339 time to compare with, not {}", brief(bound)), brief(got))),
+                (None, _) => false,
+            };
+            if !holds {
+                return Err(mismatch(format!("a value {} {}", key.replace('-', " "), brief(bound)), brief(got)));
             }
         }
         if let Some(unwanted) = &self.not_equals {
@@ -223,6 +299,46 @@ impl Assertion {
             }
         }
         Ok(())
+    }
+}
+
+/// The length of the one value selected: an array's items, an object's keys, a string's
+/// characters; nothing selected (or null) has length 0. Otherwise what was seen instead.
+pub fn length(nodes: &[&Value]) -> Result<usize, String> {
+    match nodes {
+        [] | [Value::Null] => Ok(0),
+        [Value::Array(a)] => Ok(a.len()),
+        [Value::Object(o)] => Ok(o.len()),
+        [Value::String(s)] => Ok(s.chars().count()),
+        [other] => Err(brief(other)),
+        many => Err(format!("{} values", many.len())),
+    }
+}
+
+/// A number or an RFC 3339 time on one scale, in billionths (of a second, for times), so that
+/// integers compare exactly and a JWT's `exp` (Unix seconds) compares with a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Quantity(i128);
+
+impl Quantity {
+    const SCALE: i128 = 1_000_000_000;
+
+    fn of(v: &Value) -> Option<Quantity> {
+        match v {
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Some(Quantity(i as i128 * Self::SCALE)),
+                (_, Some(u)) => Some(Quantity(u as i128 * Self::SCALE)),
+                _ => n.as_f64().map(Self::from_f64),
+            },
+            Value::String(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| Quantity(t.unix_timestamp_nanos())),
+            _ => None,
+        }
+    }
+
+    fn from_f64(f: f64) -> Quantity {
+        Quantity((f * Self::SCALE as f64) as i128)
     }
 }
 
@@ -275,6 +391,26 @@ mod tests {
         assert!(Assertion { length: Some(3), ..a("$.data") }.check(&doc).is_ok());
         assert!(Assertion { exists: Some(false), ..a("$.spec.boundObjectRef") }.check(&doc).is_ok());
         assert!(Assertion { exists: Some(true), ..a("$.spec.boundObjectRef") }.check(&doc).is_err());
+    }
+
+    #[test]
+    fn ordered_comparisons_of_numbers_and_times() {
+        let doc = json!({"exp": 1700003600, "iat": 1700000000, "ts": "2023-11-14T23:13:20Z", "n": 2.5, "s": "x"});
+        let cmp = |path: &str, f: fn(Assertion) -> Assertion| f(a(path)).check(&doc);
+        assert!(cmp("$.exp", |a| Assertion { greater_than: Some(json!(1700000000)), ..a }).is_ok());
+        assert!(cmp("$.exp", |a| Assertion { at_most: Some(json!(1700003600)), ..a }).is_ok());
+        assert!(cmp("$.exp", |a| Assertion { less_than: Some(json!(1700003600)), ..a }).is_err());
+        assert!(cmp("$.n", |a| Assertion { at_least: Some(json!(2)), less_than: Some(json!(3)), ..a }).is_ok());
+        // 2023-11-14T23:13:20Z is 1700003600 Unix seconds: a time compares with a number.
+        assert!(cmp("$.ts", |a| Assertion { equals: Some(json!(1700003600)), tolerance: Some(0.0), ..a }).is_ok());
+        assert!(cmp("$.iat", |a| Assertion { equals: Some(json!("2023-11-14T23:13:20Z")), tolerance: Some(3600.0), ..a }).is_ok());
+        assert!(cmp("$.iat", |a| Assertion { equals: Some(json!("2023-11-14T23:13:20Z")), tolerance: Some(3599.0), ..a }).is_err());
+        assert!(cmp("$.ts", |a| Assertion { greater_than: Some(json!("2023-11-14T23:13:19.5Z")), ..a }).is_ok());
+        let miss = cmp("$.s", |a| Assertion { at_least: Some(json!(1)), ..a }).unwrap_err();
+        assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("a value at least 1", "\"x\""));
+        assert!(Assertion { at_least: Some(json!("soon")), ..a("$.x") }.validate().unwrap_err().contains("RFC 3339"));
+        assert!(Assertion { at_least: Some(json!("${t}")), ..a("$.x") }.validate().is_ok());
+        assert!(Assertion { tolerance: Some(1.0), at_least: Some(json!(1)), ..a("$.x") }.validate().unwrap_err().contains("goes with `equals`"));
     }
 
     #[test]

@@ -66,10 +66,15 @@ impl StepLint<'_> {
     /// `${…}` in `text` must be defined before this step.
     pub fn var(&mut self, text: &str) {
         for name in references(text) {
-            if !self.scope.vars.contains(&name) {
-                let message = undefined(&name, &self.scope.vars);
-                self.problem(message);
+            if self.scope.vars.contains(&name) {
+                continue;
             }
+            let message = match self.scope.tokens.contains(&name) {
+                // Tokens never become text: they are used by name, so no `${…}` can leak one.
+                true => format!("`${{{name}}}`: `{name}` is a saved token, not a variable; tokens are used by their name (`as: {name}`, `token: {name}`), never through `${{…}}`"),
+                false => undefined(&name, &self.scope.vars),
+            };
+            self.problem(message);
         }
     }
 
@@ -88,10 +93,13 @@ impl StepLint<'_> {
         if identities {
             known.extend(IDENTITIES.iter().map(|s| s.to_string()));
         }
-        self.problem(format!(
-            "no token is saved as `{name}` before this step (known: {})",
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
-        ));
+        let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+        if !references(name).is_empty() {
+            // Tokens are kept apart from variables: `${…}` is never substituted in a token's name.
+            self.problem(format!("`{name}`: tokens are used by their saved name, not through `${{…}}` (known: {known})"));
+            return;
+        }
+        self.problem(format!("no token is saved as `{name}` before this step (known: {known})"));
     }
 
     /// The step saves a token under `name`.
@@ -196,7 +204,7 @@ fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
         if let Err(e) = a.validate() {
             l.problem(e);
         }
-        for v in [&a.equals, &a.not_equals, &a.contains].into_iter().flatten() {
+        for v in a.expected_values().into_iter().flatten() {
             l.json_vars(v);
         }
         for problem in &mut l.problems[before..] {
@@ -210,7 +218,7 @@ fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
 fn capture_rules(captures: &Captures, l: &mut StepLint) {
     for (name, path) in captures {
         let pos = Some(l.scenario.pos_of(&path.referenced));
-        if let Some(e) = path.value.problem() {
+        if let Some(e) = path.value.path.problem() {
             l.problems.push((pos.clone(), format!("capture `{name}`: {e}")));
         }
         if BUILTINS.contains(&name.as_str()) {

@@ -8,12 +8,10 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json_path::JsonPath;
 use serde_saphyr::Spanned;
 
 use super::assertion::Assertion;
 use super::duration::GoDuration;
-use super::parsed::Parsed;
 use crate::version::VersionRange;
 
 pub use crate::exec::apply::ApplyStep;
@@ -58,9 +56,9 @@ pub enum Step {
     Kubectl(KubectlStep),
 }
 
-/// Values taken from a step's result into variables: `{uid: $.metadata.uid}`; each JSONPath
-/// compiled at load and located where it is written.
-pub type Captures = BTreeMap<String, Spanned<Parsed<JsonPath>>>;
+/// Values taken from a step's result into variables: `{uid: $.metadata.uid}`, `{n: {count: …}}`;
+/// each JSONPath compiled at load and located where it is written.
+pub type Captures = BTreeMap<String, Spanned<super::capture::Capture>>;
 
 /// A step's assertions, each located where it is written.
 pub type Assertions = Vec<Spanned<Assertion>>;

@@ -1,6 +1,15 @@
 //! `${name}` references in scenario strings: the scenario's namespace and captured values.
+//!
+//! Variables hold JSON values. Inside a longer string a value is written as text (a string as
+//! itself, anything else as compact JSON); a string that is exactly one `${x}` stands for the
+//! value itself, so `equals: ${iat}` compares numbers and `replicas: ${n}` stays a number.
 
 use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// The run's variables: built-ins, case values and captures, each a JSON value.
+pub type Vars = BTreeMap<String, Value>;
 
 /// Variables every scenario has without capturing them.
 pub const BUILTINS: &[&str] = &["namespace", "scenario"];
@@ -16,14 +25,15 @@ pub fn references(text: &str) -> Vec<String> {
     out
 }
 
-/// Substitutes every reference; an unknown name is an error naming it.
-pub fn render(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+/// Substitutes every reference as text; an unknown name is an error naming it.
+pub fn render(text: &str, vars: &Vars) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut missing = None;
     scan(text, |piece| match piece {
         Piece::Text(t) => out.push_str(t),
         Piece::Var(name) => match vars.get(name) {
-            Some(v) => out.push_str(v),
+            Some(Value::String(s)) => out.push_str(s),
+            Some(other) => out.push_str(&other.to_string()),
             None => {
                 missing.get_or_insert_with(|| name.to_string());
             }
@@ -35,11 +45,14 @@ pub fn render(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
     }
 }
 
-/// Renders every string inside a JSON value.
-pub fn render_json(value: &serde_json::Value, vars: &BTreeMap<String, String>) -> Result<serde_json::Value, String> {
-    use serde_json::Value;
+/// Renders every string inside a JSON value; a string that is exactly one reference becomes the
+/// variable's value, with its type.
+pub fn render_json(value: &Value, vars: &Vars) -> Result<Value, String> {
     Ok(match value {
-        Value::String(s) => Value::String(render(s, vars)?),
+        Value::String(s) => match sole_reference(s) {
+            Some(name) => vars.get(name).cloned().ok_or_else(|| format!("`${{{name}}}` is not defined"))?,
+            None => Value::String(render(s, vars)?),
+        },
         Value::Array(items) => Value::Array(items.iter().map(|v| render_json(v, vars)).collect::<Result<_, _>>()?),
         Value::Object(map) => Value::Object(
             map.iter()
@@ -50,9 +63,18 @@ pub fn render_json(value: &serde_json::Value, vars: &BTreeMap<String, String>) -
     })
 }
 
+/// The name when `text` is exactly one reference (`${x}`, spaces inside the braces allowed).
+pub fn sole_reference(text: &str) -> Option<&str> {
+    let mut pieces = Vec::new();
+    scan(text, |piece| pieces.push(piece));
+    match pieces.as_slice() {
+        [Piece::Text(""), Piece::Var(name), Piece::Text("")] => Some(name),
+        _ => None,
+    }
+}
+
 /// Every reference inside a JSON value.
-pub fn json_references(value: &serde_json::Value) -> Vec<String> {
-    use serde_json::Value;
+pub fn json_references(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => references(s),
         Value::Array(items) => items.iter().flat_map(json_references).collect(),
@@ -90,12 +112,25 @@ mod tests {
 
     #[test]
     fn renders_and_lists_references() {
-        let vars = BTreeMap::from([("namespace".to_string(), "kp-1".to_string())]);
+        let vars = Vars::from([("namespace".to_string(), Value::from("kp-1"))]);
         assert_eq!(render("/api/v1/namespaces/${namespace}/pods", &vars).unwrap(), "/api/v1/namespaces/kp-1/pods");
         assert_eq!(references("a ${x} b ${ y }"), vec!["x", "y"]);
         assert_eq!(render("$${namespace}", &vars).unwrap(), "${namespace}");
         assert!(references("$${namespace}").is_empty());
         assert_eq!(render("${nope}", &vars).unwrap_err(), "`${nope}` is not defined");
         assert_eq!(render("no refs ${", &vars).unwrap(), "no refs ${");
+    }
+
+    #[test]
+    fn a_sole_reference_keeps_its_type() {
+        use serde_json::json;
+        let vars = Vars::from([("iat".to_string(), json!(1700000000)), ("aud".to_string(), json!(["a", "b"]))]);
+        assert_eq!(render_json(&json!("${iat}"), &vars).unwrap(), json!(1700000000));
+        assert_eq!(render_json(&json!("${ aud }"), &vars).unwrap(), json!(["a", "b"]));
+        assert_eq!(render_json(&json!({"n": "${iat}", "s": "at ${iat}"}), &vars).unwrap(), json!({"n": 1700000000, "s": "at 1700000000"}));
+        assert_eq!(render_json(&json!("$${iat}"), &vars).unwrap(), json!("${iat}"), "an escaped reference is text");
+        assert_eq!(render_json(&json!("${iat}${iat}"), &vars).unwrap(), json!("17000000001700000000"));
+        assert_eq!(render("${aud}", &vars).unwrap(), r#"["a","b"]"#);
+        assert!(render_json(&json!("${nope}"), &vars).unwrap_err().contains("`${nope}` is not defined"));
     }
 }
