@@ -10,11 +10,11 @@ use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
 use crate::scenario::assertion::Mismatch;
 use crate::scenario::lint::StepLint;
-use crate::scenario::parsed::Parsed;
+use crate::scenario::parsed::{FromText, Parsed};
+use crate::scenario::source::excerpt;
 use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
 use super::StepError;
-use super::token::admin_request;
 use super::{Run, StepOutput};
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -28,12 +28,27 @@ pub struct CallStep {
     #[schemars(with = "String")]
     pub method: Parsed<http::Method>,
     pub path: String,
+    /// Request headers; `${…}` is substituted in the values. They replace kubeproof's own
+    /// `Accept` and `Content-Type`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub headers: Headers,
+    /// A JSON value (written as YAML) sent as the request body.
     #[serde(default)]
     pub body: Option<serde_json::Value>,
+    /// The request body as text, sent as written after `${…}` substitution (YAML for an apply
+    /// patch, a deliberately malformed document …).
+    #[serde(default)]
+    pub body_text: Option<String>,
+    /// For `method: PATCH`, the kind of patch the body is: `merge` (the default), `json`,
+    /// `strategic` or `apply`; it sets the `Content-Type`.
+    #[serde(default)]
+    #[schemars(with = "Option<PatchType>")]
+    pub patch: Option<Parsed<PatchType>>,
     /// Expected HTTP status; any 2xx when left out.
     #[serde(default)]
     pub status: Option<u16>,
-    /// Assertions on `{status, body, attempts}`.
+    /// Assertions on `{status, headers, body, attempts}`.
     #[serde(default)]
     #[schemars(with = "Vec<Assertion>")]
     pub expect: Assertions,
@@ -43,7 +58,7 @@ pub struct CallStep {
     #[serde(default)]
     pub eventually: bool,
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -59,63 +74,36 @@ pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepErr
     if !s.eventually {
         return once(run, s, 1).await;
     }
-    // Retried until the checks hold; the step's timeout bounds it and names the last result.
-    let started = std::time::Instant::now();
-    // Leave room for the last pause, so this message — not the outer timeout's — reports.
-    let limit = run.timeout_for(s.timeout).saturating_sub(std::time::Duration::from_millis(300));
-    let mut attempts = 1;
-    loop {
-        let out = once(run, s, attempts).await;
-        let last = match &out {
-            Ok(o) => match super::evaluate(run, super::located(run, &o.implied, &s.expect), &o.doc)? {
-                m if m.is_empty() => return out,
-                m => format!("{}; last: {}", m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "), o.summary),
-            },
-            Err(e) => format!("{e:?}"),
-        };
-        if started.elapsed() >= limit {
-            return Err(StepError::Timeout {
-                after_ms: started.elapsed().as_millis() as u64,
-                waiting_for: format!("{} {} to be as expected ({attempts} attempts)", s.method, s.path),
-                last_seen: Some(last),
-            });
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        attempts += 1;
-    }
+    let what = format!("{} {}", s.method, s.path);
+    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutput, StepError> {
     let path = run.render(&s.path)?;
     let method = s.method.get()?.clone();
-    let body = s.body.as_ref().map(|b| run.render_json(b)).transpose()?;
-    let (status, response) = match s.identity.as_str() {
-        "admin" => {
-            let (status, json, _) = admin_request(run, method.clone(), &path, body).await?;
-            (status, json)
-        }
-        identity => {
-            // Independent of kube's authentication: reqwest, the cluster CA, and this bearer token only.
-            let http = run.cluster.http()?;
-            let mut request = http
-                .request(reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|e| e.to_string())?, format!("{}{path}", run.cluster.server()))
-                .header("Accept", "application/json, */*");
-            if identity != "anonymous" {
-                request = request.bearer_auth(run.token(identity)?);
-            }
-            if let Some(b) = &body {
-                request = request.json(b);
-                if method == http::Method::PATCH {
-                    request = request.header("Content-Type", "application/merge-patch+json");
-                }
-            }
-            let response = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
-            let status = response.status().as_u16();
-            let bytes = response.bytes().await.map_err(|e| format!("{method} {path}: {e}"))?;
-            let json = super::body_document(&bytes);
-            (status, json)
-        }
+    let body = match (&s.body, &s.body_text) {
+        (Some(b), _) => Some(serde_json::to_vec(&run.render_json(b)?).map_err(|e| e.to_string())?),
+        (None, Some(text)) => Some(run.render(text)?.into_bytes()),
+        (None, None) => None,
     };
+    let patch = s.patch.as_ref().map(|p| p.get().copied()).transpose()?;
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &s.headers.0 {
+        let mut value = http::HeaderValue::from_bytes(run.render(value)?.as_bytes())
+            .map_err(|_| format!("header `{name}`: after `${{…}}` substitution its value holds a character a header cannot carry"))?;
+        // Kept out of debug output and of HTTP/2 header compression tables.
+        value.set_sensitive(true);
+        headers.append(name.get()?.clone(), value);
+    }
+    let request = request(&method, &path, body.map(|b| (b, content_type(&method, patch))), headers)?;
+    let sender = match s.identity.as_str() {
+        "admin" => Sender::Admin,
+        "anonymous" => Sender::Bearer(None),
+        token => Sender::Bearer(Some(run.token(token)?)),
+    };
+    let answer = send(run, sender, request).await?;
+    let status = answer.status;
+    let response = super::body_document(&answer.body);
     let mut summary = format!("{method} {path} as {} → {status}", s.identity);
     if let Some(msg) = response.get("message").and_then(Value::as_str) {
         summary.push_str(&format!(": {msg}"));
@@ -123,7 +111,8 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
     if attempts > 1 {
         summary.push_str(&format!(" (attempt {attempts})"));
     }
-    let out = StepOutput::new(json!({"status": status, "body": response, "attempts": attempts}), summary);
+    let doc = json!({"status": status, "headers": answer.headers_document(), "body": response, "attempts": attempts});
+    let out = StepOutput::new(doc, summary);
     match s.status {
         Some(code) => Ok(out.implying(super::expect_equal("$.status", json!(code)))),
         None if (200..300).contains(&status) => Ok(out),
@@ -134,13 +123,169 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
     }
 }
 
-/// A known identity, a defined path and body, a path from the root, a method `call` sends
-/// (parsed at load).
+/// Request headers as written: each name parsed at load, each value substituted when sent.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(pub Vec<(Parsed<http::HeaderName>, String)>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(d)?;
+        Ok(Headers(map.into_iter().map(|(name, value)| (Parsed::new(name), value)).collect()))
+    }
+}
+
+impl FromText for http::HeaderName {
+    fn from_text(text: &str) -> Result<Self, String> {
+        http::HeaderName::from_bytes(text.as_bytes()).map_err(|_| {
+            format!("header name `{}` is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", excerpt(text))
+        })
+    }
+}
+
+/// The kinds of patch the API server accepts, each its own media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+pub enum PatchType {
+    /// JSON merge patch (RFC 7386), `application/merge-patch+json`.
+    Merge,
+    /// JSON patch (RFC 6902), a list of operations, `application/json-patch+json`.
+    Json,
+    /// Strategic merge patch, built-in kinds only, `application/strategic-merge-patch+json`.
+    Strategic,
+    /// Server-side apply, `application/apply-patch+yaml`; the path needs `?fieldManager=`.
+    Apply,
+}
+
+impl PatchType {
+    const ALL: [(&'static str, PatchType); 4] =
+        [("merge", PatchType::Merge), ("json", PatchType::Json), ("strategic", PatchType::Strategic), ("apply", PatchType::Apply)];
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            PatchType::Merge => "application/merge-patch+json",
+            PatchType::Json => "application/json-patch+json",
+            PatchType::Strategic => "application/strategic-merge-patch+json",
+            PatchType::Apply => "application/apply-patch+yaml",
+        }
+    }
+}
+
+impl FromText for PatchType {
+    fn from_text(text: &str) -> Result<Self, String> {
+        match PatchType::ALL.iter().find(|(name, _)| *name == text) {
+            Some((_, patch)) => Ok(*patch),
+            None => {
+                let names: Vec<&str> = PatchType::ALL.iter().map(|(name, _)| *name).collect();
+                Err(format!("patch type `{}` is not one of {}", excerpt(text), names.join(", ")))
+            }
+        }
+    }
+}
+
+/// A body's `Content-Type`: a patch's media type for PATCH (merge patch unless said), JSON
+/// otherwise.
+pub(crate) fn content_type(method: &http::Method, patch: Option<PatchType>) -> &'static str {
+    match method {
+        &http::Method::PATCH => patch.unwrap_or(PatchType::Merge).media_type(),
+        _ => "application/json",
+    }
+}
+
+/// Who sends a request.
+pub(crate) enum Sender<'a> {
+    /// kube's client, with the cluster admin's credentials.
+    Admin,
+    /// A client of its own, independent of kube's authentication: it trusts the cluster's CA
+    /// only and sends this bearer token, or no credentials at all.
+    Bearer(Option<&'a str>),
+}
+
+/// What the API server answered.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// Lowercase header name → every value, in the order received (a list even for one).
+    fn headers_document(&self) -> Value {
+        let mut doc = serde_json::Map::new();
+        for name in self.headers.keys() {
+            let values: Vec<Value> = self.headers.get_all(name).iter().map(|v| json!(String::from_utf8_lossy(v.as_bytes()))).collect();
+            doc.insert(name.as_str().to_string(), Value::Array(values));
+        }
+        Value::Object(doc)
+    }
+
+    /// The `Warning` headers' values.
+    pub fn warnings(&self) -> Vec<String> {
+        self.headers.get_all(http::header::WARNING).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect()
+    }
+}
+
+/// A request as kubeproof sends it, whoever sends it: `Accept: application/json, */*` and, with
+/// a body, its content type; `headers` replace either. The path is percent-encoded as curl
+/// would send it.
+pub(crate) fn request(
+    method: &http::Method,
+    path: &str,
+    body: Option<(Vec<u8>, &str)>,
+    headers: http::HeaderMap,
+) -> Result<http::Request<Vec<u8>>, String> {
+    let url = reqwest::Url::parse(&format!("https://api.invalid{path}")).map_err(|e| format!("path `{}`: {e}", excerpt(path)))?;
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let mut builder = http::Request::builder().method(method.clone()).uri(target).header(http::header::ACCEPT, "application/json, */*");
+    if let Some((_, content_type)) = &body {
+        builder = builder.header(http::header::CONTENT_TYPE, *content_type);
+    }
+    let mut request = builder.body(body.map(|(bytes, _)| bytes).unwrap_or_default()).map_err(|e| format!("{method} {path}: {e}"))?;
+    // Extending by a map replaces the values of each name it holds.
+    request.headers_mut().extend(headers);
+    Ok(request)
+}
+
+/// Sends a request and reads the whole answer.
+pub(crate) async fn send(run: &Run<'_>, sender: Sender<'_>, request: http::Request<Vec<u8>>) -> Result<Answer, String> {
+    use http_body_util::BodyExt;
+    let what = format!("{} {}", request.method(), request.uri());
+    match sender {
+        Sender::Admin => {
+            let response = run.cluster.client.send(request.map(kube::client::Body::from)).await.map_err(|e| format!("{what}: {e}"))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.into_body().collect().await.map_err(|e| format!("{what}: {e}"))?.to_bytes().to_vec();
+            Ok(Answer { status, headers, body })
+        }
+        Sender::Bearer(token) => {
+            let (parts, body) = request.into_parts();
+            let mut request = run.cluster.http()?.request(parts.method, format!("{}{}", run.cluster.server(), parts.uri)).headers(parts.headers).body(body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.map_err(|e| format!("{what}: {e}"))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.map_err(|e| format!("{what}: {e}"))?.to_vec();
+            Ok(Answer { status, headers, body })
+        }
+    }
+}
+
+/// A known identity, a defined path, body and header values, a path from the root, a method
+/// `call` sends, at most one body, a patch type only for PATCH, headers that HTTP can carry and
+/// that do not contradict `as` or `patch` (names, methods and patch types parsed at load).
 pub(crate) fn lint(s: &CallStep, l: &mut StepLint) {
     l.token(&s.identity, true);
     l.var(&s.path);
     if let Some(body) = &s.body {
         l.json_vars(body);
+    }
+    if let Some(text) = &s.body_text {
+        l.var(text);
     }
     if !s.path.starts_with('/') {
         l.problem(format!("path `{}` must start with `/`", s.path));
@@ -148,8 +293,128 @@ pub(crate) fn lint(s: &CallStep, l: &mut StepLint) {
     if let Some(problem) = s.method.problem() {
         l.problem(problem);
     }
+    if s.body.is_some() && s.body_text.is_some() {
+        l.problem("`body` and `body-text` are both given: send one of them");
+    }
+    if let Some(patch) = &s.patch {
+        match patch.problem() {
+            Some(problem) => l.problem(problem),
+            None if s.method.get().is_ok_and(|m| m != http::Method::PATCH) => l.problem(format!(
+                "`patch: {patch}` is for `method: PATCH` only (this call's method is {})",
+                s.method.as_str().to_uppercase()
+            )),
+            None => {}
+        }
+    }
+    header_rules(s, l);
+}
+
+/// Each header once, with a value HTTP can carry, and none that `as`, `patch` or the HTTP
+/// client already sets.
+fn header_rules(s: &CallStep, l: &mut StepLint) {
+    use http::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, value) in &s.headers.0 {
+        l.var(value);
+        let parsed = match name.get() {
+            Ok(parsed) => parsed,
+            Err(problem) => {
+                l.problem(problem);
+                continue;
+            }
+        };
+        if !seen.insert(parsed.as_str().to_string()) {
+            l.problem(format!("header `{name}` is given twice (header names are case-insensitive)"));
+        }
+        if http::HeaderValue::from_bytes(value.as_bytes()).is_err() {
+            l.problem(format!("header `{name}`: the value holds a character a header cannot carry (a newline or another control character)"));
+        }
+        if *parsed == AUTHORIZATION && s.identity != "anonymous" {
+            l.problem(format!(
+                "header `{name}` conflicts with `as: {}`, which sends its own credentials; to send an `Authorization` of your own, use `as: anonymous`",
+                s.identity
+            ));
+        }
+        if let (true, Some(patch)) = (*parsed == CONTENT_TYPE, &s.patch) {
+            l.problem(format!("header `{name}` and `patch: {patch}` both set the content type: keep one"));
+        }
+        if [HOST, CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION].contains(parsed) {
+            l.problem(format!("header `{name}` is set by the HTTP client (from the cluster's address and the body): leave it out"));
+        }
+    }
 }
 
 pub(crate) fn describe(s: &CallStep, r: impl Fn(&str) -> String) -> String {
-    format!("calling {} {}", s.method.as_str().to_uppercase(), r(&s.path))
+    match &s.patch {
+        Some(patch) => format!("calling {} {} ({patch} patch)", s.method.as_str().to_uppercase(), r(&s.path)),
+        None => format!("calling {} {}", s.method.as_str().to_uppercase(), r(&s.path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(request: &http::Request<Vec<u8>>, name: &str) -> Vec<String> {
+        request.headers().get_all(name).iter().map(|v| v.to_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn one_content_type_whatever_the_patch() {
+        for (patch, media) in [
+            (None, "application/merge-patch+json"),
+            (Some(PatchType::Json), "application/json-patch+json"),
+            (Some(PatchType::Strategic), "application/strategic-merge-patch+json"),
+            (Some(PatchType::Apply), "application/apply-patch+yaml"),
+        ] {
+            let r = request(&http::Method::PATCH, "/x", Some((b"{}".to_vec(), content_type(&http::Method::PATCH, patch))), http::HeaderMap::new()).unwrap();
+            assert_eq!(header(&r, "content-type"), [media]);
+        }
+        let post = request(&http::Method::POST, "/x", Some((b"{}".to_vec(), content_type(&http::Method::POST, None))), http::HeaderMap::new()).unwrap();
+        assert_eq!(header(&post, "content-type"), ["application/json"]);
+        let get = request(&http::Method::GET, "/x", None, http::HeaderMap::new()).unwrap();
+        assert!(header(&get, "content-type").is_empty(), "no body, no content type");
+    }
+
+    #[test]
+    fn headers_replace_the_defaults_and_keep_their_values() {
+        let mut extra = http::HeaderMap::new();
+        extra.insert(http::header::ACCEPT, "application/yaml".parse().unwrap());
+        extra.insert(http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        extra.append("x-two", "a".parse().unwrap());
+        extra.append("x-two", "b".parse().unwrap());
+        let r = request(&http::Method::POST, "/x", Some((b"hi".to_vec(), "application/json")), extra).unwrap();
+        assert_eq!(header(&r, "accept"), ["application/yaml"]);
+        assert_eq!(header(&r, "content-type"), ["text/plain"]);
+        assert_eq!(header(&r, "x-two"), ["a", "b"]);
+        assert_eq!(r.body(), b"hi");
+    }
+
+    #[test]
+    fn paths_are_encoded_as_curl_would() {
+        let r = request(&http::Method::GET, "/api/v1/pods?labelSelector=a in (b)", None, http::HeaderMap::new()).unwrap();
+        assert_eq!(r.uri().to_string(), "/api/v1/pods?labelSelector=a%20in%20(b)");
+        let r = request(&http::Method::GET, "/apis/x/v1/namespaces/ns/things?fieldManager=kp", None, http::HeaderMap::new()).unwrap();
+        assert_eq!(r.uri().to_string(), "/apis/x/v1/namespaces/ns/things?fieldManager=kp");
+    }
+
+    #[test]
+    fn response_headers_are_lists_under_lowercase_names() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("Warning", "299 - \"one\"".parse().unwrap());
+        headers.append("Warning", "299 - \"two\"".parse().unwrap());
+        headers.append("Content-Type", "application/json".parse().unwrap());
+        let answer = Answer { status: 201, headers, body: Vec::new() };
+        assert_eq!(answer.headers_document(), json!({"warning": ["299 - \"one\"", "299 - \"two\""], "content-type": ["application/json"]}));
+        assert_eq!(answer.warnings(), ["299 - \"one\"", "299 - \"two\""]);
+    }
+
+    #[test]
+    fn patch_types_and_header_names_parse_at_load() {
+        assert_eq!(*Parsed::<PatchType>::new("strategic").get().unwrap(), PatchType::Strategic);
+        let bad = Parsed::<PatchType>::new("yaml");
+        assert_eq!(bad.problem().unwrap(), "patch type `yaml` is not one of merge, json, strategic, apply");
+        assert!(Parsed::<http::HeaderName>::new("X-Trace").get().is_ok());
+        assert!(Parsed::<http::HeaderName>::new("X Trace").problem().unwrap().contains("not a valid HTTP header name"));
+    }
 }

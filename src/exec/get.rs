@@ -32,13 +32,21 @@ pub struct GetStep {
     pub label_selector: Option<String>,
     #[serde(default)]
     pub field_selector: Option<String>,
+    /// `get` only: expected HTTP status of one GET (200, 404, 403 …). With it, the document is
+    /// `{status, body}`; without, a named object that does not exist fails the step.
+    #[serde(default)]
+    pub status: Option<u16>,
     /// Assertions on the object, or on `{items: [...]}` for a list.
     #[serde(default)]
     #[schemars(with = "Vec<Assertion>")]
     pub expect: Assertions,
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
     pub capture: Captures,
+    /// `get` only: read again (every 250 ms, within the step's timeout) until the object exists
+    /// and the assertions hold. `wait` watches instead.
+    #[serde(default)]
+    pub eventually: bool,
     #[serde(default)]
     pub versions: Option<VersionRange>,
     #[serde(default)]
@@ -46,7 +54,27 @@ pub struct GetStep {
 }
 
 pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, StepError> {
-    let resource = resources::resolve(run.cluster, s.api_version.as_deref(), &s.kind).await?;
+    if wait || !s.eventually {
+        return read(run, s, wait).await;
+    }
+    // A named object that is not there yet is an attempt that failed: read again.
+    let r = |text: &str| run.render(text).unwrap_or_else(|_| text.to_string());
+    let what = format!("{} {}", r(&s.kind), s.name.as_deref().map(r).unwrap_or_else(|| "list".into()));
+    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| {
+        let mut out = read(run, s, false).await?;
+        if attempt > 1 {
+            out.summary.push_str(&format!(" (attempt {attempt})"));
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Reads once (`get`), or watches until the assertions hold (`wait`).
+async fn read(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, StepError> {
+    let kind = run.render(&s.kind)?;
+    let api_version = s.api_version.as_deref().map(|v| run.render(v)).transpose()?;
+    let resource = resources::resolve(run.cluster, api_version.as_deref(), &kind).await?;
     let namespace = match &s.namespace {
         Some(ns) => run.render(ns)?,
         None => run.namespace.clone(),
@@ -59,9 +87,18 @@ pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutpu
         fields: s.field_selector.as_deref().map(|f| run.render(f)).transpose()?,
     };
     let what = match &name {
-        Some(n) => format!("{} {n}", s.kind),
-        None => format!("{} list", s.kind),
+        Some(n) => format!("{kind} {n}"),
+        None => format!("{kind} list"),
     };
+    if let Some(status) = s.status {
+        // One GET, answered whatever its status: the answer is the document.
+        let request = resource.request(&namespace);
+        let request = match &name {
+            Some(n) => request.get(n, &Default::default()),
+            None => request.list(&selection.list_params()),
+        };
+        return Ok(resources::send(run.cluster, request).await?.expected(status, &format!("get {what}")));
+    }
     let to_doc = |list: &ObjectList<DynamicObject>| -> Option<Value> {
         let mut items: Vec<Value> = list.items.iter().map(clean).collect();
         match &name {
@@ -112,22 +149,34 @@ fn clean(obj: &DynamicObject) -> Value {
     super::object_document(obj).unwrap_or(Value::Null)
 }
 
-/// The name, namespace and selectors may use variables.
-pub(crate) fn lint(s: &GetStep, l: &mut StepLint) {
-    for text in s.name.iter().chain(&s.namespace).chain(&s.label_selector).chain(&s.field_selector) {
+/// The kind, API version, name, namespace and selectors may use variables; `eventually` and
+/// `status` are `get`'s only.
+pub(crate) fn lint(s: &GetStep, wait: bool, l: &mut StepLint) {
+    let texts = [&s.kind].into_iter().chain(&s.api_version).chain(&s.name).chain(&s.namespace);
+    for text in texts.chain(&s.label_selector).chain(&s.field_selector) {
         l.var(text);
+    }
+    match s.status {
+        Some(_) if wait => l.problem(
+            "`status` has no meaning on `wait`, which watches until its assertions hold: use `get` with `status` for one answer, `absent` for an object that must not exist",
+        ),
+        Some(status) => super::apply::lint_status(status, l),
+        None => {}
+    }
+    if wait && s.eventually {
+        l.problem("`eventually` is not a field of `wait`: `wait` already watches until the assertions hold (`get` takes `eventually`)");
     }
 }
 
 /// `get` names the object; `wait` also what must hold of it.
 pub(crate) fn describe(s: &GetStep, wait: bool, r: impl Fn(&str) -> String) -> String {
     if !wait {
-        return format!("getting {} {}", s.kind, s.name.as_deref().map(&r).unwrap_or_default());
+        return format!("getting {} {}", r(&s.kind), s.name.as_deref().map(&r).unwrap_or_default());
     }
     let what: Vec<String> = s.expect.iter().map(|a| a.value.path.to_string()).collect();
     format!(
         "waiting for {} {} to satisfy {}",
-        s.kind,
+        r(&s.kind),
         s.name.as_deref().map(r).unwrap_or_else(|| "(list)".into()),
         what.join(", ")
     )

@@ -1,4 +1,5 @@
-//! `kubectl`: the client itself, where what it sends matters (`create token --duration=0s`).
+//! `kubectl`: the client itself, where what it sends matters (`create token --duration=0s`), as
+//! the admin or as a saved token (through a kubeconfig of its own, [`super::kubeconfig`]).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -13,6 +14,7 @@ use crate::scenario::lint::StepLint;
 use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
 use super::StepError;
+use super::kubeconfig::StepKubeconfig;
 use super::{Run, StepOutput, expect_equal, redact};
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -20,6 +22,10 @@ use super::{Run, StepOutput, expect_equal, redact};
 pub struct KubectlStep {
     /// Arguments after `kubectl`; `--kubeconfig`, `--context` (where known) and `--namespace` are added.
     pub args: Vec<String>,
+    /// A saved token's name, or `anonymous`: kubectl runs with a temporary kubeconfig holding
+    /// only the cluster and that credential. Left out (or `admin`): the cluster's own kubeconfig.
+    #[serde(default, rename = "as")]
+    pub identity: Option<String>,
     /// Save stdout (trimmed) as a token, e.g. after `create token`.
     #[serde(default)]
     pub save: Option<String>,
@@ -31,11 +37,14 @@ pub struct KubectlStep {
     #[schemars(with = "Vec<Assertion>")]
     pub expect: Assertions,
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
     pub capture: Captures,
     /// Extra environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Run again (every 250 ms, within the step's timeout) until `exit` and the assertions hold.
+    #[serde(default)]
+    pub eventually: bool,
     #[serde(default)]
     pub versions: Option<VersionRange>,
     #[serde(default)]
@@ -43,13 +52,40 @@ pub struct KubectlStep {
 }
 
 pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, StepError> {
+    if !s.eventually {
+        return once(run, s, 1).await;
+    }
+    let what = format!("kubectl {}", s.args.join(" "));
+    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| once(run, s, attempt).await).await
+}
+
+async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOutput, StepError> {
     let args: Vec<String> = s.args.iter().map(|a| run.render(a)).collect::<Result<_, _>>()?;
     let mut cmd = tokio::process::Command::new(&run.cluster.kubectl);
-    if let Some(kc) = &run.cluster.kubeconfig {
-        cmd.arg(format!("--kubeconfig={}", kc.display()));
-    }
-    if let Some(ctx) = &run.cluster.context {
-        cmd.arg(format!("--context={ctx}"));
+    // Lives until kubectl has exited, or this future is dropped (a timeout, a signal): the drop
+    // kills kubectl first (declared later, dropped first), then removes the file.
+    let token_kubeconfig = match s.identity.as_deref() {
+        None | Some("admin") => None,
+        Some(identity) => {
+            let token = match identity {
+                "anonymous" => None,
+                name => Some(run.token(name)?),
+            };
+            Some(StepKubeconfig::write(run.cluster, identity, token)?)
+        }
+    };
+    match &token_kubeconfig {
+        Some(own) => {
+            cmd.arg(format!("--kubeconfig={}", own.path().display()));
+        }
+        None => {
+            if let Some(kc) = &run.cluster.kubeconfig {
+                cmd.arg(format!("--kubeconfig={}", kc.display()));
+            }
+            if let Some(ctx) = &run.cluster.context {
+                cmd.arg(format!("--context={ctx}"));
+            }
+        }
     }
     cmd.arg(format!("--namespace={}", run.namespace))
         .args(&args)
@@ -62,10 +98,12 @@ pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, S
         .output()
         .await
         .map_err(|e| format!("cannot run {}: {e} (set KUBEPROOF_KUBECTL or put kubectl on PATH)", run.cluster.kubectl.display()))?;
+    drop(token_kubeconfig);
     let exit = out.status.code().unwrap_or(-1);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let mut summary = format!("kubectl {} → exit {exit}", args.join(" "));
+    let who = s.identity.as_ref().map(|i| format!(" as {i}")).unwrap_or_default();
+    let mut summary = format!("kubectl {}{who} → exit {exit}", args.join(" "));
     if let (Some(name), 0) = (&s.save, exit) {
         let token = stdout.trim().to_string();
         summary.push_str(&format!(", token {}", redact::fingerprint(&token)));
@@ -76,14 +114,49 @@ pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, S
             summary.push_str(&format!(": {line}"));
         }
     }
-    let doc = json!({"exit": exit, "stdout": stdout, "stderr": stderr});
+    if attempt > 1 {
+        summary.push_str(&format!(" (attempt {attempt})"));
+    }
+    let doc = json!({"exit": exit, "stdout": stdout, "stderr": stderr, "attempts": attempt});
     Ok(StepOutput::new(doc, summary).implying(expect_equal("$.exit", json!(s.exit.unwrap_or(0)))))
 }
 
+/// Flags that say which cluster, user or credentials kubectl uses: with `as:`, the step's own
+/// kubeconfig says that, and these would override or contradict it.
+const CREDENTIAL_FLAGS: &[&str] = &[
+    "--kubeconfig",
+    "--context",
+    "--cluster",
+    "--user",
+    "--token",
+    "--as",
+    "--as-group",
+    "--as-uid",
+    "--username",
+    "--password",
+    "--client-certificate",
+    "--client-key",
+];
+
+/// Defined variables in `args`, a known identity in `as` and no flag in `args` that would
+/// contradict it.
 pub(crate) fn lint(s: &KubectlStep, l: &mut StepLint) {
     s.args.iter().for_each(|a| l.var(a));
     if s.args.is_empty() {
         l.problem("`kubectl` needs `args`");
+    }
+    if let Some(identity) = &s.identity {
+        l.token(identity, true);
+        // Up to `--`: what follows is another program's (`exec … -- sh -c …`).
+        for arg in s.args.iter().take_while(|a| *a != "--") {
+            let flag = arg.split('=').next().unwrap_or_default();
+            if CREDENTIAL_FLAGS.contains(&flag) {
+                l.problem(format!(
+                    "`{flag}` in `args` conflicts with `as: {identity}`: the step runs kubectl with a kubeconfig of its own \
+                     holding only the cluster and that identity; leave out `as` or `{flag}`"
+                ));
+            }
+        }
     }
     if let Some(name) = &s.save {
         l.save(name);

@@ -3,16 +3,19 @@
 pub(crate) mod apply;
 pub(crate) mod call;
 pub(crate) mod compare;
+mod diagnostics;
 mod error;
 pub mod event;
 pub(crate) mod get;
 pub(crate) mod jwt;
 pub(crate) mod kubectl;
+mod kubeconfig;
 pub mod ledger;
 pub(crate) mod object;
 pub mod observe;
 pub mod redact;
 pub mod resources;
+mod retry;
 pub(crate) mod secret_token;
 pub(crate) mod token;
 
@@ -25,7 +28,7 @@ use serde_saphyr::Spanned;
 
 use crate::cluster::Cluster;
 use crate::report::{Failure, Phase, Position, RunOutcome, ScenarioReport, StepRecord, Stopped, Verdict};
-use crate::scenario::assertion::{Assertion, Mismatch, brief};
+use crate::scenario::assertion::{Assertion, Mismatch};
 use crate::scenario::step::Captures;
 use crate::scenario::{Scenario, Step, template};
 pub use error::StepError;
@@ -79,7 +82,7 @@ pub(crate) struct Run<'a> {
     pub scenario: &'a Scenario,
     pub namespace: String,
     pub run_id: String,
-    pub vars: BTreeMap<String, String>,
+    pub vars: template::Vars,
     /// Saved tokens by name. Never printed.
     pub tokens: BTreeMap<String, String>,
     pub ledger: Arc<Ledger>,
@@ -119,7 +122,8 @@ impl Run<'_> {
 /// Runs one scenario on one cluster. Never panics on user input; every failure is in the report.
 ///
 /// The stages: applicability, the run's namespace ([`open_run`]), the steps ([`run_steps`], each
-/// [`run_one_step`]), what the run observed, and the cleanup ([`clean_up`]).
+/// [`run_one_step`]), the `finally` steps (whatever happened to the steps), what the run
+/// observed, and the cleanup ([`clean_up`]). Every failure carries diagnostics.
 pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
     let started = Instant::now();
     let mut report = blank_report(cluster, scenario);
@@ -135,9 +139,12 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
     match apply::create_namespace(&run).await {
         Err(e) => {
             let error = StepError::other(format!("cannot create namespace {}: {e}", run.namespace));
-            fail_outside_steps(&mut report, Phase::Setup, error);
+            fail_outside_steps(&run, &mut report, Phase::Setup, error).await;
         }
-        Ok(()) => run_steps(&mut run, &mut report, opts).await,
+        Ok(()) => {
+            run_steps(&mut run, &mut report, Phase::Step, opts).await;
+            run_steps(&mut run, &mut report, Phase::Finally, opts).await;
+        }
     }
     if report.verdict == Verdict::Passed {
         report.observed = scenario.spec.observe.iter().find_map(|o| run.render(o).ok()).map(|s| redact::redact(&s));
@@ -158,6 +165,7 @@ fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioReport {
         verdict: Verdict::Passed,
         reason: None,
         failure: None,
+        later_failures: Vec::new(),
         steps: Vec::new(),
         observed: None,
         namespace: None,
@@ -167,14 +175,24 @@ fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioReport {
 }
 
 /// A failure of the setup or the cleanup: the whole scenario's, at its file.
-fn fail_outside_steps(report: &mut ScenarioReport, phase: Phase, error: StepError) {
+async fn fail_outside_steps(run: &Run<'_>, report: &mut ScenarioReport, phase: Phase, error: StepError) {
     let keyword = match phase {
         Phase::Cleanup => "cleanup",
         _ => "setup",
     };
+    let diagnostics = Some(diagnostics::collect(run, None).await);
+    let position = Position::file(&report.file);
+    let failure = Failure { phase, step: None, position, keyword: keyword.into(), error: error.redacted(), diagnostics };
+    add_failure(report, failure);
+}
+
+/// The first failure decides the verdict; later ones (of `finally` steps) are added to it.
+fn add_failure(report: &mut ScenarioReport, failure: Failure) {
     report.verdict = Verdict::Failed;
-    report.failure =
-        Some(Failure { phase, step: None, position: Position::file(&report.file), keyword: keyword.into(), error: error.redacted() });
+    match report.failure {
+        None => report.failure = Some(failure),
+        Some(_) => report.later_failures.push(failure),
+    }
 }
 
 /// The run's state: a fresh namespace name, its ledger, the built-in variables.
@@ -187,9 +205,9 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
         scenario,
         namespace: namespace.clone(),
         run_id,
-        vars: BTreeMap::from([
-            ("namespace".to_string(), namespace),
-            ("scenario".to_string(), scenario.name.clone()),
+        vars: template::Vars::from([
+            ("namespace".to_string(), Value::String(namespace)),
+            ("scenario".to_string(), Value::String(scenario.name.clone())),
         ]),
         tokens: BTreeMap::new(),
         ledger,
@@ -197,11 +215,17 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
     }
 }
 
-/// The steps in order, each recorded as it finishes; the first failure ends them.
-async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, opts: &ExecOptions) {
+/// The steps of a phase in order, each recorded as it finishes, a failure with the cluster's
+/// diagnostics. The first failure ends the `steps`; every `finally` step runs, whatever failed
+/// before it (a failure of one is added to the report's failures).
+async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, phase: Phase, opts: &ExecOptions) {
     let (scenario, cluster) = (run.scenario, run.cluster);
-    for (index, step) in scenario.spec.steps.iter().enumerate() {
-        match run_one_step(run, index, &step.value, opts).await {
+    let steps = match phase {
+        Phase::Finally => &scenario.spec.finally,
+        Phase::Step | Phase::Cluster | Phase::Setup | Phase::Cleanup => &scenario.spec.steps,
+    };
+    for (index, step) in steps.iter().enumerate() {
+        match run_one_step(run, phase, index, step, opts).await {
             Ok(record) => {
                 opts.events.emit(Event::StepFinished {
                     scenario: scenario.name.clone(),
@@ -210,10 +234,12 @@ async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, opts: &ExecOp
                 });
                 report.steps.push(record);
             }
-            Err(failure) => {
-                report.verdict = Verdict::Failed;
-                report.failure = Some(failure);
-                break;
+            Err(mut failure) => {
+                failure.diagnostics = Some(diagnostics::collect(run, Some(&step.value)).await);
+                add_failure(report, failure);
+                if phase == Phase::Step {
+                    break;
+                }
             }
         }
     }
@@ -221,11 +247,19 @@ async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, opts: &ExecOp
 
 /// One step: skipped on other releases, else run within its time limit (saying what it waits
 /// for on long waits), then its assertions and captures.
-async fn run_one_step(run: &mut Run<'_>, index: usize, step: &Step, opts: &ExecOptions) -> Result<StepRecord, Failure> {
+async fn run_one_step(
+    run: &mut Run<'_>,
+    phase: Phase,
+    index: usize,
+    step: &Spanned<Step>,
+    opts: &ExecOptions,
+) -> Result<StepRecord, Failure> {
     let (scenario, cluster) = (run.scenario, run.cluster);
-    let pos = scenario.step_pos(index);
+    let pos = scenario.pos_of(&step.referenced);
+    let step = &step.value;
     let started = Instant::now();
     let record = |summary: String, skipped: bool| StepRecord {
+        phase,
         index,
         line: pos.line,
         keyword: step.keyword().into(),
@@ -242,6 +276,7 @@ async fn run_one_step(run: &mut Run<'_>, index: usize, step: &Step, opts: &ExecO
         opts.events.emit(Event::StillRunning {
             scenario: scenario.name.clone(),
             cluster: cluster.label.clone(),
+            phase,
             step: index,
             keyword: step.keyword().into(),
             waiting_for: waiting_for.clone(),
@@ -256,11 +291,12 @@ async fn run_one_step(run: &mut Run<'_>, index: usize, step: &Step, opts: &ExecO
     match outcome.and_then(|out| check(run, step, out)) {
         Ok(summary) => Ok(record(summary, false)),
         Err(error) => Err(Failure {
-            phase: Phase::Step,
+            phase,
             step: Some(index),
             position: failure_position(scenario, step, &error).unwrap_or_else(|| pos.clone().into()),
             keyword: step.keyword().into(),
             error: error.redacted(),
+            diagnostics: None,
         }),
     }
 }
@@ -307,7 +343,8 @@ async fn clean_up(run: &Run<'_>, report: &mut ScenarioReport, opts: &ExecOptions
         }
     };
     if !problems.is_empty() && report.verdict == Verdict::Passed {
-        fail_outside_steps(report, Phase::Cleanup, StepError::other(format!("cleanup failed: {}", problems.join("; "))));
+        let error = StepError::other(format!("cleanup failed: {}", problems.join("; ")));
+        fail_outside_steps(run, report, Phase::Cleanup, error).await;
     }
     report.left = problems;
 }
@@ -351,7 +388,7 @@ fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
 
 async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, StepError> {
     match step {
-        Step::ServiceAccount(name) => apply::service_account(run, name).await,
+        Step::ServiceAccount(s) => apply::service_account(run, s).await,
         Step::Apply(s) => apply::apply(run, s).await,
         Step::Delete(s) => object::delete(run, s).await,
         Step::Absent(s) => object::absent(run, s).await,
@@ -406,7 +443,7 @@ fn mismatches<'a>(
     assertions: impl Iterator<Item = (&'a Assertion, Option<Position>)>,
     doc: &Value,
     version: &crate::version::KubeVersion,
-    vars: &BTreeMap<String, String>,
+    vars: &template::Vars,
 ) -> Result<Vec<Mismatch>, StepError> {
     let render = |v: Value| template::render_json(&v, vars).map_err(|message| StepError::Undefined { message });
     let mut out = Vec::new();
@@ -415,9 +452,9 @@ fn mismatches<'a>(
             continue;
         }
         let mut a = a.clone();
-        a.equals = a.equals.map(render).transpose()?;
-        a.not_equals = a.not_equals.map(render).transpose()?;
-        a.contains = a.contains.map(render).transpose()?;
+        for value in a.expected_values_mut() {
+            *value = value.take().map(render).transpose()?;
+        }
         if let Err(m) = a.check(doc) {
             out.push(m.at(position));
         }
@@ -426,18 +463,8 @@ fn mismatches<'a>(
 }
 
 fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), StepError> {
-    for (name, path) in captures {
-        let path = &path.value;
-        let capture_error = |message: String| StepError::Capture { name: name.clone(), message };
-        let jp = path.get().map_err(capture_error)?;
-        let value = match jp.query(doc).all().as_slice() {
-            [one] => match one {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            },
-            [] => return Err(capture_error(format!("`{path}` selects nothing in {}", brief(doc)))),
-            many => return Err(capture_error(format!("`{path}` selects {} values, not one", many.len()))),
-        };
+    for (name, capture) in captures {
+        let value = capture.value.take(doc).map_err(|message| StepError::Capture { name: name.clone(), message })?;
         run.vars.insert(name.clone(), value);
     }
     Ok(())
@@ -458,7 +485,7 @@ fn failure_position(scenario: &Scenario, step: &Step, error: &StepError) -> Opti
 fn describe(step: &Step, run: &Run<'_>) -> String {
     let r = |s: &str| run.render(s).unwrap_or_else(|_| s.to_string());
     match step {
-        Step::ServiceAccount(name) => apply::describe_service_account(name, r),
+        Step::ServiceAccount(s) => apply::describe_service_account(s, r),
         Step::Apply(s) => apply::describe(s),
         Step::Delete(s) => object::describe(s, object::Watch::Delete, r),
         Step::Absent(s) => object::describe(s, object::Watch::Absent, r),
@@ -575,7 +602,7 @@ steps:
             step.checks().0.iter().map(|a| (&a.value, Some(scenario.pos_of(&a.referenced).into()))).collect();
         let doc = serde_json::json!({"data": {"a": "1", "b": "2"}});
         let version: crate::version::KubeVersion = "1.30.0".parse().unwrap();
-        let vars = BTreeMap::from([("want".to_string(), "3".to_string())]);
+        let vars = template::Vars::from([("want".to_string(), Value::from("3"))]);
         let found = mismatches(written.into_iter(), &doc, &version, &vars).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].expected.as_str(), found[0].observed.as_str()), ("\"3\"", "\"2\""));
@@ -682,7 +709,9 @@ pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> Scenar
             position: Position::file(&scenario.path),
             keyword: "cluster".into(),
             error: StepError::other(error).redacted(),
+            diagnostics: None,
         }),
+        later_failures: Vec::new(),
         steps: Vec::new(),
         observed: None,
         namespace: None,

@@ -25,12 +25,16 @@ pub const WINDOW_RANGE: (Duration, Duration) = (Duration::from_millis(1), Durati
 pub const MAX_TOKEN_DURATION: Duration = Duration::from_secs(i64::MAX as u64);
 
 /// Every problem in the scenario, in file order: the header, each step (its common fields, its
-/// kind's own rules, its assertions and captures), then `observe`.
+/// kind's own rules, its assertions and captures), the `finally` steps, then `observe`.
+///
+/// `finally` steps are linted in the scope the steps leave: they may use what any step
+/// defines. At run time they may follow a step that failed before defining it; that is
+/// reported as the `finally` step's failure (`undefined`).
 pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
     let mut out = header_problems(scenario);
     let mut scope = Scope::new();
-    for (index, step) in scenario.spec.steps.iter().enumerate() {
-        out.extend(step_problems(scenario, index, &step.value, &mut scope));
+    for step in scenario.spec.steps.iter().chain(&scenario.spec.finally) {
+        out.extend(step_problems(scenario, step, &mut scope));
     }
     out.extend(observe_problems(scenario, &scope));
     out
@@ -144,7 +148,9 @@ fn header_problems(scenario: &Scenario) -> Vec<Diagnostic> {
 
 /// One step's problems, each at the step or at its own assertion or capture; then what the step
 /// defines joins the scope.
-fn step_problems(scenario: &Scenario, index: usize, step: &Step, scope: &mut Scope) -> Vec<Diagnostic> {
+fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -> Vec<Diagnostic> {
+    let step_pos = scenario.pos_of(&step.referenced);
+    let step = &step.value;
     let mut l = StepLint { scenario, scope, problems: Vec::new(), saves: Vec::new() };
     if let Some(t) = step.timeout() {
         l.range("timeout", t, STEP_TIMEOUT_RANGE);
@@ -165,7 +171,6 @@ fn step_problems(scenario: &Scenario, index: usize, step: &Step, scope: &mut Sco
     if let Some(captures) = captures {
         scope.vars.extend(captures.keys().cloned());
     }
-    let step_pos = scenario.step_pos(index);
     problems
         .into_iter()
         .map(|(pos, m)| Diagnostic {
@@ -179,7 +184,7 @@ fn step_problems(scenario: &Scenario, index: usize, step: &Step, scope: &mut Sco
 fn kind_rules(step: &Step, l: &mut StepLint) {
     use crate::exec::{apply, call, compare, get, jwt, kubectl, object, secret_token, token};
     match step {
-        Step::ServiceAccount(name) => apply::lint_service_account(name, l),
+        Step::ServiceAccount(s) => apply::lint_service_account(s, l),
         Step::Apply(s) => apply::lint(s, l),
         Step::Delete(s) => object::lint(s, object::Watch::Delete, l),
         Step::Absent(s) => object::lint(s, object::Watch::Absent, l),
@@ -189,7 +194,8 @@ fn kind_rules(step: &Step, l: &mut StepLint) {
         Step::Call(s) => call::lint(s, l),
         Step::Jwt(s) => jwt::lint(s, l),
         Step::CompareTokens(s) => compare::lint(s, l),
-        Step::Get(s) | Step::Wait(s) => get::lint(s, l),
+        Step::Get(s) => get::lint(s, false, l),
+        Step::Wait(s) => get::lint(s, true, l),
         Step::Kubectl(s) => kubectl::lint(s, l),
     }
 }

@@ -1,0 +1,50 @@
+//! `eventually`: a step repeated until its checks hold, for what the cluster makes true only
+//! after a while and gives no object to watch (the API server's token cache, RBAC a moment
+//! after a binding, an object a controller creates). `call`, `kubectl` and `get` use it.
+
+use std::time::{Duration, Instant};
+
+use serde_saphyr::Spanned;
+
+use crate::scenario::GoDuration;
+use crate::scenario::assertion::Assertion;
+use super::{Run, StepError, StepOutput};
+
+/// The pause between attempts.
+const EVERY: Duration = Duration::from_millis(250);
+
+/// Runs `attempt` (given the attempt's number, from 1) until the assertions its output implies
+/// and the step's `expect` that apply to the release hold, every 250 ms within the step's time
+/// limit. An attempt that fails outright is repeated too. On running out: a timeout naming `what`,
+/// the number of attempts and the last result.
+pub(crate) async fn eventually<'r>(
+    run: &mut Run<'r>,
+    timeout: Option<GoDuration>,
+    expect: &[Spanned<Assertion>],
+    what: &str,
+    mut attempt: impl AsyncFnMut(&mut Run<'r>, u32) -> Result<StepOutput, StepError>,
+) -> Result<StepOutput, StepError> {
+    let started = Instant::now();
+    // Leave room for the last pause, so this message — not the outer timeout's — reports.
+    let limit = run.timeout_for(timeout).saturating_sub(EVERY + Duration::from_millis(50));
+    let mut attempts = 1;
+    loop {
+        let out = attempt(run, attempts).await;
+        let last = match &out {
+            Ok(o) => match super::evaluate(run, super::located(run, &o.implied, expect), &o.doc)? {
+                m if m.is_empty() => return out,
+                m => format!("{}; last: {}", m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "), o.summary),
+            },
+            Err(e) => format!("{e:?}"),
+        };
+        if started.elapsed() >= limit {
+            return Err(StepError::Timeout {
+                after_ms: started.elapsed().as_millis() as u64,
+                waiting_for: format!("{what} to be as expected ({attempts} attempts)"),
+                last_seen: Some(last),
+            });
+        }
+        tokio::time::sleep(EVERY).await;
+        attempts += 1;
+    }
+}
