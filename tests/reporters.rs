@@ -11,7 +11,8 @@ use std::time::Duration;
 use kubeproof::interrupt::Signal;
 use kubeproof::report::document::Document;
 use kubeproof::report::{
-    Failure, Phase, Position, RunOutcome, ScenarioReport, StepError, StepRecord, Stopped, Verdict, github, junit, text,
+    ComponentLog, Diagnostics, EventLine, Failure, ObjectState, Phase, Position, RunOutcome, ScenarioReport, StepError,
+    StepRecord, Stopped, Verdict, github, junit, text,
 };
 use kubeproof::scenario::assertion::Mismatch;
 
@@ -39,11 +40,24 @@ fn at(file: &str, line: u64, column: u64) -> Position {
 }
 
 fn step(index: usize, line: u64, keyword: &str, summary: &str, millis: u64) -> StepRecord {
-    StepRecord { index, line, keyword: keyword.into(), summary: summary.into(), skipped: false, elapsed: Duration::from_millis(millis) }
+    StepRecord {
+        phase: Phase::Step,
+        index,
+        line,
+        keyword: keyword.into(),
+        summary: summary.into(),
+        skipped: false,
+        elapsed: Duration::from_millis(millis),
+    }
+}
+
+fn finally(index: usize, line: u64, keyword: &str, summary: &str, millis: u64) -> StepRecord {
+    StepRecord { phase: Phase::Finally, ..step(index, line, keyword, summary, millis) }
 }
 
 fn skipped(index: usize, line: u64, keyword: &str, range: &str) -> StepRecord {
     StepRecord {
+        phase: Phase::Step,
         index,
         line,
         keyword: keyword.into(),
@@ -62,6 +76,7 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
         verdict,
         reason: None,
         failure: None,
+        later_failures: Vec::new(),
         steps: Vec::new(),
         observed: None,
         namespace: Some(format!("kp-{name}-abcdefgh")),
@@ -73,14 +88,58 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
 fn failed(name: &str, cluster: &str, millis: u64, step_index: Option<usize>, position: Position, keyword: &str, error: StepError) -> ScenarioReport {
     let phase = if step_index.is_some() { Phase::Step } else if keyword == "cleanup" { Phase::Cleanup } else { Phase::Setup };
     ScenarioReport {
-        failure: Some(Failure { phase, step: step_index, position, keyword: keyword.into(), error }),
+        failure: Some(Failure { phase, step: step_index, position, keyword: keyword.into(), error, diagnostics: None }),
         ..base(name, cluster, Verdict::Failed, millis)
     }
 }
 
+/// What a failure's diagnostics hold: events (one repeated, one with a newline and XML's
+/// specials), an object, one that is gone, one whose variables were never captured, a log,
+/// and what could not be collected.
+fn diagnostics() -> Diagnostics {
+    let event = |time: &str, type_: &str, reason: &str, object: &str, message: &str, count: Option<i32>| EventLine {
+        time: Some(time.into()),
+        type_: type_.into(),
+        reason: reason.into(),
+        object: object.into(),
+        message: message.into(),
+        count,
+    };
+    Diagnostics {
+        events: Some(vec![
+            event("2026-01-02T03:04:05Z", "Normal", "Scheduled", "Pod/web-0", "Successfully assigned ns/web-0 to node-1", None),
+            event("2026-01-02T03:04:09Z", "Warning", "BackOff", "Pod/web-0", "Back-off restarting <failed> container & \"web\"\nagain", Some(4)),
+        ]),
+        earlier_events: 3,
+        objects: vec![
+            ObjectState {
+                object: "Secret legacy in kp-rbac-forbidden-until-bound-abcdefgh".into(),
+                document: Some(serde_json::json!({
+                    "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                    "metadata": {"name": "legacy", "annotations": {"kubernetes.io/service-account.name": "reader"}},
+                    "data": {"ca.crt": "(not shown)", "token": "(not shown)"}
+                })),
+                note: None,
+            },
+            ObjectState { object: "ClusterRole kp-reader".into(), document: None, note: Some("not found".into()) },
+            ObjectState { object: "an object of the step".into(), document: None, note: Some("`${uid}` is not defined".into()) },
+        ],
+        logs: vec![ComponentLog {
+            component: "kube-apiserver".into(),
+            lines: vec![
+                "I0102 03:04:05.000000 1 handler.go:1] GET /api 401 Authorization: Bearer <token sha256:1a2b3c4d5e6f>".into(),
+                "E0102 03:04:06.000000 1 authentication.go:73] \"Unable to authenticate the request\" err=\"invalid bearer token\"".into(),
+            ],
+        }],
+        problems: vec!["the step's objects: no answer within 5s".into()],
+    }
+}
+
 /// One report of every shape: passed with an observation and a skipped step, each kind of
-/// `StepError`, setup and cleanup failures, not applicable, and a second cluster. Text that needs
-/// escaping in XML, workflow commands and JSON (`<&>"'`, `%`, `,`, `:`, newlines) is in it.
+/// `StepError`, setup and cleanup failures, not applicable, and a second cluster; `finally`
+/// steps that passed, one that failed after a step had (with diagnostics on both failures),
+/// one that failed alone. Text that needs escaping in XML, workflow commands and JSON (`<&>"'`,
+/// `%`, `,`, `:`, newlines) is in it.
 fn reports() -> Vec<ScenarioReport> {
     let c = "1.33.1";
     let mut passed = base("token-lifetime", c, Verdict::Passed, 2345);
@@ -112,7 +171,24 @@ fn reports() -> Vec<ScenarioReport> {
             summary: "GET /api/v1/namespaces/ns/pods as reader → 200".into(),
         },
     );
-    mismatch.steps = vec![step(0, 9, "service-account", "ServiceAccount reader created", 30)];
+    mismatch.steps = vec![
+        step(0, 9, "service-account", "ServiceAccount reader created", 30),
+        finally(0, 22, "delete", "ClusterRole kp-reader deleted", 12),
+    ];
+    if let Some(f) = &mut mismatch.failure {
+        f.diagnostics = Some(diagnostics());
+    }
+    mismatch.later_failures = vec![Failure {
+        phase: Phase::Finally,
+        step: Some(1),
+        position: at("scenarios/rbac-forbidden-until-bound.yaml", 24, 5),
+        keyword: "kubectl".into(),
+        error: StepError::Undefined { message: "`${uid}` is not defined (defined: namespace, scenario)".into() },
+        diagnostics: Some(Diagnostics {
+            problems: vec!["events of kp-rbac-forbidden-until-bound-abcdefgh: no answer within 5s".into()],
+            ..Diagnostics::default()
+        }),
+    }];
 
     let timeout = failed(
         "legacy-secret-not-regenerated",
@@ -179,6 +255,33 @@ fn reports() -> Vec<ScenarioReport> {
     cleanup.steps = vec![step(0, 9, "service-account", "ServiceAccount reader created", 25)];
     cleanup.left = vec!["left ClusterRole/kp-reader: no answer within 3s".into()];
 
+    let mut finally_fails = failed(
+        "kubectl-auth-whoami",
+        c,
+        800,
+        Some(0),
+        at("scenarios/kubectl-auth-whoami.yaml", 14, 5),
+        "absent",
+        StepError::Mismatch {
+            mismatches: vec![Mismatch::new("ClusterRoleBinding kp-whoami", "absent", "exists (uid 1234)")],
+            summary: "ClusterRoleBinding kp-whoami exists".into(),
+        },
+    );
+    finally_fails.steps = vec![step(0, 8, "kubectl", "kubectl auth whoami → exit 0", 300)];
+    if let Some(f) = &mut finally_fails.failure {
+        f.phase = Phase::Finally;
+        f.diagnostics = Some(Diagnostics {
+            events: Some(Vec::new()),
+            objects: vec![ObjectState {
+                object: "ClusterRoleBinding kp-whoami".into(),
+                document: Some(serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                    "metadata": {"name": "kp-whoami"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}})),
+                note: None,
+            }],
+            ..Diagnostics::default()
+        });
+    }
+
     let mut not_applicable = base("auto-secret-regenerated", c, Verdict::NotApplicable, 0);
     not_applicable.reason = Some("applies to <1.24; the cluster runs 1.33.1".into());
     not_applicable.namespace = None;
@@ -188,7 +291,7 @@ fn reports() -> Vec<ScenarioReport> {
     other_cluster.observed = Some("600s".into());
     other_cluster.steps = vec![step(0, 11, "token", "TokenRequest for reader → 201, 600s, token sha256:0f0e0d0c0b0a", 20)];
 
-    vec![passed, mismatch, timeout, undefined, capture, api, setup, cleanup, not_applicable, other_cluster]
+    vec![passed, mismatch, timeout, undefined, capture, api, setup, cleanup, finally_fails, not_applicable, other_cluster]
 }
 
 fn interrupted() -> Stopped {

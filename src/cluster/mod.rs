@@ -39,8 +39,8 @@ pub struct Cluster {
     pub insecure: bool,
     /// Keeps a local cluster alive as long as this connection.
     pub local: Option<Arc<LocalCluster>>,
-    /// API discovery, run on first use.
-    pub(crate) discovery: tokio::sync::OnceCell<kube::discovery::Discovery>,
+    /// API discovery, read on first use and again when a kind is missing from it.
+    pub(crate) discovery: crate::exec::resources::DiscoveryCache,
 }
 
 /// Where to find an existing cluster.
@@ -169,7 +169,7 @@ impl Cluster {
             kubectl,
             apiserver_args,
             local,
-            discovery: tokio::sync::OnceCell::new(),
+            discovery: Default::default(),
         })
     }
 
@@ -191,6 +191,18 @@ impl Cluster {
             builder = builder.tls_certs_only(certs);
         }
         builder.build().map_err(|e| format!("HTTP client: {e}"))
+    }
+
+    /// The log file of each control-plane component, for a local cluster (started by this
+    /// process or by another one of the same run); none for a context.
+    pub fn component_logs(&self) -> Vec<(&'static str, PathBuf)> {
+        match (&self.local, &self.apiserver_args, &self.kubeconfig) {
+            (Some(local), _, _) => local::component_logs(&local.dir),
+            // Attached to a local cluster another process started: its kubeconfig is in the
+            // cluster's directory (contexts have no kube-apiserver flags known).
+            (None, Some(_), Some(kubeconfig)) => kubeconfig.parent().map(local::component_logs).unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     /// Whether the cluster runs with these kube-apiserver flags; `None` when it cannot be known.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::report::{ScenarioReport, StepRecord};
+use crate::report::{Phase, ScenarioReport, StepRecord};
 
 /// One thing that happened during a run.
 #[derive(Debug, Clone, Serialize)]
@@ -16,11 +16,19 @@ pub enum Event {
     /// A scenario started on a cluster.
     ScenarioStarted { scenario: String, cluster: String },
     /// A step of a running scenario finished: passed, or skipped for its `versions`. (A failed
-    /// step ends the scenario: its failure is in `ScenarioFinished`.)
+    /// step's failure is in `ScenarioFinished`.)
     StepFinished { scenario: String, cluster: String, step: StepRecord },
-    /// A step has been running for a while: what it is waiting for, so a long wait is not a
-    /// silent one.
-    StillRunning { scenario: String, cluster: String, step: usize, keyword: String, waiting_for: String, elapsed_ms: u64 },
+    /// A step (of the `steps`, or of `finally`: its `phase`) has been running for a while:
+    /// what it is waiting for, so a long wait is not a silent one.
+    StillRunning {
+        scenario: String,
+        cluster: String,
+        phase: Phase,
+        step: usize,
+        keyword: String,
+        waiting_for: String,
+        elapsed_ms: u64,
+    },
     /// A scenario finished, with its whole report.
     ScenarioFinished { report: ScenarioReport },
     /// `--keep`: a scenario's namespace and objects were left in place.

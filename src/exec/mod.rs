@@ -7,6 +7,7 @@ mod diagnostics;
 mod error;
 pub mod event;
 pub(crate) mod get;
+pub(crate) mod include;
 pub(crate) mod jwt;
 pub(crate) mod kubectl;
 mod kubeconfig;
@@ -87,9 +88,16 @@ pub(crate) struct Run<'a> {
     pub tokens: BTreeMap<String, String>,
     pub ledger: Arc<Ledger>,
     pub timeout: Duration,
+    /// The file the running step is written in: a step file for an included step.
+    pub step_file: std::path::PathBuf,
 }
 
 impl Run<'_> {
+    /// A location inside the running step.
+    pub fn pos_of(&self, loc: &serde_saphyr::Location) -> crate::scenario::SourcePos {
+        crate::scenario::SourcePos { file: self.step_file.clone(), line: loc.line(), column: loc.column() }
+    }
+
     /// Renders `${…}` in a string.
     pub fn render(&self, text: &str) -> Result<String, StepError> {
         template::render(text, &self.vars).map_err(|message| StepError::Undefined { message })
@@ -200,18 +208,22 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
     let run_id = random_suffix(8);
     let namespace = namespace_name(&scenario.name, &run_id);
     let ledger = Ledger::open(cluster.client.clone(), &cluster.label, namespace.clone());
+    let mut vars = template::Vars::from([
+        ("namespace".to_string(), Value::String(namespace.clone())),
+        ("scenario".to_string(), Value::String(scenario.name.clone())),
+    ]);
+    // A case's values are variables from the start, with their JSON types.
+    vars.extend(scenario.case.iter().flat_map(|c| c.vars.clone()));
     Run {
         cluster,
         scenario,
-        namespace: namespace.clone(),
+        namespace,
         run_id,
-        vars: template::Vars::from([
-            ("namespace".to_string(), Value::String(namespace)),
-            ("scenario".to_string(), Value::String(scenario.name.clone())),
-        ]),
+        vars,
         tokens: BTreeMap::new(),
         ledger,
         timeout: opts.default_timeout,
+        step_file: scenario.path.clone(),
     }
 }
 
@@ -255,7 +267,8 @@ async fn run_one_step(
     opts: &ExecOptions,
 ) -> Result<StepRecord, Failure> {
     let (scenario, cluster) = (run.scenario, run.cluster);
-    let pos = scenario.pos_of(&step.referenced);
+    let pos = scenario.pos_in(step, &step.referenced);
+    run.step_file = pos.file.clone();
     let step = &step.value;
     let started = Instant::now();
     let record = |summary: String, skipped: bool| StepRecord {
@@ -293,7 +306,7 @@ async fn run_one_step(
         Err(error) => Err(Failure {
             phase,
             step: Some(index),
-            position: failure_position(scenario, step, &error).unwrap_or_else(|| pos.clone().into()),
+            position: failure_position(&pos.file, step, &error).unwrap_or_else(|| pos.clone().into()),
             keyword: step.keyword().into(),
             error: error.redacted(),
             diagnostics: None,
@@ -317,7 +330,8 @@ fn time_limit(step: &Step, default: Duration) -> Duration {
         | Step::CompareTokens(_)
         | Step::Get(_)
         | Step::Wait(_)
-        | Step::Kubectl(_) => None,
+        | Step::Kubectl(_)
+        | Step::Include(_) => None,
     };
     limit.saturating_add(window.map(|w| w.0).unwrap_or_default())
 }
@@ -401,6 +415,7 @@ async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, StepErro
         Step::Get(s) => get::get(run, s, false).await,
         Step::Wait(s) => get::get(run, s, true).await,
         Step::Kubectl(s) => kubectl::kubectl(run, s).await,
+        Step::Include(s) => include::include(run, s),
     }
 }
 
@@ -424,7 +439,7 @@ pub(crate) fn located<'a>(
     implied: &'a [Assertion],
     written: &'a [Spanned<Assertion>],
 ) -> impl Iterator<Item = (&'a Assertion, Option<Position>)> + 'a {
-    let written = written.iter().map(|a| (&a.value, Some(run.scenario.pos_of(&a.referenced).into())));
+    let written = written.iter().map(|a| (&a.value, Some(run.pos_of(&a.referenced).into())));
     implied.iter().map(|a| (a, None)).chain(written)
 }
 
@@ -472,10 +487,12 @@ fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<
 
 /// Where a failed step went wrong, when that is finer than the step: the first assertion that
 /// did not hold, or the capture that failed.
-fn failure_position(scenario: &Scenario, step: &Step, error: &StepError) -> Option<Position> {
+fn failure_position(file: &std::path::Path, step: &Step, error: &StepError) -> Option<Position> {
     match error {
         StepError::Mismatch { mismatches, .. } => mismatches.iter().find_map(|m| m.position.clone()),
-        StepError::Capture { name, .. } => step.checks().1?.get(name).map(|c| scenario.pos_of(&c.referenced).into()),
+        StepError::Capture { name, .. } => step.checks().1?.get(name).map(|c| {
+            crate::scenario::SourcePos { file: file.to_path_buf(), line: c.referenced.line(), column: c.referenced.column() }.into()
+        }),
         _ => None,
     }
 }
@@ -498,6 +515,7 @@ fn describe(step: &Step, run: &Run<'_>) -> String {
         Step::Get(s) => get::describe(s, false, r),
         Step::Wait(s) => get::describe(s, true, r),
         Step::Kubectl(s) => kubectl::describe(s),
+        Step::Include(s) => include::describe(s),
     }
 }
 
@@ -609,10 +627,10 @@ steps:
         let at = found[0].position.clone().unwrap();
         assert_eq!((at.line, at.column), (Some(8), Some(11)), "the second assertion, not the step (line 3)");
         let error = StepError::Mismatch { mismatches: found, summary: String::new() };
-        assert_eq!(failure_position(&scenario, step, &error).and_then(|p| p.line), Some(8));
+        assert_eq!(failure_position(&scenario.path, step, &error).and_then(|p| p.line), Some(8));
         let capture = StepError::Capture { name: "missing".into(), message: String::new() };
-        assert_eq!(failure_position(&scenario, step, &capture).and_then(|p| p.line), Some(11));
-        assert_eq!(failure_position(&scenario, step, &StepError::other("x")), None, "the step's own position then");
+        assert_eq!(failure_position(&scenario.path, step, &capture).and_then(|p| p.line), Some(11));
+        assert_eq!(failure_position(&scenario.path, step, &StepError::other("x")), None, "the step's own position then");
     }
 
     #[test]

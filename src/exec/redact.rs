@@ -6,8 +6,10 @@
 //!   each of its encodings is replaced wherever it appears — raw, base64 standard and URL-safe,
 //!   padded or not, and at each of the three byte alignments base64 can give it inside a larger
 //!   encoded text (a whole Secret's `data`, a kubeconfig, a body echoed back);
-//! - **by shape**: a JWT, or base64 that decodes to text holding one, is remembered the first
-//!   time it is seen, then replaced by value like the rest. The `token` of a Secret of type
+//! - **by shape**: a JWT, or base64 that decodes to text holding one, the credential after
+//!   `Bearer ` and a bootstrap token's secret (`<6>.<16>` characters of `[a-z0-9]`, as in
+//!   component logs) are remembered the first time they are seen, then replaced by value like
+//!   the rest. The `token` of a Secret of type
 //!   `kubernetes.io/service-account-token` (and a bootstrap token's secret) is remembered
 //!   whatever it looks like, and its value in the document becomes a fingerprint.
 
@@ -117,6 +119,18 @@ fn base64_run_pattern() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"[A-Za-z0-9+/_-]{24,}={0,2}").expect("regex"))
 }
 
+fn bearer_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // `Authorization: Bearer …` as request dumps and verbose component logs write it.
+    RE.get_or_init(|| Regex::new(r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{16,})").expect("regex"))
+}
+
+fn bootstrap_token_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // `<id>.<secret>`: 6 and 16 characters of [a-z0-9]; the secret is the credential.
+    RE.get_or_init(|| Regex::new(r"\b[a-z0-9]{6}\.([a-z0-9]{16})\b").expect("regex"))
+}
+
 /// Decodes base64 of either alphabet, padded or not; `None` when it is not base64.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -132,11 +146,17 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
     GeneralPurpose::new(alphabet, lenient).decode(body).ok()
 }
 
-/// Remembers every token-shaped thing in `text`: JWTs, and JWTs inside base64 — twice nested at
-/// most (a Secret whose data holds a manifest of another Secret).
+/// Remembers every token-shaped thing in `text`: JWTs, bearer credentials, bootstrap tokens
+/// (their secret part), and JWTs inside base64 — twice nested at most (a Secret whose data holds a
+/// manifest of another Secret).
 fn discover(text: &str, depth: usize) {
     for m in jwt_pattern().find_iter(text) {
         remember(m.as_str());
+    }
+    for pattern in [bearer_pattern(), bootstrap_token_pattern()] {
+        for c in pattern.captures_iter(text) {
+            remember(&c[1]);
+        }
     }
     if depth == 0 {
         return;
@@ -293,6 +313,18 @@ mod tests {
         assert!(!text.contains(&STANDARD.encode(opaque)), "{text}");
         assert!(text.contains(&STANDARD.encode("default")), "other keys stay: {text}");
         assert!(!redact(&format!("echo {opaque}")).contains(opaque));
+    }
+
+    #[test]
+    fn bearer_credentials_and_bootstrap_tokens_are_caught_by_shape() {
+        let opaque = "opaque0bearer1credential2of3a4static5token6file";
+        let line = format!("I0101 handler.go:1] GET /api Authorization: Bearer {opaque} 200");
+        let out = redact(&line);
+        assert!(!out.contains(opaque), "{out}");
+        assert!(out.contains(&fingerprint(opaque)) && out.contains("GET /api"), "{out}");
+        assert!(!redact(&format!("later, alone: {opaque}")).contains(opaque), "remembered by value from then on");
+        let out = redact("kubeadm join --token k9x2ab.0123456789qrstuv");
+        assert!(out.contains("--token k9x2ab.<token sha256:") && !out.contains("0123456789qrstuv"), "{out}");
     }
 
     #[test]

@@ -13,8 +13,15 @@ use super::RunOutcome;
 pub const FORMAT: &str = "kubeproof-report";
 
 /// The version of the document's shape; a reader refuses versions it does not know. Raised
-/// when a field changes meaning or goes away (new fields do not raise it).
-pub const VERSION: u32 = 1;
+/// when a field changes meaning or goes away, or takes a value an older reader cannot read
+/// (new fields do not raise it).
+///
+/// 2: a failure's `phase` may be `finally` (and so may a step's); failures carry `diagnostics`,
+/// reports `later_failures`. A version 1 document reads as version 2.
+pub const VERSION: u32 = 2;
+
+/// The versions this kubeproof reads.
+const READS: std::ops::RangeInclusive<u64> = 1..=VERSION as u64;
 
 /// A run's report as written to a file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -46,8 +53,10 @@ impl Document {
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| fail(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
         match (value.get("format").and_then(|f| f.as_str()), value.get("version").and_then(|v| v.as_u64())) {
-            (Some(FORMAT), Some(v)) if v == u64::from(VERSION) => {}
-            (Some(FORMAT), Some(v)) => return Err(fail(format!("report version {v}; this kubeproof reads version {VERSION}"))),
+            (Some(FORMAT), Some(v)) if READS.contains(&v) => {}
+            (Some(FORMAT), Some(v)) => {
+                return Err(fail(format!("report version {v}; this kubeproof reads versions {} to {}", READS.start(), READS.end())));
+            }
             _ => return Err(fail("not a kubeproof report (written by `kubeproof run --json`)".into())),
         }
         serde_json::from_value(value).map_err(|e| fail(format!("malformed report: {e}")))
@@ -67,6 +76,8 @@ mod tests {
         std::fs::write(&path, serde_json::to_string(&Document::of(&outcome)).unwrap()).unwrap();
         let back = Document::read(&path).unwrap();
         assert_eq!(back.version, VERSION);
+        std::fs::write(&path, r#"{"format": "kubeproof-report", "version": 1, "reports": [], "stopped": null}"#).unwrap();
+        assert!(Document::read(&path).is_ok(), "version 1 reads as version 2");
         std::fs::write(&path, r#"{"format": "kubeproof-report", "version": 99, "reports": []}"#).unwrap();
         assert!(Document::read(&path).unwrap_err().contains("report version 99"));
         std::fs::write(&path, r#"{"matrix": {}}"#).unwrap();

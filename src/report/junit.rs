@@ -122,10 +122,13 @@ mod tests {
                 position: Position { file: format!("scenarios/{name}.yaml").into(), line: Some(7), column: Some(5) },
                 keyword: "call".into(),
                 error: StepError::other("$.status: expected 403, observed 200 <&\u{1}>"),
+                diagnostics: None,
             }),
+            later_failures: Vec::new(),
             reason: (verdict == Verdict::NotApplicable).then(|| "applies to <1.24".into()),
             verdict,
             steps: vec![StepRecord {
+                phase: Phase::Step,
                 index: 0,
                 line: 5,
                 keyword: "service-account".into(),

@@ -34,7 +34,8 @@ pub fn progress() -> Events {
 }
 
 fn still_running(event: &Event) {
-    if let Event::StillRunning { scenario, cluster, step, keyword, waiting_for, elapsed_ms } = event {
-        eprintln!("  … {scenario} [{cluster}] step {} `{keyword}`: {waiting_for} ({}s)", step + 1, elapsed_ms / 1000);
+    if let Event::StillRunning { scenario, cluster, phase, step, keyword, waiting_for, elapsed_ms } = event {
+        let finally = if *phase == super::Phase::Finally { "finally " } else { "" };
+        eprintln!("  … {scenario} [{cluster}] {finally}step {} `{keyword}`: {waiting_for} ({}s)", step + 1, elapsed_ms / 1000);
     }
 }

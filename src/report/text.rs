@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Failure, ScenarioReport, StepError, Stopped, Tally, Verdict};
+use super::{Diagnostics, Failure, Phase, ScenarioReport, StepError, Stopped, Tally, Verdict};
 use crate::scenario::assertion::Mismatch;
 
 /// One line per scenario: `PASS  name  [cluster]  (1.2s)`.
@@ -22,21 +22,25 @@ pub fn line(r: &ScenarioReport) -> String {
     s
 }
 
-/// The steps and, for a failure, where and why — what a libtest failure shows.
+/// The steps and, for a failure, where and why and what the cluster looked like — what a
+/// libtest failure shows. `finally` steps are numbered `f1`, `f2` …
 pub fn details(r: &ScenarioReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} on {} (server {})", r.scenario, r.cluster, r.server_version);
     if let Some(ns) = &r.namespace {
         let _ = writeln!(s, "namespace {ns}");
     }
-    for step in &r.steps {
-        let mark = if step.skipped { "-" } else { "✓" };
-        let _ = writeln!(s, "  {mark} {:>2}. {:<15} line {:<4} {}", step.index + 1, step.keyword, step.line, step.summary);
-    }
-    if let Some(f) = &r.failure {
-        let _ = writeln!(s, "  ✗ {}:", headline(f));
-        for line in explain(&f.error).lines() {
-            let _ = writeln!(s, "      {line}");
+    // In the order things happened: the steps and their failure, then `finally`'s, then the
+    // cleanup's.
+    let failures: Vec<&Failure> = r.failure.iter().chain(&r.later_failures).collect();
+    for stage in 0..3 {
+        for step in r.steps.iter().filter(|step| order(step.phase) == stage) {
+            let mark = if step.skipped { "-" } else { "✓" };
+            let number = number(step.phase, step.index);
+            let _ = writeln!(s, "  {mark} {number:>2}. {:<15} line {:<4} {}", step.keyword, step.line, step.summary);
+        }
+        for f in failures.iter().filter(|f| order(f.phase) == stage) {
+            failure(&mut s, f, r.namespace.as_deref());
         }
     }
     if let Some(reason) = &r.reason {
@@ -46,6 +50,17 @@ pub fn details(r: &ScenarioReport) -> String {
         let _ = writeln!(s, "  cleanup: {what} (delete it by hand)");
     }
     s
+}
+
+/// A failure: where, why, and its diagnostics.
+fn failure(s: &mut String, f: &Failure, namespace: Option<&str>) {
+    let _ = writeln!(s, "  ✗ {}:", headline(f));
+    for line in explain(&f.error).lines() {
+        let _ = writeln!(s, "      {line}");
+    }
+    if let Some(d) = &f.diagnostics {
+        s.push_str(&diagnostics(d, namespace));
+    }
 }
 
 /// The closing line, in the form test-result readers look for.
@@ -80,10 +95,80 @@ pub fn not_finished(count: usize) -> String {
     format!("kubeproof: {count} scenario(s) did not finish\n")
 }
 
-/// Where a failure happened: ``step 3 `call` at file:7:5 failed``.
+/// Where a failure happened: ``step 3 `call` at file:7:5 failed``, ``finally step 1 …``.
 pub fn headline(f: &Failure) -> String {
-    let step = f.step.map(|i| format!("step {} ", i + 1)).unwrap_or_default();
+    let finally = if f.phase == Phase::Finally { "finally " } else { "" };
+    let step = f.step.map(|i| format!("{finally}step {} ", i + 1)).unwrap_or_default();
     format!("{step}`{}` at {} failed", f.keyword, f.position)
+}
+
+/// When a phase runs: the steps (after the cluster and the namespace), `finally`, the cleanup.
+fn order(phase: Phase) -> u8 {
+    match phase {
+        Phase::Cluster | Phase::Setup | Phase::Step => 0,
+        Phase::Finally => 1,
+        Phase::Cleanup => 2,
+    }
+}
+
+/// A step's number as people count: `3`, or `f1` for the first `finally` step.
+fn number(phase: Phase, index: usize) -> String {
+    match phase {
+        Phase::Finally => format!("f{}", index + 1),
+        Phase::Step | Phase::Cluster | Phase::Setup | Phase::Cleanup => format!("{}", index + 1),
+    }
+}
+
+/// A failure's diagnostics: the namespace's events one per line, each object the step named as
+/// YAML, each component's last log lines, and what could not be collected.
+pub fn diagnostics(d: &Diagnostics, namespace: Option<&str>) -> String {
+    const IN: &str = "          ";
+    let mut s = String::from("      diagnostics:\n");
+    let namespace = namespace.unwrap_or("the namespace");
+    match d.events.as_deref() {
+        // Not read: `problems` says why.
+        None => {}
+        Some([]) => {
+            let _ = writeln!(s, "        events in {namespace}: none");
+        }
+        Some(events) => {
+            let earlier = match d.earlier_events {
+                0 => String::new(),
+                n => format!(" (the last {}; {n} earlier)", events.len()),
+            };
+            let _ = writeln!(s, "        events in {namespace}{earlier}:");
+            for e in events {
+            let count = e.count.map(|n| format!(" (×{n})")).unwrap_or_default();
+            let time = e.time.as_deref().map(|t| format!("{t} ")).unwrap_or_default();
+            let message = e.message.lines().collect::<Vec<_>>().join(" ");
+                let _ = writeln!(s, "{IN}{time}{} {} {}: {message}{count}", e.type_, e.reason, e.object);
+            }
+        }
+    }
+    for o in &d.objects {
+        match (&o.document, &o.note) {
+            (Some(doc), _) => {
+                let _ = writeln!(s, "        {}:", o.object);
+                let yaml = serde_saphyr::to_string(doc).unwrap_or_else(|e| format!("(cannot show it as YAML: {e})"));
+                for line in yaml.lines() {
+                    let _ = writeln!(s, "{IN}{line}");
+                }
+            }
+            (None, note) => {
+                let _ = writeln!(s, "        {}: {}", o.object, note.as_deref().unwrap_or("not read"));
+            }
+        }
+    }
+    for log in &d.logs {
+        let _ = writeln!(s, "        {} log, last {} lines:", log.component, log.lines.len());
+        for line in &log.lines {
+            let _ = writeln!(s, "{IN}{line}");
+        }
+    }
+    for problem in &d.problems {
+        let _ = writeln!(s, "        not collected: {problem}");
+    }
+    s
 }
 
 /// What went wrong, in words.

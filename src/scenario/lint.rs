@@ -9,6 +9,8 @@ use super::assertion::Assertion;
 use super::duration::GoDuration;
 use super::step::{Captures, Step};
 use super::template::{BUILTINS, json_references, references};
+use super::cases::CaseValues;
+use super::parsed::{FromText, Templated};
 use super::{Diagnostic, Scenario, SourcePos};
 
 /// Identities `call` accepts besides saved tokens.
@@ -30,35 +32,91 @@ pub const MAX_TOKEN_DURATION: Duration = Duration::from_secs(i64::MAX as u64);
 /// `finally` steps are linted in the scope the steps leave: they may use what any step
 /// defines. At run time they may follow a step that failed before defining it; that is
 /// reported as the `finally` step's failure (`undefined`).
+///
+/// With a table of cases the steps are linted once per case, its values known (so a `${d}` in a
+/// typed field is checked against each case's value); a problem every case shares is reported
+/// once.
 pub fn lint(scenario: &Scenario) -> Vec<Diagnostic> {
-    let mut out = header_problems(scenario);
-    let mut scope = Scope::new();
-    for step in scenario.spec.steps.iter().chain(&scenario.spec.finally) {
-        out.extend(step_problems(scenario, step, &mut scope));
+    lint_partial(scenario, &Unparsed::default())
+}
+
+/// What the steps of a file that did not parse themselves would have added ([`super::recover`]):
+/// lint of the rest takes the tokens they save and the variables they capture as defined, and
+/// does not call the scenario empty.
+#[derive(Debug, Default)]
+pub struct Unparsed {
+    pub steps: usize,
+    pub vars: BTreeSet<String>,
+    pub tokens: BTreeSet<String>,
+}
+
+/// [`lint`] of the steps that parsed, beside steps that did not.
+pub(crate) fn lint_partial(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> {
+    let mut out = header_problems(scenario, unparsed);
+    out.extend(super::cases::problems(scenario));
+    for case in lint_cases(scenario) {
+        let mut scope = Scope::new(case);
+        scope.define(unparsed.vars.iter().cloned());
+        scope.tokens.extend(unparsed.tokens.iter().cloned());
+        for step in scenario.spec.steps.iter().chain(&scenario.spec.finally) {
+            out.extend(step_problems(scenario, step, &mut scope));
+        }
+        out.extend(observe_problems(scenario, &scope));
     }
-    out.extend(observe_problems(scenario, &scope));
+    let mut seen = BTreeSet::new();
+    out.retain(|d| seen.insert(d.to_string()));
     out
 }
 
-/// What is defined before a step: variables (built-ins and captures) and saved tokens.
+/// The cases lint goes through: each of the table's, or none (`None`) without a table.
+fn lint_cases(scenario: &Scenario) -> Vec<Option<CaseValues>> {
+    match &scenario.spec.cases {
+        Some(cases) if !cases.is_empty() => cases
+            .iter()
+            .enumerate()
+            .map(|(index, case)| Some(CaseValues { label: case.value.label(index), vars: case.value.vars.clone() }))
+            .collect(),
+        Some(_) | None => vec![None],
+    }
+}
+
+/// What is defined before a step: variables (built-ins, the case's, captures, parameters) and
+/// saved tokens; and the case being linted, whose values are known until something redefines them.
 struct Scope {
     vars: BTreeSet<String>,
     tokens: BTreeSet<String>,
+    case: Option<CaseValues>,
 }
 
 impl Scope {
-    fn new() -> Scope {
-        Scope { vars: BUILTINS.iter().map(|s| s.to_string()).collect(), tokens: BTreeSet::new() }
+    fn new(case: Option<CaseValues>) -> Scope {
+        let mut vars: BTreeSet<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
+        vars.extend(case.iter().flat_map(|c| c.vars.keys().cloned()));
+        Scope { vars, tokens: BTreeSet::new(), case }
+    }
+
+    /// `names` are (re)defined by a step: their case values are no longer what they hold.
+    fn define(&mut self, names: impl IntoIterator<Item = String>) {
+        for name in names {
+            if let Some(case) = &mut self.case {
+                case.vars.remove(&name);
+            }
+            self.vars.insert(name);
+        }
     }
 }
 
 /// One step's lint: what its kind's rules ([`StepLint`]'s callers in src/exec/<kind>.rs) find,
 /// and the tokens it saves.
 pub struct StepLint<'a> {
-    scenario: &'a Scenario,
     scope: &'a Scope,
+    /// Where the step is written (in a step file, for an included step) and the includes that
+    /// brought it there.
+    at: SourcePos,
+    via: &'a [SourcePos],
     problems: Vec<(Option<SourcePos>, String)>,
     saves: Vec<String>,
+    defines: Vec<String>,
 }
 
 impl StepLint<'_> {
@@ -111,6 +169,64 @@ impl StepLint<'_> {
         self.saves.push(name.to_string());
     }
 
+    /// The step defines the variable `name` (an include's parameter).
+    pub fn define(&mut self, name: &str) {
+        self.defines.push(name.to_string());
+    }
+
+    /// `text` rendered with what lint knows — the values of the case being linted — or `None`
+    /// when it refers to anything else (a capture, the namespace) or there is no case.
+    pub fn known(&self, text: &str) -> Option<String> {
+        let case = self.scope.case.as_ref()?;
+        let vars: super::template::Vars = case.vars.clone().into_iter().collect();
+        super::template::render(text, &vars).ok()
+    }
+
+    /// A value parsed at load, or a template: its problem when written; for a template, its
+    /// variables defined and, when lint knows its value (a case's), that value parsed. `check`
+    /// judges the value either way.
+    pub fn templated<T: FromText + Clone>(&mut self, value: &Templated<T>, check: impl Fn(&T) -> Result<(), String>) {
+        match value {
+            Templated::Written(parsed) => {
+                if let Err(e) = parsed.get().and_then(|v| check(v)) {
+                    self.problem(e);
+                }
+            }
+            Templated::Template(text) => {
+                self.var(text);
+                let Some(rendered) = self.known(text) else { return };
+                let checked = Templated::<T>::parse_rendered(text, &rendered)
+                    .and_then(|v| check(&v).map_err(|e| format!("`{text}` is `{}`: {e}", super::source::excerpt(&rendered))));
+                if let Err(e) = checked {
+                    let case = self.case().unwrap_or_default().to_string();
+                    self.problem(format!("case `{case}`: {e}"));
+                }
+            }
+        }
+    }
+
+    /// The label of the case being linted, for messages about its values.
+    pub fn case(&self) -> Option<&str> {
+        self.scope.case.as_ref().map(|c| c.label.as_str())
+    }
+
+    /// A problem of an included step file: at its own place when that is inside the file (with
+    /// the include chain), else at this step.
+    pub fn included_problem(&mut self, problem: &Diagnostic) {
+        if problem.pos.file == self.at.file {
+            self.problem(problem.message.clone());
+            return;
+        }
+        let via: Vec<SourcePos> = std::iter::once(self.at.clone()).chain(self.via.iter().cloned()).collect();
+        let message = format!("{}{}", problem.message, super::include::note(&via));
+        self.problems.push((Some(problem.pos.clone()), message));
+    }
+
+    /// A location inside this step, in the file the step is written in.
+    pub fn pos_of(&self, loc: &serde_saphyr::Location) -> SourcePos {
+        SourcePos { file: self.at.file.clone(), line: loc.line(), column: loc.column() }
+    }
+
     /// A duration outside `(low, high)`, said with the range allowed.
     pub fn range(&mut self, key: &str, value: GoDuration, (low, high): (Duration, Duration)) {
         if value.0 < low || value.0 > high {
@@ -122,14 +238,14 @@ impl StepLint<'_> {
         }
     }
 
-    /// The directory the scenario's relative manifest files are read from.
+    /// The directory the step's relative manifest files are read from: its file's.
     pub fn dir(&self) -> std::path::PathBuf {
-        self.scenario.dir()
+        super::source::parent_dir(&self.at.file)
     }
 }
 
 /// `description`, `requires` and `steps` themselves.
-fn header_problems(scenario: &Scenario) -> Vec<Diagnostic> {
+fn header_problems(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> {
     let spec = &scenario.spec;
     let mut out = Vec::new();
     if spec.description.trim().is_empty() {
@@ -140,7 +256,7 @@ fn header_problems(scenario: &Scenario) -> Vec<Diagnostic> {
             out.push(at(scenario, "requires", format!("apiserver arg `{arg}` must start with `--`")));
         }
     }
-    if spec.steps.is_empty() {
+    if spec.steps.is_empty() && unparsed.steps == 0 {
         out.push(at(scenario, "steps", "the scenario has no steps".into()));
     }
     out
@@ -149,9 +265,11 @@ fn header_problems(scenario: &Scenario) -> Vec<Diagnostic> {
 /// One step's problems, each at the step or at its own assertion or capture; then what the step
 /// defines joins the scope.
 fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -> Vec<Diagnostic> {
-    let step_pos = scenario.pos_of(&step.referenced);
+    let step_pos = scenario.pos_in(step, &step.referenced);
+    let via = scenario.included_from(step);
     let step = &step.value;
-    let mut l = StepLint { scenario, scope, problems: Vec::new(), saves: Vec::new() };
+    let mut l =
+        StepLint { scope, at: step_pos.clone(), via, problems: Vec::new(), saves: Vec::new(), defines: Vec::new() };
     if let Some(t) = step.timeout() {
         l.range("timeout", t, STEP_TIMEOUT_RANGE);
     }
@@ -166,23 +284,27 @@ fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -
             l.problems.push((None, format!("`{name}` is reserved: save the token under another name")));
         }
     }
-    let StepLint { problems, saves, .. } = l;
+    let StepLint { problems, saves, defines, .. } = l;
     scope.tokens.extend(saves);
+    scope.define(defines);
     if let Some(captures) = captures {
-        scope.vars.extend(captures.keys().cloned());
+        scope.define(captures.keys().cloned());
     }
+    // An included step's problems in its own file say where it was included from.
+    let note = super::include::note(via);
     problems
         .into_iter()
-        .map(|(pos, m)| Diagnostic {
-            pos: pos.unwrap_or_else(|| step_pos.clone()),
-            message: super::source::bounded_message(&format!("{}: {m}", step.keyword())),
+        .map(|(pos, m)| {
+            let pos = pos.unwrap_or_else(|| step_pos.clone());
+            let note = if pos.file == step_pos.file { note.as_str() } else { "" };
+            Diagnostic { pos, message: super::source::bounded_message(&format!("{}: {m}{note}", step.keyword())) }
         })
         .collect()
 }
 
 /// Each kind's own rules, in its file. Every kind is named, so a new one must say.
 fn kind_rules(step: &Step, l: &mut StepLint) {
-    use crate::exec::{apply, call, compare, get, jwt, kubectl, object, secret_token, token};
+    use crate::exec::{apply, call, compare, get, include, jwt, kubectl, object, secret_token, token};
     match step {
         Step::ServiceAccount(s) => apply::lint_service_account(s, l),
         Step::Apply(s) => apply::lint(s, l),
@@ -197,6 +319,7 @@ fn kind_rules(step: &Step, l: &mut StepLint) {
         Step::Get(s) => get::lint(s, false, l),
         Step::Wait(s) => get::lint(s, true, l),
         Step::Kubectl(s) => kubectl::lint(s, l),
+        Step::Include(s) => include::lint(s, l),
     }
 }
 
@@ -205,7 +328,7 @@ fn kind_rules(step: &Step, l: &mut StepLint) {
 fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
     for spanned in assertions {
         let a = &spanned.value;
-        let pos = l.scenario.pos_of(&spanned.referenced);
+        let pos = l.pos_of(&spanned.referenced);
         let before = l.problems.len();
         if let Err(e) = a.validate() {
             l.problem(e);
@@ -223,7 +346,7 @@ fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
 /// the capture's own line.
 fn capture_rules(captures: &Captures, l: &mut StepLint) {
     for (name, path) in captures {
-        let pos = Some(l.scenario.pos_of(&path.referenced));
+        let pos = Some(l.pos_of(&path.referenced));
         if let Some(e) = path.value.path.problem() {
             l.problems.push((pos.clone(), format!("capture `{name}`: {e}")));
         }

@@ -1,14 +1,19 @@
 //! The scenario format: YAML files parsed into typed values that keep their source positions.
 
 pub mod assertion;
+pub mod capture;
+pub mod cases;
 pub mod duration;
+pub mod include;
 pub mod lint;
 pub mod manifest;
 pub mod parsed;
+pub mod recover;
 pub mod source;
 pub mod step;
 pub mod template;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -23,11 +28,13 @@ pub use step::Step;
 
 use crate::version::VersionRange;
 
-/// A scenario file as written.
+/// A scenario file as written. Its steps are `S` so that a file that does not parse can be read
+/// again with the steps that failed left out ([`recover`]); every list of steps is a `Vec<S>`,
+/// named in [`STEP_LISTS`].
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
 #[schemars(title = "kubeproof scenario", description = "Documented Kubernetes behaviour as executable evidence.")]
-pub struct ScenarioSpec {
+pub struct ScenarioSpec<S = Spanned<Step>> {
     /// Defaults to the file name without `.yaml`.
     #[serde(default)]
     pub name: Option<String>,
@@ -41,13 +48,34 @@ pub struct ScenarioSpec {
     pub versions: Option<VersionRange>,
     #[serde(default)]
     pub requires: Requires,
+    /// A table of cases: the scenario runs once per case, named `<scenario>::<case>`, each case's
+    /// values variables of its run. Every case sets the same variables; `name` names the case.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<BTreeMap<String, serde_json::Value>>>")]
+    pub cases: Option<Vec<Spanned<cases::Case>>>,
     /// What the behaviour matrix shows, e.g. `"${seconds}s"`; with a list, the first whose
     /// variables were all captured on that release.
     #[serde(default, deserialize_with = "one_or_many")]
     #[schemars(with = "OneOrMany")]
     pub observe: Vec<String>,
     #[schemars(with = "Vec<Step>")]
-    pub steps: Vec<Spanned<Step>>,
+    pub steps: Vec<S>,
+    /// Steps that run after the steps whatever happened to them (a failure, a timeout), before
+    /// the cleanup; each one runs even when one before it failed.
+    #[serde(default)]
+    #[schemars(with = "Vec<Step>")]
+    pub finally: Vec<S>,
+}
+
+/// The keys of [`ScenarioSpec`] whose values are lists of steps.
+pub const STEP_LISTS: [&str; 2] = ["steps", "finally"];
+
+impl<S> ScenarioSpec<S> {
+    /// The same spec with each list of steps (every one of [`STEP_LISTS`]) made by `f`.
+    pub fn map_steps<T>(self, mut f: impl FnMut(Vec<S>) -> Vec<T>) -> ScenarioSpec<T> {
+        let ScenarioSpec { name, description, sources, versions, requires, cases, observe, steps, finally } = self;
+        ScenarioSpec { name, description, sources, versions, requires, cases, observe, steps: f(steps), finally: f(finally) }
+    }
 }
 
 /// A string or a list of strings.
@@ -98,6 +126,17 @@ pub struct Scenario {
     pub spec: ScenarioSpec,
     /// The file's text, to point at top-level keys.
     pub text: String,
+    /// The case this scenario runs, for one of a table's ([`cases::expand`]).
+    pub case: Option<cases::CaseValues>,
+    /// Where included steps were written, by their index in `spec.steps` and `spec.finally`.
+    pub included: Included,
+}
+
+/// The origins of a scenario's included steps ([`include::expand`]).
+#[derive(Debug, Clone, Default)]
+pub struct Included {
+    pub steps: BTreeMap<usize, include::Origin>,
+    pub finally: BTreeMap<usize, include::Origin>,
 }
 
 /// A position in a scenario file.
@@ -132,7 +171,7 @@ impl std::error::Error for Diagnostic {}
 impl Scenario {
     /// Reads and parses one file, which may read manifests beside it; errors carry
     /// file:line:column.
-    pub fn load(path: &Path) -> Result<Scenario, Diagnostic> {
+    pub fn load(path: &Path) -> Result<Scenario, Vec<Diagnostic>> {
         Self::load_in(path, &FileAccess::beside(path))
     }
 
@@ -140,50 +179,79 @@ impl Scenario {
     /// UTF-8: see [`source::read_text`]); the manifest files it names must be under `access`.
     /// The scenario file itself was named by the user, directly or by its directory: it may be
     /// a symlink to anywhere.
-    pub fn load_in(path: &Path, access: &FileAccess) -> Result<Scenario, Diagnostic> {
+    pub fn load_in(path: &Path, access: &FileAccess) -> Result<Scenario, Vec<Diagnostic>> {
         let text = source::read_text(path, None).map_err(|e| {
             let (line, column) = e.at.unwrap_or((1, 1));
             let message = match e.at {
                 Some(_) => format!("{} (scenario files are UTF-8 text)", e.message),
                 None => format!("cannot read the scenario file: {}", e.message),
             };
-            Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message }
+            vec![Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message }]
         })?;
         Self::parse_in(path, &text, access)
     }
 
     /// Parses scenario text; `path` names it in errors and anchors relative manifest files,
     /// which may be read from its own directory.
-    pub fn parse(path: &Path, text: &str) -> Result<Scenario, Diagnostic> {
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
         Self::parse_in(path, text, &FileAccess::beside(path))
     }
 
     /// Parses scenario text and reads the manifest files it names, once: lint and the run see
     /// the same bytes, and a file swapped afterwards cannot change or block the run.
-    pub fn parse_in(path: &Path, text: &str, access: &FileAccess) -> Result<Scenario, Diagnostic> {
+    ///
+    /// A file that does not parse gets every problem found in it ([`recover`]): each step's,
+    /// the top-level keys', and what lint finds in the parts that parsed, sorted by position.
+    pub fn parse_in(path: &Path, text: &str, access: &FileAccess) -> Result<Scenario, Vec<Diagnostic>> {
         if text.len() as u64 > source::MAX_FILE_BYTES {
             let message = format!("the scenario is {} bytes; the limit is {}", text.len(), source::limit_text());
-            return Err(Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message });
+            return Err(vec![Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message }]);
         }
-        let mut spec: ScenarioSpec =
-            serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| yaml_diagnostic(path, text, &e))?;
-        let dir = source::parent_dir(path);
-        for step in &mut spec.steps {
-            if let Step::Apply(apply) = &mut step.value
-                && let Some(file) = &apply.file
-            {
-                apply.file_text = Some(manifest::read_file(file, &dir, access));
-            }
+        match serde_saphyr::from_str_with_options(text, yaml_options()) {
+            Ok(spec) => Ok(Self::from_spec(path, text, spec, access)),
+            Err(e) => Err(recover::problems(path, text, access, &e)),
         }
+    }
+
+    /// A scenario from its parsed spec: includes expanded, manifest files read, its name.
+    fn from_spec(path: &Path, text: &str, mut spec: ScenarioSpec, access: &FileAccess) -> Scenario {
+        // Includes expanded and manifest files read, each relative to the file its step is in.
+        let steps = include::expand(std::mem::take(&mut spec.steps), path, access);
+        let finally = include::expand(std::mem::take(&mut spec.finally), path, access);
+        (spec.steps, spec.finally) = (steps.steps, finally.steps);
+        let included = Included { steps: steps.origins, finally: finally.origins };
         let name = spec.name.clone().unwrap_or_else(|| {
             path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
         });
-        Ok(Scenario { name, path: path.to_path_buf(), spec, text: text.to_string() })
+        Scenario { name, path: path.to_path_buf(), spec, text: text.to_string(), case: None, included }
     }
 
     /// Where step `index` starts.
     pub fn step_pos(&self, index: usize) -> SourcePos {
-        self.pos_of(&self.spec.steps[index].referenced)
+        let step = &self.spec.steps[index];
+        self.pos_in(step, &step.referenced)
+    }
+
+    /// Where one of this scenario's steps (of `spec.steps` or `spec.finally`) was written: its
+    /// step file and the includes that brought it in, for an included step.
+    pub fn origin(&self, step: &Spanned<Step>) -> Option<&include::Origin> {
+        let index_in = |list: &[Spanned<Step>]| list.iter().position(|s| std::ptr::eq(s, step));
+        match index_in(&self.spec.steps) {
+            Some(index) => self.included.steps.get(&index),
+            None => index_in(&self.spec.finally).and_then(|index| self.included.finally.get(&index)),
+        }
+    }
+
+    /// A location inside `step` (the step itself, an assertion, a capture), in the file the step
+    /// is written in.
+    pub fn pos_in(&self, step: &Spanned<Step>, loc: &serde_saphyr::Location) -> SourcePos {
+        let file = self.origin(step).map_or(&self.path, |o| &o.file);
+        SourcePos { file: file.clone(), line: loc.line(), column: loc.column() }
+    }
+
+    /// The include steps that brought `step` in, innermost first; none for the scenario's own.
+    pub fn included_from(&self, step: &Spanned<Step>) -> &[SourcePos] {
+        self.origin(step).map_or(&[], |o| o.via.as_slice())
     }
 
     /// A location in this scenario's file (of a step, an assertion, a capture).
@@ -216,12 +284,16 @@ pub fn yaml_diagnostic(path: &Path, text: &str, e: &serde_saphyr::Error) -> Diag
         let message = "the file is empty: a scenario needs at least `description` and `steps`".to_string();
         return Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message };
     }
-    let mut message = yaml_message(e);
-    // A missing field is reported where its mapping ends; the top-level ones belong at the top.
+    let source_line = text.lines().nth(line.saturating_sub(1) as usize).unwrap_or_default();
+    located(path, source_line, line, column, yaml_message(e))
+}
+
+/// A YAML error's `message` at `line:column`, quoting `source_line`, the line it points at.
+fn located(path: &Path, source_line: &str, line: u64, column: u64, mut message: String) -> Diagnostic {
+    // A missing field is reported where its mapping starts; the top-level ones belong at the top.
     if message == "missing field `description`" || message == "missing field `steps`" {
         return Diagnostic { pos: SourcePos { file: path.to_path_buf(), line: 1, column: 1 }, message };
     }
-    let source_line = text.lines().nth(line.saturating_sub(1) as usize).unwrap_or_default();
     let source_line = source::excerpt_around(source_line, column);
     if !source_line.is_empty() && !message.starts_with("unknown") && !message.starts_with("missing field") {
         message = format!("{message} (at `{source_line}`)");
@@ -358,9 +430,9 @@ pub fn load_all(paths: &[PathBuf], allow_outside_files: bool) -> Result<Vec<Scen
         match Scenario::load_in(&file, &access) {
             Ok(s) => {
                 problems.extend(lint::lint(&s));
-                scenarios.push(s);
+                scenarios.extend(cases::expand(s));
             }
-            Err(d) => problems.push(d),
+            Err(found) => problems.extend(found),
         }
     }
     let mut seen = std::collections::BTreeMap::new();

@@ -92,6 +92,19 @@ pub struct LocalCluster {
     _lock: ClusterLock,
 }
 
+/// The control-plane components, in the order they start; each writes `logs/<name>.log` in
+/// its cluster's directory.
+pub const COMPONENTS: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+
+/// The log file of each component of the cluster whose directory is `dir`.
+pub fn component_logs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    COMPONENTS.iter().map(|name| (*name, log_file(dir, name))).collect()
+}
+
+fn log_file(dir: &Path, component: &str) -> PathBuf {
+    dir.join("logs").join(format!("{component}.log"))
+}
+
 fn clusters_dir() -> PathBuf {
     cache_root().join("clusters")
 }
@@ -378,7 +391,7 @@ impl LocalCluster {
 
     /// Starts one component; it is recorded before the state is written, so a failure kills it.
     fn start_component(&mut self, name: &'static str, binary: PathBuf, args: Vec<String>) -> Result<(), BootError> {
-        let log = self.dir.join("logs").join(format!("{name}.log"));
+        let log = log_file(&self.dir, name);
         let c = Component::start(name, &binary, &args, log, self.detached);
         self.components.get_mut().map_err(|_| BootError::Fatal("poisoned".into()))?.push(c.map_err(BootError::Fatal)?);
         self.write_state().map_err(|e| {
