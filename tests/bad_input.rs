@@ -22,7 +22,7 @@ use common::{TempDir, billion_laughs, malformed};
 /// Which stage must report the problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
-    /// `Scenario::parse` returns an error.
+    /// `Scenario::parse` returns errors, this one among them.
     Parse,
     /// Parsing succeeds and `lint` reports it.
     Lint,
@@ -128,7 +128,7 @@ impl Case {
 
 /// Outcome of parsing and, if that succeeds, linting.
 enum Outcome {
-    ParseError(Diagnostic),
+    ParseError(Vec<Diagnostic>),
     Linted(Vec<Diagnostic>),
 }
 
@@ -199,6 +199,20 @@ fn evaluate(case: &Case) -> (PathBuf, Outcome, Option<TempDir>) {
     }
 }
 
+/// Every diagnostic located and readable (see [`malformed`]); parse errors are never none.
+fn well_formed(found: &[Diagnostic], path: &Path) -> Result<(), String> {
+    if found.is_empty() {
+        return Err("parsing failed without a diagnostic".into());
+    }
+    for d in found {
+        let wrong = malformed(d, path);
+        if !wrong.is_empty() {
+            return Err(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
+        }
+    }
+    Ok(())
+}
+
 fn needle_holds(message: &str, needle: &str) -> bool {
     needle.split('|').any(|alt| message.contains(alt))
 }
@@ -225,12 +239,9 @@ fn run(case: &Case) {
     let (path, outcome, _guard) = evaluate(case);
     let fail = |why: String| -> ! { panic!("case `{}`: {why}\n--- yaml ---\n{}", case.name, case.yaml) };
     match (case.stage, outcome) {
-        (Stage::Survive, Outcome::ParseError(d)) => {
-            eprintln!("case `{}` was refused: {d}", case.name);
-            let wrong = malformed(&d, &path);
-            if !wrong.is_empty() {
-                fail(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
-            }
+        (Stage::Survive, Outcome::ParseError(found)) => {
+            eprintln!("case `{}` was refused:\n{}", case.name, show(&found));
+            well_formed(&found, &path).unwrap_or_else(|why| fail(why));
         }
         (Stage::Survive, Outcome::Linted(diags)) => {
             eprintln!("case `{}` parsed; lint said:\n{}", case.name, show(&diags));
@@ -241,16 +252,23 @@ fn run(case: &Case) {
                 }
             }
         }
-        (Stage::Parse, Outcome::ParseError(d)) => {
-            let wrong = judge(case, &path, &d);
-            if !wrong.is_empty() {
-                fail(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
+        (Stage::Parse, Outcome::ParseError(found)) => {
+            well_formed(&found, &path).unwrap_or_else(|why| fail(why));
+            // The diagnostic the case is about: the one whose message says everything wanted.
+            match found.iter().find(|d| case.says.iter().all(|n| needle_holds(&d.message, n))) {
+                None => fail(format!("no parse error says {:?}; parsing said:\n{}", case.says, show(&found))),
+                Some(d) => {
+                    let wrong = judge(case, &path, d);
+                    if !wrong.is_empty() {
+                        fail(format!("got `{d}`\n  - {}", wrong.join("\n  - ")));
+                    }
+                }
             }
         }
         (Stage::Parse, Outcome::Linted(diags)) => {
             fail(format!("wanted a parse error, but it parsed; lint said:\n{}", show(&diags)))
         }
-        (Stage::Lint, Outcome::ParseError(d)) => fail(format!("wanted a lint error, but parsing failed: {d}")),
+        (Stage::Lint, Outcome::ParseError(found)) => fail(format!("wanted a lint error, but parsing failed:\n{}", show(&found))),
         (Stage::Lint, Outcome::Linted(diags)) => {
             // The diagnostic the case is about: the one whose message says everything wanted.
             let relevant = diags.iter().find(|d| case.says.iter().all(|n| needle_holds(&d.message, n)));
@@ -718,6 +736,81 @@ cases! {
         steps:
           - call: {as: admin, method: FETCH, path: /api}
         ");
+    unknown_patch_type => lint_at(3, 5, &["`yaml`", "merge", "json", "strategic", "apply"], "
+        description: d
+        steps:
+          - call: {as: admin, method: PATCH, patch: yaml, path: /api/v1/namespaces/x, body: {}}
+        ");
+    patch_type_without_patch_method => lint_at(3, 5, &["`patch: json`", "method: PATCH", "POST"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, patch: json, path: /api/v1/namespaces, body: []}
+        ");
+    body_and_body_text => lint_at(3, 5, &["`body`", "`body-text`", "one of them"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /api/v1/namespaces, body: {}, body-text: '{}'}
+        ");
+    body_text_not_a_string => parse(3, 61, &["body-text|string", "sequence|list"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /api, body-text: [a]}
+        ");
+    call_headers_not_a_map => parse_line(5, &["headers|map", "sequence|list"], "
+        description: d
+        steps:
+          - call:
+              as: admin
+              headers: [X-Trace]
+              path: /api
+        ");
+    call_header_name_invalid => lint_at(3, 5, &["`X Trace`", "not a valid HTTP header name"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {X Trace: a}}
+        ");
+    call_header_value_with_newline => lint_at(3, 5, &["`X-Trace`", "cannot carry", "newline"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {X-Trace: \"a\\nb\"}}
+        ");
+    call_header_twice => lint_at(3, 5, &["`x-trace`", "twice", "case-insensitive"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {X-Trace: a, x-trace: b}}
+        ");
+    call_authorization_header_with_a_token => lint_at(4, 5, &["`Authorization`", "`as: t`", "as: anonymous"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - call: {as: t, path: /api, headers: {Authorization: Bearer x}}
+        ");
+    call_content_type_header_with_patch => lint_at(3, 5, &["`Content-Type`", "`patch: json`", "keep one"], "
+        description: d
+        steps:
+          - call: {as: admin, method: PATCH, patch: json, path: /api/v1/namespaces/x, body: [], headers: {Content-Type: application/json}}
+        ");
+    call_content_length_header => lint_at(3, 5, &["`Content-Length`", "leave it out"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /api/v1/namespaces, body: {}, headers: {Content-Length: '2'}}
+        ");
+    call_header_value_undefined_variable => lint_at(3, 5, &["`${trace}`", "not defined"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {X-Trace: '${trace}'}}
+        ");
+    call_body_text_undefined_variable => lint_at(3, 5, &["`${name}`", "not defined"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /api/v1/namespaces, body-text: '{\"metadata\": {\"name\": \"${name}\"}}'}
+        ");
+    call_as_a_variable => lint_at(4, 5, &["`${t}`", "tokens are used by their saved name"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - call: {as: '${t}', path: /api}
+        ");
     bound_object_kind => lint_at(4, 5, &["ConfigMap", "Pod", "Secret", "Node"], "
         description: d
         steps:
@@ -736,6 +829,42 @@ cases! {
         description: d
         steps:
           - kubectl: {args: []}
+        ");
+    ordered_bound_not_a_quantity => lint_line(6, &["`at-least: \"soon\"`", "neither a number nor an RFC 3339 time"], "
+        description: d
+        steps:
+          - call:
+              as: admin
+              path: /api
+              expect: [{path: $.status, at-least: soon}]
+        ");
+    tolerance_without_equals => lint_line(6, &["`tolerance` goes with `equals`"], "
+        description: d
+        steps:
+          - call:
+              as: admin
+              path: /api
+              expect: [{path: $.status, at-most: 299, tolerance: 1}]
+        ");
+    capture_unknown_measure => parse_line(6, &["unknown field `sum`", "count", "length"], "
+        description: d
+        steps:
+          - call:
+              as: admin
+              path: /api
+              capture: {n: {sum: $.body}}
+        ");
+    token_through_a_template => lint_at(5, 5, &["`t` is a saved token, not a variable", "`as: t`"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, save: t}
+          - call: {as: admin, path: \"/api/${t}\"}
+        ");
+    delete_with_a_window => lint_at(3, 5, &["`for` has no meaning on `delete`", "absent"], "
+        description: d
+        steps:
+          - delete: {kind: Secret, name: x, for: 5s}
         ");
     empty_description => lint_at(1, 1, &["description", "empty"], "
         description: \"\"
@@ -927,7 +1056,7 @@ fn shipped_scenarios_parse_and_lint_clean() {
     for file in &files {
         match Scenario::load(file) {
             Ok(s) => problems.extend(lint::lint(&s)),
-            Err(d) => problems.push(d),
+            Err(found) => problems.extend(found),
         }
     }
     assert!(problems.is_empty(), "{} of {} files have problems:\n{}", problems.len(), files.len(), show(&problems));

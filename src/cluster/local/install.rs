@@ -55,6 +55,10 @@ pub struct Manifest {
     /// Downloaded or built; entries written before downloads existed were built.
     #[serde(default)]
     pub origin: Origin,
+    /// Staging modules built at another version than the release's own, and why (see
+    /// [`Quirks::substitutes`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substitutes: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -184,6 +188,7 @@ fn place(dir: &Path, module: &str, version: &str, fetched: Vec<Fetched>) -> Resu
         build_seconds: 0,
         binaries,
         origin: Origin::Download,
+        substitutes: Vec::new(),
     })
 }
 
@@ -331,13 +336,34 @@ fn record(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, BinaryRecord>, 
 struct Quirks {
     /// Run the build with this Go toolchain (fetched through the module proxy).
     toolchain: Option<&'static str>,
+    /// Staging modules the module proxy does not serve at the release's own `v0.X.Y`, with the
+    /// version built instead; the manifest records each.
+    substitutes: &'static [(&'static str, &'static str)],
 }
 
 /// Every release from 1.23.17 to 1.37.2 builds with a current Go; a release that does not gets
 /// its toolchain here (1.23's missing OpenAPI definitions are handled by detection, not version).
-fn quirks(_: KubeVersion) -> Quirks {
-    Quirks { toolchain: None }
+fn quirks(v: KubeVersion) -> Quirks {
+    let substitutes: &[_] = match (v.major, v.minor, v.patch) {
+        (1, 22, 7) => &V1_22_7_SUBSTITUTES,
+        _ => &[],
+    };
+    Quirks { toolchain: None, substitutes }
 }
+
+/// The module proxy refuses these six at v0.22.7 (403 "not available"; also at v0.22.14) and
+/// serves v0.22.6 and v0.22.8. Their sources are identical at v0.22.6 and v0.22.8 for the first
+/// four — so also at v0.22.7 — and differ only in Azure and AWS code for the last two, which a
+/// local control plane never runs. None holds token code. v0.22.6 is used: nothing of a later
+/// release gets in.
+const V1_22_7_SUBSTITUTES: [(&str, &str); 6] = [
+    ("k8s.io/cloud-provider", "v0.22.6"),
+    ("k8s.io/cluster-bootstrap", "v0.22.6"),
+    ("k8s.io/controller-manager", "v0.22.6"),
+    ("k8s.io/kube-controller-manager", "v0.22.6"),
+    ("k8s.io/csi-translation-lib", "v0.22.6"),
+    ("k8s.io/legacy-cloud-providers", "v0.22.6"),
+];
 
 /// The generated wrapper module's go.mod: the upstream `go` and `godebug` lines, every staging
 /// module replaced by its published `v0.X.Y`, and (up to 1.25) upstream's pinned replaces.
@@ -383,7 +409,8 @@ pub fn wrapper_go_mod(upstream: &str, v: KubeVersion) -> String {
         let (from, to) = (from.trim(), to.trim());
         if to.starts_with("./") {
             let module = from.split_whitespace().next().unwrap_or(from);
-            let _ = writeln!(out, "replace {module} => {module} {staging_version}");
+            let version = quirks(v).substitutes.iter().find(|(m, _)| *m == module).map_or(staging_version.as_str(), |(_, s)| s);
+            let _ = writeln!(out, "replace {module} => {module} {version}");
         } else {
             let _ = writeln!(out, "replace {from} => {to}");
         }
@@ -471,6 +498,7 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         build_seconds: 0,
         binaries: record(dir, names)?,
         origin: Origin::Build,
+        substitutes: q.substitutes.iter().map(|(m, s)| format!("{m} {s} (v{}.{}.{} is not served)", v.major, v.minor, v.patch)).collect(),
     })
 }
 
@@ -514,6 +542,7 @@ fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, String> {
         build_seconds: 0,
         binaries: record(dir, &["etcd"])?,
         origin: Origin::Build,
+        substitutes: Vec::new(),
     })
 }
 
@@ -598,6 +627,16 @@ mod tests {
         assert!(gomod.contains("replace k8s.io/client-go => k8s.io/client-go v0.23.17"));
         assert!(gomod.contains("replace github.com/a/b => github.com/a/b v1.0.1"));
         assert!(!gomod.contains("./staging"));
+    }
+
+    #[test]
+    fn staging_modules_the_proxy_refuses_come_from_the_nearest_served_patch() {
+        let upstream = "module k8s.io/kubernetes\n\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n\tk8s.io/cloud-provider => ./staging/src/k8s.io/cloud-provider\n)\n";
+        let gomod = wrapper_go_mod(upstream, KubeVersion::new(1, 22, 7));
+        assert!(gomod.contains("replace k8s.io/api => k8s.io/api v0.22.7"), "{gomod}");
+        assert!(gomod.contains("replace k8s.io/cloud-provider => k8s.io/cloud-provider v0.22.6"), "{gomod}");
+        let other = wrapper_go_mod(upstream, KubeVersion::new(1, 22, 17));
+        assert!(other.contains("replace k8s.io/cloud-provider => k8s.io/cloud-provider v0.22.17"), "{other}");
     }
 
     #[test]
