@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
 use crate::scenario::lint::StepLint;
-use crate::scenario::parsed::{FromText, Parsed};
+use crate::scenario::parsed::{FromText, HttpStatus, Parsed, Templated};
 use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
 use super::StepError;
@@ -20,8 +20,9 @@ use super::{Run, StepOutput, expect_equal, redact};
 pub struct TokenStep {
     pub service_account: String,
     /// As `kubectl create token --duration`: left out or `0s` sends `expirationSeconds: null`.
+    /// `${d}` takes a variable's value (a case's), parsed when the step runs.
     #[serde(default)]
-    pub duration: Option<GoDuration>,
+    pub duration: Option<Templated<GoDuration>>,
     #[serde(default)]
     pub audiences: Vec<String>,
     #[serde(default)]
@@ -29,15 +30,15 @@ pub struct TokenStep {
     /// The variable the token is saved in (never printed: reports show its sha256).
     #[serde(default)]
     pub save: Option<String>,
-    /// Expected HTTP status; 201 (created) when left out.
+    /// Expected HTTP status; 201 (created) when left out. `${s}` takes a variable's value.
     #[serde(default)]
-    pub status: Option<u16>,
+    pub status: Option<Templated<HttpStatus>>,
     /// Assertions on `{status, body, warnings}`; the body is the TokenRequest or the error Status.
     #[serde(default)]
     #[schemars(with = "Vec<Assertion>")]
     pub expect: Assertions,
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
@@ -86,7 +87,12 @@ impl FromText for BoundKind {
 pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepError> {
     let sa = run.render(&s.service_account)?;
     // kubectl sends null for an unset or zero duration; the server then defaults to 3600 s.
-    let expiration = match s.duration {
+    let duration = s.duration.as_ref().map(|d| d.resolve(|text| run.render(text))).transpose()?;
+    if let Some(d) = &duration {
+        sendable(d)?;
+    }
+    let expected = s.status.as_ref().map(|st| st.resolve(|text| run.render(text))).transpose()?.map_or(201, |st| st.0);
+    let expiration = match duration {
         Some(d) if !d.0.is_zero() => json!(d.0.as_secs()),
         _ => Value::Null,
     };
@@ -136,54 +142,34 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
         summary.push_str(&format!(": {msg}"));
     }
     let doc = json!({"status": status, "body": response, "warnings": warnings});
-    Ok(StepOutput::new(doc, summary).implying(expect_equal("$.status", json!(s.status.unwrap_or(201)))))
+    Ok(StepOutput::new(doc, summary).implying(expect_equal("$.status", json!(expected))))
 }
 
-/// A request as the cluster admin (kube's own client and credentials): status, JSON body, and
-/// the `Warning` headers.
+/// A request as the cluster admin (kube's own client and credentials), built and sent as
+/// `call` sends it: status, JSON body, and the `Warning` headers.
 pub async fn admin_request(
     run: &Run<'_>,
     method: http::Method,
     path: &str,
     body: Option<Value>,
 ) -> Result<(u16, Value, Vec<String>), String> {
-    use http_body_util::BodyExt;
-    let bytes = body.map(|b| serde_json::to_vec(&b)).transpose().map_err(|e| e.to_string())?.unwrap_or_default();
-    let content_type = if method == http::Method::PATCH { "application/merge-patch+json" } else { "application/json" };
-    let request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Content-Type", content_type)
-        .header("Accept", "application/json, */*")
-        .body(kube::client::Body::from(bytes))
-        .map_err(|e| e.to_string())?;
-    let response = run.cluster.client.send(request).await.map_err(|e| format!("{path}: {e}"))?;
-    let status = response.status().as_u16();
-    let warnings = response
-        .headers()
-        .get_all("warning")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_string))
-        .collect();
-    let data = response.into_body().collect().await.map_err(|e| format!("{path}: {e}"))?.to_bytes();
-    let json = super::body_document(&data);
-    Ok((status, json, warnings))
+    use super::call;
+    let body = body.map(|b| serde_json::to_vec(&b)).transpose().map_err(|e| e.to_string())?;
+    let content_type = call::content_type(&method, None);
+    let request = call::request(&method, path, body.map(|b| (b, content_type)), http::HeaderMap::new())?;
+    let answer = call::send(run, call::Sender::Admin, request).await?;
+    Ok((answer.status, super::body_document(&answer.body), answer.warnings()))
 }
 
 /// Variables defined, a duration `expirationSeconds` can carry, a bound-object kind the API
 /// accepts (parsed at load).
 pub(crate) fn lint(s: &TokenStep, l: &mut StepLint) {
     l.var(&s.service_account);
-    if let Some(d) = s.duration {
-        if d.0.subsec_nanos() != 0 {
-            l.problem(format!("duration `{d}` cannot be expressed in whole seconds"));
-        }
-        if d.0 > crate::scenario::lint::MAX_TOKEN_DURATION {
-            l.problem(format!(
-                "duration `{d}` does not fit `expirationSeconds`: at most {}s (2^63 - 1)",
-                crate::scenario::lint::MAX_TOKEN_DURATION.as_secs()
-            ));
-        }
+    if let Some(d) = &s.duration {
+        l.templated(d, sendable);
+    }
+    if let Some(status) = &s.status {
+        l.templated(status, |_| Ok(()));
     }
     if let Some(b) = &s.bound_object {
         l.var(&b.name);
@@ -195,6 +181,20 @@ pub(crate) fn lint(s: &TokenStep, l: &mut StepLint) {
     if let Some(name) = &s.save {
         l.save(name);
     }
+}
+
+/// A duration `expirationSeconds` can carry: whole seconds, at most 2^63 - 1.
+fn sendable(d: &GoDuration) -> Result<(), String> {
+    if d.0.subsec_nanos() != 0 {
+        return Err(format!("duration `{d}` cannot be expressed in whole seconds"));
+    }
+    if d.0 > crate::scenario::lint::MAX_TOKEN_DURATION {
+        return Err(format!(
+            "duration `{d}` does not fit `expirationSeconds`: at most {}s (2^63 - 1)",
+            crate::scenario::lint::MAX_TOKEN_DURATION.as_secs()
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn describe(s: &TokenStep, r: impl Fn(&str) -> String) -> String {

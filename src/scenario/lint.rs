@@ -68,16 +68,17 @@ pub(crate) fn lint_partial(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diag
     out
 }
 
-/// The cases lint goes through: each of the table's, or none (`None`) without a table.
+/// The cases lint goes through: each of the table's, or none (`None`) without a table. A case
+/// whose variables differ from the first case's is left out: the table's own problem says so.
 fn lint_cases(scenario: &Scenario) -> Vec<Option<CaseValues>> {
-    match &scenario.spec.cases {
-        Some(cases) if !cases.is_empty() => cases
-            .iter()
-            .enumerate()
-            .map(|(index, case)| Some(CaseValues { label: case.value.label(index), vars: case.value.vars.clone() }))
-            .collect(),
-        Some(_) | None => vec![None],
-    }
+    let Some(cases) = scenario.spec.cases.as_ref().filter(|c| !c.is_empty()) else { return vec![None] };
+    let same_keys = |case: &super::cases::Case| case.vars.keys().eq(cases[0].value.vars.keys());
+    cases
+        .iter()
+        .enumerate()
+        .filter(|(_, case)| same_keys(&case.value))
+        .map(|(index, case)| Some(CaseValues { label: case.value.label(index), vars: case.value.vars.clone() }))
+        .collect()
 }
 
 /// What is defined before a step: variables (built-ins, the case's, captures, parameters) and

@@ -104,6 +104,120 @@ impl FromText for http::Method {
     }
 }
 
+/// A value written as itself, parsed at load like [`Parsed`], or with `${…}` in it, parsed when
+/// the step runs from the rendered text: `duration: ${d}` takes a case's value. Lint checks a
+/// template's value when it knows it (a case's value), see `StepLint::known`.
+#[derive(Debug, Clone)]
+pub enum Templated<T> {
+    Written(Parsed<T>),
+    Template(String),
+}
+
+impl<T: FromText + Clone> Templated<T> {
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        match super::template::references(&text).is_empty() {
+            true => Templated::Written(Parsed::new(text)),
+            false => Templated::Template(text),
+        }
+    }
+
+    /// The value: as parsed at load, or the template rendered by `render` and parsed now.
+    pub fn resolve<E: From<String>>(&self, render: impl FnOnce(&str) -> Result<String, E>) -> Result<T, E> {
+        match self {
+            Templated::Written(parsed) => Ok(parsed.get()?.clone()),
+            Templated::Template(text) => Ok(Self::parse_rendered(text, &render(text)?)?),
+        }
+    }
+
+    /// A template's rendered text parsed, the error naming both.
+    pub fn parse_rendered(template: &str, rendered: &str) -> Result<T, String> {
+        T::from_text(rendered).map_err(|e| format!("`{template}` is `{}`: {e}", super::source::excerpt(rendered)))
+    }
+}
+
+impl<T> Templated<T> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Templated::Written(parsed) => parsed.as_str(),
+            Templated::Template(text) => text,
+        }
+    }
+}
+
+impl<T> fmt::Display for Templated<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string, or a number taken as its text (`status: 422`, `duration: 0`).
+impl<'de, T: FromText + Clone> Deserialize<'de> for Templated<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: FromText + Clone> serde::de::Visitor<'_> for V<T> {
+            type Value = Templated<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value or a `${variable}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Templated<T>, E> {
+                Ok(Templated::new(s))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Templated<T>, E> {
+                Ok(Templated::new(n.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Templated<T>, E> {
+                Ok(Templated::new(n.to_string()))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Its own schema, or a string with `${…}` in it.
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Templated<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Templated{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let own = generator.subschema_for::<T>();
+        schemars::json_schema!({
+            "anyOf": [own, {"type": "string", "pattern": "\\$\\{[^}]+\\}", "description": "`${variable}`, e.g. a case's value, parsed when the step runs"}]
+        })
+    }
+}
+
+impl FromText for super::GoDuration {
+    fn from_text(text: &str) -> Result<Self, String> {
+        text.parse().map_err(|e: super::duration::DurationError| e.to_string())
+    }
+}
+
+/// An HTTP status code a step expects, 100 to 599.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpStatus(pub u16);
+
+impl FromText for HttpStatus {
+    fn from_text(text: &str) -> Result<Self, String> {
+        match text.trim().parse::<u16>() {
+            Ok(code) if (100..=599).contains(&code) => Ok(HttpStatus(code)),
+            _ => Err(format!(
+                "`status: {}` is not an HTTP status: between 100 and 599 (201, 404, 422 …)",
+                super::source::excerpt(text)
+            )),
+        }
+    }
+}
+
+impl schemars::JsonSchema for HttpStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HttpStatus".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "integer", "minimum": 100, "maximum": 599})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +233,20 @@ mod tests {
         assert!(re.problem().unwrap().contains("not a regular expression"));
         let path: Parsed<serde_json_path::JsonPath> = Parsed::new("$.a[0]");
         assert!(path.get().is_ok() && path.problem().is_none());
+    }
+
+    #[test]
+    fn a_template_is_parsed_when_rendered() {
+        use crate::scenario::GoDuration;
+        let written: Templated<GoDuration> = Templated::new("600s");
+        assert!(matches!(written, Templated::Written(_)));
+        let render_nothing = |_: &str| -> Result<String, String> { Err("not rendered".into()) };
+        assert_eq!(written.resolve(render_nothing).unwrap().0.as_secs(), 600);
+        let template: Templated<GoDuration> = Templated::new("${d}");
+        assert_eq!(template.resolve(|_| Ok::<_, String>("599s".into())).unwrap().0.as_secs(), 599);
+        let bad = template.resolve(|_| Ok::<_, String>("599".into())).unwrap_err();
+        assert!(bad.starts_with("`${d}` is `599`: ") && bad.contains("no unit"), "{bad}");
+        let status: Templated<HttpStatus> = Templated::new("42");
+        assert!(status.resolve(render_nothing).unwrap_err().contains("between 100 and 599"));
     }
 }

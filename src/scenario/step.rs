@@ -14,10 +14,11 @@ use super::assertion::Assertion;
 use super::duration::GoDuration;
 use crate::version::VersionRange;
 
-pub use crate::exec::apply::ApplyStep;
+pub use crate::exec::apply::{ApplyStep, ServiceAccountStep};
 pub use crate::exec::call::CallStep;
 pub use crate::exec::compare::CompareStep;
 pub use crate::exec::get::GetStep;
+pub use crate::exec::include::IncludeStep;
 pub use crate::exec::jwt::JwtStep;
 pub use crate::exec::kubectl::KubectlStep;
 pub use crate::exec::object::ObjectStep;
@@ -28,8 +29,13 @@ pub use crate::exec::token::{BoundKind, BoundObject, TokenStep};
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Step {
-    /// Create a ServiceAccount in the scenario's namespace (short form of `apply`).
-    ServiceAccount(String),
+    /// Create a ServiceAccount in the scenario's namespace (short form of `apply`): its name, or
+    /// `{name, status, expect, capture, versions, timeout}`.
+    ServiceAccount(
+        #[serde(deserialize_with = "crate::exec::apply::short_or_long")]
+        #[schemars(with = "crate::exec::apply::ServiceAccountForm")]
+        ServiceAccountStep,
+    ),
     /// Server-side apply manifests of any kind, namespaced or cluster-scoped.
     Apply(ApplyStep),
     /// Delete an object and wait until it is gone.
@@ -54,6 +60,8 @@ pub enum Step {
     Unchanged(ObjectStep),
     /// Run the cluster's kubectl with the scenario's kubeconfig and namespace.
     Kubectl(KubectlStep),
+    /// The steps of a step file, with parameters: `{file: steps/bind-role.yaml, with: {sa: reader}}`.
+    Include(IncludeStep),
 }
 
 /// Values taken from a step's result into variables: `{uid: $.metadata.uid}`, `{n: {count: …}}`;
@@ -80,13 +88,14 @@ impl Step {
             Step::Absent(_) => "absent",
             Step::Unchanged(_) => "unchanged",
             Step::Kubectl(_) => "kubectl",
+            Step::Include(_) => "include",
         }
     }
 
     /// The releases this step runs on; `None` means all the scenario runs on.
     pub fn versions(&self) -> Option<&VersionRange> {
         match self {
-            Step::ServiceAccount(_) => None,
+            Step::ServiceAccount(s) => s.versions.as_ref(),
             Step::Apply(s) => s.versions.as_ref(),
             Step::Delete(s) | Step::Absent(s) | Step::Unchanged(s) => s.versions.as_ref(),
             Step::Token(s) => s.versions.as_ref(),
@@ -96,13 +105,16 @@ impl Step {
             Step::CompareTokens(s) => s.versions.as_ref(),
             Step::Get(s) | Step::Wait(s) => s.versions.as_ref(),
             Step::Kubectl(s) => s.versions.as_ref(),
+            // The included steps have their own.
+            Step::Include(_) => None,
         }
     }
 
     /// The step's own timeout, if it sets one.
     pub fn timeout(&self) -> Option<GoDuration> {
         match self {
-            Step::ServiceAccount(_) | Step::Jwt(_) | Step::CompareTokens(_) => None,
+            Step::Jwt(_) | Step::CompareTokens(_) => None,
+            Step::ServiceAccount(s) => s.timeout,
             Step::Apply(s) => s.timeout,
             Step::Delete(s) | Step::Absent(s) | Step::Unchanged(s) => s.timeout,
             Step::Token(s) => s.timeout,
@@ -110,6 +122,7 @@ impl Step {
             Step::Call(s) => s.timeout,
             Step::Get(s) | Step::Wait(s) => s.timeout,
             Step::Kubectl(s) => s.timeout,
+            Step::Include(_) => None,
         }
     }
 
@@ -123,12 +136,13 @@ impl Step {
             Step::Jwt(s) => (&s.expect, Some(&s.capture)),
             Step::Get(s) | Step::Wait(s) => (&s.expect, Some(&s.capture)),
             Step::Kubectl(s) => (&s.expect, Some(&s.capture)),
-            Step::ServiceAccount(_)
-            | Step::Apply(_)
-            | Step::Delete(_)
-            | Step::Absent(_)
-            | Step::Unchanged(_)
-            | Step::CompareTokens(_) => (&[], None),
+            // Defines its parameters; the included steps check.
+            Step::Include(_) => (&[], None),
+            Step::ServiceAccount(s) => (&s.expect, Some(&s.capture)),
+            Step::Apply(s) => (&s.expect, Some(&s.capture)),
+            Step::Delete(s) => (&s.expect, Some(&s.capture)),
+            // Watching only: lint refuses `expect` and `capture` there.
+            Step::Absent(_) | Step::Unchanged(_) | Step::CompareTokens(_) => (&[], None),
         }
     }
 }
