@@ -33,9 +33,8 @@ pub(crate) struct StepKubeconfig {
 }
 
 impl StepKubeconfig {
-    /// Writes a kubeconfig for `cluster` whose one user is `user` with `token` (no credentials
-    /// at all without one: anonymous).
-    pub fn write(cluster: &Cluster, user: &str, token: Option<&str>) -> Result<StepKubeconfig, String> {
+    /// Writes a kubeconfig for `cluster` whose one user is `user` with `token`.
+    pub fn write(cluster: &Cluster, user: &str, token: &str) -> Result<StepKubeconfig, String> {
         let root = runtime_dir()?;
         sweep(&root);
         let name = format!("{PREFIX}{}-{}", std::process::id(), super::random_suffix(8));
@@ -75,7 +74,7 @@ impl Drop for StepKubeconfig {
 /// The kubeconfig's text (JSON, which kubectl reads as YAML): the server, its CA (or none with
 /// `--insecure-skip-tls-verify`, which kubectl will not combine with a CA), the TLS server name
 /// and proxy the cluster was opened with, and the user.
-fn document(cluster: &Cluster, user: &str, token: Option<&str>) -> String {
+fn document(cluster: &Cluster, user: &str, token: &str) -> String {
     let config = &cluster.config;
     let mut server = json!({"server": cluster.server()});
     if cluster.insecure {
@@ -90,15 +89,11 @@ fn document(cluster: &Cluster, user: &str, token: Option<&str>) -> String {
     if let Some(proxy) = &config.proxy_url {
         server["proxy-url"] = json!(proxy.to_string());
     }
-    let credentials = match token {
-        Some(token) => json!({"token": token}),
-        None => json!({}),
-    };
     json!({
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "kubeproof", "cluster": server}],
-        "users": [{"name": user, "user": credentials}],
+        "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": "kubeproof", "context": {"cluster": "kubeproof", "user": user}}],
         "current-context": "kubeproof",
     })

@@ -22,8 +22,8 @@ use super::{Run, StepOutput, expect_equal, redact};
 pub struct KubectlStep {
     /// Arguments after `kubectl`; `--kubeconfig`, `--context` (where known) and `--namespace` are added.
     pub args: Vec<String>,
-    /// A saved token's name, or `anonymous`: kubectl runs with a temporary kubeconfig holding
-    /// only the cluster and that credential. Left out (or `admin`): the cluster's own kubeconfig.
+    /// A saved token's name: kubectl runs with a temporary kubeconfig holding only the cluster
+    /// and that token. Left out (or `admin`): the cluster's own kubeconfig.
     #[serde(default, rename = "as")]
     pub identity: Option<String>,
     /// Save stdout (trimmed) as a token, e.g. after `create token`.
@@ -66,13 +66,7 @@ async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOu
     // kills kubectl first (declared later, dropped first), then removes the file.
     let token_kubeconfig = match s.identity.as_deref() {
         None | Some("admin") => None,
-        Some(identity) => {
-            let token = match identity {
-                "anonymous" => None,
-                name => Some(run.token(name)?),
-            };
-            Some(StepKubeconfig::write(run.cluster, identity, token)?)
-        }
+        Some(name) => Some(StepKubeconfig::write(run.cluster, name, run.token(name)?)?),
     };
     match &token_kubeconfig {
         Some(own) => {
@@ -145,8 +139,17 @@ pub(crate) fn lint(s: &KubectlStep, l: &mut StepLint) {
     if s.args.is_empty() {
         l.problem("`kubectl` needs `args`");
     }
-    if let Some(identity) = &s.identity {
-        l.token(identity, true);
+    match s.identity.as_deref() {
+        // The cluster's own kubeconfig, as without `as`.
+        None | Some("admin") => {}
+        // With no credential in its kubeconfig, kubectl asks for a username and password.
+        Some("anonymous") => l.problem(
+            "kubectl cannot run as `anonymous`: with no credentials it asks for a username and password; \
+             use `call` with `as: anonymous`",
+        ),
+        Some(name) => l.token(name, false),
+    }
+    if let Some(identity) = s.identity.as_ref().filter(|i| *i != "admin") {
         // Up to `--`: what follows is another program's (`exec … -- sh -c …`).
         for arg in s.args.iter().take_while(|a| *a != "--") {
             let flag = arg.split('=').next().unwrap_or_default();
