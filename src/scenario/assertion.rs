@@ -31,10 +31,12 @@ pub struct Assertion {
     pub matches: Option<Parsed<regex::Regex>>,
     /// Exactly this many nodes are selected (`$.data.*` counts keys; nothing selected is 0).
     #[serde(default)]
-    pub count: Option<usize>,
+    #[schemars(with = "Option<NumberOrReference>")]
+    pub count: Option<Value>,
     /// The selected array, object or string has this length (a missing value has length 0).
     #[serde(default)]
-    pub length: Option<usize>,
+    #[schemars(with = "Option<NumberOrReference>")]
+    pub length: Option<Value>,
     /// Whether anything is selected at all.
     #[serde(default)]
     pub exists: Option<bool>,
@@ -57,6 +59,20 @@ pub struct Assertion {
     /// Only on these releases.
     #[serde(default)]
     pub versions: Option<VersionRange>,
+}
+
+/// A whole number, or `"${x}"` for a captured one.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum NumberOrReference {
+    Number(u64),
+    Reference(String),
+}
+
+/// `count` or `length` as written or rendered: a whole number, or why it is not one.
+fn whole_number(key: &str, v: &Value) -> Result<usize, String> {
+    v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| format!("`{key}` takes a whole number, not {}", brief(v)))
 }
 
 /// `equals: null` is a check for null, not a missing check.
@@ -174,6 +190,12 @@ impl Assertion {
                 self.path
             ));
         }
+        for (key, n) in [("count", &self.count), ("length", &self.length)] {
+            let written = n.as_ref().and_then(Value::as_str).is_some_and(|s| super::template::sole_reference(s).is_some());
+            if let Some(n) = n.as_ref().filter(|_| !written) {
+                whole_number(key, n)?;
+            }
+        }
         for (key, bound) in self.bounds() {
             let written = bound.as_str().is_some_and(|s| super::template::sole_reference(s).is_some());
             if !written && Quantity::of(bound).is_none() {
@@ -196,8 +218,10 @@ impl Assertion {
 
     /// The values compared with what the path selects, where `${…}` may be written: rendered
     /// before [`Assertion::check`], read by lint.
-    pub fn expected_values_mut(&mut self) -> [&mut Option<Value>; 7] {
+    pub fn expected_values_mut(&mut self) -> [&mut Option<Value>; 9] {
         [
+            &mut self.count,
+            &mut self.length,
             &mut self.equals,
             &mut self.not_equals,
             &mut self.contains,
@@ -209,8 +233,8 @@ impl Assertion {
     }
 
     /// [`Assertion::expected_values_mut`], to read.
-    pub fn expected_values(&self) -> [&Option<Value>; 7] {
-        [&self.equals, &self.not_equals, &self.contains, &self.greater_than, &self.less_than, &self.at_least, &self.at_most]
+    pub fn expected_values(&self) -> [&Option<Value>; 9] {
+        [&self.count, &self.length, &self.equals, &self.not_equals, &self.contains, &self.greater_than, &self.less_than, &self.at_least, &self.at_most]
     }
 
     /// Evaluates the assertion (with `${…}` already rendered) against a document.
@@ -229,12 +253,14 @@ impl Assertion {
                 return Err(mismatch(if want { "a value".into() } else { "nothing".into() }, seen));
             }
         }
-        if let Some(want) = self.count {
+        if let Some(want) = &self.count {
+            let want = whole_number("count", want).map_err(|e| mismatch("a count".into(), e))?;
             if nodes.len() != want {
                 return Err(mismatch(format!("{want} values"), format!("{} values", nodes.len())));
             }
         }
-        if let Some(want) = self.length {
+        if let Some(want) = &self.length {
+            let want = whole_number("length", want).map_err(|e| mismatch("a length".into(), e))?;
             let len = length(&nodes).map_err(|seen| mismatch(format!("something with length {want}"), seen))?;
             if len != want {
                 return Err(mismatch(format!("length {want}"), format!("length {len}")));
@@ -384,11 +410,11 @@ mod tests {
         assert!(Assertion { equals: Some(json!(3600)), ..a("$.spec.expirationSeconds") }.check(&doc).is_ok());
         let miss = Assertion { equals: Some(json!(7200)), ..a("$.spec.expirationSeconds") }.check(&doc).unwrap_err();
         assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("7200", "3600"));
-        assert!(Assertion { count: Some(3), ..a("$.data.*") }.check(&doc).is_ok());
-        assert!(Assertion { count: Some(0), ..a("$.nothing[*]") }.check(&doc).is_ok());
-        assert!(Assertion { length: Some(0), ..a("$.secrets") }.check(&doc).is_ok());
-        assert!(Assertion { length: Some(0), ..a("$.absent") }.check(&doc).is_ok());
-        assert!(Assertion { length: Some(3), ..a("$.data") }.check(&doc).is_ok());
+        assert!(Assertion { count: Some(json!(3)), ..a("$.data.*") }.check(&doc).is_ok());
+        assert!(Assertion { count: Some(json!(0)), ..a("$.nothing[*]") }.check(&doc).is_ok());
+        assert!(Assertion { length: Some(json!(0)), ..a("$.secrets") }.check(&doc).is_ok());
+        assert!(Assertion { length: Some(json!(0)), ..a("$.absent") }.check(&doc).is_ok());
+        assert!(Assertion { length: Some(json!(3)), ..a("$.data") }.check(&doc).is_ok());
         assert!(Assertion { exists: Some(false), ..a("$.spec.boundObjectRef") }.check(&doc).is_ok());
         assert!(Assertion { exists: Some(true), ..a("$.spec.boundObjectRef") }.check(&doc).is_err());
     }
