@@ -751,12 +751,12 @@ cases! {
         steps:
           - call: {as: admin, method: POST, path: /api/v1/namespaces, body: {}, body-text: '{}'}
         ");
-    body_text_not_a_string => parse(3, 61, &["body-text|string", "sequence|list"], "
+    body_text_not_a_string => parse(3, 60, &["expected a string", "body-text"], "
         description: d
         steps:
           - call: {as: admin, method: POST, path: /api, body-text: [a]}
         ");
-    call_headers_not_a_map => parse_line(5, &["headers|map", "sequence|list"], "
+    call_headers_not_a_map => parse(5, 16, &["expected a mapping", "headers"], "
         description: d
         steps:
           - call:
@@ -829,6 +829,56 @@ cases! {
         description: d
         steps:
           - kubectl: {args: []}
+        ");
+    kubectl_as_no_saved_token => lint_at(4, 5, &["no token is saved as `u`", "known: t"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - kubectl: {as: u, args: [auth, whoami]}
+        ");
+    kubectl_as_a_variable => lint_at(4, 5, &["`${namespace}`", "tokens are used by their saved name", "known: t"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - kubectl: {as: '${namespace}', args: [auth, whoami]}
+        ");
+    kubectl_as_anonymous => lint_at(3, 5, &["kubectl cannot run as `anonymous`", "`call`"], "
+        description: d
+        steps:
+          - kubectl: {as: anonymous, args: [auth, can-i, list, pods]}
+        ");
+    kubectl_as_with_a_token_flag => lint_at(4, 5, &["`--token` in `args` conflicts with `as: t`", "leave out"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - kubectl: {as: t, args: [get, pods, --token=abc]}
+        ");
+    kubectl_as_with_kubeconfig_and_impersonation => lint_at(4, 5, &["`--kubeconfig` in `args` conflicts with `as: t`"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - kubectl: {as: t, args: [--kubeconfig, /tmp/other, --as=system:admin, get, pods]}
+        ");
+    kubectl_as_impersonating => lint_at(4, 5, &["`--as` in `args` conflicts with `as: t`"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - kubectl: {as: t, args: [get, pods, --as=system:admin]}
+        ");
+    kubectl_eventually_not_a_boolean => parse_line(3, &["eventually", "bool"], "
+        description: d
+        steps:
+          - kubectl: {args: [version], eventually: often}
+        ");
+    get_eventually_not_a_boolean => parse_line(3, &["eventually", "bool"], "
+        description: d
+        steps:
+          - get: {kind: ConfigMap, name: c, eventually: 3}
+        ");
+    wait_eventually => lint_at(3, 5, &["`eventually` is not a field of `wait`", "watches"], "
+        description: d
+        steps:
+          - wait: {kind: ConfigMap, name: c, eventually: true}
         ");
     ordered_bound_not_a_quantity => lint_line(6, &["`at-least: \"soon\"`", "neither a number nor an RFC 3339 time"], "
         description: d
