@@ -351,18 +351,24 @@ fn quirks(v: KubeVersion) -> Quirks {
     Quirks { toolchain: None, substitutes }
 }
 
-/// The module proxy refuses these six at v0.22.7 (403 "not available"; also at v0.22.14) and
-/// serves v0.22.6 and v0.22.8. Their sources are identical at v0.22.6 and v0.22.8 for the first
-/// four — so also at v0.22.7 — and differ only in Azure and AWS code for the last two, which a
-/// local control plane never runs. None holds token code. v0.22.6 is used: nothing of a later
-/// release gets in.
-const V1_22_7_SUBSTITUTES: [(&str, &str); 6] = [
+/// The module proxy refuses these twelve at v0.22.7 (403 "not available"; also at v0.22.14) and
+/// serves v0.22.6 and v0.22.8. Their sources are identical at v0.22.6 and v0.22.8 for all but two
+/// — so also at v0.22.7 — and differ for csi-translation-lib and legacy-cloud-providers only in
+/// Azure and AWS code, which a local control plane never runs. None holds token code. v0.22.6 is
+/// used: nothing of a later release gets in.
+const V1_22_7_SUBSTITUTES: [(&str, &str); 12] = [
     ("k8s.io/cloud-provider", "v0.22.6"),
     ("k8s.io/cluster-bootstrap", "v0.22.6"),
     ("k8s.io/controller-manager", "v0.22.6"),
-    ("k8s.io/kube-controller-manager", "v0.22.6"),
     ("k8s.io/csi-translation-lib", "v0.22.6"),
+    ("k8s.io/kube-aggregator", "v0.22.6"),
+    ("k8s.io/kube-controller-manager", "v0.22.6"),
+    ("k8s.io/kube-proxy", "v0.22.6"),
+    ("k8s.io/kube-scheduler", "v0.22.6"),
     ("k8s.io/legacy-cloud-providers", "v0.22.6"),
+    ("k8s.io/mount-utils", "v0.22.6"),
+    ("k8s.io/pod-security-admission", "v0.22.6"),
+    ("k8s.io/sample-apiserver", "v0.22.6"),
 ];
 
 /// The generated wrapper module's go.mod: the upstream `go` and `godebug` lines, every staging
