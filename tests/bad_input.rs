@@ -865,12 +865,12 @@ cases! {
           - token: {service-account: default, save: t}
           - kubectl: {as: t, args: [get, pods, --as=system:admin]}
         ");
-    kubectl_eventually_not_a_boolean => parse_line(3, &["eventually", "bool"], "
+    kubectl_eventually_not_a_boolean => parse(3, 44, &["boolean", "eventually: often"], "
         description: d
         steps:
           - kubectl: {args: [version], eventually: often}
         ");
-    get_eventually_not_a_boolean => parse_line(3, &["eventually", "bool"], "
+    get_eventually_not_a_boolean => parse(3, 49, &["boolean", "eventually: 3"], "
         description: d
         steps:
           - get: {kind: ConfigMap, name: c, eventually: 3}
