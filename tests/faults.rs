@@ -34,6 +34,8 @@ fn main() {
     let args = Arguments::from_args();
     let trials = vec![
         Trial::ignorable_test("secrets::no_token_in_any_encoding", || with_version(no_token_in_any_encoding)),
+        Trial::ignorable_test("secrets::kubectl_as_a_token_only_through_a_private_file", || with_version(kubectl_as_token)),
+        Trial::ignorable_test("diagnostics::finally_and_diagnostics_on_failure", || with_version(finally_and_diagnostics)),
         Trial::ignorable_test("signals::sigterm_sighup_sigint_clean_up", || with_version(signals_clean_up)),
         Trial::ignorable_test("signals::hung_api_server_and_a_second_signal", || with_version(hung_api_server)),
         Trial::ignorable_test("faults::etcd_killed_mid_run", || with_version(etcd_killed)),
@@ -306,6 +308,63 @@ fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Fai
                 "description: a token captured and shown through observe\nobserve: 'token ${{t}} config ${{c}}'\nsteps:\n  - get: {{kind: Secret, name: legacy, namespace: {ns}, capture: {{t: $.data.token}}}}\n  - get: {{kind: Secret, name: kubeconfig, namespace: {ns}, capture: {{c: $.data.config}}}}\n"
             ),
         )?;
+        // `call`'s own forms: the minted token as a hand-written `Authorization` (as anonymous)
+        // and in custom headers, the legacy one in a raw body; the API server echoes them back
+        // in the response body (a SelfSubjectAccessReview's resource name) and in a `Warning`
+        // header (an unknown field named after the token), and the failing step shows both.
+        f.write(
+            "call-headers-fails.yaml",
+            &format!(
+                r#"description: tokens sent in headers and raw bodies, echoed in the body and a Warning header
+steps:
+  - call:
+      as: anonymous
+      method: POST
+      path: /apis/authorization.k8s.io/v1/selfsubjectaccessreviews
+      headers: {{Authorization: 'Bearer {minted}', X-Token: '{minted}', X-Legacy: '{legacy_token}'}}
+      body-text: '{{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {{"resourceAttributes": {{"verb": "get", "resource": "secrets", "name": "{legacy_token}"}}}}}}'
+      status: 201
+      expect:
+        - {{path: $.body.spec.resourceAttributes.name, matches: '^<token sha256:[0-9a-f]{{12}}>$'}}
+  - call:
+      as: admin
+      method: POST
+      path: /api/v1/namespaces/${{namespace}}/configmaps?fieldValidation=Warn&dryRun=All
+      body-text: '{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "echo"}}, "data": {{"token": "{minted}"}}, "{minted}": 1}}'
+      expect:
+        - {{path: $.headers.warning, equals: x}}
+        - {{path: $.body.data, equals: x}}
+"#
+            ),
+        )?;
+        // Diagnostics of a failure: an event whose message holds both tokens, a ConfigMap holding
+        // the minted one and the kubeconfig, and (failing `finally` steps) both Secrets as the
+        // server has them.
+        f.write(
+            "diagnostics-fail.yaml",
+            &format!(
+                "description: a failure whose diagnostics meet tokens in an event, an object and Secrets
+steps:
+  - apply:
+      manifest:
+        - apiVersion: v1
+          kind: ConfigMap
+          metadata: {{name: leaky}}
+          data: {{token: '{minted}', kubeconfig: {kubeconfig:?}}}
+        - apiVersion: v1
+          kind: Event
+          metadata: {{name: leaky}}
+          involvedObject: {{kind: ConfigMap, name: leaky, namespace: '${{namespace}}'}}
+          reason: Leak
+          type: Warning
+          message: 'minted {minted} legacy {legacy_token}'
+  - get: {{kind: ConfigMap, name: leaky, expect: [{{path: $.data.never, equals: x}}]}}
+finally:
+  - get: {{kind: Secret, name: legacy, namespace: {ns}, expect: [{{path: $.type, equals: x}}]}}
+  - get: {{kind: Secret, name: kubeconfig, namespace: {ns}, expect: [{{path: $.type, equals: x}}]}}
+"
+            ),
+        )?;
         let (json, junit) = (f.dir.join("report.json"), f.dir.join("junit.xml"));
         let out = f
             .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
@@ -313,7 +372,17 @@ fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Fai
             .map_err(|e| e.to_string())?;
         let text = all_output(&out);
         assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
-        assert!(text.contains("3 passed, 5 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("3 passed, 7 failed"), "every scenario ran:\n{text}");
+        // The tokens went out and came back: echoed in the body, and (where the API server warns
+        // about unknown fields, 1.25 on) in a `Warning` header — each shown as a fingerprint.
+        assert!(text.contains("call-headers-fails") && text.contains("$.body.data: expected \"x\", observed {\"token\":\"<token sha256:"), "{text}");
+        if f.local.installation.version.minor >= 25 {
+            assert!(text.contains(r#"unknown field \\\"<token sha256:"#), "the Warning header echoes the token, redacted:\n{text}");
+        }
+        // The diagnostics were there to leak from: the event, the objects, the Secrets' keys.
+        for shown in ["Warning Leak ConfigMap/leaky: minted <token sha256:", "ConfigMap leaky in kp-", "Secret legacy in leak-fixture:", "token: (not shown)", "config: (not shown)"] {
+            assert!(text.contains(shown), "the diagnostics show `{shown}`:\n{text}");
+        }
 
         let mut written = vec![("stdout+stderr".to_string(), text.clone())];
         for file in walk(&f.dir) {
@@ -342,6 +411,309 @@ fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Fai
             assert!(!contents.contains(&config_b64[40..120]), "the kubeconfig Secret's data appears in {place}");
             assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
         }
+        Ok(())
+    })
+}
+
+/// Stands in for kubectl (`KUBEPROOF_KUBECTL`): records, per invocation, its arguments, its
+/// environment, the mode and owner of the kubeconfig it was given and of its directory, that
+/// kubeconfig with its token cut out, and the token itself (so the test knows what must not
+/// appear); then runs the real kubectl in its place.
+const KUBECTL_PROBE: &str = r#"#!/bin/sh
+n="$KUBECTL_PROBE_DIR/$$"
+kc=""
+for a in "$@"; do case "$a" in --kubeconfig=*) kc="${a#--kubeconfig=}";; esac; done
+printf '%s\n' "$@" > "$n.args"
+env > "$n.env"
+case "$kc" in
+  "$KUBECTL_PROBE_RUNTIME"/*)
+    printf '%s\n' "$kc" > "$n.path"
+    stat -c '%a %u' "$kc" > "$n.mode"
+    stat -c '%a %u' "$(dirname "$kc")" > "$n.dirmode"
+    sed 's/"token":"[^"]*"/"token":"CUT"/' "$kc" > "$n.kubeconfig"
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p' "$kc" > "$n.token"
+    ;;
+esac
+exec "$KUBECTL_PROBE_REAL" "$@"
+"#;
+
+/// `kubectl` with `as: <token>`: the token reaches kubectl only through a kubeconfig of mode 0600
+/// in a directory of mode 0700 under kubeproof's runtime directory, holding the cluster and the
+/// token and nothing of the admin's; never kubectl's arguments or environment, never any output,
+/// report or file kubeproof wrote (`kubectl config view --raw` printing it, `-v=8` printing the
+/// request headers); and the file is gone after the step — a passing, a failing and a
+/// timed-out one (a `kubectl proxy`, killed) — with nothing left in the runtime directory.
+fn kubectl_as_token(installation: local::Installation) -> Result<(), Failed> {
+    use std::os::unix::fs::PermissionsExt as _;
+    rt().block_on(async {
+        let f = Fixture::start(installation, "kubectl-as").await?;
+        let (probe, runtime) = (f.dir.join("probe"), f.dir.join("runtime"));
+        std::fs::create_dir_all(&probe).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&runtime).map_err(|e| e.to_string())?;
+        let wrapper = f.dir.join("kubectl-probe.sh");
+        std::fs::write(&wrapper, KUBECTL_PROBE).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
+        f.write(
+            "kubectl-as-passes.yaml",
+            "description: kubectl as a minted token, its request headers printed, its kubeconfig printed raw
+steps:
+  - token: {service-account: default, save: t}
+  - kubectl: {as: t, args: [auth, can-i, list, pods], exit: 1, expect: [{path: $.stdout, equals: \"no\\n\"}]}
+  - kubectl: {as: t, args: [get, configmaps, -v=8], exit: 1, expect: [{path: $.stderr, contains: 'Authorization: Bearer <masked>'}]}
+  - kubectl:
+      as: t
+      args: [config, view, --raw, -o, 'jsonpath={.users[0].user.token}']
+      expect: [{path: $.stdout, matches: '^<token sha256:[0-9a-f]{12}>$'}]
+",
+        )?;
+        f.write(
+            "kubectl-as-fails.yaml",
+            "description: kubectl as a token printing its kubeconfig, failing on it
+steps:
+  - token: {service-account: default, save: t}
+  - kubectl: {as: t, args: [config, view, --raw], expect: [{path: $.stdout, equals: x}]}
+",
+        )?;
+        f.write(
+            "kubectl-as-times-out.yaml",
+            "description: kubectl as a token serving a proxy until its step times out
+steps:
+  - kubectl: {args: [create, token, default], save: t}
+  - kubectl: {as: t, args: [proxy, --port=0], timeout: 2s}
+",
+        )?;
+        let json = f.dir.join("report.json");
+        let out = f
+            .kubeproof(&["--verbose", "--json", &json.display().to_string()])
+            .env("KUBEPROOF_KUBECTL", &wrapper)
+            .env("KUBECTL_PROBE_REAL", f.local.installation.binary("kubectl"))
+            .env("KUBECTL_PROBE_DIR", &probe)
+            .env("KUBECTL_PROBE_RUNTIME", &runtime)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(1), "two scenarios fail on purpose:\n{text}");
+        assert!(text.contains("1 passed, 2 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("timed out after 2s while running kubectl proxy --port=0"), "{text}");
+
+        // What kubectl was given, invocation by invocation.
+        let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        let mut tokens = Vec::new();
+        let mut seen = Vec::new();
+        for path in walk(&probe).into_iter().filter(|p| p.extension().is_some_and(|e| e == "path")) {
+            let base = |ext: &str| path.with_extension(ext);
+            let (args, env) = (read(base("args")), read(base("env")));
+            let kubeconfig = PathBuf::from(read(path.clone()).trim());
+            let given = format!("--kubeconfig={}", kubeconfig.display());
+            assert_eq!(args.lines().next(), Some(given.as_str()), "the step's own kubeconfig:\n{args}");
+            assert!(!args.contains("--context") && !args.contains("--token"), "no context, no token flag:\n{args}");
+            // SAFETY: geteuid has no preconditions.
+            let uid = unsafe { libc::geteuid() };
+            assert_eq!(read(base("mode")).trim(), format!("600 {uid}"), "{} is private", kubeconfig.display());
+            assert_eq!(read(base("dirmode")).trim(), format!("700 {uid}"), "its directory is private");
+            assert!(kubeconfig.starts_with(runtime.join("kubeproof")), "under the runtime directory: {}", kubeconfig.display());
+            assert!(!kubeconfig.exists() && !kubeconfig.parent().is_some_and(Path::exists), "{} is gone after its step", kubeconfig.display());
+            let config: serde_json::Value = serde_json::from_str(&read(base("kubeconfig"))).map_err(|e| e.to_string())?;
+            let users = config["users"].as_array().cloned().unwrap_or_default();
+            assert_eq!(users.len(), 1, "one user: {config}");
+            assert_eq!(users[0]["user"], serde_json::json!({"token": "CUT"}), "the token and nothing of the admin's: {config}");
+            let cluster = &config["clusters"][0]["cluster"];
+            assert!(cluster["server"].as_str().is_some_and(|s| s == f.local.server), "the context's server: {config}");
+            assert!(cluster["certificate-authority-data"].is_string() && cluster["insecure-skip-tls-verify"].is_null(), "its CA, verified: {config}");
+            let token = read(base("token")).trim().to_string();
+            assert!(token.len() > 100, "a token was in the file");
+            tokens.push(token);
+            seen.push((args, env));
+        }
+        assert_eq!(seen.len(), 5, "five kubectl steps ran as a token (one timed out)");
+        let left: Vec<PathBuf> = std::fs::read_dir(runtime.join("kubeproof")).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect();
+        assert!(left.is_empty(), "nothing is left in the runtime directory: {left:?}");
+
+        let mut written = vec![("stdout+stderr".to_string(), text.clone())];
+        for (args, env) in seen {
+            written.push(("kubectl's arguments".into(), args));
+            written.push(("kubectl's environment".into(), env));
+        }
+        for file in walk(&f.dir) {
+            if file.starts_with(f.dir.join("scenarios")) || file.starts_with(&probe) || file == wrapper {
+                continue;
+            }
+            written.push((file.display().to_string(), String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned()));
+        }
+        assert!(written.iter().any(|(name, _)| name.ends_with("report.json")), "the report was written");
+        for token in &tokens {
+            for form in forms(token) {
+                for (place, contents) in &written {
+                    assert!(!contents.contains(&form), "a token kubectl ran as appears in {place} as `{}…`", &form[..12.min(form.len())]);
+                }
+            }
+        }
+        for (place, contents) in &written {
+            assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
+        }
+        Ok(())
+    })
+}
+
+/// Scenarios that fail on purpose on a local cluster, run in this process so that the report
+/// can be read as data: `finally` steps run after a timeout (one passing, one whose variable
+/// the failed steps never captured, one failing its assertion), after a failing step, and
+/// fail a scenario whose steps passed; every failure carries diagnostics — the namespace's
+/// events (a real FailedScheduling), the failing step's object, the last lines of the four
+/// components' logs — with every token redacted: a JWT in an event and an object, a bearer
+/// credential and a bootstrap token in kube-apiserver's log.
+fn finally_and_diagnostics(installation: local::Installation) -> Result<(), Failed> {
+    use kubeproof::exec::{self, ExecOptions, StepError};
+    use kubeproof::report::{Phase, Verdict, text};
+    use kubeproof::scenario::Scenario;
+
+    rt().block_on(async {
+        let f = Fixture::start(installation, "diagnostics").await?;
+        let client = f.cluster.client.clone();
+        let request: TokenRequest = serde_json::from_value(serde_json::json!({"spec": {"audiences": []}}))?;
+        let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+        let minted = sas.create_token_request("default", &PostParams::default(), &request).await.map_err(|e| e.to_string())?;
+        let minted = minted.status.and_then(|s| s.token).ok_or("no token minted")?;
+        // What a kube-apiserver at high verbosity, or a bootstrap, writes into the log.
+        let suffix = kubeproof::exec::random_suffix(12);
+        let bearer = format!("static0token1file2credential3{suffix}");
+        let bootstrap = format!("{}.{}", &suffix[..6], "0123456789qrstuv");
+        let logs = local::component_logs(&f.local.dir);
+        let apiserver_log = &logs.iter().find(|(c, _)| *c == "kube-apiserver").ok_or("no kube-apiserver log")?.1;
+        let mut log = std::fs::OpenOptions::new().append(true).open(apiserver_log).map_err(|e| e.to_string())?;
+        use std::io::Write as _;
+        writeln!(log, "I0101 00:00:00.000000 1 round_trippers.go:1] \"Request\" headers=\"Authorization: Bearer {bearer}\"")
+            .and_then(|()| writeln!(log, "I0101 00:00:00.000001 1 bootstrap.go:1] kubeadm join --token {bootstrap}"))
+            .map_err(|e| e.to_string())?;
+        drop(log);
+
+        let timeout = format!(
+            "description: a timeout after a FailedScheduling event; then finally steps
+steps:
+  - apply:
+      manifest:
+        - {{apiVersion: v1, kind: ConfigMap, metadata: {{name: settings}}, data: {{mode: a, token: '{minted}'}}}}
+        - {{apiVersion: v1, kind: Pod, metadata: {{name: unschedulable}}, spec: {{containers: [{{name: c, image: registry.k8s.io/pause:3.10}}]}}}}
+        - apiVersion: v1
+          kind: Event
+          metadata: {{name: leaky}}
+          involvedObject: {{kind: ConfigMap, name: settings, namespace: '${{namespace}}'}}
+          reason: Leak
+          type: Warning
+          message: 'token {minted}'
+  - wait: {{kind: Event, field-selector: reason=FailedScheduling, expect: [{{path: '$.items[0].involvedObject.name', equals: unschedulable}}]}}
+  - wait: {{kind: ConfigMap, name: settings, timeout: 2s, expect: [{{path: $.data.mode, equals: b}}]}}
+  - get: {{kind: ConfigMap, name: settings, capture: {{late: $.data.mode}}}}
+finally:
+  - get: {{kind: ConfigMap, name: settings, expect: [{{path: $.data.mode, equals: a}}]}}
+  - get: {{kind: ConfigMap, name: 'other-${{late}}'}}
+  - absent: {{kind: ConfigMap, name: settings}}
+"
+        );
+        let mismatch = "description: a failing step, then finally steps that create and read a ConfigMap
+steps:
+  - get: {kind: ServiceAccount, name: default, expect: [{path: $.metadata.name, equals: someone-else}]}
+finally:
+  - apply: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: after}, data: {ran: 'yes'}}}
+  - get: {kind: ConfigMap, name: after, expect: [{path: $.data.ran, equals: 'yes'}]}
+";
+        let finally_fails = "description: the steps pass, a finally step fails
+steps:
+  - service-account: fine
+finally:
+  - get: {kind: ServiceAccount, name: fine, expect: [{path: $.metadata.name, equals: not-fine}]}
+";
+        let line_of = |text: &str, marker: &str| text.lines().position(|l| l.contains(marker)).map(|i| i as u64 + 1);
+        let opts = ExecOptions { default_timeout: Duration::from_secs(30), ..Default::default() };
+        let mut reports = Vec::new();
+        for (name, text) in [("timeout", timeout.as_str()), ("mismatch", mismatch), ("finally-fails", finally_fails)] {
+            let path = f.write(&format!("{name}.yaml"), text)?;
+            let scenario = Scenario::parse(&path, text).map_err(|d| format!("{d:?}"))?;
+            let problems = kubeproof::scenario::lint::lint(&scenario);
+            assert!(problems.is_empty(), "{name}: lint lets finally use what any step defines: {problems:?}");
+            let started = Instant::now();
+            let report = exec::execute(&f.cluster, &scenario, &opts).await;
+            eprintln!("measured: {name} ran in {:.1?}", started.elapsed());
+            reports.push((text.to_string(), report));
+        }
+
+        // A timeout: the first failure stays the scenario's; finally ran after it.
+        let (text, r) = &reports[0];
+        assert_eq!(r.verdict, Verdict::Failed);
+        let first = r.failure.as_ref().ok_or("a failure")?;
+        assert_eq!((first.phase, first.step), (Phase::Step, Some(2)), "{first:#?}");
+        assert!(matches!(first.error, StepError::Timeout { .. }), "{:?}", first.error);
+        let finally: Vec<_> = r.steps.iter().filter(|s| s.phase == Phase::Finally).collect();
+        assert_eq!(finally.len(), 1, "the first finally step passed: {:#?}", r.steps);
+        assert_eq!((finally[0].index, Some(finally[0].line)), (0, line_of(text, "equals: a}]}")));
+        let later: Vec<_> = r.later_failures.iter().map(|f| (f.phase, f.step, f.position.line)).collect();
+        assert_eq!(
+            later,
+            vec![(Phase::Finally, Some(1), line_of(text, "other-")), (Phase::Finally, Some(2), line_of(text, "absent:"))],
+            "{:#?}",
+            r.later_failures
+        );
+        assert!(
+            matches!(&r.later_failures[0].error, StepError::Undefined { message } if message.contains("late")),
+            "a variable the failed steps never captured is reported: {:?}",
+            r.later_failures[0].error
+        );
+        // The first failure's diagnostics: the scheduler's event, the object, every component's log.
+        let d = first.diagnostics.as_ref().ok_or("diagnostics")?;
+        let events = d.events.as_ref().ok_or_else(|| format!("events were read: {:?}", d.problems))?;
+        assert!(events.iter().any(|e| e.reason == "FailedScheduling" && e.object == "Pod/unschedulable"), "{events:#?}");
+        let settings = d.objects.first().ok_or("the step's object")?;
+        assert!(settings.object.starts_with("ConfigMap settings in kp-"), "{settings:?}");
+        assert_eq!(settings.document.as_ref().and_then(|doc| doc.pointer("/data/mode").cloned()), Some(serde_json::json!("a")));
+        let components: Vec<&str> = d.logs.iter().map(|l| l.component.as_str()).collect();
+        assert_eq!(components, local::COMPONENTS, "{d:#?}");
+        assert!(d.logs.iter().all(|l| !l.lines.is_empty()), "every component logged: {d:#?}");
+        let apiserver = d.logs.iter().find(|l| l.component == "kube-apiserver").ok_or("kube-apiserver's log")?;
+        assert!(apiserver.lines.iter().any(|l| l.contains("Authorization: Bearer <token sha256:")), "{apiserver:#?}");
+        assert!(apiserver.lines.iter().any(|l| l.contains(&format!("--token {}.<token sha256:", &suffix[..6]))), "{apiserver:#?}");
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        // A later failure: its own object, the logs not repeated.
+        let absent = r.later_failures[1].diagnostics.as_ref().ok_or("diagnostics of a finally failure")?;
+        assert!(absent.objects.first().is_some_and(|o| o.object.starts_with("ConfigMap settings")), "{absent:#?}");
+        assert!(absent.logs.is_empty(), "logs come with the first failure only");
+
+        // A failing step: finally ran, created and read a ConfigMap.
+        let (_, r) = &reports[1];
+        assert_eq!(r.failure.as_ref().map(|f| (f.phase, f.step)), Some((Phase::Step, Some(0))));
+        let ran: Vec<(Phase, usize, &str)> = r.steps.iter().map(|s| (s.phase, s.index, s.keyword.as_str())).collect();
+        assert_eq!(ran, vec![(Phase::Finally, 0, "apply"), (Phase::Finally, 1, "get")], "{:#?}", r.steps);
+        assert!(r.later_failures.is_empty());
+        let d = r.failure.as_ref().and_then(|f| f.diagnostics.as_ref()).ok_or("diagnostics")?;
+        assert!(d.objects.first().is_some_and(|o| o.object.starts_with("ServiceAccount default in kp-") && o.document.is_some()), "{d:#?}");
+
+        // The steps passed, a finally step failed: that is the scenario's failure.
+        let (text, r) = &reports[2];
+        assert_eq!(r.verdict, Verdict::Failed);
+        let f2 = r.failure.as_ref().ok_or("a failure")?;
+        assert_eq!((f2.phase, f2.step, f2.position.line), (Phase::Finally, Some(0), line_of(text, "not-fine")));
+        assert!(text::details(r).contains("finally step 1 `get` at"), "{}", text::details(r));
+        assert!(f2.diagnostics.as_ref().is_some_and(|d| d.logs.len() == 4), "the first failure has the logs");
+
+        // No token in any form, wherever the reports go.
+        for (_, r) in &reports {
+            let shown = [
+                text::details(r),
+                serde_json::to_string(r).map_err(|e| e.to_string())?,
+                kubeproof::report::junit::document(std::slice::from_ref(r), None),
+            ];
+            for secret in [minted.as_str(), bearer.as_str(), &bootstrap[7..]] {
+                for form in forms(secret) {
+                    for out in &shown {
+                        assert!(!out.contains(&form), "a token appears in {}'s report as `{}…`", r.scenario, &form[..12.min(form.len())]);
+                    }
+                }
+            }
+            assert!(shown.iter().all(|out| !kubeproof::exec::redact::contains_jwt(out)));
+        }
+        assert!(text::details(&reports[0].1).contains("Warning Leak ConfigMap/settings: token <token sha256:"));
+        let left = f.labelled_leftovers().await;
+        assert!(left.is_empty(), "left {left:?}");
         Ok(())
     })
 }

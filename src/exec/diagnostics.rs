@@ -32,8 +32,10 @@ const OBJECTS: usize = 10;
 /// A log line longer than this is cut (klog lines of request dumps can be huge).
 const LINE_CHARS: usize = 400;
 
-/// Collects the diagnostics of a failure; `step` is the step that failed, if one did.
-pub(crate) async fn collect(run: &Run<'_>, step: Option<&Step>) -> Diagnostics {
+/// Collects the diagnostics of a failure; `step` is the step that failed, if one did. The
+/// component logs come with the scenario's first failure only: a later one (of a `finally`
+/// step) would repeat them.
+pub(crate) async fn collect(run: &Run<'_>, step: Option<&Step>, first: bool) -> Diagnostics {
     let deadline = Instant::now() + BUDGET;
     let mut d = Diagnostics::default();
     let targets = step.map(|s| touched(run, s)).unwrap_or_default();
@@ -50,7 +52,9 @@ pub(crate) async fn collect(run: &Run<'_>, step: Option<&Step>) -> Diagnostics {
         Ok(found) => d.objects = found,
         Err(_) => d.problems.push(format!("the step's objects: no answer within {}s", BUDGET.as_secs())),
     }
-    d.logs = logs(run);
+    if first {
+        d.logs = logs(run);
+    }
     d.problems = d.problems.iter().map(|p| redact::redact(p)).collect();
     d
 }

@@ -188,7 +188,7 @@ async fn fail_outside_steps(run: &Run<'_>, report: &mut ScenarioReport, phase: P
         Phase::Cleanup => "cleanup",
         _ => "setup",
     };
-    let diagnostics = Some(diagnostics::collect(run, None).await);
+    let diagnostics = Some(diagnostics::collect(run, None, report.failure.is_none()).await);
     let position = Position::file(&report.file);
     let failure = Failure { phase, step: None, position, keyword: keyword.into(), error: error.redacted(), diagnostics };
     add_failure(report, failure);
@@ -247,7 +247,7 @@ async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, phase: Phase,
                 report.steps.push(record);
             }
             Err(mut failure) => {
-                failure.diagnostics = Some(diagnostics::collect(run, Some(&step.value)).await);
+                failure.diagnostics = Some(diagnostics::collect(run, Some(&step.value), report.failure.is_none()).await);
                 add_failure(report, failure);
                 if phase == Phase::Step {
                     break;

@@ -160,7 +160,12 @@ pub fn diagnostics(d: &Diagnostics, namespace: Option<&str>) -> String {
         }
     }
     for log in &d.logs {
-        let _ = writeln!(s, "        {} log, last {} lines:", log.component, log.lines.len());
+        let last = match log.lines.len() {
+            0 => "empty".to_string(),
+            1 => "its last line".to_string(),
+            n => format!("its last {n} lines"),
+        };
+        let _ = writeln!(s, "        {} log, {last}:", log.component);
         for line in &log.lines {
             let _ = writeln!(s, "{IN}{line}");
         }
