@@ -234,7 +234,7 @@ fn base(r: &Request) -> Reply {
 /// A scenario from YAML text; its steps start on line 3.
 fn scenario(steps: &str) -> Scenario {
     let text = format!("description: an executor error path, against a stub\nsteps:\n{steps}");
-    Scenario::parse(Path::new("stub.yaml"), &text).unwrap_or_else(|d| panic!("the test's scenario does not load: {d}"))
+    Scenario::parse(Path::new("stub.yaml"), &text).unwrap_or_else(|found| panic!("the test's scenario does not load: {found:?}"))
 }
 
 async fn run(stub: &Stub, steps: &str) -> ScenarioReport {
@@ -446,6 +446,53 @@ async fn an_eventual_call_that_never_holds_times_out_with_the_last_answer() {
     assert!(asked >= 3, "retried every 250 ms for 1.5 s: {asked} requests");
 }
 
+/// The PATCH that got 415 as a saved token: `call` sends one `Content-Type` — the patch's,
+/// the default merge patch's, or the one in `headers` — the same way as anonymous (the token
+/// client) and as admin (kube's client); user headers arrive substituted and replace `Accept`;
+/// the response's headers are in the result document.
+#[tokio::test]
+async fn one_content_type_per_request_whoever_sends_it() {
+    let stub = Stub::start(|r| r.path_only().starts_with("/echo/").then(|| Reply::Json(200, "{}".into())));
+    for identity in ["anonymous", "admin"] {
+        let steps = format!(
+            r#"  - call: {{as: {identity}, method: PATCH, path: /echo/merge, body: {{data: {{a: "1"}}}}}}
+  - call: {{as: {identity}, method: PATCH, patch: json, path: /echo/json, body: [{{op: remove, path: /data/a}}]}}
+  - call: {{as: {identity}, method: PATCH, patch: apply, path: /echo/apply, body-text: "data: {{a: '1'}}"}}
+  - call:
+      as: {identity}
+      method: POST
+      path: /echo/post
+      body-text: not json
+      headers: {{Content-Type: text/plain, Accept: application/yaml, X-Trace: "${{namespace}}"}}
+      expect:
+        - {{path: '$.headers["content-type"]', equals: [application/json]}}
+        - {{path: $.headers.connection, equals: [close]}}
+"#
+        );
+        let report = run(&stub, &steps).await;
+        assert_eq!(report.verdict, Verdict::Passed, "as {identity}: {report:#?}");
+    }
+    let sent = stub.requests();
+    for (path, content_type, body) in [
+        ("/echo/merge", "application/merge-patch+json", r#"{"data":{"a":"1"}}"#),
+        ("/echo/json", "application/json-patch+json", r#"[{"op":"remove","path":"/data/a"}]"#),
+        ("/echo/apply", "application/apply-patch+yaml", "data: {a: '1'}"),
+        ("/echo/post", "text/plain", "not json"),
+    ] {
+        let requests: Vec<&Request> = sent.iter().filter(|r| r.path == path).collect();
+        assert_eq!(requests.len(), 2, "{path}: once as anonymous, once as admin");
+        for r in requests {
+            let types: Vec<&str> = r.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str()).collect();
+            assert_eq!(types, [content_type], "{} {path}: exactly one Content-Type", r.method);
+            assert_eq!(r.body, body, "{path}: the body as sent");
+        }
+    }
+    for r in sent.iter().filter(|r| r.path == "/echo/post") {
+        assert_eq!(r.header("accept"), Some("application/yaml"), "the user's Accept replaces kubeproof's");
+        assert!(r.header("x-trace").is_some_and(|v| v.starts_with("kp-")), "substituted: {:?}", r.header("x-trace"));
+    }
+}
+
 #[tokio::test]
 async fn a_dropped_connection_is_an_error_naming_the_request() {
     let stub = Stub::start(|r| (r.path_only() == "/drop").then_some(Reply::Drop));
@@ -454,8 +501,8 @@ async fn a_dropped_connection_is_an_error_naming_the_request() {
         let (_, position, error) = step_failure(&report);
         assert_eq!(position, at(3, 5));
         let StepError::Other { message } = &error else { panic!("a dropped connection as {identity} gave {error:?}") };
-        let prefix = if identity == "admin" { "/drop: " } else { "GET /drop: " };
-        assert!(message.starts_with(prefix), "as {identity}: {message}");
+        // Both identities send through the same request path and name the request alike.
+        assert!(message.starts_with("GET /drop: "), "as {identity}: {message}");
     }
 }
 
@@ -524,4 +571,128 @@ async fn a_token_the_server_echoes_is_redacted_in_the_failure() {
     assert!(report.steps[0].summary.ends_with(&format!("token {fingerprint}")), "{}", report.steps[0].summary);
     let everything = serde_json::to_string(&report).expect("the report serializes");
     assert!(!everything.contains(TOKEN), "the token leaks into the report: {everything}");
+}
+
+/// A cluster that does not answer cannot make a failure slow: the events that do not come within
+/// the diagnostics' budget are said to be missing, and the scenario ends soon after its step
+/// failed. What did answer is there (a 404 for the object, a ServiceAccount the step named).
+#[tokio::test]
+async fn diagnostics_are_bounded_by_their_budget() {
+    let stub = Stub::start(|r| match r.path_only() {
+        p if p.ends_with("/events") => Some(Reply::Slow(Duration::from_secs(20), 200, "{}".into())),
+        "/missing" => Some(status(404, "NotFound", "nothing here")),
+        _ => None,
+    });
+    let started = Instant::now();
+    let report = run(&stub, "  - call: {as: anonymous, path: /missing}\n").await;
+    let took = started.elapsed();
+    let (step, position, _) = step_failure(&report);
+    assert_eq!((step, position), (0, at(3, 5)));
+    let d = report.failure.and_then(|f| f.diagnostics).expect("a step's failure has diagnostics");
+    assert_eq!(d.events, None, "{d:#?}");
+    assert!(d.problems.iter().any(|p| p.starts_with("events of kp-") && p.ends_with("no answer within 5s")), "{d:#?}");
+    assert!(d.logs.is_empty(), "a connection that is not a local cluster has no component logs");
+    assert!(took < Duration::from_secs(8), "the budget is 5 s; the run took {took:?}");
+}
+
+/// `finally` steps run after a failing step, each one even after one of them failed; they are
+/// recorded and located as `finally` steps, and a failure among them is added after the first.
+#[tokio::test]
+async fn finally_steps_run_after_a_failure_and_add_their_own() {
+    let stub = Stub::start(|r| (r.path_only() == "/missing").then(|| status(404, "NotFound", "nothing here")));
+    let steps = "  - call: {as: anonymous, path: /missing}\n  - call: {as: anonymous, path: /never}\nfinally:\n  - call: {as: anonymous, path: /missing}\n  - call: {as: anonymous, path: /version}\n";
+    let report = run(&stub, steps).await;
+    let (step, position, _) = step_failure(&report);
+    assert_eq!((step, position), (0, at(3, 5)), "the first failure stays the scenario's");
+    assert!(!stub.requests().iter().any(|r| r.path == "/never"), "the steps stop at their first failure");
+    let later: Vec<(Phase, Option<usize>, Position)> =
+        report.later_failures.iter().map(|f| (f.phase, f.step, f.position.clone())).collect();
+    assert_eq!(later, vec![(Phase::Finally, Some(0), at(6, 5))]);
+    assert!(report.later_failures[0].diagnostics.is_some(), "a finally step's failure has diagnostics too");
+    let ran: Vec<(Phase, usize, u64)> = report.steps.iter().map(|s| (s.phase, s.index, s.line)).collect();
+    assert_eq!(ran, vec![(Phase::Finally, 1, 7)], "the second finally step ran after the first failed");
+}
+
+/// The ConfigMap `settings` as the stub lists it: `None` for an empty list.
+fn config_map_list(ns: &str, data: Option<Value>) -> Reply {
+    let items: Vec<Value> = data
+        .map(|d| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}, "data": d}))
+        .into_iter()
+        .collect();
+    Reply::Json(200, json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "9"}, "items": items}).to_string())
+}
+
+/// `get` with `eventually`: a missing object is an attempt that failed, an object whose
+/// assertions do not hold yet another; the step reads again until both hold, and says which
+/// attempt passed.
+#[tokio::test]
+async fn an_eventual_get_reads_again_until_the_object_exists_and_holds() {
+    use std::sync::atomic::AtomicUsize;
+    let lists = Arc::new(AtomicUsize::new(0));
+    let counted = lists.clone();
+    let stub = Stub::start(move |r| {
+        let segments: Vec<&str> = r.path_only().trim_matches('/').split('/').collect();
+        let ["api", "v1", "namespaces", ns, "configmaps"] = segments.as_slice() else { return None };
+        Some(match counted.fetch_add(1, Ordering::SeqCst) {
+            0 | 1 => config_map_list(ns, None),
+            2 => config_map_list(ns, Some(json!({"ready": "no"}))),
+            _ => config_map_list(ns, Some(json!({"ready": "yes"}))),
+        })
+    });
+    let steps = "  - get: {kind: ConfigMap, name: settings, eventually: true, timeout: 5s, expect: [{path: $.data.ready, equals: 'yes'}]}\n";
+    let report = run(&stub, steps).await;
+    assert_eq!(report.verdict, Verdict::Passed, "{report:#?}");
+    assert_eq!(lists.load(Ordering::SeqCst), 4, "two reads found nothing, one found it not ready");
+    assert_eq!(report.steps[0].summary, "ConfigMap settings found (attempt 4)");
+}
+
+/// `get` with `eventually` on an object that never comes: the step's timeout, with the number of
+/// attempts (one list each) and how the last one failed.
+#[tokio::test]
+async fn an_eventual_get_of_what_never_comes_times_out_with_the_attempts() {
+    let stub = Stub::start(|r| {
+        let segments: Vec<&str> = r.path_only().trim_matches('/').split('/').collect();
+        let ["api", "v1", "namespaces", ns, "configmaps"] = segments.as_slice() else { return None };
+        Some(config_map_list(ns, None))
+    });
+    let report = run(&stub, "  - get: {kind: ConfigMap, name: settings, eventually: true, timeout: 2s}\n").await;
+    let (_, position, error) = step_failure(&report);
+    assert_eq!(position, at(3, 5));
+    let StepError::Timeout { after_ms, waiting_for, last_seen } = &error else { panic!("gave {error:?}") };
+    assert!((1000..2000).contains(after_ms), "inside the step's 2 s: {after_ms}");
+    let attempts = waiting_for.trim_start_matches("ConfigMap settings to be as expected (").trim_end_matches(" attempts)");
+    let lists = stub.requests().iter().filter(|r| r.method == "GET" && r.path_only().ends_with("/configmaps")).count();
+    assert_eq!(attempts.parse::<usize>().ok(), Some(lists), "one list per attempt: {error:?}");
+    assert!(lists >= 3, "read again every 250 ms for 1.5 s: {lists} lists");
+    assert_eq!(last_seen.as_deref(), Some("Other { message: \"ConfigMap settings not found\" }"));
+}
+
+/// `kubectl` with `eventually`: run again until `exit` holds (a stand-in kubectl that fails
+/// twice), with the attempts in the result document and the summary.
+#[tokio::test]
+async fn an_eventual_kubectl_runs_again_until_its_exit_holds() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("kubeproof-executor-kubectl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let script = dir.join("kubectl");
+    let count = dir.join("count");
+    let text = format!(
+        "#!/bin/sh\necho x >> '{}'\n[ \"$(wc -l < '{}')\" -ge 3 ] && {{ echo ready; exit 0; }}\necho 'not yet' >&2\nexit 1\n",
+        count.display(),
+        count.display()
+    );
+    std::fs::write(&script, text).expect("the stand-in kubectl");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("executable");
+    let stub = Stub::start(|_| None);
+    let mut cluster = stub.cluster().await;
+    cluster.kubectl = script;
+    let opts = ExecOptions { default_timeout: Duration::from_secs(10), ..Default::default() };
+    let steps = "  - kubectl: {args: [get, x], eventually: true, timeout: 5s, expect: [{path: $.stdout, equals: \"ready\\n\"}, {path: $.attempts, equals: 3}]}\n";
+    let report = exec::execute(&cluster, &scenario(steps), &opts).await;
+    let runs = std::fs::read_to_string(&count).unwrap_or_default().lines().count();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(report.verdict, Verdict::Passed, "{report:#?}");
+    assert_eq!(runs, 3);
+    assert_eq!(report.steps[0].summary, "kubectl get x → exit 0 (attempt 3)");
 }
