@@ -52,7 +52,7 @@ impl StepKubeconfig {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        file.write_all(document(cluster, user, token).as_bytes())
+        file.write_all(document(&cluster.config, cluster.insecure, user, token).as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(guard)
@@ -71,13 +71,12 @@ impl Drop for StepKubeconfig {
     }
 }
 
-/// The kubeconfig's text (JSON, which kubectl reads as YAML): the server, its CA (or none with
-/// `--insecure-skip-tls-verify`, which kubectl will not combine with a CA), the TLS server name
-/// and proxy the cluster was opened with, and the user.
-fn document(cluster: &Cluster, user: &str, token: &str) -> String {
-    let config = &cluster.config;
-    let mut server = json!({"server": cluster.server()});
-    if cluster.insecure {
+/// The kubeconfig's text (JSON, which kubectl reads as YAML): the server, its CA (or none when
+/// the cluster was opened skipping verification: kubectl will not combine the two), the TLS
+/// server name and proxy the cluster was opened with, and the user.
+fn document(config: &kube::Config, insecure: bool, user: &str, token: &str) -> String {
+    let mut server = json!({"server": config.cluster_url.to_string().trim_end_matches('/')});
+    if insecure {
         server["insecure-skip-tls-verify"] = json!(true);
     } else if let Some(roots) = &config.root_cert {
         let pem: String = roots.iter().map(|der| pem_certificate(der)).collect();
@@ -146,6 +145,26 @@ fn sweep(root: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kubeconfig_holds_the_server_its_ca_and_the_token_only() {
+        let mut config = kube::Config::new("https://127.0.0.1:6443/".parse().unwrap());
+        config.root_cert = Some(vec![vec![1u8; 40], vec![2u8; 40]]);
+        config.tls_server_name = Some("kubernetes".into());
+        let doc: serde_json::Value = serde_json::from_str(&document(&config, false, "t", "secret")).unwrap();
+        let cluster = &doc["clusters"][0]["cluster"];
+        assert_eq!(cluster["server"], "https://127.0.0.1:6443");
+        assert_eq!(cluster["tls-server-name"], "kubernetes");
+        assert!(cluster["insecure-skip-tls-verify"].is_null());
+        let pem = base64::engine::general_purpose::STANDARD.decode(cluster["certificate-authority-data"].as_str().unwrap()).unwrap();
+        assert_eq!(String::from_utf8(pem).unwrap().matches("-----BEGIN CERTIFICATE-----").count(), 2, "every CA certificate");
+        assert_eq!(doc["users"], json!([{"name": "t", "user": {"token": "secret"}}]));
+        assert_eq!((&doc["current-context"], &doc["contexts"][0]["context"]["user"]), (&json!("kubeproof"), &json!("t")));
+        let insecure: serde_json::Value = serde_json::from_str(&document(&config, true, "t", "secret")).unwrap();
+        let cluster = &insecure["clusters"][0]["cluster"];
+        assert_eq!(cluster["insecure-skip-tls-verify"], true, "only when the cluster was opened so");
+        assert!(cluster["certificate-authority-data"].is_null(), "kubectl refuses a CA beside insecure-skip-tls-verify");
+    }
 
     #[test]
     fn certificates_are_pem_with_64_character_lines() {
