@@ -47,6 +47,9 @@ struct Case {
     /// Files that `files` cannot hold (FIFOs, symlinks, bytes that are not UTF-8), made after
     /// `files`; naming `case.yaml` replaces the scenario itself.
     special: &'static [(&'static str, Special)],
+    /// The file the diagnostic must be in, relative to the scenario's directory, when it is not
+    /// the scenario (a step file it includes).
+    in_file: Option<&'static str>,
     yaml: String,
 }
 
@@ -85,7 +88,7 @@ fn dedent(text: &str) -> String {
 }
 
 fn case(stage: Stage, line: u64, column: Option<u64>, says: &'static [&'static str], yaml: &str) -> Case {
-    Case { name: "", stage, line, column, says, files: &[], real_dir: false, special: &[], yaml: dedent(yaml) }
+    Case { name: "", stage, line, column, says, files: &[], real_dir: false, special: &[], in_file: None, yaml: dedent(yaml) }
 }
 
 /// A parse error at `line:column`.
@@ -109,7 +112,7 @@ fn lint_line(line: u64, says: &'static [&'static str], yaml: &str) -> Case {
 }
 
 fn survive(yaml: String) -> Case {
-    Case { name: "", stage: Stage::Survive, line: 0, column: None, says: &[], files: &[], real_dir: false, special: &[], yaml }
+    Case { name: "", stage: Stage::Survive, line: 0, column: None, says: &[], files: &[], real_dir: false, special: &[], in_file: None, yaml }
 }
 
 impl Case {
@@ -123,6 +126,11 @@ impl Case {
 
     fn with_special(self, special: &'static [(&'static str, Special)]) -> Case {
         Case { special, real_dir: true, ..self }
+    }
+
+    /// The diagnostic is in `file` (a step file), not in the scenario.
+    fn in_file(self, file: &'static str) -> Case {
+        Case { in_file: Some(file), ..self }
     }
 }
 
@@ -236,7 +244,11 @@ fn judge(case: &Case, path: &Path, d: &Diagnostic) -> Vec<String> {
 }
 
 fn run(case: &Case) {
-    let (path, outcome, _guard) = evaluate(case);
+    let (scenario, outcome, _guard) = evaluate(case);
+    let path = match case.in_file {
+        Some(file) => scenario.parent().unwrap_or(Path::new(".")).join(file),
+        None => scenario,
+    };
     let fail = |why: String| -> ! { panic!("case `{}`: {why}\n--- yaml ---\n{}", case.name, case.yaml) };
     match (case.stage, outcome) {
         (Stage::Survive, Outcome::ParseError(found)) => {
@@ -254,8 +266,11 @@ fn run(case: &Case) {
         }
         (Stage::Parse, Outcome::ParseError(found)) => {
             well_formed(&found, &path).unwrap_or_else(|why| fail(why));
-            // The diagnostic the case is about: the one whose message says everything wanted.
-            match found.iter().find(|d| case.says.iter().all(|n| needle_holds(&d.message, n))) {
+            // The diagnostic the case is about: the one whose message says everything wanted (at
+            // the case's position, if several do).
+            let says = |d: &&Diagnostic| case.says.iter().all(|n| needle_holds(&d.message, n));
+            let here = |d: &&Diagnostic| d.pos.line == case.line && case.column.is_none_or(|c| c == d.pos.column);
+            match found.iter().filter(says).find(here).or_else(|| found.iter().find(says)) {
                 None => fail(format!("no parse error says {:?}; parsing said:\n{}", case.says, show(&found))),
                 Some(d) => {
                     let wrong = judge(case, &path, d);
@@ -604,6 +619,60 @@ cases! {
         description: d
         steps:
           - get: {kind: ServiceAccount, name: default, capture: {namespace: $.metadata.namespace}}
+        ");
+
+    // ---- finally -------------------------------------------------------------------------------
+    finally_is_a_mapping => parse(5, 3, &["sequence|list"], "
+        description: d
+        steps:
+          - service-account: sa
+        finally:
+          delete: {kind: ServiceAccount, name: sa}
+        ");
+    finally_is_a_string => parse(4, 10, &["sequence|list", "cleanup"], "
+        description: d
+        steps:
+          - service-account: sa
+        finally: cleanup
+        ");
+    unknown_step_keyword_in_finally => parse(6, 5, &["delet", "delete", "kubectl"], "
+        description: d
+        steps:
+          - service-account: sa
+        finally:
+          - service-account: sb
+          - delet: {kind: ServiceAccount, name: sa}
+        ");
+    unknown_key_in_finally_step => parse(6, 7, &["nam", "name", "kind"], "
+        description: d
+        steps:
+          - service-account: sa
+        finally:
+          - delete:
+              nam: sa
+              kind: ServiceAccount
+        ");
+    finally_variable_no_step_defines => lint_at(6, 5, &["${ghost}", "not defined", "uid"], "
+        description: d
+        steps:
+          - get: {kind: ServiceAccount, name: default, capture: {uid: $.metadata.uid}}
+        finally:
+          - service-account: sb
+          - delete: {kind: ServiceAccount, name: \"${ghost}\"}
+        ");
+    finally_token_never_saved => lint_at(5, 5, &["`t`", "no token"], "
+        description: d
+        steps:
+          - service-account: sa
+        finally:
+          - call: {as: t, path: /api}
+        ");
+    finally_step_timeout_out_of_range => lint_at(5, 5, &["timeout", "out of range"], "
+        description: d
+        steps:
+          - service-account: sa
+        finally:
+          - delete: {kind: ServiceAccount, name: sa, timeout: 2h}
         ");
 
     // ---- assertions and captures -------------------------------------------------------------
@@ -1080,6 +1149,157 @@ cases! {
     long_unknown_key_is_quoted_as_an_excerpt => parse_line(1, &["unknown", "description"], &format!(
         "{}: 1\ndescription: d\nsteps: []\n", "k".repeat(1000)
     ));
+    cases_with_a_missing_key => lint_at(4, 5, &["case `long`", "missing `status`", "every case sets the variables of the first case (d, status)"], "
+        description: d
+        cases:
+          - {name: short, d: 599s, status: 422}
+          - {name: long, d: 600s}
+        steps:
+          - service-account: sa
+        ");
+    cases_with_an_extra_key => lint_at(4, 5, &["case #2", "extra `x`"], "
+        description: d
+        cases:
+          - {d: 599s}
+          - {d: 600s, x: 1}
+        steps:
+          - service-account: sa
+        ");
+    case_not_a_mapping => parse(3, 5, &["a case: a mapping of variable names to values"], "
+        description: d
+        cases:
+          - 599s
+        steps:
+          - service-account: sa
+        ");
+    cases_not_a_list => parse_line(2, &["expected a list|sequence"], "
+        description: d
+        cases: {d: 1s}
+        steps:
+          - service-account: sa
+        ");
+    cases_empty => lint_at(2, 1, &["`cases` is empty", "at least one case"], "
+        description: d
+        cases: []
+        steps:
+          - service-account: sa
+        ");
+    case_name_unfit_for_a_trial => lint_at(3, 5, &["`a b`", "letters, digits", "case::a b"], "
+        description: d
+        cases:
+          - {name: a b, d: 1s}
+        steps:
+          - service-account: sa
+        ");
+    case_names_twice => lint_at(4, 5, &["the name `x` is also case #1's"], "
+        description: d
+        cases:
+          - {name: x, d: 1s}
+          - {name: x, d: 2s}
+        steps:
+          - service-account: sa
+        ");
+    case_sets_a_builtin => lint_at(3, 5, &["`namespace` is reserved"], "
+        description: d
+        cases:
+          - {namespace: other}
+        steps:
+          - service-account: sa
+        ");
+    case_value_not_a_duration => lint_at(6, 5, &["case `bad`", "`${d}` is `600`", "no unit"], "
+        description: d
+        cases:
+          - {name: bad, d: 600}
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, duration: '${d}'}
+        ");
+    case_value_not_whole_seconds => lint_at(7, 5, &["case `2`", "`${d}` is `1500ms`", "whole seconds"], "
+        description: d
+        cases:
+          - {d: 600s}
+          - {d: 1500ms}
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, duration: '${d}'}
+        ");
+    case_value_not_a_status => lint_at(5, 5, &["case `1`", "`status: 42` is not an HTTP status"], "
+        description: d
+        cases: [{s: 42}]
+        steps:
+          - service-account: sa
+          - token: {service-account: sa, status: '${s}'}
+        ");
+    include_missing_file => lint_at(3, 5, &["include:", "cannot read step file", "steps/nope.yaml"], "
+        description: d
+        steps:
+          - include: {file: steps/nope.yaml}
+        ").in_real_dir();
+    include_outside_the_tree => lint_at(3, 5, &["include:", "resolves to /etc/passwd", "outside", "--allow-outside-files"], "
+        description: d
+        steps:
+          - include: {file: steps/passwd.yaml}
+        ").with_special(&[("steps/passwd.yaml", Special::Symlink("/etc/passwd"))]);
+    include_a_fifo => lint_at(3, 5, &["include:", "a FIFO, not a regular file"], "
+        description: d
+        steps:
+          - include: {file: steps/pipe.yaml}
+        ").with_special(&[("steps/pipe.yaml", Special::Fifo)]);
+    include_cycle => lint_at(2, 5, &["include:", "a cycle", "steps/loop.yaml is already being included", "included from"], "
+        description: d
+        steps:
+          - include: {file: steps/loop.yaml}
+        ").with_files(&[("steps/loop.yaml", "steps:\n  - include: {file: loop.yaml}\n")]).in_file("steps/loop.yaml");
+    include_without_a_param => lint_at(3, 5, &["include:", "steps/bind.yaml needs `role` in `with`", "its params: sa, role"], "
+        description: d
+        steps:
+          - include: {file: steps/bind.yaml, with: {sa: a}}
+        ").with_files(&[("steps/bind.yaml", "params: [sa, role]\nsteps:\n  - service-account: '${sa}'\n")]);
+    include_with_an_unknown_param => lint_at(3, 5, &["include:", "`with` gives `rol`, which steps/bind.yaml does not take", "its params: sa, role"], "
+        description: d
+        steps:
+          - include: {file: steps/bind.yaml, with: {sa: a, role: r, rol: r}}
+        ").with_files(&[("steps/bind.yaml", "params: [sa, role]\nsteps:\n  - service-account: '${sa}'\n")]);
+    include_param_undefined => lint_at(3, 5, &["include:", "`${who}` is not defined before this step"], "
+        description: d
+        steps:
+          - include: {file: steps/sa.yaml, with: {sa: '${who}'}}
+        ").with_files(&[("steps/sa.yaml", "params: [sa]\nsteps:\n  - service-account: '${sa}'\n")]);
+    include_param_reserved => lint_at(3, 5, &["include:", "`namespace` is reserved"], "
+        description: d
+        steps:
+          - include: {file: steps/sa.yaml, with: {namespace: x}}
+        ").with_files(&[("steps/sa.yaml", "steps:\n  - service-account: sa\n")]);
+    include_a_bare_list_of_steps => lint_at(1, 1, &["include:", "not a bare list: put the list under `steps:`", "included from"], "
+        description: d
+        steps:
+          - include: {file: steps/list.yaml}
+        ").with_files(&[("steps/list.yaml", "- service-account: sa\n")]).in_file("steps/list.yaml");
+    include_an_empty_file => lint_at(1, 1, &["include:", "the step file is empty"], "
+        description: d
+        steps:
+          - include: {file: steps/empty.yaml}
+        ").with_files(&[("steps/empty.yaml", "\n")]).in_file("steps/empty.yaml");
+    include_a_file_with_an_unknown_key => lint_at(3, 13, &["include:", "unknown field `service-acount`", "included from"], "
+        description: d
+        steps:
+          - include: {file: steps/typo.yaml}
+        ").with_files(&[("steps/typo.yaml", "steps:\n  - service-account: sa\n  - token: {service-acount: sa}\n")]).in_file("steps/typo.yaml");
+    include_a_file_declaring_a_param_twice => lint_at(1, 14, &["include:", "parameter `sa` is declared twice"], "
+        description: d
+        steps:
+          - include: {file: steps/twice.yaml, with: {sa: a}}
+        ").with_files(&[("steps/twice.yaml", "params: [sa, sa]\nsteps:\n  - service-account: sa\n")]).in_file("steps/twice.yaml");
+    included_step_problem_is_in_its_file => lint_at(3, 5, &["call: no token is saved as `nobody`", "(included from", "case.yaml:3:5)"], "
+        description: d
+        steps:
+          - include: {file: steps/call.yaml}
+        ").with_files(&[("steps/call.yaml", "description: calls\nsteps:\n  - call: {as: nobody, path: /api}\n")]).in_file("steps/call.yaml");
+    included_assertion_problem_is_in_its_file => lint_at(5, 11, &["get:", "checks nothing", "(included from"], "
+        description: d
+        steps:
+          - include: {file: steps/get.yaml}
+        ").with_files(&[("steps/get.yaml", "steps:\n  - get:\n      kind: Pod\n      expect:\n        - {path: $.x}\n")]).in_file("steps/get.yaml");
 }
 
 /// The table is big enough and its names are unique (the `#[test]` names already are).
