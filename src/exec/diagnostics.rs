@@ -180,7 +180,7 @@ async fn object_state(run: &Run<'_>, t: &Target) -> ObjectState {
     let (document, note) = match resource.api(run.cluster, &namespace).get_opt(&t.name).await {
         Ok(Some(obj)) => match object_document(&obj) {
             Ok(mut doc) => {
-                shown(&mut doc);
+                shown(&mut doc, resource.api.group.is_empty() && resource.api.kind == "Secret");
                 (Some(doc), None)
             }
             Err(e) => (None, Some(e)),
@@ -193,16 +193,14 @@ async fn object_state(run: &Run<'_>, t: &Target) -> ObjectState {
 
 /// An object as diagnostics show it: no `last-applied-configuration` (a copy of the object, a
 /// Secret's data included), a Secret's data values left out (its keys stay), and redacted.
-fn shown(doc: &mut Value) {
+fn shown(doc: &mut Value, secret: bool) {
     if let Some(annotations) = doc.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
         if annotations.is_empty() {
             doc["metadata"].as_object_mut().map(|m| m.remove("annotations"));
         }
     }
-    let is_secret = doc.get("kind").and_then(Value::as_str) == Some("Secret")
-        && doc.get("apiVersion").and_then(Value::as_str) == Some("v1");
-    if is_secret {
+    if secret {
         for field in ["data", "stringData"] {
             if let Some(data) = doc.get_mut(field).and_then(Value::as_object_mut) {
                 data.values_mut().for_each(|v| *v = Value::String(SECRET_VALUE.into()));
@@ -248,14 +246,14 @@ mod tests {
             "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="},
             "stringData": {"extra": "plain"}
         });
-        shown(&mut doc);
+        shown(&mut doc, true);
         assert_eq!(
             doc,
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
                    "data": {"password": SECRET_VALUE, "user": SECRET_VALUE}, "stringData": {"extra": SECRET_VALUE}})
         );
         let mut map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}});
-        shown(&mut map);
+        shown(&mut map, false);
         assert_eq!(map["data"]["a"], "1", "other kinds keep their data");
     }
 
