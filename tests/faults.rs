@@ -365,6 +365,19 @@ finally:
 "
             ),
         )?;
+        // Tokens as the values of a table of cases, shown by `observe` (the case that passes) and
+        // passed to a step file as a parameter: in the include's summary, and as an expected
+        // value in the included step's failure (the case that fails).
+        f.write(
+            "steps/show.yaml",
+            "params: [v, kind]\nsteps:\n  - call: {as: admin, path: /api, expect: [{path: $.body.kind, equals: '${kind}'}]}\n",
+        )?;
+        f.write(
+            "cases-include.yaml",
+            &format!(
+                "description: tokens as case values and include parameters\nobserve: 'case ${{t}}'\ncases:\n  - {{name: passes, t: '{minted}', kind: APIVersions}}\n  - {{name: fails, t: '{legacy_token}', kind: '{legacy_token}'}}\nsteps:\n  - include: {{file: steps/show.yaml, with: {{v: '${{t}}', kind: '${{kind}}'}}}}\n"
+            ),
+        )?;
         let (json, junit) = (f.dir.join("report.json"), f.dir.join("junit.xml"));
         let out = f
             .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
@@ -372,7 +385,10 @@ finally:
             .map_err(|e| e.to_string())?;
         let text = all_output(&out);
         assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
-        assert!(text.contains("3 passed, 7 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("4 passed, 8 failed"), "every scenario ran:\n{text}");
+        for shown in ["PASS  cases-include::passes", "observed: case <token sha256:", "steps/show.yaml with kind=<token sha256:"] {
+            assert!(text.contains(shown), "the case table and the include show `{shown}`:\n{text}");
+        }
         // The tokens went out and came back: echoed in the body, and (where the API server warns
         // about unknown fields, 1.25 on) in a `Warning` header — each shown as a fingerprint.
         assert!(text.contains("call-headers-fails") && text.contains("$.body.data: expected \"x\", observed {\"token\":\"<token sha256:"), "{text}");
@@ -459,7 +475,7 @@ fn kubectl_as_token(installation: local::Installation) -> Result<(), Failed> {
 steps:
   - token: {service-account: default, save: t}
   - kubectl: {as: t, args: [auth, can-i, list, pods], exit: 1, expect: [{path: $.stdout, equals: \"no\\n\"}]}
-  - kubectl: {as: t, args: [get, configmaps, -v=8], exit: 1, expect: [{path: $.stderr, contains: 'Authorization: Bearer <masked>'}]}
+  - kubectl: {as: t, args: [get, --raw, /api, -v=8], expect: [{path: $.stderr, contains: 'Authorization: Bearer <masked>'}]}
   - kubectl:
       as: t
       args: [config, view, --raw, -o, 'jsonpath={.users[0].user.token}']
@@ -478,7 +494,7 @@ steps:
             "kubectl-as-times-out.yaml",
             "description: kubectl as a token serving a proxy until its step times out
 steps:
-  - kubectl: {args: [create, token, default], save: t}
+  - token: {service-account: default, save: t}
   - kubectl: {as: t, args: [proxy, --port=0], timeout: 2s}
 ",
         )?;

@@ -1,6 +1,11 @@
 //! Every scenario file as a libtest trial: `cargo test --test scenarios`, filters, `--list`,
 //! `--ignored`, `--test-threads` and `cargo nextest run` all work.
 //!
+//! Trials: `<cluster>::<file stem>` for each file of `scenarios/` on every cluster, one
+//! `<cluster>::<file stem>::<case>` per case of a table of cases; `examples/` (checks beyond
+//! tokens) on the newest release only, as `<cluster>::examples::<file stem>`; and a
+//! `lint::<file stem>` (`lint::examples::<file stem>`) for every file.
+//!
 //! Clusters come from the environment:
 //! - `KUBEPROOF_VERSION=1.37.2` (or `KUBEPROOF_VERSIONS=1.23.17,latest`): local control planes,
 //!   built from the official Go modules if needed and started on first use;
@@ -24,7 +29,7 @@ use kubeproof::version::KubeVersion;
 use kubeproof::cluster::pool::{Pool, Sharing, Target};
 use kubeproof::exec::{self, ExecOptions, redact};
 use kubeproof::report::{Verdict, text};
-use kubeproof::scenario::{Scenario, discover, lint};
+use kubeproof::scenario::{Scenario, cases, discover, lint};
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -47,12 +52,39 @@ fn sharing() -> Option<Sharing> {
     Some(Sharing { key: run, reaper: PathBuf::from(env!("CARGO_BIN_EXE_kubeproof")) })
 }
 
-/// Every scenario that loads, for starting the clusters they need up front.
-fn all_scenarios() -> &'static [Scenario] {
-    static ALL: OnceLock<Vec<Scenario>> = OnceLock::new();
-    ALL.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-        discover(&[dir]).unwrap_or_default().iter().filter_map(|f| Scenario::load(f).ok()).collect()
+/// A directory of scenario files the harness runs, and on which clusters.
+struct Suite {
+    dir: &'static str,
+    /// What trial names say after the cluster: `examples::` for `examples/`.
+    prefix: &'static str,
+    /// Only on the newest release of the run (or the one context).
+    newest_only: bool,
+}
+
+/// Token behaviour on every release; checks beyond tokens on the newest.
+const SUITES: [Suite; 2] = [
+    Suite { dir: "scenarios", prefix: "", newest_only: false },
+    Suite { dir: "examples", prefix: "examples::", newest_only: true },
+];
+
+impl Suite {
+    fn files(&self) -> Vec<PathBuf> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(self.dir);
+        discover(&[dir]).unwrap_or_else(|e| panic!("the {} directory: {e}", self.dir))
+    }
+
+    fn runs_on(&self, newest: bool) -> bool {
+        newest || !self.newest_only
+    }
+}
+
+/// Every scenario that loads and runs on a cluster, for starting the clusters they need up
+/// front (the newest release runs `examples/` too).
+fn all_scenarios(newest: bool) -> &'static [Scenario] {
+    static ALL: [OnceLock<Vec<Scenario>>; 2] = [OnceLock::new(), OnceLock::new()];
+    ALL[usize::from(newest)].get_or_init(|| {
+        let suites = SUITES.iter().filter(|suite| suite.runs_on(newest));
+        suites.flat_map(Suite::files).filter_map(|f| Scenario::load(&f).ok()).collect()
     })
 }
 
@@ -69,8 +101,6 @@ fn main() {
     kubeproof::cluster::ensure_crypto_provider();
     kubeproof::progress::to_stderr();
     let args = Arguments::from_args();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let files = discover(&[dir]).expect("the scenarios directory");
     // Local releases are resolved up front (`latest` → 1.37.2): trial names carry the release,
     // and a scenario gets no trial on a release it does not apply to.
     let targets: Vec<(Target, Option<KubeVersion>)> = targets()
@@ -83,38 +113,46 @@ fn main() {
             Target::Context(_) => (t, None),
         })
         .collect();
+    // The newest release (the last target when none resolves, e.g. a context).
+    let newest = targets.iter().enumerate().max_by_key(|(_, (_, v))| *v).map(|(i, _)| i);
     let mut trials = Vec::new();
-
-    for file in &files {
-        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let path = file.clone();
-        trials.push(Trial::test(format!("lint::{stem}"), move || {
-            let scenario = Scenario::load(&path).map_err(|d| Failed::from(d.to_string()))?;
-            let problems = lint::lint(&scenario);
-            if problems.is_empty() {
-                Ok(())
-            } else {
-                Err(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n").into())
+    for suite in &SUITES {
+        for file in suite.files() {
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = format!("{}{stem}", suite.prefix);
+            trials.push(lint_trial(&stem, &file));
+            if targets.is_empty() {
+                trials.push(Trial::ignorable_test(format!("scenario::{stem}"), || {
+                    Ok(Completion::ignored_with(
+                        "no cluster: set KUBEPROOF_VERSION=latest (local control plane) or KUBEPROOF_CONTEXT=kind-kubeproof",
+                    ))
+                }));
             }
-        }));
-        if targets.is_empty() {
-            trials.push(Trial::ignorable_test(format!("scenario::{stem}"), || {
-                Ok(Completion::ignored_with(
-                    "no cluster: set KUBEPROOF_VERSION=latest (local control plane) or KUBEPROOF_CONTEXT=kind-kubeproof",
-                ))
-            }));
-        }
-        let scenario = Scenario::load(file).ok();
-        for (target, version) in &targets {
-            if let (Some(v), Some(s)) = (version, &scenario) {
-                if !s.applies_to(v) {
+            // One run per case of a table; a file that does not load gets one trial, which fails.
+            let runs: Vec<Option<Scenario>> = match Scenario::load(&file) {
+                Ok(s) => cases::expand(s).into_iter().map(Some).collect(),
+                Err(_) => vec![None],
+            };
+            for (index, (target, version)) in targets.iter().enumerate() {
+                let is_newest = newest == Some(index);
+                if !suite.runs_on(is_newest) {
                     continue;
                 }
+                for run in &runs {
+                    if let (Some(v), Some(s)) = (version, run) {
+                        if !s.applies_to(v) {
+                            continue;
+                        }
+                    }
+                    let case = run.as_ref().and_then(|s| s.case.as_ref()).map(|c| c.label.clone());
+                    let name = match &case {
+                        Some(label) => format!("{}::{stem}::{label}", target.label()),
+                        None => format!("{}::{stem}", target.label()),
+                    };
+                    let (path, target) = (file.clone(), target.clone());
+                    trials.push(Trial::ignorable_test(name, move || run_trial(&target, is_newest, &path, case.as_deref())));
+                }
             }
-            let path = file.clone();
-            let target = target.clone();
-            let name = format!("{}::{stem}", target.label());
-            trials.push(Trial::ignorable_test(name, move || run_trial(&target, &path)));
         }
     }
 
@@ -140,13 +178,35 @@ fn main() {
     conclusion.exit();
 }
 
-fn run_trial(target: &Target, path: &PathBuf) -> Result<Completion, Failed> {
-    let scenario = Scenario::load(path).map_err(|d| Failed::from(d.to_string()))?;
+/// Diagnostics, one a line.
+fn lines(found: &[kubeproof::scenario::Diagnostic]) -> String {
+    found.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// `lint::<stem>`: the file loads (its includes too) and lint finds nothing, in any case.
+fn lint_trial(stem: &str, file: &std::path::Path) -> Trial {
+    let path = file.to_path_buf();
+    Trial::test(format!("lint::{stem}"), move || {
+        let scenario = Scenario::load(&path).map_err(|found| Failed::from(lines(&found)))?;
+        match lint::lint(&scenario).as_slice() {
+            [] => Ok(()),
+            problems => Err(lines(problems).into()),
+        }
+    })
+}
+
+/// Runs the file (its `case`, for a table of cases) on the target's pool.
+fn run_trial(target: &Target, newest: bool, path: &PathBuf, case: Option<&str>) -> Result<Completion, Failed> {
+    let loaded = Scenario::load(path).map_err(|found| Failed::from(lines(&found)))?;
+    let scenario = cases::expand(loaded)
+        .into_iter()
+        .find(|s| s.case.as_ref().map(|c| c.label.as_str()) == case)
+        .ok_or_else(|| Failed::from(format!("{} has no case `{}` any more", path.display(), case.unwrap_or_default())))?;
     let slot = pools().lock().map_err(|_| "poisoned")?.entry(target.label()).or_default().clone();
     runtime().block_on(async {
         let (cell, reported) = &*slot;
         // The flag-profile clusters of every scenario start together with the main one.
-        let pool = match cell.get_or_init(|| async { Pool::open_sharing(target, all_scenarios(), sharing()).await }).await {
+        let pool = match cell.get_or_init(|| async { Pool::open_sharing(target, all_scenarios(newest), sharing()).await }).await {
             Ok(p) => p,
             // One clear error per cluster: the first trial fails with it, the rest point at it.
             Err(e) if !reported.swap(true, Ordering::SeqCst) => {

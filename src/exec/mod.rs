@@ -460,7 +460,14 @@ fn mismatches<'a>(
     version: &crate::version::KubeVersion,
     vars: &template::Vars,
 ) -> Result<Vec<Mismatch>, StepError> {
-    let render = |v: Value| template::render_json(&v, vars).map_err(|message| StepError::Undefined { message });
+    // An expected value is redacted as the document it is compared with was: a token written
+    // in it (a case's value, a parameter) is compared, and shown, as its fingerprint — whole,
+    // before a message cuts it short.
+    let render = |v: Value| {
+        let mut v = template::render_json(&v, vars).map_err(|message| StepError::Undefined { message })?;
+        redact::redact_json(&mut v);
+        Ok::<_, StepError>(v)
+    };
     let mut out = Vec::new();
     for (a, position) in assertions {
         if a.versions.as_ref().is_some_and(|r| !r.contains(version)) {

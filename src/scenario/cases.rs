@@ -149,7 +149,7 @@ impl<'de> Deserialize<'de> for Case {
                 Ok(case)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_any(V)
     }
 }
 

@@ -188,8 +188,8 @@ impl StepLint<'_> {
     /// judges the value either way.
     pub fn templated<T: FromText + Clone>(&mut self, value: &Templated<T>, check: impl Fn(&T) -> Result<(), String>) {
         match value {
-            Templated::Written(parsed) => {
-                if let Err(e) = parsed.get().and_then(|v| check(v)) {
+            Templated::Written(v) => {
+                if let Err(e) = check(v) {
                     self.problem(e);
                 }
             }

@@ -104,28 +104,21 @@ impl FromText for http::Method {
     }
 }
 
-/// A value written as itself, parsed at load like [`Parsed`], or with `${…}` in it, parsed when
-/// the step runs from the rendered text: `duration: ${d}` takes a case's value. Lint checks a
-/// template's value when it knows it (a case's value), see `StepLint::known`.
+/// A value written as itself, parsed at load as its type parses (a bad one is a parse error
+/// at its place), or with `${…}` in it, parsed when the step runs from the rendered text:
+/// `duration: ${d}` takes a case's value. Lint checks a template's value when it knows it (a
+/// case's), see `StepLint::templated`.
 #[derive(Debug, Clone)]
 pub enum Templated<T> {
-    Written(Parsed<T>),
+    Written(T),
     Template(String),
 }
 
 impl<T: FromText + Clone> Templated<T> {
-    pub fn new(text: impl Into<String>) -> Self {
-        let text = text.into();
-        match super::template::references(&text).is_empty() {
-            true => Templated::Written(Parsed::new(text)),
-            false => Templated::Template(text),
-        }
-    }
-
     /// The value: as parsed at load, or the template rendered by `render` and parsed now.
     pub fn resolve<E: From<String>>(&self, render: impl FnOnce(&str) -> Result<String, E>) -> Result<T, E> {
         match self {
-            Templated::Written(parsed) => Ok(parsed.get()?.clone()),
+            Templated::Written(value) => Ok(value.clone()),
             Templated::Template(text) => Ok(Self::parse_rendered(text, &render(text)?)?),
         }
     }
@@ -136,38 +129,36 @@ impl<T: FromText + Clone> Templated<T> {
     }
 }
 
-impl<T> Templated<T> {
-    pub fn as_str(&self) -> &str {
+impl<T: fmt::Display> fmt::Display for Templated<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Templated::Written(parsed) => parsed.as_str(),
-            Templated::Template(text) => text,
+            Templated::Written(value) => value.fmt(f),
+            Templated::Template(text) => f.write_str(text),
         }
     }
 }
 
-impl<T> fmt::Display for Templated<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A string, or a number taken as its text (`status: 422`, `duration: 0`).
-impl<'de, T: FromText + Clone> Deserialize<'de> for Templated<T> {
+/// A string with `${…}` is a template; anything else is handed to `T`'s own parsing.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Templated<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::{I64Deserializer, StrDeserializer, U64Deserializer};
         struct V<T>(std::marker::PhantomData<T>);
-        impl<T: FromText + Clone> serde::de::Visitor<'_> for V<T> {
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
             type Value = Templated<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a value or a `${variable}`")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Templated<T>, E> {
-                Ok(Templated::new(s))
+                match super::template::references(s).is_empty() {
+                    true => T::deserialize(StrDeserializer::<E>::new(s)).map(Templated::Written),
+                    false => Ok(Templated::Template(s.to_string())),
+                }
             }
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Templated<T>, E> {
-                Ok(Templated::new(n.to_string()))
+                T::deserialize(U64Deserializer::<E>::new(n)).map(Templated::Written)
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Templated<T>, E> {
-                Ok(Templated::new(n.to_string()))
+                T::deserialize(I64Deserializer::<E>::new(n)).map(Templated::Written)
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -209,6 +200,34 @@ impl FromText for HttpStatus {
     }
 }
 
+impl fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = HttpStatus;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an HTTP status such as 201, 404 or 422")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<HttpStatus, E> {
+                HttpStatus::from_text(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<HttpStatus, E> {
+                HttpStatus::from_text(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<HttpStatus, E> {
+                HttpStatus::from_text(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl schemars::JsonSchema for HttpStatus {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "HttpStatus".into()
@@ -238,15 +257,19 @@ mod tests {
     #[test]
     fn a_template_is_parsed_when_rendered() {
         use crate::scenario::GoDuration;
-        let written: Templated<GoDuration> = Templated::new("600s");
+        let parse = |yaml: &str| serde_saphyr::from_str::<Templated<GoDuration>>(yaml);
+        let written = parse("600s").unwrap();
         assert!(matches!(written, Templated::Written(_)));
         let render_nothing = |_: &str| -> Result<String, String> { Err("not rendered".into()) };
         assert_eq!(written.resolve(render_nothing).unwrap().0.as_secs(), 600);
-        let template: Templated<GoDuration> = Templated::new("${d}");
+        assert!(parse("10").unwrap_err().to_string().contains("write 10s"), "a bad literal is a parse error, in the type's words");
+        let template = parse("'${d}'").unwrap();
+        assert_eq!(template.to_string(), "${d}");
         assert_eq!(template.resolve(|_| Ok::<_, String>("599s".into())).unwrap().0.as_secs(), 599);
         let bad = template.resolve(|_| Ok::<_, String>("599".into())).unwrap_err();
         assert!(bad.starts_with("`${d}` is `599`: ") && bad.contains("no unit"), "{bad}");
-        let status: Templated<HttpStatus> = Templated::new("42");
-        assert!(status.resolve(render_nothing).unwrap_err().contains("between 100 and 599"));
+        let status = serde_saphyr::from_str::<Templated<HttpStatus>>("42").unwrap_err().to_string();
+        assert!(status.contains("between 100 and 599"), "{status}");
+        assert!(matches!(serde_saphyr::from_str::<Templated<HttpStatus>>("422").unwrap(), Templated::Written(HttpStatus(422))));
     }
 }
