@@ -370,7 +370,7 @@ fn next_input(rng: &mut StdRng, seeds: &[Vec<u8>]) -> (Vec<u8>, String) {
 
 /// What loading and linting one input gave.
 enum Outcome {
-    Refused(Diagnostic),
+    Refused(Vec<Diagnostic>),
     Linted(Vec<Diagnostic>),
 }
 
@@ -410,9 +410,14 @@ fn run(seed: u64, (min, max): (usize, usize), until: Option<Instant>, dir: &Path
         let mut problems = Vec::new();
         match load_and_lint(&path, &access) {
             Err(what) => problems.push(what),
-            Ok(Outcome::Refused(d)) => {
+            Ok(Outcome::Refused(found)) => {
                 tally.refused += 1;
-                problems.extend(malformed(&d, &path).into_iter().map(|what| format!("{what}: {}", excerpt(&d.to_string()))));
+                if found.is_empty() {
+                    problems.push("refused without a diagnostic".into());
+                }
+                for d in &found {
+                    problems.extend(malformed(d, &path).into_iter().map(|what| format!("{what}: {}", excerpt(&d.to_string()))));
+                }
             }
             Ok(Outcome::Linted(diags)) => {
                 if diags.is_empty() {
@@ -495,6 +500,8 @@ fn alias_bombs_are_refused_not_expanded() {
     let started = Instant::now();
     let refused = Scenario::parse(Path::new("bomb.yaml"), &bomb).expect_err("9^12 values must not be built");
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let refused = &refused[0];
     assert!(refused.message.contains("kubeproof's limit"), "{refused}");
     assert!(refused.message.contains("aliases"), "{refused}");
     assert!(refused.pos.line > 8, "{refused}");
