@@ -396,6 +396,8 @@ mod tests {
         assert_eq!(r.uri().to_string(), "/api/v1/pods?labelSelector=a%20in%20(b)");
         let r = request(&http::Method::GET, "/apis/x/v1/namespaces/ns/things?fieldManager=kp", None, http::HeaderMap::new()).unwrap();
         assert_eq!(r.uri().to_string(), "/apis/x/v1/namespaces/ns/things?fieldManager=kp");
+        let r = request(&http::Method::GET, "/api/v1/../v1/./pods", None, http::HeaderMap::new()).unwrap();
+        assert_eq!(r.uri().to_string(), "/api/v1/pods");
     }
 
     #[test]
