@@ -386,7 +386,8 @@ fn json_equal(a: &Value, b: &Value) -> bool {
 
 /// A value short enough for one line of a report.
 pub fn brief(v: &Value) -> String {
-    let s = v.to_string();
+    // Redacted before it is cut: a token cut in half would no longer be recognised.
+    let s = crate::exec::redact::redact(&v.to_string());
     if s.chars().count() > 300 {
         let cut: String = s.chars().take(300).collect();
         format!("{cut}… ({} bytes)", s.len())
@@ -437,6 +438,17 @@ mod tests {
         assert!(Assertion { at_least: Some(json!("soon")), ..a("$.x") }.validate().unwrap_err().contains("RFC 3339"));
         assert!(Assertion { at_least: Some(json!("${t}")), ..a("$.x") }.validate().is_ok());
         assert!(Assertion { tolerance: Some(1.0), at_least: Some(json!(1)), ..a("$.x") }.validate().unwrap_err().contains("goes with `equals`"));
+    }
+
+    #[test]
+    fn a_long_value_is_redacted_before_it_is_cut() {
+        use base64::Engine;
+        let token = format!("eyJhbGciOiJSUzI1NiJ9.{}.c2lnbmF0dXJl", "eyJzdWIiOiJ4In0".repeat(30));
+        crate::exec::redact::remember(&token);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&token);
+        let shown = brief(&json!({"data": {"token": encoded}}));
+        assert!(!shown.contains(&encoded[..40]), "{shown}");
+        assert!(shown.contains("<token sha256:"), "{shown}");
     }
 
     #[test]
