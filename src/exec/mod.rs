@@ -150,8 +150,8 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
             fail_outside_steps(&run, &mut report, Phase::Setup, error).await;
         }
         Ok(()) => {
-            run_steps(&mut run, &mut report, Phase::Step, opts).await;
-            run_steps(&mut run, &mut report, Phase::Finally, opts).await;
+            run_steps(&mut run, &mut report, (Phase::Step, &scenario.spec.steps), opts).await;
+            run_steps(&mut run, &mut report, (Phase::Finally, &scenario.spec.finally), opts).await;
         }
     }
     if report.verdict == Verdict::Passed {
@@ -190,7 +190,8 @@ async fn fail_outside_steps(run: &Run<'_>, report: &mut ScenarioReport, phase: P
     };
     let diagnostics = Some(diagnostics::collect(run, None, report.failure.is_none()).await);
     let position = Position::file(&report.file);
-    let failure = Failure { phase, step: None, position, keyword: keyword.into(), error: error.redacted(), diagnostics };
+    let failure =
+        Failure { phase, step: None, position, keyword: keyword.into(), error: error.redacted(), diagnostics, included_from: Vec::new() };
     add_failure(report, failure);
 }
 
@@ -230,12 +231,13 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
 /// The steps of a phase in order, each recorded as it finishes, a failure with the cluster's
 /// diagnostics. The first failure ends the `steps`; every `finally` step runs, whatever failed
 /// before it (a failure of one is added to the report's failures).
-async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, phase: Phase, opts: &ExecOptions) {
+async fn run_steps(
+    run: &mut Run<'_>,
+    report: &mut ScenarioReport,
+    (phase, steps): (Phase, &[Spanned<Step>]),
+    opts: &ExecOptions,
+) {
     let (scenario, cluster) = (run.scenario, run.cluster);
-    let steps = match phase {
-        Phase::Finally => &scenario.spec.finally,
-        Phase::Step | Phase::Cluster | Phase::Setup | Phase::Cleanup => &scenario.spec.steps,
-    };
     for (index, step) in steps.iter().enumerate() {
         match run_one_step(run, phase, index, step, opts).await {
             Ok(record) => {
@@ -269,12 +271,14 @@ async fn run_one_step(
     let (scenario, cluster) = (run.scenario, run.cluster);
     let pos = scenario.pos_in(step, &step.referenced);
     run.step_file = pos.file.clone();
+    let included_from: Vec<Position> = scenario.included_from(step).iter().cloned().map(Position::from).collect();
     let step = &step.value;
     let started = Instant::now();
     let record = |summary: String, skipped: bool| StepRecord {
         phase,
         index,
         line: pos.line,
+        file: (!included_from.is_empty()).then(|| pos.file.clone()),
         keyword: step.keyword().into(),
         summary,
         skipped,
@@ -310,6 +314,7 @@ async fn run_one_step(
             keyword: step.keyword().into(),
             error: error.redacted(),
             diagnostics: None,
+            included_from,
         }),
     }
 }
@@ -383,15 +388,14 @@ fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
             return Some(format!("applies to {range}; the cluster runs {}", cluster.version));
         }
     }
-    let wanted = &scenario.spec.requires.apiserver_args;
+    let wanted = scenario.spec.requires.flags();
     if !wanted.is_empty() {
-        match cluster.has_apiserver_args(wanted) {
+        match cluster.runs_with(&wanted) {
             Some(true) => {}
-            Some(false) => return Some(format!("needs kube-apiserver {}; this cluster runs without", wanted.join(" "))),
+            Some(false) => return Some(format!("needs {wanted}; this cluster runs without")),
             None => {
                 return Some(format!(
-                    "needs kube-apiserver {}; kubeproof cannot see the flags of context {} (run it with --local)",
-                    wanted.join(" "),
+                    "needs {wanted}; kubeproof cannot see the flags of context {} (run it with --local)",
                     cluster.label
                 ));
             }
@@ -735,6 +739,7 @@ pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> Scenar
             keyword: "cluster".into(),
             error: StepError::other(error).redacted(),
             diagnostics: None,
+            included_from: Vec::new(),
         }),
         later_failures: Vec::new(),
         steps: Vec::new(),
