@@ -61,13 +61,13 @@ pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, S
 
 async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOutput, StepError> {
     let args: Vec<String> = s.args.iter().map(|a| run.render(a)).collect::<Result<_, _>>()?;
-    let mut cmd = tokio::process::Command::new(&run.cluster.kubectl);
-    // Lives until kubectl has exited, or this future is dropped (a timeout, a signal): the drop
-    // kills kubectl first (declared later, dropped first), then removes the file.
+    // Removed once kubectl has exited, or when this future is dropped (a timeout, a signal),
+    // which kills kubectl too.
     let token_kubeconfig = match s.identity.as_deref() {
         None | Some("admin") => None,
         Some(name) => Some(StepKubeconfig::write(run.cluster, name, run.token(name)?)?),
     };
+    let mut cmd = tokio::process::Command::new(&run.cluster.kubectl);
     match &token_kubeconfig {
         Some(own) => {
             cmd.arg(format!("--kubeconfig={}", own.path().display()));
