@@ -74,7 +74,7 @@ async fn events(run: &Run<'_>) -> Result<(Vec<EventLine>, usize), String> {
 /// first seen or created.
 fn event_line(e: &Value) -> (Option<time::OffsetDateTime>, EventLine) {
     use time::format_description::well_known::Rfc3339;
-    let text = |path: &str| e.pointer(path).and_then(Value::as_str).map(|s| redact::redact(s));
+    let text = |path: &str| e.pointer(path).and_then(Value::as_str).map(redact::redact);
     let time = ["/lastTimestamp", "/eventTime", "/firstTimestamp", "/metadata/creationTimestamp"]
         .iter()
         .find_map(|p| e.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty()));
@@ -145,7 +145,7 @@ fn manifest_target(run: &Run<'_>, doc: &Value) -> Result<Target, String> {
 fn undefined(e: super::StepError) -> String {
     match e {
         super::StepError::Undefined { message } => message,
-        other => format!("{other:?}"),
+        other => crate::report::text::explain(&other),
     }
 }
 
