@@ -35,7 +35,7 @@ pub(crate) async fn eventually<'r>(
                 m if m.is_empty() => return out,
                 m => format!("{}; last: {}", m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "), o.summary),
             },
-            Err(e) => format!("{e:?}"),
+            Err(e) => crate::report::text::explain(e),
         };
         if started.elapsed() >= limit {
             return Err(StepError::Timeout {
