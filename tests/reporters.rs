@@ -44,6 +44,7 @@ fn step(index: usize, line: u64, keyword: &str, summary: &str, millis: u64) -> S
         phase: Phase::Step,
         index,
         line,
+        file: None,
         keyword: keyword.into(),
         summary: summary.into(),
         skipped: false,
@@ -60,6 +61,7 @@ fn skipped(index: usize, line: u64, keyword: &str, range: &str) -> StepRecord {
         phase: Phase::Step,
         index,
         line,
+        file: None,
         keyword: keyword.into(),
         summary: format!("skipped: only on {range}"),
         skipped: true,
@@ -88,7 +90,7 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
 fn failed(name: &str, cluster: &str, millis: u64, step_index: Option<usize>, position: Position, keyword: &str, error: StepError) -> ScenarioReport {
     let phase = if step_index.is_some() { Phase::Step } else if keyword == "cleanup" { Phase::Cleanup } else { Phase::Setup };
     ScenarioReport {
-        failure: Some(Failure { phase, step: step_index, position, keyword: keyword.into(), error, diagnostics: None }),
+        failure: Some(Failure { phase, step: step_index, position, keyword: keyword.into(), error, diagnostics: None, included_from: Vec::new() }),
         ..base(name, cluster, Verdict::Failed, millis)
     }
 }
@@ -188,6 +190,7 @@ fn reports() -> Vec<ScenarioReport> {
             problems: vec!["events of kp-rbac-forbidden-until-bound-abcdefgh: no answer within 5s".into()],
             ..Diagnostics::default()
         }),
+        included_from: Vec::new(),
     }];
 
     let timeout = failed(

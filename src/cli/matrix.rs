@@ -149,7 +149,7 @@ fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Resu
         }
     }
     let descriptions: BTreeMap<String, String> =
-        scenarios.iter().map(|s| (s.name.clone(), s.spec.description.trim().to_string())).collect();
+        scenarios.iter().map(|s| (s.name.clone(), kubeproof::scenario::cases::description(s))).collect();
     Ok((Matrix::build(columns, &reports, descriptions), reports))
 }
 
@@ -187,7 +187,7 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
         reports.extend(pool_reports);
     }
     let descriptions: BTreeMap<String, String> =
-        scenarios.iter().map(|s| (s.name.clone(), s.spec.description.trim().to_string())).collect();
+        scenarios.iter().map(|s| (s.name.clone(), kubeproof::scenario::cases::description(s))).collect();
     Ok((Matrix::build(columns, &reports, descriptions), reports))
 }
 

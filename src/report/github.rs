@@ -89,6 +89,7 @@ mod tests {
                 keyword: "call".into(),
                 error: StepError::other("100% wrong,\nreally: yes"),
                 diagnostics: None,
+                included_from: Vec::new(),
             }),
             later_failures: Vec::new(),
             steps: Vec::new(),

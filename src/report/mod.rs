@@ -35,6 +35,9 @@ pub struct StepRecord {
     pub phase: Phase,
     pub index: usize,
     pub line: u64,
+    /// The file `line` is in, when it is not the scenario's: an included step's step file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
     pub keyword: String,
     /// What happened, tokens shown only as sha256 prefixes.
     pub summary: String,
@@ -62,6 +65,9 @@ pub struct Failure {
     /// What the cluster looked like right after the failure (redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<Diagnostics>,
+    /// For a step of a step file: the `include` steps that brought it in, innermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included_from: Vec<Position>,
 }
 
 /// The parts of a scenario's run.

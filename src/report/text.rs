@@ -37,7 +37,11 @@ pub fn details(r: &ScenarioReport) -> String {
         for step in r.steps.iter().filter(|step| order(step.phase) == stage) {
             let mark = if step.skipped { "-" } else { "✓" };
             let number = number(step.phase, step.index);
-            let _ = writeln!(s, "  {mark} {number:>2}. {:<15} line {:<4} {}", step.keyword, step.line, step.summary);
+            let line = match &step.file {
+                Some(file) => format!("{}:{}", file.display(), step.line),
+                None => format!("line {:<4}", step.line),
+            };
+            let _ = writeln!(s, "  {mark} {number:>2}. {:<15} {line} {}", step.keyword, step.summary);
         }
         for f in failures.iter().filter(|f| order(f.phase) == stage) {
             failure(&mut s, f, r.namespace.as_deref());
@@ -99,7 +103,12 @@ pub fn not_finished(count: usize) -> String {
 pub fn headline(f: &Failure) -> String {
     let finally = if f.phase == Phase::Finally { "finally " } else { "" };
     let step = f.step.map(|i| format!("{finally}step {} ", i + 1)).unwrap_or_default();
-    format!("{step}`{}` at {} failed", f.keyword, f.position)
+    let places: Vec<String> = f.included_from.iter().map(|p| p.to_string()).collect();
+    let included = match places.is_empty() {
+        true => String::new(),
+        false => format!(" (included from {})", places.join(", from ")),
+    };
+    format!("{step}`{}` at {}{included} failed", f.keyword, f.position)
 }
 
 /// When a phase runs: the steps (after the cluster and the namespace), `finally`, the cleanup.

@@ -65,6 +65,22 @@ pub fn expand(scenario: Scenario) -> Vec<Scenario> {
         .collect()
 }
 
+/// What a scenario shows, for the matrix: its description and, for a case, the case's values
+/// (`… Case 599s: duration=599s, status=422.`).
+pub fn description(scenario: &Scenario) -> String {
+    let text = scenario.spec.description.trim().to_string();
+    let Some(case) = &scenario.case else { return text };
+    let values: Vec<String> = case
+        .vars
+        .iter()
+        .map(|(name, value)| match value {
+            Value::String(s) => format!("{name}={s}"),
+            other => format!("{name}={other}"),
+        })
+        .collect();
+    format!("{text} Case {}: {}.", case.label, values.join(", "))
+}
+
 /// The table's own problems, each at its case: empty, names that are not strings, not fit for a
 /// trial name or used twice, reserved variables, and keys that differ from the first case's.
 pub(crate) fn problems(scenario: &Scenario) -> Vec<Diagnostic> {
@@ -174,6 +190,7 @@ mod tests {
         assert_eq!(case.vars["status"], serde_json::json!(422), "values keep their JSON type");
         assert_eq!(case.vars["d"], serde_json::json!("599s"));
         assert!(!case.vars.contains_key("name"));
+        assert_eq!(description(&all[0]), "d Case short: d=599s, status=422.");
         assert_eq!(expand(scenario("")).len(), 1, "no table: the scenario as it is");
     }
 
