@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 
+use kubeproof::cluster::FlagProfile;
 use kubeproof::cluster::local::{self, ClusterLock, ClusterOptions, InstallOptions, LocalCluster, Status, versions};
 use kubeproof::interrupt;
 
@@ -40,6 +41,10 @@ pub enum ClusterCommand {
         /// An extra kube-apiserver flag, e.g. --apiserver-arg=--service-account-max-token-expiration=2h.
         #[arg(long = "apiserver-arg", allow_hyphen_values = true)]
         apiserver_args: Vec<String>,
+        /// An extra kube-controller-manager flag, e.g.
+        /// --controller-manager-arg=--legacy-service-account-token-clean-up-period=48h.
+        #[arg(long = "controller-manager-arg", allow_hyphen_values = true)]
+        controller_manager_args: Vec<String>,
     },
     /// Stop a local cluster and delete its files.
     Down {
@@ -81,7 +86,7 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
             println!("etcd: {}", inst.etcd.display());
             Ok(ExitCode::Ok)
         }
-        ClusterCommand::Up { version, name, apiserver_args } => {
+        ClusterCommand::Up { version, name, apiserver_args, controller_manager_args } => {
             if let Some(Err(e)) = name.as_deref().map(local::validate_name) {
                 return Ok(bad_input(e));
             }
@@ -97,7 +102,8 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
                 inst = install => inst.map_err(|e| e.to_string())??,
                 signal = interrupt::first() => return Ok(ExitCode::Signalled(signal)),
             };
-            let opts = ClusterOptions { version: Some(v), name: None, apiserver_args, detached: true };
+            let flags = FlagProfile { apiserver: apiserver_args, controller_manager: controller_manager_args };
+            let opts = ClusterOptions { version: Some(v), name: None, flags, detached: true };
             // Dropping the start (on a signal) kills what it started and removes the directory.
             let cluster = tokio::select! {
                 cluster = LocalCluster::start_locked(inst, opts, lock) => cluster?,

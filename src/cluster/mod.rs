@@ -1,10 +1,12 @@
 //! Clusters to run scenarios on: a local control plane kubeproof starts, or a kubeconfig context.
 
 mod error;
+pub mod flags;
 pub mod local;
 pub mod pool;
 
 pub use error::ClusterError;
+pub use flags::{Component, FlagProfile};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,8 +36,8 @@ pub struct Cluster {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub kubectl: PathBuf,
-    /// The kube-apiserver flags kubeproof set, known for local clusters only.
-    pub apiserver_args: Option<Vec<String>>,
+    /// The flags kubeproof added to its own (its flag profile), known for local clusters only.
+    pub flags: Option<FlagProfile>,
     pub insecure: bool,
     /// Keeps a local cluster alive as long as this connection.
     pub local: Option<Arc<LocalCluster>>,
@@ -93,13 +95,13 @@ impl Cluster {
 
     /// Connects to a local cluster another process started and will stop (a cluster shared by
     /// the processes of a test run): its kubeconfig, its release's kubectl, its flags.
-    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, apiserver_args: Vec<String>, version: KubeVersion) -> Result<Cluster, ClusterError> {
+    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, flags: FlagProfile, version: KubeVersion) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
         let kubeconfig_error = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig(format!("{}: {e}", kubeconfig.display()));
         let config = Kubeconfig::read_from(&kubeconfig).map_err(|e| kubeconfig_error(&e))?;
         let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.map_err(|e| kubeconfig_error(&e))?;
-        let label = local_label(version, &apiserver_args);
-        Self::connect(label, config, Some(kubeconfig), None, kubectl, Some(apiserver_args), None).await
+        let label = local_label(version, &flags);
+        Self::connect(label, config, Some(kubeconfig), None, kubectl, Some(flags), None).await
     }
 
     /// Connects to a local cluster kubeproof started.
@@ -109,14 +111,14 @@ impl Cluster {
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| e.to_string())?;
-        let label = local_label(local.version, &local.apiserver_args);
+        let label = local_label(local.version, &local.flags);
         Self::connect(
             label,
             config,
             Some(local.kubeconfig.clone()),
             None,
             local.installation.binary("kubectl"),
-            Some(local.apiserver_args.clone()),
+            Some(local.flags.clone()),
             Some(local),
         )
         .await
@@ -136,7 +138,7 @@ impl Cluster {
         kubeconfig: Option<PathBuf>,
         context: Option<String>,
         kubectl: PathBuf,
-        apiserver_args: Option<Vec<String>>,
+        flags: Option<FlagProfile>,
         local: Option<Arc<LocalCluster>>,
     ) -> Result<Cluster, ClusterError> {
         let mut config = config;
@@ -167,7 +169,7 @@ impl Cluster {
             kubeconfig,
             context,
             kubectl,
-            apiserver_args,
+            flags,
             local,
             discovery: Default::default(),
         })
@@ -196,19 +198,18 @@ impl Cluster {
     /// The log file of each control-plane component, for a local cluster (started by this
     /// process or by another one of the same run); none for a context.
     pub fn component_logs(&self) -> Vec<(&'static str, PathBuf)> {
-        match (&self.local, &self.apiserver_args, &self.kubeconfig) {
+        match (&self.local, &self.flags, &self.kubeconfig) {
             (Some(local), _, _) => local::component_logs(&local.dir),
             // Attached to a local cluster another process started: its kubeconfig is in the
-            // cluster's directory (contexts have no kube-apiserver flags known).
+            // cluster's directory (contexts have no flags known).
             (None, Some(_), Some(kubeconfig)) => kubeconfig.parent().map(local::component_logs).unwrap_or_default(),
             _ => Vec::new(),
         }
     }
 
-    /// Whether the cluster runs with these kube-apiserver flags; `None` when it cannot be known.
-    pub fn has_apiserver_args(&self, wanted: &[String]) -> Option<bool> {
-        let args = self.apiserver_args.as_ref()?;
-        Some(wanted.iter().all(|w| args.contains(w)))
+    /// Whether the cluster's components run with these flags; `None` when it cannot be known.
+    pub fn runs_with(&self, wanted: &FlagProfile) -> Option<bool> {
+        Some(self.flags.as_ref()?.includes(wanted))
     }
 
     /// A component of a local cluster that has died, with the end of its log.
@@ -279,8 +280,8 @@ impl Cluster {
 }
 
 /// How reports name a local cluster: its release, and the flags it was started with.
-fn local_label(version: KubeVersion, apiserver_args: &[String]) -> String {
-    if apiserver_args.is_empty() { version.to_string() } else { format!("{version} {}", apiserver_args.join(" ")) }
+fn local_label(version: KubeVersion, flags: &FlagProfile) -> String {
+    if flags.is_empty() { version.to_string() } else { format!("{version} {flags}") }
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

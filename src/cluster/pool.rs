@@ -1,6 +1,7 @@
-//! The clusters a run uses: one context, or local control planes of one release — one per set
-//! of kube-apiserver flags that scenarios require, started together up front when the pool is
-//! opened for its scenarios ([`Pool::open_for`]), else on first use.
+//! The clusters a run uses: one context, or local control planes of one release — one per flag
+//! profile (the kube-apiserver and kube-controller-manager flags scenarios require), started
+//! together up front when the pool is opened for its scenarios ([`Pool::open_for`]), else on
+//! first use.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,7 @@ use futures::TryFutureExt as _;
 use tokio::sync::OnceCell;
 
 use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
-use super::{Cluster, ClusterError, ContextTarget};
+use super::{Cluster, ClusterError, ContextTarget, FlagProfile};
 use crate::scenario::Scenario;
 
 /// Where scenarios run.
@@ -37,7 +38,7 @@ type Slot = Arc<OnceCell<Arc<Cluster>>>;
 pub struct Pool {
     base: Arc<Cluster>,
     installation: Option<Installation>,
-    profiles: Mutex<BTreeMap<Vec<String>, Slot>>,
+    profiles: Mutex<BTreeMap<FlagProfile, Slot>>,
     sharing: Option<Sharing>,
 }
 
@@ -84,7 +85,7 @@ impl Pool {
                 .map_err(|e| ClusterError::Install(e.to_string()))?
                 .map_err(ClusterError::Install)?;
                 // Only for the scenarios that apply to this release: the others never run here.
-                let profiles: BTreeMap<Vec<String>, Slot> = scenarios
+                let profiles: BTreeMap<FlagProfile, Slot> = scenarios
                     .iter()
                     .filter(|s| s.applies_to(&installation.version))
                     .filter_map(profile)
@@ -93,7 +94,7 @@ impl Pool {
                 // All at once; if one fails, dropping the others' futures stops what they started.
                 let sharing = sharing.as_ref();
                 let (base, ()) = futures::future::try_join(
-                    start(&installation, Vec::new(), sharing),
+                    start(&installation, FlagProfile::default(), sharing),
                     futures::future::try_join_all(
                         profiles.iter().map(|(args, slot)| slot.get_or_try_init(|| start(&installation, args.clone(), sharing))),
                     )
@@ -159,20 +160,19 @@ impl Pool {
     }
 }
 
-/// The kube-apiserver flags a scenario needs a cluster of its own for (sorted), if any.
-fn profile(scenario: &Scenario) -> Option<Vec<String>> {
-    let mut args = scenario.spec.requires.apiserver_args.clone();
-    args.sort();
-    (!args.is_empty()).then_some(args)
+/// The flag profile a scenario needs a cluster of its own for, if any.
+fn profile(scenario: &Scenario) -> Option<FlagProfile> {
+    let flags = scenario.spec.requires.flags().canonical();
+    (!flags.is_empty()).then_some(flags)
 }
 
-async fn start(installation: &Installation, apiserver_args: Vec<String>, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
+async fn start(installation: &Installation, flags: FlagProfile, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
     if let Some(sharing) = sharing {
-        let kubeconfig = local::shared::attach(installation, &apiserver_args, &sharing.key, &sharing.reaper).await?;
+        let kubeconfig = local::shared::attach(installation, &flags, &sharing.key, &sharing.reaper).await?;
         let kubectl = installation.binary("kubectl");
-        return Ok(Arc::new(Cluster::attach_local(kubeconfig, kubectl, apiserver_args, installation.version).await?));
+        return Ok(Arc::new(Cluster::attach_local(kubeconfig, kubectl, flags, installation.version).await?));
     }
-    let opts = ClusterOptions { version: Some(installation.version), apiserver_args, ..Default::default() };
+    let opts = ClusterOptions { version: Some(installation.version), flags, ..Default::default() };
     let local = LocalCluster::start(installation.clone(), opts).await?;
     Ok(Arc::new(Cluster::from_local(Arc::new(local)).await?))
 }

@@ -252,9 +252,9 @@ fn header_problems(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> 
     if spec.description.trim().is_empty() {
         out.push(at(scenario, "description", "`description` is empty: say what behaviour this shows".into()));
     }
-    for arg in &spec.requires.apiserver_args {
-        if !arg.starts_with("--") {
-            out.push(at(scenario, "requires", format!("apiserver arg `{arg}` must start with `--`")));
+    for (component, flags) in spec.requires.flags().components() {
+        for flag in flags.iter().filter(|f| !f.starts_with("--")) {
+            out.push(at(scenario, "requires", format!("{} flag `{flag}` must start with `--`", component.binary())));
         }
     }
     if spec.steps.is_empty() && unparsed.steps == 0 {

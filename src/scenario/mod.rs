@@ -116,6 +116,17 @@ pub struct Requires {
     /// plane is started with them; on other clusters the scenario is not applicable.
     #[serde(default)]
     pub apiserver_args: Vec<String>,
+    /// kube-controller-manager flags, e.g. `--controllers=*,-serviceaccount-token`. A local
+    /// control plane is started with them; on other clusters the scenario is not applicable.
+    #[serde(default)]
+    pub controller_manager_args: Vec<String>,
+}
+
+impl Requires {
+    /// The flags required, per component: the scenario's flag profile.
+    pub fn flags(&self) -> crate::cluster::FlagProfile {
+        crate::cluster::FlagProfile { apiserver: self.apiserver_args.clone(), controller_manager: self.controller_manager_args.clone() }
+    }
 }
 
 /// A loaded scenario: its spec, its name and where it came from.

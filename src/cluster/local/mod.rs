@@ -23,6 +23,7 @@ pub use install::{Installation, InstallOptions, cache_root, install};
 use pki::Pki;
 use process::{Component, LockError, PidLock, ProcessRecord};
 
+use super::FlagProfile;
 use crate::version::KubeVersion;
 
 /// The service-account issuer kind and kubeadm clusters use, so `iss` and `aud` match theirs.
@@ -34,8 +35,8 @@ pub struct ClusterOptions {
     pub version: Option<KubeVersion>,
     /// Defaults to a name made from the version and a random suffix.
     pub name: Option<String>,
-    /// Extra kube-apiserver flags (`--flag=value`); they override kubeproof's defaults.
-    pub apiserver_args: Vec<String>,
+    /// Extra flags (`--flag=value`) per component; they override kubeproof's defaults.
+    pub flags: FlagProfile,
     /// Leave the processes running after kubeproof exits (`kubeproof cluster up`).
     pub detached: bool,
 }
@@ -47,7 +48,9 @@ pub struct ClusterState {
     pub version: String,
     pub server: String,
     pub kubeconfig: PathBuf,
-    pub apiserver_args: Vec<String>,
+    /// Absent from the state of clusters started before controller-manager flags existed.
+    #[serde(default)]
+    pub flags: FlagProfile,
     pub detached: bool,
     /// The kubeproof process that started the cluster (and owns it, unless detached).
     pub owner: u32,
@@ -79,7 +82,8 @@ pub struct LocalCluster {
     pub etcd: String,
     /// etcd's HTTP endpoints (`/version`, `/health`, …), same TLS and client certificates.
     pub etcd_http: String,
-    pub apiserver_args: Vec<String>,
+    /// The flags added to kubeproof's own, per component.
+    pub flags: FlagProfile,
     pub installation: Installation,
     /// How long the start took, from the first process to usable.
     pub startup: Duration,
@@ -207,7 +211,7 @@ impl LocalCluster {
             server: String::new(),
             etcd: String::new(),
             etcd_http: String::new(),
-            apiserver_args: opts.apiserver_args.clone(),
+            flags: opts.flags.clone(),
             installation,
             startup: Duration::ZERO,
             components: Mutex::new(Vec::new()),
@@ -355,28 +359,31 @@ impl LocalCluster {
                 // Not kubeadm's: keeps the self-signed serving pair out of the cluster directory's root.
                 format!("--cert-dir={}", pki_dir.display()),
             ],
-            &self.apiserver_args,
+            &self.flags.apiserver,
         );
         let kcm = kcm_kubeconfig.display().to_string();
-        let kcm_args = vec![
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={kcm_port}"),
-            // Not kubeadm's `true`: one instance gains nothing from it, and a lease renewal the
-            // API server of a busy machine answers late makes kube-controller-manager exit.
-            "--leader-elect=false".into(),
-            format!("--kubeconfig={kcm}"),
-            format!("--authentication-kubeconfig={kcm}"),
-            format!("--authorization-kubeconfig={kcm}"),
-            format!("--client-ca-file={}", p("ca.crt")),
-            format!("--requestheader-client-ca-file={}", p(pki::files::FRONT_PROXY_CA)),
-            format!("--root-ca-file={}", p("ca.crt")),
-            format!("--service-account-private-key-file={}", p("sa.key")),
-            format!("--cluster-signing-cert-file={}", p("ca.crt")),
-            format!("--cluster-signing-key-file={}", p("ca.key")),
-            "--use-service-account-credentials=true".into(),
-            "--controllers=*,bootstrapsigner,tokencleaner".into(),
-            "--cluster-name=kubernetes".into(),
-        ];
+        let kcm_args = merge_flags(
+            vec![
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={kcm_port}"),
+                // Not kubeadm's `true`: one instance gains nothing from it, and a lease renewal the
+                // API server of a busy machine answers late makes kube-controller-manager exit.
+                "--leader-elect=false".into(),
+                format!("--kubeconfig={kcm}"),
+                format!("--authentication-kubeconfig={kcm}"),
+                format!("--authorization-kubeconfig={kcm}"),
+                format!("--client-ca-file={}", p("ca.crt")),
+                format!("--requestheader-client-ca-file={}", p(pki::files::FRONT_PROXY_CA)),
+                format!("--root-ca-file={}", p("ca.crt")),
+                format!("--service-account-private-key-file={}", p("sa.key")),
+                format!("--cluster-signing-cert-file={}", p("ca.crt")),
+                format!("--cluster-signing-key-file={}", p("ca.key")),
+                "--use-service-account-credentials=true".into(),
+                "--controllers=*,bootstrapsigner,tokencleaner".into(),
+                "--cluster-name=kubernetes".into(),
+            ],
+            &self.flags.controller_manager,
+        );
         let scheduler = scheduler_kubeconfig.display().to_string();
         let scheduler_args = vec![
             "--bind-address=127.0.0.1".into(),
@@ -490,7 +497,7 @@ impl LocalCluster {
             version: self.version.to_string(),
             server: self.server.clone(),
             kubeconfig: self.kubeconfig.clone(),
-            apiserver_args: self.apiserver_args.clone(),
+            flags: self.flags.clone(),
             detached: self.detached,
             owner: std::process::id(),
             components,

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::process::{PidLock, ProcessRecord};
 use super::{ClusterOptions, Installation, LocalCluster, clusters_dir, down, read_state};
+use crate::cluster::FlagProfile;
 use crate::version::KubeVersion;
 
 /// How long a shared cluster outlives its last user: long enough for the next trial process of
@@ -20,10 +21,10 @@ pub const IDLE: Duration = Duration::from_secs(20);
 /// A shared cluster is stopped after this long whatever happens, so that none is ever left.
 pub const MAX_LIFE: Duration = Duration::from_secs(3 * 3600);
 
-/// The shared cluster of one run (`key`), release and set of kube-apiserver flags.
-pub fn name(key: &str, version: KubeVersion, apiserver_args: &[String]) -> String {
+/// The shared cluster of one run (`key`), release and flag profile.
+pub fn name(key: &str, version: KubeVersion, profile: &FlagProfile) -> String {
     let key: String = key.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
-    let flags = hex::encode(Sha256::digest(apiserver_args.join("\n").as_bytes()));
+    let flags = hex::encode(Sha256::digest(serde_json::to_vec(profile).unwrap_or_default()));
     format!("shared-{key}-{}-{}", version.tag().replace('.', "-"), &flags[..6])
 }
 
@@ -34,8 +35,8 @@ fn users_dir(name: &str) -> PathBuf {
 /// The kubeconfig of the shared cluster `name`, started (with its reaper, `reaper` being the
 /// kubeproof binary) unless a process of this run already did. This process is recorded as a
 /// user first, so the reaper keeps the cluster while it lives.
-pub async fn attach(installation: &Installation, apiserver_args: &[String], key: &str, reaper: &Path) -> Result<PathBuf, String> {
-    let name = name(key, installation.version, apiserver_args);
+pub async fn attach(installation: &Installation, flags: &FlagProfile, key: &str, reaper: &Path) -> Result<PathBuf, String> {
+    let name = name(key, installation.version, flags);
     let users = users_dir(&name);
     std::fs::create_dir_all(&users).map_err(|e| format!("cannot create {}: {e}", users.display()))?;
     let me = ProcessRecord::of("user", std::process::id(), Path::new(""))?;
@@ -54,7 +55,7 @@ pub async fn attach(installation: &Installation, apiserver_args: &[String], key:
         let opts = ClusterOptions {
             version: Some(installation.version),
             name: Some(name.clone()),
-            apiserver_args: apiserver_args.to_vec(),
+            flags: flags.clone(),
             detached: true,
         };
         let cluster = LocalCluster::start(installation.clone(), opts).await?;
@@ -120,11 +121,15 @@ mod tests {
     #[test]
     fn names_are_valid_cluster_names_per_run_release_and_flags() {
         let v = KubeVersion::new(1, 37, 2);
-        let a = name("0f3c9a2e-1b2c-4d5e-8f90-123456789abc", v, &[]);
-        let b = name("0f3c9a2e-1b2c-4d5e-8f90-123456789abc", v, &["--service-account-max-token-expiration=2h".into()]);
-        assert_ne!(a, b);
+        let run = "0f3c9a2e-1b2c-4d5e-8f90-123456789abc";
+        let flag = || vec!["--service-account-max-token-expiration=2h".to_string()];
+        let a = name(run, v, &FlagProfile::default());
+        let b = name(run, v, &FlagProfile { apiserver: flag(), ..Default::default() });
+        // The same flag for another component is another cluster.
+        let c = name(run, v, &FlagProfile { controller_manager: flag(), ..Default::default() });
+        assert!(a != b && b != c && a != c, "{a} {b} {c}");
         assert!(a.starts_with("shared-0f3c9a2e-v1-37-2-"), "{a}");
-        for n in [a, b, name("../../etc", v, &[])] {
+        for n in [a, b, c, name("../../etc", v, &FlagProfile::default())] {
             super::super::validate_name(&n).unwrap();
         }
     }
