@@ -1,19 +1,25 @@
-//! `apply` and `service-account`: server-side apply of any manifest, recorded for cleanup.
+//! `apply` and `service-account`: server-side apply of any manifest, recorded for cleanup; with
+//! `status`, the API server's answer is asserted on, a refusal included.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use crate::scenario::GoDuration;
+use crate::scenario::assertion::Assertion;
 use crate::scenario::lint::StepLint;
 use crate::scenario::manifest;
+use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
 use super::StepError;
 use super::ledger::RUN_LABEL;
 use super::observe::{Selection, observe};
-use super::{Run, StepOutput, resources};
+use super::resources::{self, Answer};
+use super::{Run, StepOutput};
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -29,10 +35,77 @@ pub struct ApplyStep {
     #[serde(skip)]
     #[schemars(skip)]
     pub file_text: Option<Result<String, String>>,
+    /// Expected HTTP status of the apply (one manifest only): 201 created, 200 updated, 422
+    /// refused… Left out: any success. With it, the document is `{status, body}`.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Assertions on the stored object (`{items: [...]}` for several manifests), or on
+    /// `{status, body}` with `status`.
+    #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
+    pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
     #[serde(default)]
     pub timeout: Option<GoDuration>,
+}
+
+/// `service-account`: a ServiceAccount in the scenario's namespace. Written as its name
+/// (`service-account: sauser`) or as a mapping with the name and what to expect
+/// (`service-account: {name: Bad_Name, status: 422}`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServiceAccountStep {
+    /// The ServiceAccount's name.
+    pub name: String,
+    /// Expected HTTP status of the apply; left out: any success. With it, the document is
+    /// `{status, body}`.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Assertions on the stored ServiceAccount, or on `{status, body}` with `status`.
+    #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
+    pub capture: Captures,
+    #[serde(default)]
+    pub versions: Option<VersionRange>,
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
+
+/// The two ways to write `service-account`, for the schema.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum ServiceAccountForm {
+    /// The name only.
+    Name(String),
+    /// The name and what to expect.
+    Long(ServiceAccountStep),
+}
+
+/// Reads `service-account` in either form; the long form's errors (unknown keys, wrong types)
+/// are its own fields', at their positions.
+pub(crate) fn short_or_long<'de, D: Deserializer<'de>>(d: D) -> Result<ServiceAccountStep, D::Error> {
+    struct Form;
+    impl<'de> serde::de::Visitor<'de> for Form {
+        type Value = ServiceAccountStep;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a ServiceAccount name, or a mapping with `name` (and `status`, `expect`, `capture`, `versions`, `timeout`)")
+        }
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ServiceAccountStep, E> {
+            Ok(ServiceAccountStep { name: name.to_string(), ..Default::default() })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ServiceAccountStep, A::Error> {
+            ServiceAccountStep::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(Form)
 }
 
 /// Creates the scenario's namespace and waits for its `default` ServiceAccount, which pods and
@@ -62,33 +135,70 @@ fn label_value(s: &str) -> String {
     v.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
 }
 
-pub async fn service_account(run: &mut Run<'_>, name: &str) -> Result<StepOutput, StepError> {
-    let name = run.render(name)?;
+pub async fn service_account(run: &mut Run<'_>, s: &ServiceAccountStep) -> Result<StepOutput, StepError> {
+    let name = run.render(&s.name)?;
     let manifest = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}});
     let applied = apply_object(run, manifest).await?;
-    Ok(StepOutput::new(applied, format!("ServiceAccount {name} created")))
+    match s.status {
+        Some(status) => {
+            let asked = format!("apply {}", applied.what());
+            Ok(applied.answer.expected(status, &asked))
+        }
+        None => {
+            let context = applied.context();
+            Ok(StepOutput::new(applied.answer.success(&context)?, format!("ServiceAccount {name} created")))
+        }
+    }
 }
 
 pub async fn apply(run: &mut Run<'_>, step: &ApplyStep) -> Result<StepOutput, StepError> {
     let docs = manifest::manifests(step, &run.scenario.dir())?;
-    let mut applied = Vec::new();
+    if let Some(status) = step.status {
+        let [doc] = docs.as_slice() else { return Err(several_with_status(docs.len()).into()) };
+        let doc = run.render_json(doc)?;
+        let applied = apply_object(run, doc).await?;
+        let asked = format!("apply {}", applied.what());
+        return Ok(applied.answer.expected(status, &asked));
+    }
+    let mut stored = Vec::new();
     let mut names = Vec::new();
     for doc in docs {
         let doc = run.render_json(&doc)?;
-        let obj = apply_object(run, doc).await?;
-        names.push(format!(
-            "{}/{}",
-            obj.get("kind").and_then(Value::as_str).unwrap_or("?"),
-            obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?")
-        ));
-        applied.push(obj);
+        let applied = apply_object(run, doc).await?;
+        let context = applied.context();
+        names.push(applied.what());
+        stored.push(applied.answer.success(&context)?);
     }
-    let doc = if applied.len() == 1 { applied.remove(0) } else { json!({"items": applied}) };
+    let doc = if stored.len() == 1 { stored.remove(0) } else { json!({"items": stored}) };
     Ok(StepOutput::new(doc, format!("applied {}", names.join(", "))))
 }
 
-/// Server-side applies one object, labelled with the run, and returns what the server stored.
-pub async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Value, String> {
+fn several_with_status(count: usize) -> String {
+    format!("`status` is the answer to one apply: give one manifest, not {count} (split them into several `apply` steps)")
+}
+
+/// One object sent as a server-side apply, and the server's answer.
+struct Applied {
+    kind: String,
+    name: String,
+    answer: Answer,
+}
+
+impl Applied {
+    /// `Kind/name`.
+    fn what(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    /// How a refusal of an apply that should succeed begins: `applying Secret x`.
+    fn context(&self) -> String {
+        format!("applying {} {}", self.kind, self.name)
+    }
+}
+
+/// Server-side applies one object, labelled with the run and recorded for cleanup before it is
+/// sent; the answer is the server's whatever its status (the stored object on success).
+async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Applied, StepError> {
     let kind = manifest["kind"].as_str().unwrap_or_default().to_string();
     let api_version = manifest["apiVersion"].as_str().unwrap_or_default().to_string();
     let name = manifest.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -104,32 +214,50 @@ pub async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Value, S
         None
     };
     manifest["metadata"]["labels"][RUN_LABEL] = json!(run.run_id);
+    // Recorded first: a create the server half-did, or refused, is cleaned up too (gone is fine).
     run.ledger.record(&resource.api, namespace.as_deref(), &name);
-    let api = resource.api(run.cluster, namespace.as_deref().unwrap_or(&run.namespace));
     let obj: DynamicObject = serde_json::from_value(manifest).map_err(|e| format!("{kind} {name}: {e}"))?;
-    let stored = api
-        .patch(&name, &PatchParams::apply("kubeproof").force(), &Patch::Apply(&obj))
-        .await
-        .map_err(|e| format!("applying {kind} {name}: {}", super::object::api_error(&e)))?;
-    super::object_document(&stored)
+    let request = resource
+        .request(namespace.as_deref().unwrap_or(&run.namespace))
+        .patch(&name, &PatchParams::apply("kubeproof").force(), &Patch::Apply(&obj));
+    let answer = resources::send(run.cluster, request).await?;
+    Ok(Applied { kind, name, answer })
 }
 
-/// `service-account`: its name may use variables.
-pub(crate) fn lint_service_account(name: &str, l: &mut StepLint) {
-    l.var(name);
-}
-
-/// The manifests (inline or from the file read at load) must be readable and their variables
-/// defined.
-pub(crate) fn lint(s: &ApplyStep, l: &mut StepLint) {
-    match manifest::manifests(s, &l.dir()) {
-        Ok(docs) => docs.iter().for_each(|d| l.json_vars(d)),
-        Err(e) => l.problem(e),
+/// `service-account`: its name may use variables; a `status` is an HTTP status.
+pub(crate) fn lint_service_account(s: &ServiceAccountStep, l: &mut StepLint) {
+    l.var(&s.name);
+    if let Some(status) = s.status {
+        lint_status(status, l);
     }
 }
 
-pub(crate) fn describe_service_account(name: &str, r: impl Fn(&str) -> String) -> String {
-    format!("creating ServiceAccount {}", r(name))
+/// The manifests (inline or from the file read at load) must be readable and their variables
+/// defined; `status` is the answer to one apply, so it goes with one manifest.
+pub(crate) fn lint(s: &ApplyStep, l: &mut StepLint) {
+    match manifest::manifests(s, &l.dir()) {
+        Ok(docs) => {
+            docs.iter().for_each(|d| l.json_vars(d));
+            if s.status.is_some() && docs.len() != 1 {
+                l.problem(several_with_status(docs.len()));
+            }
+        }
+        Err(e) => l.problem(e),
+    }
+    if let Some(status) = s.status {
+        lint_status(status, l);
+    }
+}
+
+/// An expected `status` is an HTTP status code.
+pub(crate) fn lint_status(status: u16, l: &mut StepLint) {
+    if !(100..=599).contains(&status) {
+        l.problem(format!("`status: {status}` is not an HTTP status: between 100 and 599 (201, 404, 422 …)"));
+    }
+}
+
+pub(crate) fn describe_service_account(s: &ServiceAccountStep, r: impl Fn(&str) -> String) -> String {
+    format!("creating ServiceAccount {}", r(&s.name))
 }
 
 pub(crate) fn describe(_: &ApplyStep) -> String {

@@ -1,5 +1,7 @@
-//! `delete`, `absent` and `unchanged`: an object's existence over time, watched.
+//! `delete`, `absent` and `unchanged`: an object's existence over time, watched; `delete` with
+//! `status` asserts on the API server's answer, a refusal included.
 
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use kube::api::DeleteParams;
@@ -8,14 +10,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::scenario::GoDuration;
-use crate::scenario::assertion::Mismatch;
+use crate::scenario::assertion::{Assertion, Mismatch};
 use crate::scenario::lint::StepLint;
+use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
 use super::StepError;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, resources};
 
-/// Names one object. `api-version` may be left out when the kind is unambiguous.
+/// Names one object. `api-version` may be left out when the kind is unambiguous; `kind`,
+/// `api-version`, `name` and `namespace` may use variables.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ObjectStep {
@@ -29,6 +33,19 @@ pub struct ObjectStep {
     /// `absent`: keep watching this long; `unchanged`: the window to watch.
     #[serde(default, rename = "for")]
     pub window: Option<GoDuration>,
+    /// `delete` only: expected HTTP status of the DELETE (200, 404 …); left out, any success.
+    /// With it, the document is `{status, body}`.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `delete` only: assertions on the DELETE's answer (the object as it was being deleted), or
+    /// on `{status, body}` with `status`.
+    #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
+    pub expect: Assertions,
+    /// `delete` only.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
+    pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
     #[serde(default)]
@@ -44,31 +61,44 @@ pub fn api_error(e: &kube::Error) -> String {
 }
 
 struct Target {
+    resource: resources::Resource,
     api: kube::Api<kube::api::DynamicObject>,
+    namespace: String,
     kind: String,
     name: String,
 }
 
 async fn target(run: &Run<'_>, s: &ObjectStep) -> Result<Target, StepError> {
-    let resource = resources::resolve(run.cluster, s.api_version.as_deref(), &s.kind).await?;
+    let kind = run.render(&s.kind)?;
+    let api_version = s.api_version.as_deref().map(|v| run.render(v)).transpose()?;
+    let resource = resources::resolve(run.cluster, api_version.as_deref(), &kind).await?;
     let namespace = match &s.namespace {
         Some(ns) => run.render(ns)?,
         None => run.namespace.clone(),
     };
-    Ok(Target { api: resource.api(run.cluster, &namespace), kind: s.kind.clone(), name: run.render(&s.name)? })
+    let api = resource.api(run.cluster, &namespace);
+    Ok(Target { resource, api, namespace, kind, name: run.render(&s.name)? })
 }
 
+/// Sends the DELETE and, when it succeeds, watches until the object is gone (finalizers
+/// included). Without `status` a refusal fails the step; with it, the answer is the document.
 pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
     let t = target(run, s).await?;
-    t.api
-        .delete(&t.name, &DeleteParams::default())
-        .await
-        .map_err(|e| format!("deleting {} {}: {}", t.kind, t.name, api_error(&e)))?;
-    observe(&t.api, Selection::named(&t.name), |list| {
-        if list.items.is_empty() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    })
-    .await?;
-    Ok(StepOutput::new(json!({"deleted": true}), format!("{} {} deleted", t.kind, t.name)))
+    let request = t.resource.request(&t.namespace).delete(&t.name, &DeleteParams::default());
+    let answer = resources::send(run.cluster, request).await?;
+    if answer.succeeded() {
+        observe(&t.api, Selection::named(&t.name), |list| {
+            if list.items.is_empty() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })
+        .await?;
+    }
+    match s.status {
+        Some(status) => Ok(answer.expected(status, &format!("delete {}/{}", t.kind, t.name))),
+        None => {
+            let deleted = answer.success(&format!("deleting {} {}", t.kind, t.name))?;
+            Ok(StepOutput::new(deleted, format!("{} {} deleted", t.kind, t.name)))
+        }
+    }
 }
 
 pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
@@ -132,11 +162,37 @@ pub(crate) enum Watch {
     Unchanged,
 }
 
-/// The name may use variables; `unchanged` needs its window; a window is in range.
+/// The names may use variables; `unchanged` needs its window; a window is in range; only
+/// `delete` answers with a document to expect on.
 pub(crate) fn lint(s: &ObjectStep, watch: Watch, l: &mut StepLint) {
-    l.var(&s.name);
+    for text in [&s.kind, &s.name].into_iter().chain(&s.api_version).chain(&s.namespace) {
+        l.var(text);
+    }
+    if watch != Watch::Delete {
+        let keyword = if watch == Watch::Absent { "absent" } else { "unchanged" };
+        let given: Vec<&str> = [
+            ("status", s.status.is_some()),
+            ("expect", !s.expect.is_empty()),
+            ("capture", !s.capture.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect();
+        if !given.is_empty() {
+            l.problem(format!(
+                "`{}` has no meaning on `{keyword}`, which only watches; `status`, `expect` and `capture` go on `delete` or `get`",
+                given.join("`, `")
+            ));
+        }
+    }
+    if let Some(status) = s.status {
+        super::apply::lint_status(status, l);
+    }
     if watch == Watch::Unchanged && s.window.is_none() {
         l.problem("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`");
+    }
+    if watch == Watch::Delete && s.window.is_some() {
+        l.problem("`for` has no meaning on `delete` (it waits until the object is gone); to check it stays gone, add `absent` with `for`");
     }
     if let Some(w) = s.window {
         l.range("for", w, crate::scenario::lint::WINDOW_RANGE);
@@ -144,9 +200,10 @@ pub(crate) fn lint(s: &ObjectStep, watch: Watch, l: &mut StepLint) {
 }
 
 pub(crate) fn describe(s: &ObjectStep, watch: Watch, r: impl Fn(&str) -> String) -> String {
+    let (kind, name) = (r(&s.kind), r(&s.name));
     match watch {
-        Watch::Delete => format!("waiting for {} {} to be deleted", s.kind, r(&s.name)),
-        Watch::Absent => format!("watching that {} {} stays absent", s.kind, r(&s.name)),
-        Watch::Unchanged => format!("watching that {} {} stays unchanged", s.kind, r(&s.name)),
+        Watch::Delete => format!("waiting for {kind} {name} to be deleted"),
+        Watch::Absent => format!("watching that {kind} {name} stays absent"),
+        Watch::Unchanged => format!("watching that {kind} {name} stays unchanged"),
     }
 }

@@ -26,7 +26,7 @@ impl Selection {
         }
     }
 
-    fn list_params(&self) -> ListParams {
+    pub fn list_params(&self) -> ListParams {
         let mut lp = ListParams::default();
         if let Some(f) = self.field_selector() {
             lp = lp.fields(&f);

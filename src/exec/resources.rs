@@ -1,8 +1,14 @@
-//! Finding the API resource for a kind (discovery), and dynamic APIs for it.
+//! Finding the API resource for a kind (discovery, read again when a kind is missing), dynamic
+//! APIs for it, and the API server's answer to one request whatever its status.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use kube::api::{Api, DynamicObject};
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use serde_json::{Value, json};
 
+use super::{StepError, StepOutput};
 use crate::cluster::Cluster;
 
 /// A kind resolved against the cluster's discovery.
@@ -21,12 +27,81 @@ impl Resource {
             Api::all_with(cluster.client.clone(), &self.api)
         }
     }
+
+    /// Requests on this resource, in `namespace` when it is namespaced (for steps that assert on
+    /// the answer, whatever its status).
+    pub fn request(&self, namespace: &str) -> kube::core::Request {
+        let namespace = self.namespaced.then_some(namespace);
+        kube::core::Request::new(<DynamicObject as kube::Resource>::url_path(&self.api, namespace))
+    }
 }
 
 /// Resolves `kind` (and, when given, `apiVersion`). Without an apiVersion the kind must be
 /// unambiguous; the core group and stable versions are preferred.
+///
+/// Kinds can appear during a run (a CRD applied by an earlier step), so a kind missing from the
+/// cluster's discovery is looked for once more in a discovery read after the miss, and then
+/// among the Established CustomResourceDefinitions: the API server serves a CRD's kind as soon
+/// as it is Established, and its discovery documents follow a moment later.
 pub async fn resolve(cluster: &Cluster, api_version: Option<&str>, kind: &str) -> Result<Resource, String> {
-    let discovery = cluster.discovery().await?;
+    let missed = Instant::now();
+    let known = cluster.discovery.current(&cluster.client).await?;
+    if let Some(found) = find(&known.discovery, api_version, kind)? {
+        return Ok(found);
+    }
+    let fresh = cluster.discovery.read_since(&cluster.client, missed).await?;
+    if let Some(found) = find(&fresh.discovery, api_version, kind)? {
+        return Ok(found);
+    }
+    established_crd(cluster, api_version, kind).await?.ok_or_else(|| match api_version {
+        Some(av) => format!("the cluster serves no kind `{kind}` in `{av}`"),
+        None => format!("the cluster serves no kind `{kind}` (kinds are case-sensitive: ServiceAccount, Secret, ClusterRoleBinding …)"),
+    })
+}
+
+/// The resource of an Established CustomResourceDefinition defining `kind` (in `api_version`'s
+/// group and served version when given; else its highest-priority served version, as discovery
+/// prefers).
+async fn established_crd(cluster: &Cluster, api_version: Option<&str>, kind: &str) -> Result<Option<Resource>, String> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client.clone());
+    let crds = crds.list(&Default::default()).await.map_err(|e| format!("listing CustomResourceDefinitions: {e}"))?;
+    let mut found: Vec<Resource> = Vec::new();
+    for crd in crds.items {
+        let spec = &crd.spec;
+        let established = crd.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Established" && c.status == "True");
+        if spec.names.kind != kind || !established {
+            continue;
+        }
+        let served = spec.versions.iter().filter(|v| v.served).map(|v| v.name.as_str());
+        let version = match api_version.map(split_api_version) {
+            Some((group, version)) if group == spec.group => served.into_iter().find(|v| *v == version),
+            Some(_) => None,
+            None => served.max_by_key(|v| kube::core::Version::parse(v).priority()),
+        };
+        if let Some(version) = version {
+            let api = ApiResource {
+                group: spec.group.clone(),
+                version: version.to_string(),
+                api_version: format!("{}/{version}", spec.group),
+                kind: kind.to_string(),
+                plural: spec.names.plural.clone(),
+            };
+            found.push(Resource { api, namespaced: spec.scope == "Namespaced" });
+        }
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        many => {
+            let versions: Vec<&str> = many.iter().map(|r| r.api.api_version.as_str()).collect();
+            Err(format!("kind `{kind}` is served by several API groups ({}): give `api-version`", versions.join(", ")))
+        }
+    }
+}
+
+/// The resource serving `kind` in one discovery; `None` when none does, an error when several do.
+fn find(discovery: &Discovery, api_version: Option<&str>, kind: &str) -> Result<Option<Resource>, String> {
     let mut found: Vec<(ApiResource, ApiCapabilities)> = Vec::new();
     for group in discovery.groups() {
         match api_version {
@@ -59,11 +134,8 @@ pub async fn resolve(cluster: &Cluster, api_version: Option<&str>, kind: &str) -
         }
     }
     match found.as_slice() {
-        [(ar, caps)] => Ok(Resource { api: ar.clone(), namespaced: caps.scope == Scope::Namespaced }),
-        [] => Err(match api_version {
-            Some(av) => format!("the cluster serves no kind `{kind}` in `{av}`"),
-            None => format!("the cluster serves no kind `{kind}` (kinds are case-sensitive: ServiceAccount, Secret, ClusterRoleBinding …)"),
-        }),
+        [(ar, caps)] => Ok(Some(Resource { api: ar.clone(), namespaced: caps.scope == Scope::Namespaced })),
+        [] => Ok(None),
         many => {
             let versions: Vec<String> = many.iter().map(|(ar, _)| ar.api_version.clone()).collect();
             Err(format!("kind `{kind}` is served by several API groups ({}): give `api-version`", versions.join(", ")))
@@ -78,13 +150,126 @@ fn split_api_version(av: &str) -> (&str, &str) {
     }
 }
 
-impl Cluster {
-    /// The cluster's discovery, run once per connection.
-    pub async fn discovery(&self) -> Result<&Discovery, String> {
-        self.discovery
-            .get_or_try_init(|| async {
-                Discovery::new(self.client.clone()).run().await.map_err(|e| format!("API discovery failed: {e}"))
-            })
-            .await
+/// One reading of the cluster's discovery, and when it began.
+pub struct DiscoveryRead {
+    pub discovery: Discovery,
+    began: Instant,
+}
+
+/// The cluster's discovery, shared by every scenario running on the connection: read on first
+/// use, and read again when a kind is missing from it. One reading at a time; a scenario that
+/// misses a kind takes a reading that began after its miss (another scenario's, if one did),
+/// so each miss costs at most one reading and never trusts one that predates it.
+#[derive(Default)]
+pub struct DiscoveryCache {
+    latest: tokio::sync::Mutex<Option<Arc<DiscoveryRead>>>,
+}
+
+impl DiscoveryCache {
+    /// The latest reading; the first use reads.
+    pub async fn current(&self, client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
+        let mut latest = self.latest.lock().await;
+        match &*latest {
+            Some(read) => Ok(read.clone()),
+            None => Ok(latest.insert(read(client).await?).clone()),
+        }
     }
+
+    /// A reading that began at `since` or later: the latest if it did, else a new one.
+    pub async fn read_since(&self, client: &kube::Client, since: Instant) -> Result<Arc<DiscoveryRead>, String> {
+        let mut latest = self.latest.lock().await;
+        match &*latest {
+            Some(read) if read.began >= since => Ok(read.clone()),
+            _ => Ok(latest.insert(read(client).await?).clone()),
+        }
+    }
+}
+
+/// How many times a reading is tried: one group at a time, it fails when a group it listed is
+/// gone before it is read (another scenario's CRD, deleted by its cleanup).
+const READ_ATTEMPTS: usize = 3;
+
+/// Reads discovery: aggregated (two requests, one consistent view; 1.26 and later) when the
+/// server offers it, else one group at a time.
+async fn read(client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
+    let began = Instant::now();
+    // An older server answers with the plain lists, which read as an empty aggregated discovery.
+    if let Ok(discovery) = Discovery::new(client.clone()).run_aggregated().await {
+        if discovery.has_group(kube::discovery::ApiGroup::CORE_GROUP) {
+            return Ok(Arc::new(DiscoveryRead { discovery, began }));
+        }
+    }
+    let mut attempt = 1;
+    loop {
+        match Discovery::new(client.clone()).run().await {
+            Ok(discovery) => return Ok(Arc::new(DiscoveryRead { discovery, began })),
+            Err(e) if attempt >= READ_ATTEMPTS => return Err(format!("API discovery failed: {e}")),
+            Err(_) => attempt += 1,
+        }
+    }
+}
+
+/// The API server's answer to one request, whatever its status: what a step with `status`
+/// asserts on.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub status: u16,
+    /// The response as JSON (an object without `metadata.managedFields`, a Status…), or its
+    /// text as a string when it is not JSON.
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body of a success; a refusal as the failure of a step that expected success, with
+    /// the server's code, reason and message.
+    pub fn success(self, context: &str) -> Result<Value, StepError> {
+        if self.succeeded() {
+            return Ok(self.body);
+        }
+        let field = |key: &str| self.body.get(key).and_then(Value::as_str).map(str::to_string);
+        let message = match &self.body {
+            Value::String(text) => text.trim().to_string(),
+            _ => field("message").unwrap_or_default(),
+        };
+        Err(StepError::Api { code: self.status, reason: field("reason").unwrap_or_default(), message: format!("{context}: {message}") })
+    }
+
+    /// The document of a step with `status`: `{status, body}`, with the assertion `status`
+    /// stands for; the summary says what was asked, the status and the server's message.
+    pub(crate) fn expected(self, status: u16, asked: &str) -> StepOutput {
+        let mut summary = format!("{asked} → {}", self.status);
+        if let Some(message) = self.body.get("message").and_then(Value::as_str) {
+            summary.push_str(&format!(": {message}"));
+        }
+        StepOutput::new(json!({"status": self.status, "body": self.body}), summary)
+            .implying(super::expect_equal("$.status", json!(status)))
+    }
+}
+
+/// Sends one request as the admin and takes its answer, whatever the status.
+pub(crate) async fn send(cluster: &Cluster, request: Result<http::Request<Vec<u8>>, kube::core::request::Error>) -> Result<Answer, StepError> {
+    use http_body_util::BodyExt;
+    let request = request.map_err(|e| StepError::other(format!("cannot build the request: {e}")))?;
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let response = cluster
+        .client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .map_err(|e| StepError::other(format!("{what}: {}", crate::cluster::describe_error(&e))))?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.map_err(|e| StepError::other(format!("{what}: {e}")))?.to_bytes();
+    let mut body = super::body_document(&bytes);
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    for item in body.get_mut("items").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(meta) = item.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+    }
+    Ok(Answer { status, body })
 }
