@@ -402,6 +402,20 @@ cases! {
         steps:
           - service-account: sa
         ");
+    unknown_key_in_requires_names_both_components => parse(3, 3, &["controller-manager-arg", "apiserver-args", "controller-manager-args"], "
+        description: d
+        requires:
+          controller-manager-arg: [--x=y]
+        steps:
+          - service-account: sa
+        ");
+    controller_manager_args_not_a_list => parse_line(3, &["controller-manager-args", "expected a list"], "
+        description: d
+        requires:
+          controller-manager-args: --legacy-service-account-token-clean-up-period=1s
+        steps:
+          - service-account: sa
+        ");
     step_with_two_keywords => parse(4, 5, &["token"], "
         description: d
         steps:
@@ -994,10 +1008,18 @@ cases! {
         description: d
         steps: []
         ");
-    apiserver_arg_without_dashes => lint_line(2, &["service-account-max-token-expiration=2h", "--"], "
+    apiserver_arg_without_dashes => lint_line(2, &["kube-apiserver flag", "service-account-max-token-expiration=2h", "--"], "
         description: d
         requires:
           apiserver-args: [service-account-max-token-expiration=2h]
+        steps:
+          - service-account: sa
+        ");
+    controller_manager_arg_without_dashes => lint_line(2, &["kube-controller-manager flag", "`-controllers=*,-serviceaccount-token`", "--"], "
+        description: d
+        requires:
+          apiserver-args: [--service-account-max-token-expiration=2h]
+          controller-manager-args: [\"-controllers=*,-serviceaccount-token\"]
         steps:
           - service-account: sa
         ");
@@ -1372,4 +1394,89 @@ fn load_all_refuses_special_files_and_reads_outside_only_when_allowed() {
     let allowed = load(true).expect("with --allow-outside-files the manifest outside is read");
     assert_eq!(allowed.len(), 1);
     assert!(load(false).is_err(), "without the flag it is still refused");
+}
+
+/// Everything a file gets in one round: its parse errors, or its lint.
+fn every_problem(text: &str) -> Vec<Diagnostic> {
+    match Scenario::parse(Path::new("case.yaml"), text) {
+        Ok(s) => lint::lint(&s),
+        Err(found) => found,
+    }
+}
+
+/// What one diagnostic must be: on `line`, at the column where `at` is written on that line
+/// (any column without), saying every needle.
+struct Want(u64, Option<&'static str>, &'static [&'static str]);
+
+/// `text` gets exactly the diagnostics wanted, in file order, each well-formed.
+fn gets_exactly(text: &str, wanted: &[Want]) {
+    let found = every_problem(text);
+    let said = show(&found);
+    well_formed(&found, Path::new("case.yaml")).unwrap_or_else(|why| panic!("{why}\n{said}"));
+    assert_eq!(found.len(), wanted.len(), "wanted {} diagnostics, got:\n{said}\n--- yaml ---\n{text}", wanted.len());
+    for (d, Want(line, at, says)) in found.iter().zip(wanted) {
+        let source = text.lines().nth(*line as usize - 1).unwrap_or_default();
+        let column = at.map(|at| source[..source.find(at).expect("the marker is on its line")].chars().count() as u64 + 1);
+        let here = d.pos.line == *line && column.is_none_or(|c| c == d.pos.column);
+        let says_all = says.iter().all(|n| needle_holds(&d.message, n));
+        assert!(here && says_all, "wanted {says:?} at {line}:{column:?}, got `{d}`; all:\n{said}\n--- yaml ---\n{text}");
+    }
+}
+
+/// One round reports every structural problem: an unknown key in step 1, a wrong type in step
+/// 3, a bad duration in step 5 and an unknown key in `finally`, each at its own place.
+#[test]
+fn every_problem_of_a_file_at_once() {
+    gets_exactly(
+        &dedent(
+            "
+            description: every problem at once
+            steps:
+              - token:
+                  service-account: sa
+                  audience: api
+              - service-account: sa
+              - call: {as: admin, path: /api, status: ok}
+              - service-account: sb
+              - token: {service-account: sb, duration: 10x}
+            finally:
+              - delete: {kind: ServiceAccount, nam: sa}
+            ",
+        ),
+        &[
+            Want(5, Some("audience"), &["unknown field `audience`"]),
+            Want(7, Some("ok"), &["ok"]),
+            Want(9, None, &["10x", "not a duration"]),
+            Want(11, Some("nam"), &["unknown field `nam`"]),
+            Want(11, None, &["missing field `name`"]),
+        ],
+    );
+}
+
+/// Several problems in one step, and in the top-level keys, in one round.
+#[test]
+fn several_problems_in_one_step_and_at_the_top() {
+    gets_exactly(
+        &dedent(
+            "
+            description: d
+            versions: '>=1.x'
+            stepz: []
+            steps:
+              - call:
+                  as: admin
+                  pth: /api
+                  method: [GET]
+                  path: /api
+                  expekt: []
+            ",
+        ),
+        &[
+            Want(2, Some("'>=1.x'"), &["not a version range"]),
+            Want(3, Some("stepz"), &["unknown field `stepz`"]),
+            Want(7, Some("pth"), &["unknown field `pth`"]),
+            Want(8, Some("[GET]"), &["expected a string"]),
+            Want(10, Some("expekt"), &["unknown field `expekt`"]),
+        ],
+    );
 }
