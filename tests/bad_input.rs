@@ -1317,6 +1317,30 @@ cases! {
         steps:
           - include: {file: steps/call.yaml}
         ").with_files(&[("steps/call.yaml", "description: calls\nsteps:\n  - call: {as: nobody, path: /api}\n")]).in_file("steps/call.yaml");
+    include_nested_too_deep => lint_at(2, 5, &["include:", "includes nest more than 8 deep"], "
+        description: d
+        steps:
+          - include: {file: steps/1.yaml}
+        ").with_files(&[
+            ("steps/1.yaml", "steps: [{include: {file: 2.yaml}}]\n"),
+            ("steps/2.yaml", "steps: [{include: {file: 3.yaml}}]\n"),
+            ("steps/3.yaml", "steps: [{include: {file: 4.yaml}}]\n"),
+            ("steps/4.yaml", "steps: [{include: {file: 5.yaml}}]\n"),
+            ("steps/5.yaml", "steps: [{include: {file: 6.yaml}}]\n"),
+            ("steps/6.yaml", "steps: [{include: {file: 7.yaml}}]\n"),
+            ("steps/7.yaml", "steps: [{include: {file: 8.yaml}}]\n"),
+            ("steps/8.yaml", "steps:\n  - include: {file: 9.yaml}\n"),
+            ("steps/9.yaml", "steps: [{service-account: sa}]\n"),
+        ]).in_file("steps/8.yaml");
+    includes_adding_too_many_steps => lint_at(4, 5, &["include:", "more than 1000 steps"], "
+        description: d
+        steps:
+          - include: {file: steps/many.yaml}
+          - include: {file: steps/many.yaml}
+        ").with_files(Box::leak(Box::new([(
+            "steps/many.yaml",
+            &*Box::leak(format!("steps:\n{}", "  - service-account: sa\n".repeat(600)).into_boxed_str()),
+        )])));
     included_assertion_problem_is_in_its_file => lint_at(5, 11, &["get:", "checks nothing", "(included from"], "
         description: d
         steps:
@@ -1447,8 +1471,9 @@ fn every_problem_of_a_file_at_once() {
             Want(5, Some("audience"), &["unknown field `audience`"]),
             Want(7, Some("ok"), &["ok"]),
             Want(9, None, &["10x", "not a duration"]),
-            Want(11, Some("nam"), &["unknown field `nam`"]),
-            Want(11, None, &["missing field `name`"]),
+            // The mapping lacks `name` (reported at its last key), and has `nam`.
+            Want(11, Some("kind"), &["missing field `name`"]),
+            Want(11, Some("nam:"), &["unknown field `nam`"]),
         ],
     );
 }
@@ -1479,4 +1504,99 @@ fn several_problems_in_one_step_and_at_the_top() {
             Want(10, Some("expekt"), &["unknown field `expekt`"]),
         ],
     );
+}
+
+/// Steps that parse are linted in the same round, with what the broken steps save and capture
+/// taken as defined; flow style and characters beyond ASCII keep their columns; a step that
+/// uses an anchor of another step is parsed with the file.
+#[test]
+fn what_parses_is_linted_in_the_same_round() {
+    gets_exactly(
+        &dedent(
+            "
+            description: d
+            steps:
+              - token: {service-account: sa, save: t, audienc: x}
+              - tokn: {save: u, capture: {uid: $.a}}
+              - call: {as: u, path: \"/${uid}/${nope}\", timeout: 2h}
+              - call: {as: v, path: /api}
+            ",
+        ),
+        &[
+            Want(3, Some("audienc"), &["unknown field `audienc`"]),
+            Want(4, Some("tokn"), &["unknown variant `tokn`"]),
+            Want(5, Some("call"), &["`${nope}` is not defined"]),
+            Want(5, Some("call"), &["timeout", "out of range"]),
+            Want(6, Some("call"), &["no token is saved as `v`"]),
+        ],
+    );
+    gets_exactly(
+        &dedent(
+            "
+            description: \"é\"
+            steps: [{token: {service-account: \"é\", audienc: x}}, {get: {kind: Pod, nme: p, é: 1}}]
+            ",
+        ),
+        &[
+            Want(2, Some("audienc"), &["unknown field `audienc`"]),
+            Want(2, Some("nme"), &["unknown field `nme`"]),
+            Want(2, Some("é: 1"), &["unknown field `é`"]),
+        ],
+    );
+    gets_exactly(
+        &dedent(
+            "
+            description: d
+            steps:
+              - &a {token: {service-account: sa, audienc: x}}
+              - *a
+              - call: {as: admin, path: /api, x: 1}
+            ",
+        ),
+        &[Want(3, Some("audienc"), &["unknown field `audienc`"]), Want(5, Some("x:"), &["unknown field `x`"])],
+    );
+}
+
+/// Where the YAML itself is broken there is nothing to recover: the first problem is all.
+#[test]
+fn broken_yaml_gives_its_first_problem_only() {
+    let text = "description: d\nsteps:\n  - tokn: x\n  - call: as: admin\n";
+    let found = every_problem(text);
+    assert_eq!(found.len(), 1, "{}", show(&found));
+}
+
+/// Ten thousand broken steps: the first 100 problems and a count of the rest, quickly.
+#[test]
+fn ten_thousand_broken_steps_are_bounded() {
+    let mut text = String::from("description: d\nsteps:\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("  - token: {{service-account: sa{i}, audienc: x}}\n"));
+    }
+    let started = std::time::Instant::now();
+    let found = every_problem(&text);
+    let took = started.elapsed();
+    assert_eq!(found.len(), 101, "{}", show(&found[..3]));
+    assert_eq!((found[0].pos.line, found[99].pos.line), (3, 102));
+    assert!(found[100].message.contains("9900 more"), "{}", found[100]);
+    well_formed(&found, Path::new("case.yaml")).unwrap();
+    eprintln!("10,000 broken steps: {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// `kubeproof lint` prints every problem of the file and exits 2.
+#[test]
+fn lint_command_prints_every_problem() {
+    let dir = std::env::temp_dir().join(format!("kubeproof-lint-all-{}", std::process::id()));
+    let _guard = TempDir(dir.clone());
+    std::fs::create_dir_all(&dir).expect("create the directory");
+    let file = dir.join("broken.yaml");
+    let text = "description: d\nsteps:\n  - token: {service-account: sa, audienc: x}\n  - call: {as: admin, path: /api, status: ok}\n  - tokn: x\n";
+    std::fs::write(&file, text).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeproof")).arg("lint").arg(&file).output().expect("run kubeproof");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for at in ["3:34: unknown field `audienc`", "4:42: invalid", "5:5: unknown variant `tokn`"] {
+        assert!(stderr.contains(&format!("error: {}:{at}", file.display())), "no `{at}` in:\n{stderr}");
+    }
+    assert!(stderr.contains("3 problem(s); nothing was run"), "{stderr}");
 }
