@@ -210,3 +210,40 @@ impl<'de> Deserialize<'de> for StepFileText {
         d.deserialize_any(V)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    #[test]
+    fn included_steps_follow_their_include_and_know_where_they_were_written() {
+        let dir = std::env::temp_dir().join(format!("kubeproof-include-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("steps")).unwrap();
+        std::fs::write(dir.join("steps/outer.yaml"), "params: [sa]\nsteps:\n  - service-account: '${sa}'\n  - include: {file: inner.yaml}\n").unwrap();
+        std::fs::write(dir.join("steps/inner.yaml"), "steps:\n  - get:\n      kind: ServiceAccount\n      name: x\n      expect: [{path: $.a, exists: true}]\n").unwrap();
+        let text = "description: d\nsteps:\n  - service-account: own\n  - include: {file: steps/outer.yaml, with: {sa: a}}\nfinally:\n  - include: {file: steps/inner.yaml}\n";
+        let path = dir.join("s.yaml");
+        std::fs::write(&path, text).unwrap();
+        let s = Scenario::load(&path).unwrap();
+        let keywords: Vec<&str> = s.spec.steps.iter().map(|st| st.value.keyword()).collect();
+        assert_eq!(keywords, ["service-account", "include", "service-account", "include", "get"]);
+        let at = |step: &Spanned<Step>| {
+            let p = s.pos_in(step, &step.referenced);
+            let via: Vec<String> = s.included_from(step).iter().map(|v| format!("{}:{}", v.file.file_name().unwrap().to_string_lossy(), v.line)).collect();
+            (format!("{}:{}", p.file.file_name().unwrap().to_string_lossy(), p.line), via)
+        };
+        assert_eq!(at(&s.spec.steps[0]), ("s.yaml:3".to_string(), vec![]));
+        assert_eq!(at(&s.spec.steps[2]), ("outer.yaml:3".to_string(), vec!["s.yaml:4".to_string()]));
+        assert_eq!(at(&s.spec.steps[4]), ("inner.yaml:2".to_string(), vec!["outer.yaml:4".to_string(), "s.yaml:4".to_string()]));
+        assert_eq!(at(&s.spec.finally[1]), ("inner.yaml:2".to_string(), vec!["s.yaml:6".to_string()]), "finally steps include too");
+        let get = &s.spec.steps[4];
+        let assertion = &get.value.checks().0[0];
+        assert_eq!(s.pos_in(get, &assertion.referenced).line, 5, "an included step's assertion is in its file");
+        let Step::Include(include) = &s.spec.steps[1].value else { panic!("the include step stays") };
+        assert_eq!(include.loaded.as_ref().unwrap().as_ref().unwrap(), &vec!["sa".to_string()]);
+        assert!(crate::scenario::lint::lint(&s).is_empty(), "{:?}", crate::scenario::lint::lint(&s));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
