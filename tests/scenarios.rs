@@ -139,10 +139,10 @@ fn main() {
                     continue;
                 }
                 for run in &runs {
-                    if let (Some(v), Some(s)) = (version, run) {
-                        if !s.applies_to(v) {
-                            continue;
-                        }
+                    if let (Some(v), Some(s)) = (version, run)
+                        && !s.applies_to(v)
+                    {
+                        continue;
                     }
                     let case = run.as_ref().and_then(|s| s.case.as_ref()).map(|c| c.label.clone());
                     let name = match &case {
@@ -196,7 +196,7 @@ fn lint_trial(stem: &str, file: &std::path::Path) -> Trial {
 }
 
 /// Runs the file (its `case`, for a table of cases) on the target's pool.
-fn run_trial(target: &Target, newest: bool, path: &PathBuf, case: Option<&str>) -> Result<Completion, Failed> {
+fn run_trial(target: &Target, newest: bool, path: &std::path::Path, case: Option<&str>) -> Result<Completion, Failed> {
     let loaded = Scenario::load(path).map_err(|found| Failed::from(lines(&found)))?;
     let scenario = cases::expand(loaded)
         .into_iter()
