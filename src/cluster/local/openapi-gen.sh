@@ -23,11 +23,17 @@ printf '//go:build tools\npackage tools\nimport _ "k8s.io/kube-openapi/cmd/opena
 echo "openapi-gen: laying out a GOPATH tree with vendored dependencies"
 GP=$G/gopath; S=$GP/src/k8s.io/kubernetes; mkdir -p "$GP/src/k8s.io"
 cp -r "$K" "$S"; chmod -R u+w "$S"; cd "$S"
-sed -i -E "s#^(\s*)(k8s.io/[a-z-]+) => \./staging/src/k8s.io/[a-z-]+#\1\2 => \2 $sv#" go.mod
+# Each staging module at the version kubeproof's go.mod gives it: the release's own v0.X.Y, or
+# the nearest served patch where the module proxy refuses that one (install.rs, Quirks).
+staging=$(sed -n -E "s#^\s*(k8s.io/[a-z-]+) => \./staging/src/k8s.io/[a-z-]+.*#\1#p" go.mod)
+version_of() { local m; m=$(sed -n -E "s#^replace $1 => $1 (v[^ ]+)\$#\1#p" "$W/go.mod"); echo "${m:-$sv}"; }
+for m in $staging; do
+  sed -i -E "s#^(\s*)$m => \./staging/src/$m( .*)?\$#\1$m => $m $(version_of "$m")#" go.mod
+done
 go mod tidy -e >/dev/null 2>&1; go mod vendor -e >/dev/null 2>&1
 # Staging modules are vendored whole, as upstream's vendor/ symlinks to staging/ make them.
-for m in $(sed -n -E "s#^\s*(k8s.io/[a-z-]+) => k8s.io/[a-z-]+ $sv\$#\1#p" go.mod); do
-  d=$(go mod download -json "$m@$sv" 2>/dev/null | sed -n 's/.*"Dir": "\(.*\)".*/\1/p') || true
+for m in $staging; do
+  d=$(go mod download -json "$m@$(version_of "$m")" 2>/dev/null | sed -n 's/.*"Dir": "\(.*\)".*/\1/p') || true
   [ -n "$d" ] || continue
   rm -rf "vendor/$m"; cp -r "$d" "vendor/$m"
 done
