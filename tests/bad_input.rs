@@ -422,7 +422,8 @@ cases! {
           - service-account: sa
             token: {service-account: sa}
         ");
-    step_keyword_without_value => parse_line(4, &["expected a string"], "
+    // At the step itself: `service-account` takes a name or a mapping, and has neither.
+    step_keyword_without_value => parse(3, 20, &["expected a string", "or a mapping with `name`"], "
         description: d
         steps:
           - service-account
@@ -1022,6 +1023,86 @@ cases! {
           controller-manager-args: [\"-controllers=*,-serviceaccount-token\"]
         steps:
           - service-account: sa
+        ");
+
+    // ---- API steps: status, the service-account long form, templated kinds -------------------
+    apply_status_not_a_status => parse(5, 15, &["`status: created` is not an HTTP status", "201, 404, 422"], "
+        description: d
+        steps:
+          - apply:
+              manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}
+              status: created
+        ");
+    delete_status_out_of_range => parse(3, 48, &["`status: 42` is not an HTTP status", "between 100 and 599"], "
+        description: d
+        steps:
+          - delete: {kind: ConfigMap, name: c, status: 42}
+        ");
+    get_status_a_list => parse_line(3, &["HTTP status|integer|a value or a `${variable}`"], "
+        description: d
+        steps:
+          - get: {kind: ConfigMap, name: c, status: [404]}
+        ");
+    apply_status_with_several_manifests => lint_at(3, 5, &["`status` is the answer to one apply", "not 2", "several `apply` steps"], "
+        description: d
+        steps:
+          - apply:
+              status: 201
+              manifest:
+                - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+                - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}
+        ");
+    wait_with_status => lint_at(3, 5, &["`status` has no meaning on `wait`", "`get` with `status`", "`absent`"], "
+        description: d
+        steps:
+          - wait: {kind: ConfigMap, name: c, status: 404}
+        ");
+    absent_with_expect => lint_at(3, 5, &["`status`, `expect` has no meaning on `absent`", "`delete` or `get`"], "
+        description: d
+        steps:
+          - absent: {kind: ConfigMap, name: c, status: 404, expect: [{path: $.status, equals: 404}]}
+        ");
+    undefined_variable_in_kind => lint_at(3, 5, &["get:", "`${k}` is not defined before this step", "namespace"], "
+        description: d
+        steps:
+          - get: {kind: '${k}', name: c}
+        ");
+    undefined_variable_in_api_version => lint_at(3, 5, &["delete:", "`${group}` is not defined before this step"], "
+        description: d
+        steps:
+          - delete: {api-version: '${group}/v1', kind: Widget, name: w}
+        ");
+    undefined_variable_in_object_namespace => lint_at(3, 5, &["absent:", "`${other}` is not defined before this step"], "
+        description: d
+        steps:
+          - absent: {kind: ConfigMap, name: c, namespace: '${other}'}
+        ");
+    service_account_long_form_unknown_key => parse(5, 7, &["unknown field `statuss`", "name", "status", "expect"], "
+        description: d
+        steps:
+          - service-account:
+              name: sa
+              statuss: 201
+        ");
+    service_account_long_form_without_name => parse_line(3, &["missing", "`name`"], "
+        description: d
+        steps:
+          - service-account: {status: 422}
+        ");
+    service_account_long_form_status_not_a_status => parse(3, 41, &["`status: 2011` is not an HTTP status"], "
+        description: d
+        steps:
+          - service-account: {name: sa, status: 2011}
+        ");
+    service_account_a_list => parse_line(3, &["a ServiceAccount name, or a mapping with `name`"], "
+        description: d
+        steps:
+          - service-account: [sa]
+        ");
+    service_account_long_form_undefined_variable => lint_at(3, 5, &["service-account:", "`${who}` is not defined"], "
+        description: d
+        steps:
+          - service-account: {name: '${who}', status: 201}
         ");
 
     // ---- hostile input -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
 use crate::scenario::lint::StepLint;
 use crate::scenario::manifest;
+use crate::scenario::parsed::{HttpStatus, Templated};
 use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
 use super::StepError;
@@ -36,9 +37,10 @@ pub struct ApplyStep {
     #[schemars(skip)]
     pub file_text: Option<Result<String, String>>,
     /// Expected HTTP status of the apply (one manifest only): 201 created, 200 updated, 422
-    /// refused… Left out: any success. With it, the document is `{status, body}`.
+    /// refused… Left out: any success. With it, the document is `{status, body}`. `${s}` takes
+    /// a variable's value.
     #[serde(default)]
-    pub status: Option<u16>,
+    pub status: Option<Templated<HttpStatus>>,
     /// Assertions on the stored object (`{items: [...]}` for several manifests), or on
     /// `{status, body}` with `status`.
     #[serde(default)]
@@ -62,9 +64,9 @@ pub struct ServiceAccountStep {
     /// The ServiceAccount's name.
     pub name: String,
     /// Expected HTTP status of the apply; left out: any success. With it, the document is
-    /// `{status, body}`.
+    /// `{status, body}`. `${s}` takes a variable's value.
     #[serde(default)]
-    pub status: Option<u16>,
+    pub status: Option<Templated<HttpStatus>>,
     /// Assertions on the stored ServiceAccount, or on `{status, body}` with `status`.
     #[serde(default)]
     #[schemars(with = "Vec<Assertion>")]
@@ -97,6 +99,9 @@ pub(crate) fn short_or_long<'de, D: Deserializer<'de>>(d: D) -> Result<ServiceAc
         type Value = ServiceAccountStep;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a ServiceAccount name, or a mapping with `name` (and `status`, `expect`, `capture`, `versions`, `timeout`)")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<ServiceAccountStep, E> {
+            Err(E::custom("`service-account` is missing its value: expected a string (the ServiceAccount's name) or a mapping with `name`"))
         }
         fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ServiceAccountStep, E> {
             Ok(ServiceAccountStep { name: name.to_string(), ..Default::default() })
@@ -137,9 +142,10 @@ fn label_value(s: &str) -> String {
 
 pub async fn service_account(run: &mut Run<'_>, s: &ServiceAccountStep) -> Result<StepOutput, StepError> {
     let name = run.render(&s.name)?;
+    let status = expected_status(run, &s.status)?;
     let manifest = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}});
     let applied = apply_object(run, manifest).await?;
-    match s.status {
+    match status {
         Some(status) => {
             let asked = format!("apply {}", applied.what());
             Ok(applied.answer.expected(status, &asked))
@@ -153,7 +159,7 @@ pub async fn service_account(run: &mut Run<'_>, s: &ServiceAccountStep) -> Resul
 
 pub async fn apply(run: &mut Run<'_>, step: &ApplyStep) -> Result<StepOutput, StepError> {
     let docs = manifest::manifests(step, &run.scenario.dir())?;
-    if let Some(status) = step.status {
+    if let Some(status) = expected_status(run, &step.status)? {
         let [doc] = docs.as_slice() else { return Err(several_with_status(docs.len()).into()) };
         let doc = run.render_json(doc)?;
         let applied = apply_object(run, doc).await?;
@@ -171,6 +177,11 @@ pub async fn apply(run: &mut Run<'_>, step: &ApplyStep) -> Result<StepOutput, St
     }
     let doc = if stored.len() == 1 { stored.remove(0) } else { json!({"items": stored}) };
     Ok(StepOutput::new(doc, format!("applied {}", names.join(", "))))
+}
+
+/// The status a step expects, its template rendered.
+pub(crate) fn expected_status(run: &Run<'_>, status: &Option<Templated<HttpStatus>>) -> Result<Option<u16>, StepError> {
+    Ok(status.as_ref().map(|s| s.resolve(|text| run.render(text))).transpose()?.map(|s| s.0))
 }
 
 fn several_with_status(count: usize) -> String {
@@ -227,8 +238,8 @@ async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Applied, Ste
 /// `service-account`: its name may use variables; a `status` is an HTTP status.
 pub(crate) fn lint_service_account(s: &ServiceAccountStep, l: &mut StepLint) {
     l.var(&s.name);
-    if let Some(status) = s.status {
-        lint_status(status, l);
+    if let Some(status) = &s.status {
+        l.templated(status, |_| Ok(()));
     }
 }
 
@@ -244,15 +255,8 @@ pub(crate) fn lint(s: &ApplyStep, l: &mut StepLint) {
         }
         Err(e) => l.problem(e),
     }
-    if let Some(status) = s.status {
-        lint_status(status, l);
-    }
-}
-
-/// An expected `status` is an HTTP status code.
-pub(crate) fn lint_status(status: u16, l: &mut StepLint) {
-    if !(100..=599).contains(&status) {
-        l.problem(format!("`status: {status}` is not an HTTP status: between 100 and 599 (201, 404, 422 …)"));
+    if let Some(status) = &s.status {
+        l.templated(status, |_| Ok(()));
     }
 }
 

@@ -33,9 +33,10 @@ pub struct GetStep {
     #[serde(default)]
     pub field_selector: Option<String>,
     /// `get` only: expected HTTP status of one GET (200, 404, 403 …). With it, the document is
-    /// `{status, body}`; without, a named object that does not exist fails the step.
+    /// `{status, body}`; without, a named object that does not exist fails the step. `${s}`
+    /// takes a variable's value.
     #[serde(default)]
-    pub status: Option<u16>,
+    pub status: Option<crate::scenario::parsed::Templated<crate::scenario::parsed::HttpStatus>>,
     /// Assertions on the object, or on `{items: [...]}` for a list.
     #[serde(default)]
     #[schemars(with = "Vec<Assertion>")]
@@ -90,7 +91,7 @@ async fn read(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, 
         Some(n) => format!("{kind} {n}"),
         None => format!("{kind} list"),
     };
-    if let Some(status) = s.status {
+    if let Some(status) = super::apply::expected_status(run, &s.status)? {
         // One GET, answered whatever its status: the answer is the document.
         let request = resource.request(&namespace);
         let request = match &name {
@@ -156,11 +157,11 @@ pub(crate) fn lint(s: &GetStep, wait: bool, l: &mut StepLint) {
     for text in texts.chain(&s.label_selector).chain(&s.field_selector) {
         l.var(text);
     }
-    match s.status {
+    match &s.status {
         Some(_) if wait => l.problem(
             "`status` has no meaning on `wait`, which watches until its assertions hold: use `get` with `status` for one answer, `absent` for an object that must not exist",
         ),
-        Some(status) => super::apply::lint_status(status, l),
+        Some(status) => l.templated(status, |_| Ok(())),
         None => {}
     }
     if wait && s.eventually {

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::scenario::GoDuration;
 use crate::scenario::assertion::{Assertion, Mismatch};
 use crate::scenario::lint::StepLint;
+use crate::scenario::parsed::{HttpStatus, Templated};
 use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
 use super::StepError;
@@ -34,9 +35,9 @@ pub struct ObjectStep {
     #[serde(default, rename = "for")]
     pub window: Option<GoDuration>,
     /// `delete` only: expected HTTP status of the DELETE (200, 404 …); left out, any success.
-    /// With it, the document is `{status, body}`.
+    /// With it, the document is `{status, body}`. `${s}` takes a variable's value.
     #[serde(default)]
-    pub status: Option<u16>,
+    pub status: Option<Templated<HttpStatus>>,
     /// `delete` only: assertions on the DELETE's answer (the object as it was being deleted), or
     /// on `{status, body}` with `status`.
     #[serde(default)]
@@ -84,6 +85,7 @@ async fn target(run: &Run<'_>, s: &ObjectStep) -> Result<Target, StepError> {
 /// included). Without `status` a refusal fails the step; with it, the answer is the document.
 pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
     let t = target(run, s).await?;
+    let status = super::apply::expected_status(run, &s.status)?;
     let request = t.resource.request(&t.namespace).delete(&t.name, &DeleteParams::default());
     let answer = resources::send(run.cluster, request).await?;
     if answer.succeeded() {
@@ -92,7 +94,7 @@ pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
         })
         .await?;
     }
-    match s.status {
+    match status {
         Some(status) => Ok(answer.expected(status, &format!("delete {}/{}", t.kind, t.name))),
         None => {
             let deleted = answer.success(&format!("deleting {} {}", t.kind, t.name))?;
@@ -185,8 +187,8 @@ pub(crate) fn lint(s: &ObjectStep, watch: Watch, l: &mut StepLint) {
             ));
         }
     }
-    if let Some(status) = s.status {
-        super::apply::lint_status(status, l);
+    if let Some(status) = &s.status {
+        l.templated(status, |_| Ok(()));
     }
     if watch == Watch::Unchanged && s.window.is_none() {
         l.problem("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`");
