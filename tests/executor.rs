@@ -696,3 +696,87 @@ async fn an_eventual_kubectl_runs_again_until_its_exit_holds() {
     assert_eq!(runs, 3);
     assert_eq!(report.steps[0].summary, "kubectl get x → exit 0 (attempt 3)");
 }
+
+/// A Status of 422 that echoes what was sent, as the API server does for invalid values.
+fn echoing_422(sent: &str) -> Reply {
+    let message = format!(r#"ConfigMap "settings" is invalid: metadata.labels: Invalid value: "{sent}": must be no more than 63 characters"#);
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+        "reason": "Invalid", "code": 422, "details": {"name": "settings", "kind": "ConfigMap",
+        "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: \"{sent}\""), "field": "metadata.labels"}]}});
+    Reply::Json(422, body.to_string())
+}
+
+#[tokio::test]
+async fn an_expected_refusal_of_an_apply_passes_and_its_cleanup_finds_nothing_to_delete() {
+    // Applied into another namespace, so the cleanup deletes it by name: the object was recorded
+    // before it was sent, never existed, and its 404 at cleanup is not a problem.
+    let stub = Stub::start(|r| (r.method == "PATCH").then(|| status(422, "Invalid", r#"ConfigMap "settings" is invalid: data: Forbidden: field is immutable when `immutable` is set"#)));
+    let steps = "  - apply:\n      status: 422\n      manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: elsewhere}, data: {a: b}}\n      expect:\n        - {path: $.body.reason, equals: Invalid}\n        - {path: $.body.code, equals: 422}\n";
+    let report = run(&stub, steps).await;
+    assert_eq!(report.verdict, Verdict::Passed, "{report:#?}");
+    assert!(report.left.is_empty(), "nothing is left: {:?}", report.left);
+    assert_eq!(
+        report.steps[0].summary,
+        r#"apply ConfigMap/settings → 422: ConfigMap "settings" is invalid: data: Forbidden: field is immutable when `immutable` is set"#
+    );
+    let requests = stub.requests();
+    let path = "/api/v1/namespaces/elsewhere/configmaps/settings";
+    let sent: Vec<&str> = requests.iter().filter(|r| r.path_only() == path).map(|r| r.method.as_str()).collect();
+    assert_eq!(sent, ["PATCH", "DELETE"], "applied, then deleted at cleanup although it was refused: {requests:#?}");
+}
+
+#[tokio::test]
+async fn an_apply_refused_with_another_status_than_expected_names_both() {
+    let stub = Stub::start(|r| (r.method == "PATCH").then(|| status(409, "Conflict", "Apply failed with 1 conflict")));
+    let report = run(&stub, "  - apply:\n      status: 422\n      manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: settings}}\n").await;
+    let (step, position, error) = step_failure(&report);
+    assert_eq!((step, position), (0, at(3, 5)));
+    assert_eq!(
+        error,
+        StepError::Mismatch {
+            mismatches: vec![mismatch("$.status", "422", "409")],
+            summary: "apply ConfigMap/settings → 409: Apply failed with 1 conflict".into(),
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_delete_or_get_of_what_is_not_there_is_a_404_to_expect() {
+    // The stub answers 404 to anything it does not serve: the ConfigMap does not exist.
+    let steps = "  - delete: {kind: ConfigMap, name: gone, status: 404, expect: [{path: $.body.reason, equals: NotFound}]}\n  - get: {kind: ConfigMap, name: gone, status: 404, expect: [{path: $.body.code, equals: 404}]}\n  - delete: {kind: ConfigMap, name: gone}\n";
+    let stub = Stub::start(|_| None);
+    let report = run(&stub, steps).await;
+    let (step, position, error) = step_failure(&report);
+    assert_eq!(report.steps.len(), 2, "the expected 404s passed: {:#?}", report.steps);
+    assert!(report.steps[0].summary.starts_with("delete ConfigMap/gone → 404: the stub does not serve DELETE "), "{}", report.steps[0].summary);
+    assert!(report.steps[1].summary.starts_with("get ConfigMap gone → 404: "), "{}", report.steps[1].summary);
+    // Without `status`, the same 404 fails the step with the server's code, reason and message.
+    assert_eq!((step, position), (2, at(5, 5)));
+    let StepError::Api { code, reason, message } = &error else { panic!("a refused delete gave {error:?}") };
+    assert_eq!((*code, reason.as_str()), (404, "NotFound"));
+    assert!(message.starts_with("deleting ConfigMap gone: the stub does not serve DELETE"), "{message}");
+}
+
+#[tokio::test]
+async fn a_refusal_that_echoes_a_token_is_redacted_with_and_without_status() {
+    // A JWT-shaped value sent as a label: the server's message repeats it.
+    let jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6InN0dWIifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6eDp5In0.c2lnbmF0dXJlLW9mLXRoZS1zdHVi";
+    let stub = Stub::start(move |r| {
+        (r.method == "PATCH").then(|| echoing_422(r.body.split("\"leak\":\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default()))
+    });
+    let manifest = format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: settings, labels: {{leak: '{jwt}'}}}}}}");
+    // Expected, but an assertion fails: the document and summary are in the failure.
+    let with_status = format!("  - apply:\n      status: 422\n      manifest: {manifest}\n      expect:\n        - {{path: '$.body.details.causes[0].message', equals: x}}\n");
+    // Not expected: the refusal is the failure.
+    let without = format!("  - apply:\n      manifest: {manifest}\n");
+    for steps in [with_status, without] {
+        let report = run(&stub, &steps).await;
+        let (_, _, error) = step_failure(&report);
+        let everything = serde_json::to_string(&report).expect("the report serializes");
+        assert!(everything.contains("must be no more than 63 characters"), "the server's message is kept: {everything}");
+        assert!(!everything.contains(&jwt[..40]), "the echoed token leaks into the report: {error:?}");
+        assert!(!everything.contains(&jwt[jwt.len() - 30..]), "the echoed token's signature leaks: {error:?}");
+        assert!(everything.contains("<token sha256:"), "the token is shown as its fingerprint: {error:?}");
+    }
+    assert!(stub.requests().iter().any(|r| r.method == "PATCH" && r.body.contains(jwt)), "the label was sent as written");
+}
