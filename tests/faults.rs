@@ -378,6 +378,20 @@ finally:
                 "description: tokens as case values and include parameters\nobserve: 'case ${{t}}'\ncases:\n  - {{name: passes, t: '{minted}', kind: APIVersions}}\n  - {{name: fails, t: '{legacy_token}', kind: '{legacy_token}'}}\nsteps:\n  - include: {{file: steps/show.yaml, with: {{v: '${{t}}', kind: '${{kind}}'}}}}\n"
             ),
         )?;
+        // A Secret holding the minted token in stringData and as a label value, which is too long
+        // for a label: the API server refuses it with 422 and repeats the value in its message.
+        // Once expected (`status: 422`, an assertion failing on the Status), once not.
+        let refused = format!(
+            "apiVersion: v1\n        kind: Secret\n        metadata: {{name: refused, labels: {{leak: '{minted}'}}}}\n        stringData: {{token: '{minted}'}}"
+        );
+        f.write(
+            "apply-refused-expected-fails.yaml",
+            &format!("description: a refusal that echoes a token, expected\nsteps:\n  - apply:\n      status: 422\n      manifest:\n        {refused}\n      expect:\n        - {{path: $.body.message, equals: x}}\n"),
+        )?;
+        f.write(
+            "apply-refused-fails.yaml",
+            &format!("description: a refusal that echoes a token, not expected\nsteps:\n  - apply:\n      manifest:\n        {refused}\n"),
+        )?;
         let (json, junit) = (f.dir.join("report.json"), f.dir.join("junit.xml"));
         let out = f
             .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
@@ -385,7 +399,8 @@ finally:
             .map_err(|e| e.to_string())?;
         let text = all_output(&out);
         assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
-        assert!(text.contains("4 passed, 8 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("4 passed, 10 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("Invalid value: \"<token sha256:"), "the refusals' messages are shown:\n{text}");
         for shown in ["PASS  cases-include::passes", "observed: case <token sha256:", "steps/show.yaml with kind=<token sha256:"] {
             assert!(text.contains(shown), "the case table and the include show `{shown}`:\n{text}");
         }
