@@ -267,3 +267,24 @@ pub(crate) fn describe_service_account(s: &ServiceAccountStep, r: impl Fn(&str) 
 pub(crate) fn describe(_: &ApplyStep) -> String {
     "applying manifests".into()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{Scenario, Step};
+
+    #[test]
+    fn service_account_takes_a_name_or_a_mapping() {
+        let text = "description: d\nsteps:\n  - service-account: short\n  - service-account: {name: long, status: 422, versions: '>=1.24', expect: [{path: $.body.reason, equals: Invalid}]}\n";
+        let scenario = Scenario::parse(std::path::Path::new("s.yaml"), text).unwrap();
+        let [short, long] = [0, 1].map(|i| match &scenario.spec.steps[i].value {
+            Step::ServiceAccount(s) => s.clone(),
+            other => panic!("{other:?}"),
+        });
+        assert_eq!((short.name.as_str(), short.status.is_none(), short.expect.len()), ("short", true, 0));
+        assert_eq!(long.name, "long");
+        assert_eq!(long.status.map(|s| s.to_string()), Some("422".into()));
+        assert_eq!(long.expect.len(), 1);
+        assert!(scenario.spec.steps[1].value.versions().is_some(), "the long form is version-gated");
+        assert!(crate::scenario::lint::lint(&scenario).is_empty());
+    }
+}

@@ -273,3 +273,39 @@ pub(crate) async fn send(cluster: &Cluster, request: Result<http::Request<Vec<u8
     }
     Ok(Answer { status, body })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal() -> Answer {
+        let body = json!({"kind": "Status", "status": "Failure", "reason": "Invalid", "code": 422,
+            "message": "ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
+            "details": {"causes": [{"field": "data"}]}});
+        Answer { status: 422, body }
+    }
+
+    #[test]
+    fn a_refusal_fails_a_step_that_expected_success_with_code_reason_and_message() {
+        let error = refusal().success("applying ConfigMap c").unwrap_err();
+        let StepError::Api { code, reason, message } = error else { panic!("{error:?}") };
+        assert_eq!((code, reason.as_str()), (422, "Invalid"));
+        assert_eq!(message, "applying ConfigMap c: ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set");
+        let text = Answer { status: 404, body: json!("404 page not found\n") }.success("deleting Widget w").unwrap_err();
+        assert_eq!(text, StepError::Api { code: 404, reason: String::new(), message: "deleting Widget w: 404 page not found".into() });
+        let stored = Answer { status: 201, body: json!({"kind": "ConfigMap"}) }.success("applying ConfigMap c").unwrap();
+        assert_eq!(stored, json!({"kind": "ConfigMap"}));
+    }
+
+    #[test]
+    fn an_expected_answer_is_the_document_and_its_status_an_assertion() {
+        let out = refusal().expected(409, "apply ConfigMap/c");
+        assert_eq!(out.doc["status"], json!(422));
+        assert_eq!(out.doc["body"]["details"]["causes"][0]["field"], json!("data"));
+        assert!(out.summary.starts_with("apply ConfigMap/c → 422: ConfigMap \"c\" is invalid"), "{}", out.summary);
+        let [implied] = out.implied.as_slice() else { panic!("{:?}", out.implied) };
+        let miss = implied.check(&out.doc).unwrap_err();
+        assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("409", "422"));
+        assert!(refusal().expected(422, "apply ConfigMap/c").implied[0].check(&json!({"status": 422})).is_ok());
+    }
+}
