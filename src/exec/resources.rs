@@ -65,7 +65,8 @@ pub async fn resolve(cluster: &Cluster, api_version: Option<&str>, kind: &str) -
 async fn established_crd(cluster: &Cluster, api_version: Option<&str>, kind: &str) -> Result<Option<Resource>, String> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let crds: Api<CustomResourceDefinition> = Api::all(cluster.client.clone());
-    let crds = crds.list(&Default::default()).await.map_err(|e| format!("listing CustomResourceDefinitions: {e}"))?;
+    // Without the right to list them (a restricted context), discovery's answer stands.
+    let Ok(crds) = crds.list(&Default::default()).await else { return Ok(None) };
     let mut found: Vec<Resource> = Vec::new();
     for crd in crds.items {
         let spec = &crd.spec;
@@ -194,10 +195,10 @@ const READ_ATTEMPTS: usize = 3;
 async fn read(client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
     let began = Instant::now();
     // An older server answers with the plain lists, which read as an empty aggregated discovery.
-    if let Ok(discovery) = Discovery::new(client.clone()).run_aggregated().await {
-        if discovery.has_group(kube::discovery::ApiGroup::CORE_GROUP) {
-            return Ok(Arc::new(DiscoveryRead { discovery, began }));
-        }
+    if let Ok(discovery) = Discovery::new(client.clone()).run_aggregated().await
+        && discovery.has_group(kube::discovery::ApiGroup::CORE_GROUP)
+    {
+        return Ok(Arc::new(DiscoveryRead { discovery, began }));
     }
     let mut attempt = 1;
     loop {
