@@ -31,7 +31,7 @@ pub struct SecretTokenStep {
     #[schemars(with = "Vec<Assertion>")]
     pub expect: Assertions,
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
