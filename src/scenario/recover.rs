@@ -6,10 +6,11 @@
 //! - each step is parsed on its own, from its own text: one step's error cannot hide another's.
 //!   After an error inside a step, the mapping entry holding it is blanked and the step parsed
 //!   again, for its next error (a few per step);
-//! - the file is parsed once more with the steps that failed replaced by `~`: the top-level keys'
-//!   errors (an entry in error blanked each time, for the next);
-//! - what then parses is linted as usual, with the names the failed steps save or capture taken
-//!   as defined.
+//! - the file is parsed once more, each step as it parsed alone (with its entries in error
+//!   blanked) or, if it did not, replaced by `~`: the top-level keys' errors (an entry in error
+//!   blanked each time, for the next);
+//! - what then parses is linted as usual, with the names the replaced steps save or capture
+//!   taken as defined.
 //!
 //! Blanking replaces characters by spaces and keeps line breaks, so every position stays the
 //! file's own. A step that cannot be parsed apart from the file (an alias to an anchor outside
@@ -17,15 +18,16 @@
 //! is broken (syntax, limits, several documents) there is no tree: the first error is all.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::Path;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use super::lint::{self, Unparsed};
 use super::step::Step;
-use super::{Diagnostic, FileAccess, STEP_LISTS, Scenario, ScenarioSpec, located, yaml_diagnostic, yaml_message, yaml_options};
+use super::{
+    Diagnostic, FileAccess, STEP_LISTS, Scenario, ScenarioSpec, YAML_MAX_DEPTH, YAML_MAX_NODES, located, yaml_diagnostic, yaml_message,
+    yaml_options,
+};
 
 /// Diagnostics one file gets at most; a last one counts the rest.
 pub const MAX_DIAGNOSTICS: usize = 100;
@@ -39,24 +41,29 @@ const MAX_FILE_PARSES: usize = 16;
 /// Every problem of `text`, whose parse failed with `first`: structural ones (sorted by
 /// position) and what lint finds in the parts that parsed; at most [`MAX_DIAGNOSTICS`] and a
 /// count of the rest. Never empty.
-pub(super) fn problems(path: &Path, text: &str, access: &FileAccess, first: &serde_saphyr::Error) -> Vec<Diagnostic> {
-    let first = yaml_diagnostic(path, text, first);
-    let mut found = match Tree::read(text) {
+pub(super) fn problems(path: &Path, text: &str, access: &FileAccess, error: &serde_saphyr::Error) -> Vec<Diagnostic> {
+    let first = yaml_diagnostic(path, text, error);
+    // Over the limits, the file gets no more work: its first problem is all.
+    let tree = if over_limits(error) { None } else { Tree::read(text) };
+    let mut found = match tree {
         Some(tree) => {
             let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-            Recovery { path, text, tree: &tree, line_starts, found: Vec::new() }.run(access)
+            let first_at = error.location().map(|l| l.span().offset() as usize);
+            let first_said = (first_at, yaml_message(error));
+            Recovery { path, text, tree: &tree, line_starts, first: first_said, found: Vec::new() }.run(access)
         }
         None => Vec::new(),
     };
     // The parse of the whole file has the last word where it found its error.
     found.retain(|d| d.pos != first.pos);
     found.push(first);
-    bounded(found)
+    bounded(path, found)
 }
 
-/// Sorted by position, duplicates dropped, at most [`MAX_DIAGNOSTICS`] and a count of the rest.
-fn bounded(mut found: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    found.sort_by(|a, b| (a.pos.line, a.pos.column).cmp(&(b.pos.line, b.pos.column)));
+/// Sorted by position (the file's own first, then those of the step files it includes),
+/// duplicates dropped, at most [`MAX_DIAGNOSTICS`] and a count of the rest.
+fn bounded(path: &Path, mut found: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    found.sort_by(|a, b| (a.pos.file != path, &a.pos.file, a.pos.line, a.pos.column).cmp(&(b.pos.file != path, &b.pos.file, b.pos.line, b.pos.column)));
     found.dedup();
     if found.len() > MAX_DIAGNOSTICS {
         let more = found.len() - MAX_DIAGNOSTICS;
@@ -75,6 +82,17 @@ struct At {
     char: usize,
 }
 
+impl At {
+    fn of(marker: &granit_parser::Marker) -> Option<At> {
+        Some(At { byte: marker.byte_offset()?, char: marker.index() })
+    }
+
+    /// One character further, for an ASCII character.
+    fn next(self) -> At {
+        At { byte: self.byte + 1, char: self.char + 1 }
+    }
+}
+
 /// A YAML node as written: its extent, its position and its children.
 #[derive(Debug)]
 struct Node {
@@ -83,7 +101,9 @@ struct Node {
     end: At,
     line: u64,
     column: u64,
-    /// For an alias (`*a`), where its anchor's node starts: the alias replays that node.
+    /// Written in flow style (`{…}`, `[…]`).
+    flow: bool,
+    /// For an alias (`*a`), where its anchor's node starts.
     anchor: Option<usize>,
     kind: Kind,
 }
@@ -92,17 +112,12 @@ struct Node {
 enum Kind {
     Map(Vec<(Node, Node)>),
     Seq(Vec<Node>),
-    /// A scalar, with its text when it is a short string (keys and names are).
+    /// A scalar, with its text when it is short (keys and names are).
     Scalar(Option<String>),
 }
 
 /// Scalars longer than this are not kept (a key or a name is never this long).
 const KEPT_SCALAR_CHARS: usize = 256;
-
-/// How deep the tree is read. Reading a node with its span takes more stack than parsing it
-/// (a debug build overflows a thread's 2 MiB near the YAML limit of 64): deeper files get
-/// their first error only.
-const TREE_MAX_DEPTH: usize = 32;
 
 impl Node {
     fn contains(&self, at: usize) -> bool {
@@ -123,212 +138,122 @@ impl Node {
             _ => None,
         }
     }
-
-    /// Every alias under this node (itself included) as (where it is, where its anchor is).
-    fn aliases(&self, out: &mut Vec<(usize, usize)>) {
-        if let Some(anchor) = self.anchor {
-            out.push((self.start.char, anchor));
-            return;
-        }
-        match &self.kind {
-            Kind::Map(entries) => entries.iter().for_each(|(k, v)| {
-                k.aliases(out);
-                v.aliases(out);
-            }),
-            Kind::Seq(items) => items.iter().for_each(|n| n.aliases(out)),
-            Kind::Scalar(_) => {}
-        }
-    }
 }
 
-/// The whole file as nodes.
+/// The whole file as nodes, and its aliases in file order as (where the alias starts, where
+/// it ends, where its anchor starts).
 struct Tree {
     root: Node,
+    aliases: Vec<(usize, usize, usize)>,
 }
 
 impl Tree {
-    /// `None` where the YAML itself is broken, over the limits of [`yaml_options`] or nested
-    /// more than [`TREE_MAX_DEPTH`] deep.
+    /// Where the anchor is of the alias written at `at`: an error in what an alias replays is
+    /// placed at the alias.
+    fn anchor_of(&self, at: usize) -> Option<usize> {
+        let i = self.aliases.partition_point(|a| a.0 <= at).checked_sub(1)?;
+        let (start, end, anchor) = self.aliases[i];
+        (start <= at && at <= end).then_some(anchor)
+    }
+}
+
+impl Tree {
+    /// `None` where the YAML itself is broken, holds several documents, or is over the limits
+    /// of [`yaml_options`] (values are counted as written: aliases are not expanded here).
     fn read(text: &str) -> Option<Tree> {
-        let mut options = yaml_options();
-        if let Some(budget) = &mut options.budget {
-            budget.max_depth = budget.max_depth.min(TREE_MAX_DEPTH);
-        }
-        let mut root: Node = serde_saphyr::from_str_with_options(text, options).ok()?;
-        close(&mut root, text)?;
-        Some(Tree { root })
-    }
-}
-
-/// Sets where each node ends: its last child's end, or a flow collection's closing bracket.
-fn close(node: &mut Node, text: &str) -> Option<()> {
-    if node.anchor.is_some() {
-        // An alias is its `*name`; its children are the anchor's, replayed.
-        return Some(());
-    }
-    let mut end = node.end;
-    match &mut node.kind {
-        Kind::Map(entries) => {
-            for (k, v) in entries {
-                close(k, text)?;
-                close(v, text)?;
-                end = end.max(k.end).max(v.end);
+        use granit_parser::{Event, StructureStyle};
+        let mut parser = granit_parser::Parser::new_from_str(text);
+        // Collections being read, each with its key waiting for a value (in a mapping).
+        let mut open: Vec<(Node, Option<Node>)> = Vec::new();
+        let mut anchors = std::collections::HashMap::new();
+        let mut aliases = Vec::new();
+        let (mut nodes, mut documents) = (0, 0);
+        let mut root = None;
+        while let Some(event) = parser.next_event() {
+            let (event, span) = event.ok()?;
+            let (start, end) = (At::of(&span.start)?, At::of(&span.end)?);
+            let node = |kind, flow, anchor| Node {
+                start,
+                end,
+                line: span.start.line() as u64,
+                column: span.start.col() as u64 + 1,
+                flow,
+                anchor,
+                kind,
+            };
+            let done = match event {
+                Event::DocumentStart(..) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return None;
+                    }
+                    continue;
+                }
+                Event::MappingStart(style, id, _) | Event::SequenceStart(style, id, _) => {
+                    if id != 0 {
+                        anchors.insert(id, start.char);
+                    }
+                    let kind = match event {
+                        Event::MappingStart(..) => Kind::Map(Vec::new()),
+                        _ => Kind::Seq(Vec::new()),
+                    };
+                    let mut collection = node(kind, style == StructureStyle::Flow, None);
+                    // A block collection ends with its last child; a flow one with its bracket.
+                    collection.end = start;
+                    open.push((collection, None));
+                    if open.len() > YAML_MAX_DEPTH {
+                        return None;
+                    }
+                    continue;
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    let (mut collection, _) = open.pop()?;
+                    if collection.flow {
+                        collection.end = end;
+                    }
+                    collection
+                }
+                Event::Scalar(value, _, id, _) => {
+                    if id != 0 {
+                        anchors.insert(id, start.char);
+                    }
+                    let kept = (value.chars().count() <= KEPT_SCALAR_CHARS).then(|| value.into_owned());
+                    node(Kind::Scalar(kept), false, None)
+                }
+                Event::Alias(id) => {
+                    let anchor = *anchors.get(&id)?;
+                    aliases.push((start.char, end.char, anchor));
+                    node(Kind::Scalar(None), false, Some(anchor))
+                }
+                _ => continue,
+            };
+            nodes += 1;
+            if nodes > YAML_MAX_NODES {
+                return None;
+            }
+            let Some((parent, key)) = open.last_mut() else {
+                root = Some(done);
+                continue;
+            };
+            parent.end = parent.end.max(done.end);
+            match &mut parent.kind {
+                Kind::Seq(items) => items.push(done),
+                Kind::Map(entries) => match key.take() {
+                    None => *key = Some(done),
+                    Some(k) => {
+                        let mut value = done;
+                        // An empty value is placed at the `:` before it, which belongs to the entry.
+                        if value.start == value.end && text.get(value.start.byte..)?.starts_with(':') {
+                            value.end = value.start.next();
+                        }
+                        parent.end = parent.end.max(value.end);
+                        entries.push((k, value));
+                    }
+                },
+                Kind::Scalar(_) => return None,
             }
         }
-        Kind::Seq(items) => {
-            for item in items {
-                close(item, text)?;
-                end = end.max(item.end);
-            }
-        }
-        Kind::Scalar(_) => {}
-    }
-    if !matches!(node.kind, Kind::Scalar(_))
-        && let Some(closer) = flow_closer(text, node.start)
-    {
-        let after_opener = At { byte: node.start.byte + 1, char: node.start.char + 1 };
-        end = closing(text, end.max(after_opener), closer)?;
-    }
-    node.end = end;
-    Some(())
-}
-
-/// `}` or `]` when the collection at `start` is written in flow style.
-fn flow_closer(text: &str, start: At) -> Option<char> {
-    match text.get(start.byte..)?.chars().next()? {
-        '{' => Some('}'),
-        '[' => Some(']'),
-        _ => None,
-    }
-}
-
-/// Past the `closer` that ends a flow collection whose last child ends at `from`: only blanks,
-/// commas, comments and the `:` of an empty value (placed before it) may come between.
-fn closing(text: &str, from: At, closer: char) -> Option<At> {
-    let mut at = from;
-    let mut comment = false;
-    for c in text.get(from.byte..)?.chars() {
-        let next = At { byte: at.byte + c.len_utf8(), char: at.char + 1 };
-        if comment {
-            comment = c != '\n';
-        } else if c == closer {
-            return Some(next);
-        } else if c == '#' {
-            comment = true;
-        } else if !matches!(c, ' ' | '\t' | '\r' | '\n' | ',' | ':') {
-            return None;
-        }
-        at = next;
-    }
-    None
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
-        let spanned = Spanned::<Shape>::deserialize(d)?;
-        let span = spanned.referenced.span();
-        let (Some(byte), Some(byte_len)) = (span.byte_offset(), span.byte_len()) else {
-            return Err(serde::de::Error::custom("no byte offsets"));
-        };
-        let start = At { byte: byte as usize, char: span.offset() as usize };
-        let defined = spanned.defined.span().offset() as usize;
-        Ok(Node {
-            start,
-            end: At { byte: start.byte + byte_len as usize, char: start.char + span.len() as usize },
-            line: spanned.referenced.line(),
-            column: spanned.referenced.column(),
-            anchor: (defined != start.char).then_some(defined),
-            kind: spanned.value.0,
-        })
-    }
-}
-
-/// A node's kind and children, whatever its type.
-struct Shape(Kind);
-
-impl<'de> Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
-        d.deserialize_any(ShapeVisitor)
-    }
-}
-
-struct ShapeVisitor;
-
-impl ShapeVisitor {
-    fn scalar(text: Option<&str>) -> Shape {
-        Shape(Kind::Scalar(text.filter(|s| s.chars().count() <= KEPT_SCALAR_CHARS).map(str::to_string)))
-    }
-}
-
-impl<'de> Visitor<'de> for ShapeVisitor {
-    type Value = Shape;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Node>()? {
-            entries.push((key, map.next_value::<Node>()?));
-        }
-        Ok(Shape(Kind::Map(entries)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Node>()? {
-            items.push(item);
-        }
-        Ok(Shape(Kind::Seq(items)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Shape, E> {
-        Ok(Self::scalar(Some(s)))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_i128<E>(self, _: i128) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_u128<E>(self, _: u128) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_bytes<E>(self, _: &[u8]) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_unit<E>(self) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_none<E>(self) -> Result<Shape, E> {
-        Ok(Self::scalar(None))
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
-        Shape::deserialize(d)
-    }
-
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
-        Shape::deserialize(d)
+        Some(Tree { root: root?, aliases })
     }
 }
 
@@ -353,12 +278,6 @@ enum Fix {
     Replace,
 }
 
-impl Item<'_> {
-    fn failed(&self) -> bool {
-        self.fix != Fix::None
-    }
-}
-
 /// A step parsed from its own text.
 enum Alone {
     /// Its problems, and what it needs for the file to parse.
@@ -373,15 +292,25 @@ struct Recovery<'a> {
     tree: &'a Tree,
     /// Where each line starts, in bytes: messages quote the line they point at.
     line_starts: Vec<usize>,
+    /// Where the parse of the whole file found its error and what it said: a step parsed alone
+    /// may place the same error elsewhere (a value missing at its end), and is not repeated.
+    first: (Option<usize>, String),
     found: Vec<Diagnostic>,
 }
 
 impl<'a> Recovery<'a> {
     /// A YAML error at `line:column` of the file, quoting that line.
-    fn diagnostic(&self, line: u64, column: u64, e: &serde_saphyr::Error) -> Diagnostic {
+    fn diagnostic(&self, line: u64, column: u64, message: &str) -> Diagnostic {
         let start = self.line_starts.get(line as usize - 1).copied().unwrap_or(self.text.len());
         let end = self.line_starts.get(line as usize).map_or(self.text.len(), |next| next - 1);
-        located(self.path, self.text.get(start..end).unwrap_or_default(), line, column, yaml_message(e))
+        located(self.path, self.text.get(start..end).unwrap_or_default(), line, column, message.to_string())
+    }
+
+    /// The line and column of a position.
+    fn line_column(&self, at: At) -> (u64, u64) {
+        let line = self.line_starts.partition_point(|start| *start <= at.byte).max(1);
+        let start = self.line_starts[line - 1];
+        (line as u64, self.text.get(start..at.byte).map_or(0, |s| s.chars().count()) as u64 + 1)
     }
 
     fn run(mut self, access: &FileAccess) -> Vec<Diagnostic> {
@@ -398,7 +327,7 @@ impl<'a> Recovery<'a> {
             }
         }
         if let Some(spec) = self.top_level(&mut items) {
-            let unparsed = unparsed(items.iter().filter(|i| i.failed()).map(|i| i.node));
+            let unparsed = unparsed(items.iter().filter(|i| i.fix == Fix::Replace).map(|i| i.node));
             let scenario = Scenario::from_spec(self.path, self.text, spec, access);
             self.found.extend(lint::lint_partial(&scenario, &unparsed));
         }
@@ -415,16 +344,13 @@ impl<'a> Recovery<'a> {
                     continue;
                 }
                 if let Kind::Seq(list) = &value.kind {
-                    let block = flow_closer(self.text, value.start).is_none();
-                    items.extend(list.iter().map(|node| Item { node, block, alone: node.anchor.is_none(), fix: Fix::None }));
+                    items.extend(list.iter().map(|node| Item { node, block: !value.flow, alone: node.anchor.is_none(), fix: Fix::None }));
                 }
             }
         }
         items.sort_by_key(|i| i.node.start);
         // An alias and its anchor in different places tie both: neither is parsed alone.
-        let mut aliases = Vec::new();
-        tree.root.aliases(&mut aliases);
-        for (alias, anchor) in aliases {
+        for &(alias, _, anchor) in &tree.aliases {
             let (a, b) = (item_at(&items, alias), item_at(&items, anchor));
             if a != b {
                 for i in [a, b].into_iter().flatten() {
@@ -447,28 +373,40 @@ impl<'a> Recovery<'a> {
         let mut found: Vec<Diagnostic> = Vec::new();
         for round in 0..limit {
             let sub: String = buf.iter().collect();
-            let Err(e) = serde_saphyr::from_str_with_options::<Step>(&sub, yaml_options()) else {
-                let fix = if found.is_empty() { Fix::None } else { Fix::Blank(blanks.ranges) };
+            let Err(e) = serde_saphyr::from_str_with_options::<Step>(&sub, options()) else {
+                let fix = if round == 0 { Fix::None } else { Fix::Blank(blanks.ranges) };
                 return Alone::Parsed(found, fix);
             };
-            // Where the error is, in the file.
+            // Where the error is, in the file; past the step's end (a value it lacks), at its end.
             let loc = e.location().filter(|l| l.line() >= 1 && l.column() >= 1);
             let at = loc.and_then(|l| (l.span().offset() as usize).checked_sub(pad)).map(|a| a + node.start.char);
-            let syntax = matches!(e, serde_saphyr::Error::ExternalMessage { .. });
-            let (Some(loc), Some(at), false) = (loc, at.filter(|a| node.contains(*a)), syntax) else {
+            let syntax = matches!(original(&e), serde_saphyr::Error::ExternalMessage { .. });
+            let (Some(loc), Some(at), false) = (loc, at, syntax) else {
                 return if round == 0 { Alone::Tied } else { Alone::Parsed(found, Fix::Replace) };
             };
-            let missing = missing_field(&e);
-            if blanks.explain(at, missing.as_deref()) {
+            let message = yaml_message(&e);
+            let missing = missing_field(&message);
+            if blanks.explain(at, missing) || self.tree.anchor_of(at).is_some_and(|anchor| blanks.blanked(anchor)) {
                 break;
             }
-            let line = node.line + loc.line() - 1;
-            let column = if loc.line() == 1 { loc.column() + node.column - 1 - pad as u64 } else { loc.column() };
-            let d = self.diagnostic(line, column, &e);
+            let (at, (line, column)) = match at > node.end.char {
+                true => (node.end.char, self.line_column(node.end)),
+                false => {
+                    let column = if loc.line() == 1 { loc.column() + node.column - 1 - pad as u64 } else { loc.column() };
+                    (at, (node.line + loc.line() - 1, column))
+                }
+            };
+            let d = self.diagnostic(line, column, &message);
             if found.contains(&d) {
                 break;
             }
-            found.push(d);
+            let said_first = self.first.0.is_some_and(|first| node.contains(first)) && message == self.first.1;
+            if !said_first {
+                found.push(d);
+            }
+            if over_limits(&e) {
+                break;
+            }
             let Some((map, key, value)) = blanks.entry_at(node, at, missing.is_some(), 2) else { break };
             for i in blanks.add(self.text, map, key, value) {
                 if let Some(c) = buf.get_mut(i + pad - node.start.char).filter(|c| **c != '\n') {
@@ -493,20 +431,26 @@ impl<'a> Recovery<'a> {
         }
         for _ in 0..MAX_FILE_PARSES {
             let repaired = self.repaired(items, &blanks);
-            let e = match serde_saphyr::from_str_with_options::<ScenarioSpec<Option<Spanned<Step>>>>(&repaired, yaml_options()) {
+            let e = match serde_saphyr::from_str_with_options::<ScenarioSpec<Option<Spanned<Step>>>>(&repaired, options()) {
                 Ok(spec) => return Some(spec.map_steps(|steps| steps.into_iter().flatten().collect())),
                 Err(e) => e,
             };
             let loc = e.location().filter(|l| l.line() >= 1 && l.column() >= 1)?;
             let at = loc.span().offset() as usize;
-            let missing = missing_field(&e);
-            if matches!(e, serde_saphyr::Error::ExternalMessage { .. }) || blanks.explain(at, missing.as_deref()) {
+            let message = yaml_message(&e);
+            let missing = missing_field(&message);
+            if matches!(original(&e), serde_saphyr::Error::ExternalMessage { .. }) || over_limits(&e) || blanks.explain(at, missing) {
                 return None;
             }
-            let d = self.diagnostic(loc.line(), loc.column(), &e);
-            self.found.push(d);
-            match item_at(items, at) {
-                Some(i) if !items[i].failed() => {
+            let item = item_at(items, at);
+            // An alias of something blanked replays blanks: that error is not the file's.
+            let replays_blank = self.tree.anchor_of(at).is_some_and(|anchor| blanks.blanked(anchor));
+            if !replays_blank {
+                let d = self.diagnostic(loc.line(), loc.column(), &message);
+                self.found.push(d);
+            }
+            match item {
+                Some(i) if items[i].fix != Fix::Replace => {
                     items[i].fix = Fix::Replace;
                     blanks.ranges.push((items[i].node.start.char, items[i].node.end.char));
                 }
@@ -556,7 +500,7 @@ impl Blanks {
     /// character range to blank.
     fn add(&mut self, text: &str, map: &Node, key: &Node, value: &Node) -> std::ops::Range<usize> {
         let mut end = key.end.max(value.end);
-        if flow_closer(text, map.start).is_some() {
+        if map.flow {
             end = comma_after(text, end).unwrap_or(end);
         }
         self.ranges.push((key.start.char, end.char));
@@ -632,10 +576,39 @@ fn comma_after(text: &str, from: At) -> Option<At> {
     None
 }
 
+/// The error itself, without what wraps it (a snippet, the alias it was replayed from).
+fn original(e: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    match e {
+        serde_saphyr::Error::WithSnippet { error, .. } | serde_saphyr::Error::AliasError { error, .. } => original(error),
+        e => e,
+    }
+}
+
+/// An error of the YAML's size (its values, nesting, what its aliases copy): over
+/// [`yaml_options`]' limits.
+fn over_limits(e: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::Error as E;
+    matches!(
+        original(e),
+        E::Budget { .. }
+            | E::AliasReplayCounterOverflow { .. }
+            | E::AliasReplayLimitExceeded { .. }
+            | E::AliasExpansionLimitExceeded { .. }
+            | E::AliasReplayStackDepthExceeded { .. }
+    )
+}
+
 /// The field a "missing field" error names.
-fn missing_field(e: &serde_saphyr::Error) -> Option<String> {
-    let message = yaml_message(e);
-    Some(message.strip_prefix("missing field `")?.strip_suffix('`')?.to_string())
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
+}
+
+/// The options of every parse: errors are read, not shown, so no snippets (rendering them
+/// costs more than the parse of a step).
+fn options() -> serde_saphyr::Options {
+    let mut options = yaml_options();
+    options.with_snippet = false;
+    options
 }
 
 /// The index of the item whose node holds character `at`.
@@ -678,46 +651,44 @@ mod tests {
 
     #[test]
     fn nodes_end_where_they_are_written() {
-        let text = "steps:\n  - token: {a: [1, 2 ], \"é\": 'x'}  # c\n  - call:\n      as: é\n      body: |\n        hi\n  - {get: {}}\n";
+        let text = "steps:\n  - token: {a: [1, 2 ], \"é\": 'x', e: }  # c\n  - call:\n      as: é\n      body: |\n        hi\n  - {get: {}}\n  - k:\n";
         let t = tree(text);
         let Kind::Map(entries) = &t.root.kind else { panic!() };
         let Kind::Seq(steps) = &entries[0].1.kind else { panic!() };
-        assert_eq!(slice(text, &steps[0]), "token: {a: [1, 2 ], \"é\": 'x'}");
+        assert_eq!(slice(text, &steps[0]), "token: {a: [1, 2 ], \"é\": 'x', e: }");
         assert!(slice(text, &steps[1]).starts_with("call:\n      as: é\n      body: |\n        hi"));
         assert_eq!(slice(text, &steps[2]), "{get: {}}");
-        assert_eq!((steps[2].line, steps[2].column), (7, 5));
+        assert_eq!((steps[2].line, steps[2].column, steps[2].flow), (7, 5, true));
+        assert_eq!(slice(text, &steps[3]), "k:");
     }
 
     #[test]
     fn aliases_know_their_anchor() {
         let text = "steps:\n  - &a {token: {}}\n  - *a\n";
         let t = tree(text);
-        let mut aliases = Vec::new();
-        t.root.aliases(&mut aliases);
-        assert_eq!(aliases.len(), 1);
-        assert_eq!(&text[aliases[0].1..aliases[0].1 + 1], "{");
+        assert_eq!(t.aliases.len(), 1);
+        let (start, end, anchor) = t.aliases[0];
+        assert_eq!(&text[start..end], "*a");
+        assert_eq!(&text[anchor..anchor + 1], "{");
+        assert_eq!(t.anchor_of(start + 1), Some(anchor));
+        assert_eq!(t.anchor_of(anchor), None);
     }
 
     #[test]
-    fn broken_yaml_has_no_tree() {
+    fn broken_or_unbounded_yaml_has_no_tree() {
         assert!(Tree::read("a: b: c\n").is_none());
         assert!(Tree::read("a: 1\n---\nb: 2\n").is_none());
-    }
-
-    /// Within a test thread's 2 MiB, in a debug build: as deep as the tree goes, and deeper.
-    #[test]
-    fn deep_trees_fit_a_small_stack() {
-        for depth in [TREE_MAX_DEPTH - 1, TREE_MAX_DEPTH + 1, 200] {
-            let text = format!("a: {}1{}\n", "{a: ".repeat(depth), "}".repeat(depth));
-            let read = std::thread::Builder::new().stack_size(2 << 20).spawn(move || Tree::read(&text).is_some());
-            assert_eq!(read.unwrap().join().unwrap(), depth < TREE_MAX_DEPTH, "depth {depth}");
-        }
+        assert!(Tree::read("a: *nothing\n").is_none());
+        let deep = |depth: usize| format!("a: {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+        assert!(Tree::read(&deep(YAML_MAX_DEPTH - 1)).is_some());
+        assert!(Tree::read(&deep(YAML_MAX_DEPTH + 1)).is_none());
+        assert!(Tree::read(&format!("a: [{}]\n", vec!["1"; YAML_MAX_NODES].join(","))).is_none());
     }
 
     #[test]
     fn the_bound_counts_the_rest() {
         let d = |line| Diagnostic { pos: SourcePos { file: "f".into(), line, column: 1 }, message: "m".into() };
-        let out = bounded((1..=150).rev().map(d).collect());
+        let out = bounded(Path::new("f"), (1..=150).rev().map(d).collect());
         assert_eq!(out.len(), MAX_DIAGNOSTICS + 1);
         assert_eq!(out[0].pos.line, 1);
         assert_eq!(out[MAX_DIAGNOSTICS].pos.line, 101);
