@@ -348,6 +348,9 @@ fn author_words(message: &str) -> String {
         "expected string scalar" => "expected a string".into(),
         "expected sequence start" => "expected a list".into(),
         "expected mapping start" => "expected a mapping".into(),
+        "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => "expected a whole number, 0 or more".into(),
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" | "invalid isize" => "expected a whole number".into(),
+        "invalid f32" | "invalid f64" => "expected a number".into(),
         other => other.to_string(),
     }
 }
