@@ -1681,3 +1681,30 @@ fn lint_command_prints_every_problem() {
     }
     assert!(stderr.contains("3 problem(s); nothing was run"), "{stderr}");
 }
+
+/// A step file that does not parse reports each of its broken steps, at its own place in the
+/// step file, with where it was included from.
+#[test]
+fn every_problem_of_an_included_step_file() {
+    let dir = std::env::temp_dir().join(format!("kubeproof-include-all-{}", std::process::id()));
+    let _guard = TempDir(dir.clone());
+    std::fs::create_dir_all(dir.join("steps")).expect("create the directories");
+    let steps = "steps:\n  - token: {service-account: sa, audienc: x}\n  - service-account: sa\n  - tokn: x\n";
+    std::fs::write(dir.join("steps/broken.yaml"), steps).expect("write the step file");
+    let file = dir.join("case.yaml");
+    std::fs::write(&file, "description: d\nsteps:\n  - include: {file: steps/broken.yaml}\n").expect("write");
+    let found = match Scenario::load(&file) {
+        Ok(s) => lint::lint(&s),
+        Err(found) => found,
+    };
+    let said = show(&found);
+    let step_file = dir.join("steps/broken.yaml");
+    for (line, column, needle) in [(2, 34, "unknown field `audienc`"), (4, 5, "unknown variant `tokn`")] {
+        let d = found
+            .iter()
+            .find(|d| d.pos.file == step_file && (d.pos.line, d.pos.column) == (line, column))
+            .unwrap_or_else(|| panic!("nothing at {line}:{column} of the step file:\n{said}"));
+        assert!(d.message.contains(needle) && d.message.contains("included from"), "{d}");
+    }
+    assert_eq!(found.len(), 2, "{said}");
+}

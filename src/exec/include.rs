@@ -26,13 +26,14 @@ pub struct IncludeStep {
     /// is loaded.
     #[serde(skip)]
     #[schemars(skip)]
-    pub loaded: Option<Result<Vec<String>, Diagnostic>>,
+    pub loaded: Option<Result<Vec<String>, Vec<Diagnostic>>>,
 }
 
 /// Defines the parameters; the included steps follow.
 pub fn include(run: &mut Run<'_>, s: &IncludeStep) -> Result<StepOutput, StepError> {
-    if let Some(Err(problem)) = &s.loaded {
-        return Err(StepError::other(problem.to_string()));
+    if let Some(Err(problems)) = &s.loaded {
+        let said: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        return Err(StepError::other(said.join("; ")));
     }
     let mut given = serde_json::Map::new();
     for (name, value) in &s.with {
@@ -60,7 +61,7 @@ pub fn include(run: &mut Run<'_>, s: &IncludeStep) -> Result<StepOutput, StepErr
 pub(crate) fn lint(s: &IncludeStep, l: &mut StepLint) {
     match &s.loaded {
         None => l.problem(format!("{} was not included: steps are included when the scenario is loaded", s.file)),
-        Some(Err(problem)) => l.included_problem(problem),
+        Some(Err(problems)) => problems.iter().for_each(|p| l.included_problem(p)),
         Some(Ok(params)) => {
             let declared = || match params.is_empty() {
                 true => "it takes no parameters".to_string(),

@@ -123,8 +123,8 @@ impl Expander<'_> {
 
     /// The step file `name` names, relative to `dir`: its path as shown, its real path and its
     /// contents; or why it cannot be included, at the include step `at` or inside the file.
-    fn load(&mut self, name: &str, dir: &Path, at: &SourcePos) -> Result<(PathBuf, PathBuf, StepFile), Diagnostic> {
-        let fail = |message: String| Diagnostic { pos: at.clone(), message };
+    fn load(&mut self, name: &str, dir: &Path, at: &SourcePos) -> Result<(PathBuf, PathBuf, StepFile), Vec<Diagnostic>> {
+        let fail = |message: String| vec![Diagnostic { pos: at.clone(), message }];
         let path = dir.join(name);
         let real = std::fs::canonicalize(&path).map_err(|e| fail(format!("cannot read step file {}: {e}", path.display())))?;
         if self.chain.contains(&real) {
@@ -153,18 +153,18 @@ impl Expander<'_> {
 }
 
 /// Reads and parses a step file, checking its `params`; a problem inside the file is at its own
-/// position there, one reading it at the include step `at`.
-fn read_step_file(path: &Path, access: &FileAccess, at: &SourcePos) -> Result<StepFile, Diagnostic> {
-    let in_file = |line, column, message: String| Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message };
+/// position there (each step's, when it does not parse), one reading it at the include step `at`.
+fn read_step_file(path: &Path, access: &FileAccess, at: &SourcePos) -> Result<StepFile, Vec<Diagnostic>> {
+    let in_file = |line, column, message: String| vec![Diagnostic { pos: SourcePos { file: path.to_path_buf(), line, column }, message }];
     let text = source::read_text(path, Some(access)).map_err(|e| match e.at {
         Some((line, column)) => in_file(line, column, format!("{} (step files are UTF-8 text)", e.message)),
-        None => Diagnostic { pos: at.clone(), message: format!("cannot read step file {}: {}", path.display(), e.message) },
+        None => vec![Diagnostic { pos: at.clone(), message: format!("cannot read step file {}: {}", path.display(), e.message) }],
     })?;
     if text.trim().is_empty() {
         return Err(in_file(1, 1, "the step file is empty: it needs `steps` (and `params`, if it takes any)".into()));
     }
     let file = serde_saphyr::from_str_with_options::<StepFileText>(&text, super::yaml_options())
-        .map_err(|e| super::yaml_diagnostic(path, &text, &e))?
+        .map_err(|e| super::recover::step_file_problems(path, &text, &e))?
         .0;
     let mut seen = Vec::new();
     for param in &file.params {

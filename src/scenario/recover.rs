@@ -42,6 +42,20 @@ const MAX_FILE_PARSES: usize = 16;
 /// position) and what lint finds in the parts that parsed; at most [`MAX_DIAGNOSTICS`] and a
 /// count of the rest. Never empty.
 pub(super) fn problems(path: &Path, text: &str, access: &FileAccess, error: &serde_saphyr::Error) -> Vec<Diagnostic> {
+    recover(path, text, error, |r| r.run(access))
+}
+
+/// Every problem of a [step file](super::include) that does not parse: its first, and each
+/// step's (step files are not linted on their own: their steps are, where they are included).
+pub(super) fn step_file_problems(path: &Path, text: &str, error: &serde_saphyr::Error) -> Vec<Diagnostic> {
+    recover(path, text, error, |mut r| {
+        r.steps();
+        r.found
+    })
+}
+
+/// The first problem and what `more` finds, bounded.
+fn recover(path: &Path, text: &str, error: &serde_saphyr::Error, more: impl FnOnce(Recovery) -> Vec<Diagnostic>) -> Vec<Diagnostic> {
     let first = yaml_diagnostic(path, text, error);
     // Over the limits, the file gets no more work: its first problem is all.
     let tree = if over_limits(error) { None } else { Tree::read(text) };
@@ -50,7 +64,7 @@ pub(super) fn problems(path: &Path, text: &str, access: &FileAccess, error: &ser
             let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
             let first_at = error.location().map(|l| l.span().offset() as usize);
             let first_said = (first_at, yaml_message(error));
-            Recovery { path, text, tree: &tree, line_starts, first: first_said, found: Vec::new() }.run(access)
+            more(Recovery { path, text, tree: &tree, line_starts, first: first_said, found: Vec::new() })
         }
         None => Vec::new(),
     };
@@ -314,6 +328,17 @@ impl<'a> Recovery<'a> {
     }
 
     fn run(mut self, access: &FileAccess) -> Vec<Diagnostic> {
+        let mut items = self.steps();
+        if let Some(spec) = self.top_level(&mut items) {
+            let unparsed = unparsed(items.iter().filter(|i| i.fix == Fix::Replace).map(|i| i.node));
+            let scenario = Scenario::from_spec(self.path, self.text, spec, access);
+            self.found.extend(lint::lint_partial(&scenario, &unparsed));
+        }
+        self.found
+    }
+
+    /// Each step parsed on its own: its problems, and what it needs for the file to parse.
+    fn steps(&mut self) -> Vec<Item<'a>> {
         let mut items = self.items();
         for item in items.iter_mut().filter(|i| i.alone) {
             // Past the limit, a step is only parsed once: whether it fails is still needed.
@@ -326,12 +351,7 @@ impl<'a> Recovery<'a> {
                 Alone::Tied => item.alone = false,
             }
         }
-        if let Some(spec) = self.top_level(&mut items) {
-            let unparsed = unparsed(items.iter().filter(|i| i.fix == Fix::Replace).map(|i| i.node));
-            let scenario = Scenario::from_spec(self.path, self.text, spec, access);
-            self.found.extend(lint::lint_partial(&scenario, &unparsed));
-        }
-        self.found
+        items
     }
 
     /// The steps of every list, in file order, with what can be parsed on its own.
