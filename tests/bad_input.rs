@@ -499,7 +499,7 @@ cases! {
         steps:
           - call: {as: admin, path: /api, status: ok}
         ");
-    count_negative => parse(3, 54, &["-1"], "
+    count_negative => lint_at(3, 31, &["`count` takes a whole number", "-1"], "
         description: d
         steps:
           - get: {kind: Pod, expect: [{path: $.items, count: -1}]}
