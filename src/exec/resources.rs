@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kube::api::{Api, DynamicObject};
-use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use futures::StreamExt;
+use kube::core::GroupVersion;
+use kube::discovery::{ApiCapabilities, ApiGroup, ApiResource, Discovery, Scope, oneshot};
 use serde_json::{Value, json};
 
 use super::{StepError, StepOutput};
@@ -46,16 +48,22 @@ impl Resource {
 pub async fn resolve(cluster: &Cluster, api_version: Option<&str>, kind: &str) -> Result<Resource, String> {
     let missed = Instant::now();
     let known = cluster.discovery.current(&cluster.client).await?;
-    if let Some(found) = find(&known.discovery, api_version, kind)? {
+    if let Some(found) = find(&known, api_version, kind)? {
         return Ok(found);
     }
     let fresh = cluster.discovery.read_since(&cluster.client, missed).await?;
-    if let Some(found) = find(&fresh.discovery, api_version, kind)? {
+    if let Some(found) = find(&fresh, api_version, kind)? {
         return Ok(found);
     }
+    let unreadable = match fresh.unreadable.as_slice() {
+        [] => String::new(),
+        some => format!("; discovery could not read {}", some.join("; ")),
+    };
     established_crd(cluster, api_version, kind).await?.ok_or_else(|| match api_version {
-        Some(av) => format!("the cluster serves no kind `{kind}` in `{av}`"),
-        None => format!("the cluster serves no kind `{kind}` (kinds are case-sensitive: ServiceAccount, Secret, ClusterRoleBinding …)"),
+        Some(av) => format!("the cluster serves no kind `{kind}` in `{av}`{unreadable}"),
+        None => format!(
+            "the cluster serves no kind `{kind}` (kinds are case-sensitive: ServiceAccount, Secret, ClusterRoleBinding …){unreadable}"
+        ),
     })
 }
 
@@ -102,43 +110,25 @@ async fn established_crd(cluster: &Cluster, api_version: Option<&str>, kind: &st
 }
 
 /// The resource serving `kind` in one discovery; `None` when none does, an error when several do.
-fn find(discovery: &Discovery, api_version: Option<&str>, kind: &str) -> Result<Option<Resource>, String> {
-    let mut found: Vec<(ApiResource, ApiCapabilities)> = Vec::new();
-    for group in discovery.groups() {
-        match api_version {
-            Some(av) => {
-                let (g, v) = split_api_version(av);
-                if group.name() != g {
-                    continue;
-                }
-                for (ar, caps) in group.versioned_resources(v) {
-                    if ar.kind == kind {
-                        found.push((ar, caps));
-                    }
-                }
-            }
-            None => {
-                for (ar, caps) in group.recommended_resources() {
-                    if ar.kind == kind {
-                        found.push((ar, caps));
-                    }
-                }
-            }
-        }
-    }
+fn find(read: &DiscoveryRead, api_version: Option<&str>, kind: &str) -> Result<Option<Resource>, String> {
+    let wanted = |s: &&Served| match api_version {
+        Some(av) => (s.api.group.as_str(), s.api.version.as_str()) == split_api_version(av),
+        None => s.preferred,
+    };
     // Subresources share kinds with their parents (e.g. serviceaccounts/token is a TokenRequest).
-    found.retain(|(ar, _)| !ar.plural.contains('/'));
+    let mut found: Vec<&Served> =
+        read.served.iter().filter(|s| s.api.kind == kind && !s.api.plural.contains('/')).filter(wanted).collect();
     if found.len() > 1 && api_version.is_none() {
         // `Event` lives in core and events.k8s.io: the core group wins, as in kubectl.
-        if let Some(core) = found.iter().position(|(ar, _)| ar.group.is_empty()) {
+        if let Some(core) = found.iter().position(|s| s.api.group.is_empty()) {
             found = vec![found.swap_remove(core)];
         }
     }
     match found.as_slice() {
-        [(ar, caps)] => Ok(Some(Resource { api: ar.clone(), namespaced: caps.scope == Scope::Namespaced })),
+        [one] => Ok(Some(Resource { api: one.api.clone(), namespaced: one.caps.scope == Scope::Namespaced })),
         [] => Ok(None),
         many => {
-            let versions: Vec<String> = many.iter().map(|(ar, _)| ar.api_version.clone()).collect();
+            let versions: Vec<&str> = many.iter().map(|s| s.api.api_version.as_str()).collect();
             Err(format!("kind `{kind}` is served by several API groups ({}): give `api-version`", versions.join(", ")))
         }
     }
@@ -151,10 +141,31 @@ fn split_api_version(av: &str) -> (&str, &str) {
     }
 }
 
-/// One reading of the cluster's discovery, and when it began.
+/// One reading of the cluster's discovery: every resource served, and when the reading began.
 pub struct DiscoveryRead {
-    pub discovery: Discovery,
+    served: Vec<Served>,
+    /// Group versions that could not be read (an aggregated API that is down), for messages.
+    unreadable: Vec<String>,
     began: Instant,
+}
+
+/// A resource at one version of its group.
+struct Served {
+    api: ApiResource,
+    caps: ApiCapabilities,
+    /// At its group's preferred version: what a kind without `api-version` resolves to.
+    preferred: bool,
+}
+
+impl DiscoveryRead {
+    fn add_group(&mut self, group: &ApiGroup) {
+        let preferred = group.preferred_version_or_latest();
+        for version in group.versions() {
+            for (api, caps) in group.versioned_resources(version) {
+                self.served.push(Served { api, caps, preferred: version == preferred });
+            }
+        }
+    }
 }
 
 /// The cluster's discovery, shared by every scenario running on the connection: read on first
@@ -186,28 +197,45 @@ impl DiscoveryCache {
     }
 }
 
-/// How many times a reading is tried: one group at a time, it fails when a group it listed is
-/// gone before it is read (another scenario's CRD, deleted by its cleanup).
-const READ_ATTEMPTS: usize = 3;
-
 /// Reads discovery: aggregated (two requests, one consistent view; 1.26 and later) when the
-/// server offers it, else one group at a time.
+/// server offers it, else every group version at once. A group version listed and then gone
+/// (another scenario's CRD, deleted meanwhile) is left out; one that cannot be read (an
+/// aggregated API that is down) is left out and named.
 async fn read(client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
     let began = Instant::now();
+    let mut read = DiscoveryRead { served: Vec::new(), unreadable: Vec::new(), began };
     // An older server answers with the plain lists, which read as an empty aggregated discovery.
     if let Ok(discovery) = Discovery::new(client.clone()).run_aggregated().await
-        && discovery.has_group(kube::discovery::ApiGroup::CORE_GROUP)
+        && discovery.has_group(ApiGroup::CORE_GROUP)
     {
-        return Ok(Arc::new(DiscoveryRead { discovery, began }));
+        discovery.groups().for_each(|g| read.add_group(g));
+        return Ok(Arc::new(read));
     }
-    let mut attempt = 1;
-    loop {
-        match Discovery::new(client.clone()).run().await {
-            Ok(discovery) => return Ok(Arc::new(DiscoveryRead { discovery, began })),
-            Err(e) if attempt >= READ_ATTEMPTS => return Err(format!("API discovery failed: {e}")),
-            Err(_) => attempt += 1,
+    let failed = |e: kube::Error| format!("API discovery failed: {e}");
+    let core = client.list_core_api_versions().await.map_err(failed)?;
+    let groups = client.list_api_groups().await.map_err(failed)?;
+    let mut versions: Vec<(GroupVersion, bool)> = core.versions.iter().enumerate().map(|(i, v)| (GroupVersion::gv("", v), i == 0)).collect();
+    for group in &groups.groups {
+        let preferred = group.preferred_version.as_ref().or(group.versions.first()).map(|p| p.version.as_str());
+        versions.extend(group.versions.iter().map(|v| (GroupVersion::gv(&group.name, &v.version), Some(v.version.as_str()) == preferred)));
+    }
+    let readings = futures::stream::iter(versions)
+        .map(|(gv, preferred)| async move { (oneshot::pinned_group(client, &gv).await, gv, preferred) })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    for (group, gv, preferred) in readings {
+        match group {
+            Ok(group) => {
+                for (api, caps) in group.versioned_resources(&gv.version) {
+                    read.served.push(Served { api, caps, preferred });
+                }
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => read.unreadable.push(format!("{}: {e}", gv.api_version())),
         }
     }
+    Ok(Arc::new(read))
 }
 
 /// The API server's answer to one request, whatever its status: what a step with `status`
