@@ -307,6 +307,38 @@ pub(crate) async fn send(cluster: &Cluster, request: Result<http::Request<Vec<u8
 mod tests {
     use super::*;
 
+    fn served(group: &str, version: &str, kind: &str, plural: &str, preferred: bool) -> Served {
+        let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let api = ApiResource { group: group.into(), version: version.into(), api_version, kind: kind.into(), plural: plural.into() };
+        let caps = ApiCapabilities { scope: Scope::Namespaced, subresources: Vec::new(), operations: Vec::new() };
+        Served { api, caps, preferred }
+    }
+
+    fn table() -> DiscoveryRead {
+        let served = vec![
+            served("", "v1", "Event", "events", true),
+            served("events.k8s.io", "v1", "Event", "events", true),
+            served("", "v1", "TokenRequest", "serviceaccounts/token", true),
+            served("a.example.com", "v1", "Widget", "widgets", false),
+            served("a.example.com", "v2", "Widget", "widgets", true),
+            served("b.example.com", "v1", "Widget", "widgets", true),
+        ];
+        DiscoveryRead { served, unreadable: Vec::new(), began: Instant::now() }
+    }
+
+    #[test]
+    fn kinds_resolve_at_the_preferred_version_unless_one_is_named() {
+        let read = table();
+        let api_version = |av: Option<&str>, kind: &str| find(&read, av, kind).map(|r| r.map(|r| r.api.api_version));
+        assert_eq!(api_version(None, "Event"), Ok(Some("v1".into())), "the core group wins");
+        assert_eq!(api_version(Some("events.k8s.io/v1"), "Event"), Ok(Some("events.k8s.io/v1".into())));
+        assert_eq!(api_version(Some("a.example.com/v1"), "Widget"), Ok(Some("a.example.com/v1".into())), "a version that is not preferred, named");
+        let ambiguous = api_version(None, "Widget").unwrap_err();
+        assert!(ambiguous.contains("a.example.com/v2, b.example.com/v1") && ambiguous.contains("give `api-version`"), "{ambiguous}");
+        assert_eq!(api_version(None, "TokenRequest"), Ok(None), "subresources are not kinds to name");
+        assert_eq!(api_version(Some("a.example.com/v3"), "Widget"), Ok(None));
+    }
+
     fn refusal() -> Answer {
         let body = json!({"kind": "Status", "status": "Failure", "reason": "Invalid", "code": 422,
             "message": "ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
