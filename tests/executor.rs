@@ -664,7 +664,7 @@ async fn an_eventual_get_of_what_never_comes_times_out_with_the_attempts() {
     let lists = stub.requests().iter().filter(|r| r.method == "GET" && r.path_only().ends_with("/configmaps")).count();
     assert_eq!(attempts.parse::<usize>().ok(), Some(lists), "one list per attempt: {error:?}");
     assert!(lists >= 3, "read again every 250 ms for 1.5 s: {lists} lists");
-    assert_eq!(last_seen.as_deref(), Some("Other { message: \"ConfigMap settings not found\" }"));
+    assert_eq!(last_seen.as_deref(), Some("ConfigMap settings not found"));
 }
 
 /// `kubectl` with `eventually`: run again until `exit` holds (a stand-in kubectl that fails
