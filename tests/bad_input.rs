@@ -1661,7 +1661,9 @@ fn ten_thousand_broken_steps_are_bounded() {
     assert!(found[100].message.contains("9900 more"), "{}", found[100]);
     well_formed(&found, Path::new("case.yaml")).unwrap();
     eprintln!("10,000 broken steps: {took:?}");
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // About 1 s in a debug build, under 0.5 s in a release one; work that grew with the square of the
+    // steps would take minutes. The bound leaves room for a loaded machine.
+    assert!(took < CASE_DEADLINE, "took {took:?}");
 }
 
 /// `kubeproof lint` prints every problem of the file and exits 2.

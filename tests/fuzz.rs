@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kubeproof::scenario::{Diagnostic, FileAccess, Scenario, lint};
+use kubeproof::scenario::{Diagnostic, FileAccess, Scenario, lint, recover};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -414,6 +414,9 @@ fn run(seed: u64, (min, max): (usize, usize), until: Option<Instant>, dir: &Path
                 tally.refused += 1;
                 if found.is_empty() {
                     problems.push("refused without a diagnostic".into());
+                }
+                if found.len() > recover::MAX_DIAGNOSTICS + 1 {
+                    problems.push(format!("{} diagnostics, more than the bound", found.len()));
                 }
                 for d in &found {
                     problems.extend(malformed(d, &path).into_iter().map(|what| format!("{what}: {}", excerpt(&d.to_string()))));

@@ -344,10 +344,16 @@ fn author_words(message: &str) -> String {
     if message == "alias references unknown anchor" {
         return "alias references an unknown anchor".into();
     }
+    // A step is an externally tagged enum: its kind is the key.
+    if let Some(kinds) = message.strip_prefix("unknown variant `~`, ") {
+        return format!("a step is missing here: {kinds}");
+    }
     match message {
         "expected string scalar" => "expected a string".into(),
         "expected sequence start" => "expected a list".into(),
         "expected mapping start" => "expected a mapping".into(),
+        "externally tagged enum expected scalar or mapping" => "expected a step: its kind as the key, e.g. `- token: {…}`".into(),
+        "expected string key for externally tagged enum" => "expected a step kind as the key, e.g. `- token: {…}`".into(),
         "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => "expected a whole number, 0 or more".into(),
         "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" | "invalid isize" => "expected a whole number".into(),
         "invalid f32" | "invalid f64" => "expected a number".into(),

@@ -330,7 +330,7 @@ impl<'a> Recovery<'a> {
     fn run(mut self, access: &FileAccess) -> Vec<Diagnostic> {
         let mut items = self.steps();
         if let Some(spec) = self.top_level(&mut items) {
-            let unparsed = unparsed(items.iter().filter(|i| i.fix == Fix::Replace).map(|i| i.node));
+            let unparsed = unparsed(&items);
             let scenario = Scenario::from_spec(self.path, self.text, spec, access);
             self.found.extend(lint::lint_partial(&scenario, &unparsed));
         }
@@ -637,13 +637,14 @@ fn item_at(items: &[Item], at: usize) -> Option<usize> {
     items[i].node.contains(at).then_some(i)
 }
 
-/// What the steps that did not parse would have defined: the tokens they `save` and the
-/// variables they `capture`, as far as their YAML says.
-fn unparsed<'n>(failed: impl Iterator<Item = &'n Node>) -> Unparsed {
+/// The steps left out, and what the steps that did not parse as written would have defined:
+/// the tokens they `save` and the variables they `capture`, as far as their YAML says (an entry
+/// set aside may be one of them).
+fn unparsed(items: &[Item]) -> Unparsed {
     let mut out = Unparsed::default();
-    for step in failed {
-        out.steps += 1;
-        let Kind::Map(entries) = &step.kind else { continue };
+    for item in items.iter().filter(|i| i.fix != Fix::None) {
+        out.steps += usize::from(item.fix == Fix::Replace);
+        let Kind::Map(entries) = &item.node.kind else { continue };
         for (_, fields) in entries {
             if let Some(name) = fields.get("save").and_then(Node::text) {
                 out.tokens.insert(name.to_string());
