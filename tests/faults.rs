@@ -221,8 +221,8 @@ fn all_output(out: &Output) -> String {
     format!("{}{}{ended}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// Every encoding a person could meet a secret in, and every 32-character window of it: none
-/// may appear anywhere kubeproof writes.
+/// Every encoding a person could meet a secret in, and every 32-character window of it (and
+/// 8-byte window in hex): none may appear anywhere kubeproof writes.
 fn forms(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_string()];
     for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
@@ -230,6 +230,8 @@ fn forms(secret: &str) -> Vec<String> {
     }
     let chars: Vec<char> = secret.chars().collect();
     out.extend(chars.windows(32).step_by(8).map(|w| w.iter().collect()));
+    // As a hex dump shows it (kubectl -v=9 on a protobuf body): 8 bytes in a row, spaced.
+    out.extend(secret.as_bytes().windows(8).step_by(4).map(|w| w.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")));
     out
 }
 
@@ -306,6 +308,15 @@ fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Fai
             "capture-observed.yaml",
             &format!(
                 "description: a token captured and shown through observe\nobserve: 'token ${{t}} config ${{c}}'\nsteps:\n  - get: {{kind: Secret, name: legacy, namespace: {ns}, capture: {{t: $.data.token}}}}\n  - get: {{kind: Secret, name: kubeconfig, namespace: {ns}, capture: {{c: $.data.config}}}}\n"
+            ),
+        )?;
+        // kubectl's request dumps: `create token -v=8` cuts the JSON response inside the token
+        // (kubectl up to 1.30), `-v=9` shows it whole, in JSON or (kubectl 1.31 on, protobuf) as
+        // a hex dump; `observe` shows both outputs in full.
+        f.write(
+            "kubectl-verbose-passes.yaml",
+            &format!(
+                "description: kubectl printing its token requests and responses\nobserve: 'v8 ${{v8}} v9 ${{v9}}'\nsteps:\n  - kubectl: {{versions: '>=1.24', args: [create, token, holder, -n, {ns}, -v=8], capture: {{v8: $.stderr}}}}\n  - kubectl: {{versions: '>=1.24', args: [create, token, holder, -n, {ns}, -v=9], capture: {{v9: $.stderr}}}}\n"
             ),
         )?;
         // `call`'s own forms: the minted token as a hand-written `Authorization` (as anonymous)
@@ -399,7 +410,15 @@ finally:
             .map_err(|e| e.to_string())?;
         let text = all_output(&out);
         assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
-        assert!(text.contains("4 passed, 10 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("5 passed, 10 failed"), "every scenario ran:\n{text}");
+        // The request dumps were there to leak from, and are shown.
+        let minor = f.local.installation.version.minor;
+        if minor >= 24 {
+            assert!(text.contains("PASS  kubectl-verbose-passes") && text.contains("Response Body"), "kubectl's dumps are observed:\n{text}");
+        }
+        if minor >= 31 {
+            assert!(text.contains("<hex dump of ") && text.contains("bytes not shown: they hold <token sha256:"), "the protobuf response is hidden:\n{text}");
+        }
         assert!(text.contains("Invalid value: \"<token sha256:"), "the refusals' messages are shown:\n{text}");
         for shown in ["PASS  cases-include::passes", "observed: case <token sha256:", "steps/show.yaml with kind=<token sha256:"] {
             assert!(text.contains(shown), "the case table and the include show `{shown}`:\n{text}");

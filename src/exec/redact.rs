@@ -9,7 +9,10 @@
 //! - **by shape**: a JWT, or base64 that decodes to text holding one, the credential after
 //!   `Bearer ` and a bootstrap token's secret (`<6>.<16>` characters of `[a-z0-9]`, as in
 //!   component logs) are remembered the first time they are seen, then replaced by value like
-//!   the rest. The `token` of a Secret of type
+//!   the rest. A JWT cut short after its header and part of its claims (kubectl `-v=8` cuts
+//!   response bodies at 1024 characters) is caught by shape too, and a hex dump (kubectl's
+//!   `-v=8` and above print protobuf bodies with Go's `hex.Dump`) is read back into its bytes:
+//!   one that holds a token is not shown at all. The `token` of a Secret of type
 //!   `kubernetes.io/service-account-token` (and a bootstrap token's secret) is remembered
 //!   whatever it looks like, and its value in the document becomes a fingerprint.
 
@@ -113,6 +116,30 @@ fn jwt_pattern() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}").expect("regex"))
 }
 
+fn cut_jwt_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A JWT's header and a dot, then at least part of its claims.
+    RE.get_or_init(|| Regex::new(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}").expect("regex"))
+}
+
+/// Whether `text` starts with a JWT header: base64url of a JSON object naming an `alg`. Keeps
+/// ordinary base64 of JSON (`{"auths":…}`) out of the cut-JWT net.
+fn starts_with_jwt_header(text: &str) -> bool {
+    let header = text.split('.').next().unwrap_or_default();
+    decode_base64(header).is_some_and(|h| h.starts_with(b"{") && String::from_utf8_lossy(&h).contains("\"alg\""))
+}
+
+fn hex_dump_line_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Go's hex.Dump: an offset, up to 16 bytes in hex (a gap after 8), the bytes as text in bars.
+    RE.get_or_init(|| Regex::new(r"^(\s*)[0-9a-f]{8}  ((?:[0-9a-f]{2} {1,2}){1,16}) *\|.*\|$").expect("regex"))
+}
+
+fn placeholder_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"<token sha256:[0-9a-f]{12}>").expect("regex"))
+}
+
 fn base64_run_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Long enough to hold a JWT's header at least.
@@ -153,6 +180,12 @@ fn discover(text: &str, depth: usize) {
     for m in jwt_pattern().find_iter(text) {
         remember(m.as_str());
     }
+    // A whole JWT's first two segments are followed by its dot: that one is remembered above.
+    for m in cut_jwt_pattern().find_iter(text) {
+        if !text[m.end()..].starts_with('.') && starts_with_jwt_header(m.as_str()) {
+            remember(m.as_str());
+        }
+    }
     for pattern in [bearer_pattern(), bootstrap_token_pattern()] {
         for c in pattern.captures_iter(text) {
             remember(&c[1]);
@@ -171,6 +204,8 @@ fn discover(text: &str, depth: usize) {
 /// Replaces every token in a text — known ones in any encoding, new ones by shape — by its
 /// fingerprint.
 pub fn redact(text: &str) -> String {
+    let unhexed = hide_hex_dumps_of_tokens(text);
+    let text = unhexed.as_deref().unwrap_or(text);
     discover(text, 2);
     let Ok(k) = known().read() else { return String::from("<redaction failed>") };
     let Some(matcher) = &k.matcher else { return text.to_string() };
@@ -183,6 +218,50 @@ pub fn redact(text: &str) -> String {
     }
     out.push_str(&text[last..]);
     out
+}
+
+/// The text with every run of hex dump lines whose bytes hold a token replaced by one line
+/// saying so; `None` when there is none. The bytes are what counts: a token split across the
+/// lines, in hex and in 16-character slices of text, is found whole.
+fn hide_hex_dumps_of_tokens(text: &str) -> Option<String> {
+    if !text.contains('|') {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut run: Vec<&str> = Vec::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut hidden = false;
+    let mut flush = |run: &mut Vec<&str>, bytes: &mut Vec<u8>, out: &mut String| {
+        if run.is_empty() {
+            return;
+        }
+        let decoded = String::from_utf8_lossy(bytes);
+        let shown = redact(&decoded);
+        match placeholder_pattern().find(&shown).map(|m| m.as_str().to_string()) {
+            Some(token) => {
+                let indent: String = run[0].chars().take_while(|c| c.is_whitespace()).collect();
+                out.push_str(&format!("{indent}<hex dump of {} bytes not shown: they hold {token}>\n", bytes.len()));
+                hidden = true;
+            }
+            None => run.iter().for_each(|line| out.push_str(line)),
+        }
+        run.clear();
+        bytes.clear();
+    };
+    for line in text.split_inclusive('\n') {
+        match hex_dump_line_pattern().captures(line.trim_end_matches(['\n', '\r'])) {
+            Some(c) => {
+                run.push(line);
+                bytes.extend(c[2].split_whitespace().filter_map(|pair| u8::from_str_radix(pair, 16).ok()));
+            }
+            None => {
+                flush(&mut run, &mut bytes, &mut out);
+                out.push_str(line);
+            }
+        }
+    }
+    flush(&mut run, &mut bytes, &mut out);
+    hidden.then_some(out)
 }
 
 /// Whether a text still holds a token: a JWT's shape, or any encoding of a known secret.
@@ -325,6 +404,56 @@ mod tests {
         assert!(!redact(&format!("later, alone: {opaque}")).contains(opaque), "remembered by value from then on");
         let out = redact("kubeadm join --token k9x2ab.0123456789qrstuv");
         assert!(out.contains("--token k9x2ab.<token sha256:") && !out.contains("0123456789qrstuv"), "{out}");
+    }
+
+    /// Go's hex.Dump of `bytes`, each line behind a tab, as kubectl's klog output has it.
+    fn hex_dump(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        for (i, chunk) in bytes.chunks(16).enumerate() {
+            let mut hex = String::new();
+            for (j, b) in chunk.iter().enumerate() {
+                hex.push_str(&format!("{b:02x} "));
+                if j == 7 {
+                    hex.push(' ');
+                }
+            }
+            let text: String = chunk.iter().map(|&b| if (32..127).contains(&b) { b as char } else { '.' }).collect();
+            out.push_str(&format!("\t{:08x}  {hex:<49}|{text}|\n", i * 16));
+        }
+        out
+    }
+
+    #[test]
+    fn a_jwt_cut_short_by_kubectl_is_caught_by_shape() {
+        let t = jwt("cut-by-kubectl");
+        // kubectl -v=8 cuts a response body at 1024 characters, inside the token's claims.
+        let cut = &t[..t.find('.').unwrap() + 20];
+        let line = format!(r#"I0101 request.go:1212] Response Body: {{"status":{{"token":"{cut} [truncated 415 chars]"#);
+        let out = redact(&line);
+        assert!(!out.contains(&cut[..32]) && out.contains("Response Body") && out.contains("<token sha256:"), "{out}");
+        // Base64 of some other JSON is not a JWT: a docker config keeps its data.
+        let docker = format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"auths":{"r":{}}}"#), "abcdefgh");
+        assert_eq!(redact(&docker), docker);
+    }
+
+    #[test]
+    fn a_hex_dump_holding_a_token_is_not_shown() {
+        let t = jwt("in-a-protobuf-body");
+        let mut body = b"k8s\x00\n(\n\x18authentication.k8s.io/v1\x12\x0cTokenRequest".to_vec();
+        body.extend_from_slice(b"\x1a\xa0\x05\n\x8d\x05");
+        body.extend_from_slice(t.as_bytes());
+        body.extend_from_slice(b"\x12\x08\x08\xcf\xd8\x91\xd8\x06\x10\x00");
+        let dump = hex_dump(&body);
+        // Neither the hex nor the 16-character slices of text show a piece of it.
+        let text = format!("I0101 serviceaccount.go:87] \"Response Body\" body=<\n{dump} >\nI0101 next line\n");
+        let out = redact(&text);
+        assert!(out.contains(&format!("\t<hex dump of {} bytes not shown: they hold <token sha256:", body.len())), "{out}");
+        assert!(out.starts_with("I0101 serviceaccount.go:87] \"Response Body\" body=<\n") && out.ends_with(" >\nI0101 next line\n"), "{out}");
+        let hex_of_token: String = t.as_bytes()[..16].iter().map(|b| format!("{b:02x} ")).collect();
+        assert!(!out.contains(&t[..16]) && !out.contains(hex_of_token.trim()) && !out.contains("|eyJ"), "{out}");
+        // A dump without a token is left as it is.
+        let plain = hex_dump(b"k8s\x00\n\x04\n\x02v1\x12\x03Pod nothing secret in here at all");
+        assert_eq!(redact(&plain), plain);
     }
 
     #[test]
