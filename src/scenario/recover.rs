@@ -38,7 +38,7 @@ const MAX_PER_STEP: usize = 8;
 /// Parses of the whole file for its top-level keys (and steps that cannot be parsed alone).
 const MAX_FILE_PARSES: usize = 16;
 
-/// Every problem of `text`, whose parse failed with `first`: structural ones (sorted by
+/// Every problem of `text`, whose parse failed with `error`: structural ones (sorted by
 /// position) and what lint finds in the parts that parsed; at most [`MAX_DIAGNOSTICS`] and a
 /// count of the rest. Never empty.
 pub(super) fn problems(path: &Path, text: &str, access: &FileAccess, error: &serde_saphyr::Error) -> Vec<Diagnostic> {
@@ -50,34 +50,44 @@ pub(super) fn problems(path: &Path, text: &str, access: &FileAccess, error: &ser
 pub(super) fn step_file_problems(path: &Path, text: &str, error: &serde_saphyr::Error) -> Vec<Diagnostic> {
     recover(path, text, error, |mut r| {
         r.steps();
+        r.add_first();
         r.found
     })
 }
 
-/// The first problem and what `more` finds, bounded.
-fn recover(path: &Path, text: &str, error: &serde_saphyr::Error, more: impl FnOnce(Recovery) -> Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let first = yaml_diagnostic(path, text, error);
+/// The first problem, or what `more` finds with it, bounded.
+fn recover(
+    path: &Path,
+    text: &str,
+    error: &serde_saphyr::Error,
+    more: impl FnOnce(Recovery) -> Vec<Diagnostic>,
+) -> Vec<Diagnostic> {
+    let at = error.location().map(|l| l.span().offset() as usize);
+    let first = First { at, message: yaml_message(error), diagnostic: yaml_diagnostic(path, text, error) };
     // Over the limits, the file gets no more work: its first problem is all.
     let tree = if over_limits(error) { None } else { Tree::read(text) };
-    let mut found = match tree {
+    let found = match tree {
         Some(tree) => {
             let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-            let first_at = error.location().map(|l| l.span().offset() as usize);
-            let first_said = (first_at, yaml_message(error));
-            more(Recovery { path, text, tree: &tree, line_starts, first: first_said, found: Vec::new() })
+            more(Recovery { path, text, tree: &tree, line_starts, first, found: Vec::new() })
         }
-        None => Vec::new(),
+        None => vec![first.diagnostic],
     };
-    // The parse of the whole file has the last word where it found its error.
-    found.retain(|d| d.pos != first.pos);
-    found.push(first);
     bounded(path, found)
+}
+
+/// The error the parse of the whole file stopped at: where (in characters), what it said, and
+/// as a diagnostic.
+struct First {
+    at: Option<usize>,
+    message: String,
+    diagnostic: Diagnostic,
 }
 
 /// Sorted by position (the file's own first, then those of the step files it includes),
 /// duplicates dropped, at most [`MAX_DIAGNOSTICS`] and a count of the rest.
 fn bounded(path: &Path, mut found: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    found.sort_by(|a, b| (a.pos.file != path, &a.pos.file, a.pos.line, a.pos.column).cmp(&(b.pos.file != path, &b.pos.file, b.pos.line, b.pos.column)));
+    found.sort_by_cached_key(|d| (d.pos.file != path, d.pos.file.clone(), d.pos.line, d.pos.column));
     found.dedup();
     if found.len() > MAX_DIAGNOSTICS {
         let more = found.len() - MAX_DIAGNOSTICS;
@@ -306,9 +316,9 @@ struct Recovery<'a> {
     tree: &'a Tree,
     /// Where each line starts, in bytes: messages quote the line they point at.
     line_starts: Vec<usize>,
-    /// Where the parse of the whole file found its error and what it said: a step parsed alone
-    /// may place the same error elsewhere (a value missing at its end), and is not repeated.
-    first: (Option<usize>, String),
+    /// The error of the parse of the whole file: a step parsed alone may place the same error
+    /// elsewhere (a value missing at its end), and it is not repeated.
+    first: First,
     found: Vec<Diagnostic>,
 }
 
@@ -329,12 +339,21 @@ impl<'a> Recovery<'a> {
 
     fn run(mut self, access: &FileAccess) -> Vec<Diagnostic> {
         let mut items = self.steps();
-        if let Some(spec) = self.top_level(&mut items) {
+        let spec = self.top_level(&mut items);
+        self.add_first();
+        if let Some(spec) = spec {
             let unparsed = unparsed(&items);
             let scenario = Scenario::from_spec(self.path, self.text, spec, access);
             self.found.extend(lint::lint_partial(&scenario, &unparsed));
         }
         self.found
+    }
+
+    /// The parse of the whole file has the last word where it found its error.
+    fn add_first(&mut self) {
+        let first = &self.first.diagnostic;
+        self.found.retain(|d| d.pos != first.pos);
+        self.found.push(first.clone());
     }
 
     /// Each step parsed on its own: its problems, and what it needs for the file to parse.
@@ -364,7 +383,8 @@ impl<'a> Recovery<'a> {
                     continue;
                 }
                 if let Kind::Seq(list) = &value.kind {
-                    items.extend(list.iter().map(|node| Item { node, block: !value.flow, alone: node.anchor.is_none(), fix: Fix::None }));
+                    let block = !value.flow;
+                    items.extend(list.iter().map(|node| Item { node, block, alone: node.anchor.is_none(), fix: Fix::None }));
                 }
             }
         }
@@ -420,7 +440,7 @@ impl<'a> Recovery<'a> {
             if found.contains(&d) {
                 break;
             }
-            let said_first = self.first.0.is_some_and(|first| node.contains(first)) && message == self.first.1;
+            let said_first = self.first.at.is_some_and(|first| node.contains(first)) && message == self.first.message;
             if !said_first {
                 found.push(d);
             }
@@ -459,7 +479,8 @@ impl<'a> Recovery<'a> {
             let at = loc.span().offset() as usize;
             let message = yaml_message(&e);
             let missing = missing_field(&message);
-            if matches!(original(&e), serde_saphyr::Error::ExternalMessage { .. }) || over_limits(&e) || blanks.explain(at, missing) {
+            let syntax = matches!(original(&e), serde_saphyr::Error::ExternalMessage { .. });
+            if syntax || over_limits(&e) || blanks.explain(at, missing) {
                 return None;
             }
             let item = item_at(items, at);
@@ -536,7 +557,7 @@ impl Blanks {
     /// misses a key that was blanked from a mapping around it.
     fn explain(&self, at: usize, missing: Option<&str>) -> bool {
         self.blanked(at)
-            || missing.is_some_and(|field| self.keys.iter().any(|(start, end, key)| (*start..=*end).contains(&at) && key == field))
+            || missing.is_some_and(|field| self.keys.iter().any(|(start, end, key)| key == field && (*start..=*end).contains(&at)))
     }
 
     /// The entry to blank after an error at character `at`: the deepest mapping entry holding
@@ -554,9 +575,8 @@ impl Blanks {
             match &node.kind {
                 Kind::Map(entries) => {
                     let kept = entries.iter().filter(|(k, _)| !self.blanked(k.start.char)).count();
-                    let Some((key, value)) = entries.iter().find(|(k, v)| k.start.char <= at && at <= k.end.max(v.end).char) else {
-                        return found;
-                    };
+                    let holds = |(k, v): &&(Node, Node)| k.start.char <= at && at <= k.end.max(v.end).char;
+                    let Some((key, value)) = entries.iter().find(holds) else { return found };
                     if missing && key.start.char == at {
                         return found;
                     }
@@ -704,6 +724,35 @@ mod tests {
         assert!(Tree::read(&deep(YAML_MAX_DEPTH - 1)).is_some());
         assert!(Tree::read(&deep(YAML_MAX_DEPTH + 1)).is_none());
         assert!(Tree::read(&format!("a: [{}]\n", vec!["1"; YAML_MAX_NODES].join(","))).is_none());
+    }
+
+    /// The entry set aside after an error: the deepest holding it whose mapping keeps another;
+    /// for a missing field (placed at its mapping's last key), the entry holding that mapping.
+    #[test]
+    fn entries_set_aside() {
+        let text = "token: {service-account: sa, bound-object: {kind: Pod, nam: p}, expect: [{equal: 1}]}\n";
+        let t = tree(text);
+        let at = |needle: &str| text.find(needle).unwrap();
+        let key_at = |needle: &str, missing: bool| {
+            let (_, key, _) = Blanks::default().entry_at(&t.root, at(needle), missing, 2)?;
+            Some(slice(text, key))
+        };
+        assert_eq!(key_at("nam:", false), Some("nam"));
+        assert_eq!(key_at("kind", true), Some("bound-object"));
+        assert_eq!(key_at("equal", false), Some("expect"));
+        assert_eq!(key_at("service-account", true), None, "the kind itself is never set aside");
+        // In a flow mapping, the comma after the entry goes with it.
+        let mut blanks = Blanks::default();
+        let (map, key, value) = blanks.entry_at(&t.root, at("kind"), false, 2).unwrap();
+        assert_eq!(blanks.add(text, map, key, value), at("kind")..at("kind") + "kind: Pod,".len());
+        assert!(blanks.explain(at("kind") + 3, None) && !blanks.explain(at("expect"), None));
+        assert!(blanks.explain(at("{kind"), Some("kind")), "a key set aside from that mapping");
+        // `nam:` is then its mapping's only entry: the entry holding the mapping goes.
+        let (_, key, _) = blanks.entry_at(&t.root, at("nam:"), false, 2).unwrap();
+        assert_eq!(slice(text, key), "bound-object");
+        let mut fresh = Blanks::default();
+        let (map, key, value) = fresh.entry_at(&t.root, at("nam:"), false, 2).unwrap();
+        assert_eq!(fresh.add(text, map, key, value), at("nam:")..at("nam:") + "nam: p".len());
     }
 
     #[test]
