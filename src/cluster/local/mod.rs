@@ -362,6 +362,9 @@ impl LocalCluster {
             &self.flags.apiserver,
         );
         let kcm = kcm_kubeconfig.display().to_string();
+        // kubeadm up to 1.22 closes the insecure port 1.22 still opens on 0.0.0.0 (10252 and
+        // 10251): two clusters side by side, as flag profiles are, would fight over it.
+        let insecure_port = (self.version.minor < 23).then(|| "--port=0".to_string());
         let kcm_args = merge_flags(
             vec![
                 "--bind-address=127.0.0.1".into(),
@@ -381,7 +384,10 @@ impl LocalCluster {
                 "--use-service-account-credentials=true".into(),
                 "--controllers=*,bootstrapsigner,tokencleaner".into(),
                 "--cluster-name=kubernetes".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(insecure_port.clone())
+            .collect(),
             &self.flags.controller_manager,
         );
         let scheduler = scheduler_kubeconfig.display().to_string();
@@ -392,7 +398,10 @@ impl LocalCluster {
             format!("--kubeconfig={scheduler}"),
             format!("--authentication-kubeconfig={scheduler}"),
             format!("--authorization-kubeconfig={scheduler}"),
-        ];
+        ]
+        .into_iter()
+        .chain(insecure_port)
+        .collect::<Vec<String>>();
         Flags { etcd: etcd_args, apiserver: apiserver_args, controller_manager: kcm_args, scheduler: scheduler_args }
     }
 
