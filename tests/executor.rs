@@ -264,6 +264,27 @@ fn namespace(report: &ScenarioReport) -> String {
     report.namespace.clone().expect("the report names the scenario's namespace")
 }
 
+/// A scenario requiring component flags, on a cluster whose flags cannot be seen (as a context's):
+/// not applicable, with the flags by component, and nothing sent but `/version`.
+#[tokio::test]
+async fn required_flags_of_either_component_make_a_context_not_applicable() {
+    let stub = Stub::start(|_| None);
+    let cluster = stub.cluster().await;
+    let opts = ExecOptions::default();
+    for (requires, needs) in [
+        ("controller-manager-args: [--service-account-private-key-file=]", "needs kube-controller-manager --service-account-private-key-file=;"),
+        ("apiserver-args: [--a=1]\n  controller-manager-args: [--b=2]", "needs kube-apiserver --a=1; kube-controller-manager --b=2;"),
+    ] {
+        let text = format!("description: flags\nrequires:\n  {requires}\nsteps:\n  - service-account: sa\n");
+        let scenario = Scenario::parse(Path::new("stub.yaml"), &text).expect("the scenario loads");
+        let report = exec::execute(&cluster, &scenario, &opts).await;
+        assert_eq!(report.verdict, Verdict::NotApplicable, "{report:#?}");
+        let reason = report.reason.unwrap_or_default();
+        assert!(reason.starts_with(needs) && reason.ends_with("kubeproof cannot see the flags of context stub (run it with --local)"), "{reason}");
+    }
+    assert!(stub.requests().iter().all(|r| r.path == "/version"), "nothing but /version was asked: {:?}", stub.requests().iter().map(|r| &r.path).collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn a_401_without_an_expected_status_fails_the_step_with_the_servers_message() {
     let stub = Stub::start(|r| (r.path_only() == "/api/v1/secrets").then(|| status(401, "Unauthorized", "Unauthorized")));
