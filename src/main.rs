@@ -52,12 +52,17 @@ enum Command {
 }
 
 fn main() {
-    // `kubeproof schema | head`: a closed pipe ends the program quietly, as for any Unix tool.
-    // SAFETY: restoring the default disposition of a signal before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let args = Args::parse();
+    // `kubeproof schema | head`: a closed pipe ends a command that only prints quietly, as for
+    // any Unix tool. Commands that talk to a cluster keep SIGPIPE ignored: a write to a
+    // connection the API server has just closed must be an error the run handles (and cleans up
+    // after), not a signal that kills it.
+    if matches!(args.command, Command::Lint { .. } | Command::List { .. } | Command::Schema { .. }) {
+        // SAFETY: restoring the default disposition of a signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     kubeproof::cluster::ensure_crypto_provider();
     kubeproof::progress::to_stderr();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
