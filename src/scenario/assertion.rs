@@ -70,6 +70,11 @@ enum NumberOrReference {
     Reference(String),
 }
 
+/// `"${x}"`: a value only known when the step runs, checked then.
+fn is_reference(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| super::template::sole_reference(s).is_some())
+}
+
 /// `count` or `length` as written or rendered: a whole number, or why it is not one.
 fn whole_number(key: &str, v: &Value) -> Result<usize, String> {
     v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| format!("`{key}` takes a whole number, not {}", brief(v)))
@@ -191,14 +196,12 @@ impl Assertion {
             ));
         }
         for (key, n) in [("count", &self.count), ("length", &self.length)] {
-            let written = n.as_ref().and_then(Value::as_str).is_some_and(|s| super::template::sole_reference(s).is_some());
-            if let Some(n) = n.as_ref().filter(|_| !written) {
+            if let Some(n) = n.as_ref().filter(|n| !is_reference(n)) {
                 whole_number(key, n)?;
             }
         }
         for (key, bound) in self.bounds() {
-            let written = bound.as_str().is_some_and(|s| super::template::sole_reference(s).is_some());
-            if !written && Quantity::of(bound).is_none() {
+            if !is_reference(bound) && Quantity::of(bound).is_none() {
                 return Err(format!("`{key}: {}` is neither a number nor an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", super::source::excerpt(&bound.to_string())));
             }
         }
