@@ -45,8 +45,8 @@ fn main() {
     }
 
     let scenarios = kubeproof::scenario::load_all(&["scenarios".into()], false).expect("scenarios");
-    let profiles: std::collections::BTreeSet<kubeproof::cluster::FlagProfile> =
-        scenarios.iter().map(|s| s.spec.requires.flags().canonical()).filter(|f| !f.is_empty()).collect();
+    let profiles: std::collections::BTreeSet<kubeproof::cluster::Profile> =
+        scenarios.iter().map(|s| s.spec.requires.profile().canonical()).filter(|f| !f.is_empty()).collect();
     let suite_runs: usize = std::env::var("KUBEPROOF_BENCH_SUITES").ok().and_then(|n| n.parse().ok()).unwrap_or(3);
     // (from nothing to the last scenario done, the longest scenario of that run)
     let mut suite = Vec::new();

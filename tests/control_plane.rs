@@ -14,7 +14,7 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use kube::api::{Api, PostParams};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use kubeproof::cluster::{Cluster, FlagProfile};
+use kubeproof::cluster::{Cluster, Profile};
 use kubeproof::cluster::local::process::{self, ProcessRecord};
 use kubeproof::cluster::local::{self, ClusterOptions, ClusterState, LocalCluster};
 
@@ -97,7 +97,7 @@ fn lifecycle(installation: local::Installation) -> Result<(), Failed> {
 /// A flag given by the user reaches kube-apiserver: a token request longer than the maximum is shortened.
 fn apiserver_flags(installation: local::Installation) -> Result<(), Failed> {
     rt().block_on(async {
-        let flags = FlagProfile { apiserver: vec!["--service-account-max-token-expiration=2h".into()], ..Default::default() };
+        let flags = Profile { apiserver: vec!["--service-account-max-token-expiration=2h".into()], ..Default::default() };
         let opts = ClusterOptions { flags, ..Default::default() };
         let local = Arc::new(LocalCluster::start(installation, opts).await?);
         let cluster = Cluster::from_local(local.clone()).await?;
@@ -399,7 +399,7 @@ fn planted_states(root: &Path, clusters: &Path, sleeper: &mut std::process::Chil
             version: "1.37.2".into(),
             server: "https://127.0.0.1:1".into(),
             kubeconfig: dir.join("kubeconfig"),
-            flags: FlagProfile::default(),
+            flags: Profile::default(),
             detached,
             owner: 1,
             components: vec![record.clone()],

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use kubeproof::cluster::FlagProfile;
+use kubeproof::cluster::Profile;
 use kubeproof::cluster::local::{self, ClusterLock, ClusterOptions, InstallOptions, LocalCluster, Status, versions};
 use kubeproof::interrupt;
 
@@ -102,7 +102,7 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
                 inst = install => inst.map_err(|e| e.to_string())??,
                 signal = interrupt::first() => return Ok(ExitCode::Signalled(signal)),
             };
-            let flags = FlagProfile { apiserver: apiserver_args, controller_manager: controller_manager_args };
+            let flags = Profile { apiserver: apiserver_args, controller_manager: controller_manager_args, nodes: 0 };
             let opts = ClusterOptions { version: Some(v), name: None, flags, detached: true };
             // Dropping the start (on a signal) kills what it started and removes the directory.
             let cluster = tokio::select! {

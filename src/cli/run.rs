@@ -215,7 +215,7 @@ pub fn list(paths: &[PathBuf], files: FileArgs) -> ExitCode {
         Ok(all) => {
             for s in all {
                 let versions = s.spec.versions.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "*".into());
-                let flags = s.spec.requires.flags();
+                let flags = s.spec.requires.profile();
                 println!("{:<44} {:<14} {}  {}", s.name, versions, s.path.display(), flags);
             }
             ExitCode::Ok

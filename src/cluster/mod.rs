@@ -1,12 +1,12 @@
 //! Clusters to run scenarios on: a local control plane kubeproof starts, or a kubeconfig context.
 
 mod error;
-pub mod flags;
+pub mod profile;
 pub mod local;
 pub mod pool;
 
 pub use error::ClusterError;
-pub use flags::{Component, FlagProfile};
+pub use profile::{Component, Profile};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub struct Cluster {
     pub context: Option<String>,
     pub kubectl: PathBuf,
     /// The flags kubeproof added to its own (its flag profile), known for local clusters only.
-    pub flags: Option<FlagProfile>,
+    pub flags: Option<Profile>,
     pub insecure: bool,
     /// Keeps a local cluster alive as long as this connection.
     pub local: Option<Arc<LocalCluster>>,
@@ -95,7 +95,7 @@ impl Cluster {
 
     /// Connects to a local cluster another process started and will stop (a cluster shared by
     /// the processes of a test run): its kubeconfig, its release's kubectl, its flags.
-    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, flags: FlagProfile, version: KubeVersion) -> Result<Cluster, ClusterError> {
+    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, flags: Profile, version: KubeVersion) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
         let kubeconfig_error = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig(format!("{}: {e}", kubeconfig.display()));
         let config = Kubeconfig::read_from(&kubeconfig).map_err(|e| kubeconfig_error(&e))?;
@@ -138,7 +138,7 @@ impl Cluster {
         kubeconfig: Option<PathBuf>,
         context: Option<String>,
         kubectl: PathBuf,
-        flags: Option<FlagProfile>,
+        flags: Option<Profile>,
         local: Option<Arc<LocalCluster>>,
     ) -> Result<Cluster, ClusterError> {
         let mut config = config;
@@ -208,7 +208,7 @@ impl Cluster {
     }
 
     /// Whether the cluster's components run with these flags; `None` when it cannot be known.
-    pub fn runs_with(&self, wanted: &FlagProfile) -> Option<bool> {
+    pub fn runs_with(&self, wanted: &Profile) -> Option<bool> {
         Some(self.flags.as_ref()?.includes(wanted))
     }
 
@@ -280,7 +280,7 @@ impl Cluster {
 }
 
 /// How reports name a local cluster: its release, and the flags it was started with.
-fn local_label(version: KubeVersion, flags: &FlagProfile) -> String {
+fn local_label(version: KubeVersion, flags: &Profile) -> String {
     if flags.is_empty() { version.to_string() } else { format!("{version} {flags}") }
 }
 

@@ -10,7 +10,7 @@ use futures::TryFutureExt as _;
 use tokio::sync::OnceCell;
 
 use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
-use super::{Cluster, ClusterError, ContextTarget, FlagProfile};
+use super::{Cluster, ClusterError, ContextTarget, Profile};
 use crate::scenario::Scenario;
 
 /// Where scenarios run.
@@ -38,7 +38,7 @@ type Slot = Arc<OnceCell<Arc<Cluster>>>;
 pub struct Pool {
     base: Arc<Cluster>,
     installation: Option<Installation>,
-    profiles: Mutex<BTreeMap<FlagProfile, Slot>>,
+    profiles: Mutex<BTreeMap<Profile, Slot>>,
     sharing: Option<Sharing>,
 }
 
@@ -85,7 +85,7 @@ impl Pool {
                 .map_err(|e| ClusterError::Install(e.to_string()))?
                 .map_err(ClusterError::Install)?;
                 // Only for the scenarios that apply to this release: the others never run here.
-                let profiles: BTreeMap<FlagProfile, Slot> = scenarios
+                let profiles: BTreeMap<Profile, Slot> = scenarios
                     .iter()
                     .filter(|s| s.applies_to(&installation.version))
                     .filter_map(profile)
@@ -94,7 +94,7 @@ impl Pool {
                 // All at once; if one fails, dropping the others' futures stops what they started.
                 let sharing = sharing.as_ref();
                 let (base, ()) = futures::future::try_join(
-                    start(&installation, FlagProfile::default(), sharing),
+                    start(&installation, Profile::default(), sharing),
                     futures::future::try_join_all(
                         profiles.iter().map(|(args, slot)| slot.get_or_try_init(|| start(&installation, args.clone(), sharing))),
                     )
@@ -161,12 +161,12 @@ impl Pool {
 }
 
 /// The flag profile a scenario needs a cluster of its own for, if any.
-fn profile(scenario: &Scenario) -> Option<FlagProfile> {
-    let flags = scenario.spec.requires.flags().canonical();
+fn profile(scenario: &Scenario) -> Option<Profile> {
+    let flags = scenario.spec.requires.profile().canonical();
     (!flags.is_empty()).then_some(flags)
 }
 
-async fn start(installation: &Installation, flags: FlagProfile, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
+async fn start(installation: &Installation, flags: Profile, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
     if let Some(sharing) = sharing {
         let kubeconfig = local::shared::attach(installation, &flags, &sharing.key, &sharing.reaper).await?;
         let kubectl = installation.binary("kubectl");

@@ -388,7 +388,7 @@ fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
             return Some(format!("applies to {range}; the cluster runs {}", cluster.version));
         }
     }
-    let wanted = scenario.spec.requires.flags();
+    let wanted = scenario.spec.requires.profile();
     if !wanted.is_empty() {
         match cluster.runs_with(&wanted) {
             Some(true) => {}

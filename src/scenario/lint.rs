@@ -252,7 +252,7 @@ fn header_problems(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> 
     if spec.description.trim().is_empty() {
         out.push(at(scenario, "description", "`description` is empty: say what behaviour this shows".into()));
     }
-    for (component, flags) in spec.requires.flags().components() {
+    for (component, flags) in spec.requires.profile().components() {
         for flag in flags.iter().filter(|f| !f.starts_with("--")) {
             out.push(at(scenario, "requires", format!("{} flag `{flag}` must start with `--`", component.binary())));
         }

@@ -120,12 +120,20 @@ pub struct Requires {
     /// control plane is started with them; on other clusters the scenario is not applicable.
     #[serde(default)]
     pub controller_manager_args: Vec<String>,
+    /// Nodes that run pods (a kubelet and a container runtime). A local control plane is
+    /// started with them; on other clusters the scenario runs if that many nodes are Ready.
+    #[serde(default)]
+    pub nodes: u32,
 }
 
 impl Requires {
-    /// The flags required, per component: the scenario's flag profile.
-    pub fn flags(&self) -> crate::cluster::FlagProfile {
-        crate::cluster::FlagProfile { apiserver: self.apiserver_args.clone(), controller_manager: self.controller_manager_args.clone() }
+    /// The flags required, per component, and the nodes: the scenario's cluster profile.
+    pub fn profile(&self) -> crate::cluster::Profile {
+        crate::cluster::Profile {
+            apiserver: self.apiserver_args.clone(),
+            controller_manager: self.controller_manager_args.clone(),
+            nodes: self.nodes,
+        }
     }
 }
 

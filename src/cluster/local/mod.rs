@@ -23,7 +23,7 @@ pub use install::{Installation, InstallOptions, cache_root, install};
 use pki::Pki;
 use process::{Component, LockError, PidLock, ProcessRecord};
 
-use super::FlagProfile;
+use super::Profile;
 use crate::version::KubeVersion;
 
 /// The service-account issuer kind and kubeadm clusters use, so `iss` and `aud` match theirs.
@@ -36,7 +36,7 @@ pub struct ClusterOptions {
     /// Defaults to a name made from the version and a random suffix.
     pub name: Option<String>,
     /// Extra flags (`--flag=value`) per component; they override kubeproof's defaults.
-    pub flags: FlagProfile,
+    pub flags: Profile,
     /// Leave the processes running after kubeproof exits (`kubeproof cluster up`).
     pub detached: bool,
 }
@@ -50,7 +50,7 @@ pub struct ClusterState {
     pub kubeconfig: PathBuf,
     /// Absent from the state of clusters started before controller-manager flags existed.
     #[serde(default)]
-    pub flags: FlagProfile,
+    pub flags: Profile,
     pub detached: bool,
     /// The kubeproof process that started the cluster (and owns it, unless detached).
     pub owner: u32,
@@ -83,7 +83,7 @@ pub struct LocalCluster {
     /// etcd's HTTP endpoints (`/version`, `/health`, …), same TLS and client certificates.
     pub etcd_http: String,
     /// The flags added to kubeproof's own, per component.
-    pub flags: FlagProfile,
+    pub flags: Profile,
     pub installation: Installation,
     /// How long the start took, from the first process to usable.
     pub startup: Duration,

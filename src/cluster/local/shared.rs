@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::process::{PidLock, ProcessRecord};
 use super::{ClusterOptions, Installation, LocalCluster, clusters_dir, down, read_state};
-use crate::cluster::FlagProfile;
+use crate::cluster::Profile;
 use crate::version::KubeVersion;
 
 /// How long a shared cluster outlives its last user: long enough for the next trial process of
@@ -22,7 +22,7 @@ pub const IDLE: Duration = Duration::from_secs(20);
 pub const MAX_LIFE: Duration = Duration::from_secs(3 * 3600);
 
 /// The shared cluster of one run (`key`), release and flag profile.
-pub fn name(key: &str, version: KubeVersion, profile: &FlagProfile) -> String {
+pub fn name(key: &str, version: KubeVersion, profile: &Profile) -> String {
     let key: String = key.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
     let flags = hex::encode(Sha256::digest(serde_json::to_vec(profile).unwrap_or_default()));
     format!("shared-{key}-{}-{}", version.tag().replace('.', "-"), &flags[..6])
@@ -35,7 +35,7 @@ fn users_dir(name: &str) -> PathBuf {
 /// The kubeconfig of the shared cluster `name`, started (with its reaper, `reaper` being the
 /// kubeproof binary) unless a process of this run already did. This process is recorded as a
 /// user first, so the reaper keeps the cluster while it lives.
-pub async fn attach(installation: &Installation, flags: &FlagProfile, key: &str, reaper: &Path) -> Result<PathBuf, String> {
+pub async fn attach(installation: &Installation, flags: &Profile, key: &str, reaper: &Path) -> Result<PathBuf, String> {
     let name = name(key, installation.version, flags);
     let users = users_dir(&name);
     std::fs::create_dir_all(&users).map_err(|e| format!("cannot create {}: {e}", users.display()))?;
@@ -123,13 +123,13 @@ mod tests {
         let v = KubeVersion::new(1, 37, 2);
         let run = "0f3c9a2e-1b2c-4d5e-8f90-123456789abc";
         let flag = || vec!["--service-account-max-token-expiration=2h".to_string()];
-        let a = name(run, v, &FlagProfile::default());
-        let b = name(run, v, &FlagProfile { apiserver: flag(), ..Default::default() });
+        let a = name(run, v, &Profile::default());
+        let b = name(run, v, &Profile { apiserver: flag(), ..Default::default() });
         // The same flag for another component is another cluster.
-        let c = name(run, v, &FlagProfile { controller_manager: flag(), ..Default::default() });
+        let c = name(run, v, &Profile { controller_manager: flag(), ..Default::default() });
         assert!(a != b && b != c && a != c, "{a} {b} {c}");
         assert!(a.starts_with("shared-0f3c9a2e-v1-37-2-"), "{a}");
-        for n in [a, b, c, name("../../etc", v, &FlagProfile::default())] {
+        for n in [a, b, c, name("../../etc", v, &Profile::default())] {
             super::super::validate_name(&n).unwrap();
         }
     }

@@ -1,6 +1,6 @@
-//! Flag profiles: the flags a local cluster's components run with beyond kubeproof's own, as
-//! scenarios require them (`requires: {apiserver-args, controller-manager-args}`). One profile
-//! is one local cluster; a kubeconfig context's flags cannot be seen.
+//! Profiles: what a local cluster offers beyond kubeproof's defaults, as scenarios require it
+//! (`requires: {apiserver-args, controller-manager-args, nodes}`) — its components' extra flags
+//! and its nodes. One profile is one local cluster; a kubeconfig context's flags cannot be seen.
 
 use std::fmt;
 
@@ -23,20 +23,27 @@ impl Component {
     }
 }
 
-/// Flags (`--flag=value`) per component. Ordered, so that a set of profiles has one cluster per
-/// distinct profile; see [`FlagProfile::canonical`].
+/// Flags (`--flag=value`) per component, and the number of nodes. Ordered, so that a set of
+/// profiles has one cluster per distinct profile; see [`Profile::canonical`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct FlagProfile {
+pub struct Profile {
     #[serde(default)]
     pub apiserver: Vec<String>,
     #[serde(default)]
     pub controller_manager: Vec<String>,
+    /// Nodes (kubelet, container runtime) beside the control plane; none by default.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nodes: u32,
 }
 
-impl FlagProfile {
-    /// No flags beyond kubeproof's own.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Profile {
+    /// No flags beyond kubeproof's own, and no node.
     pub fn is_empty(&self) -> bool {
-        self.components().iter().all(|(_, flags)| flags.is_empty())
+        self.nodes == 0 && self.components().iter().all(|(_, flags)| flags.is_empty())
     }
 
     /// Each component with its flags, in the order they start.
@@ -54,27 +61,35 @@ impl FlagProfile {
 
     /// The same profile with each component's flags sorted: two scenarios that list the same
     /// flags in another order share a cluster.
-    pub fn canonical(mut self) -> FlagProfile {
+    pub fn canonical(mut self) -> Profile {
         self.apiserver.sort();
         self.controller_manager.sort();
         self
     }
 
-    /// Whether every flag `wanted` names, component by component, is one of these.
-    pub fn includes(&self, wanted: &FlagProfile) -> bool {
-        wanted.components().iter().all(|(component, flags)| flags.iter().all(|f| self.of(*component).contains(f)))
+    /// Whether every flag `wanted` names, component by component, is one of these, and there
+    /// are as many nodes as it wants.
+    pub fn includes(&self, wanted: &Profile) -> bool {
+        self.nodes >= wanted.nodes
+            && wanted.components().iter().all(|(component, flags)| flags.iter().all(|f| self.of(*component).contains(f)))
     }
 }
 
-/// `kube-apiserver --a=1 --b=2; kube-controller-manager --c=3`, leaving out components without
-/// flags; empty for the empty profile.
-impl fmt::Display for FlagProfile {
+/// `kube-apiserver --a=1 --b=2; kube-controller-manager --c=3; 1 node`, leaving out components
+/// without flags; empty for the empty profile.
+impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nodes = match self.nodes {
+            0 => None,
+            1 => Some("1 node".to_string()),
+            n => Some(format!("{n} nodes")),
+        };
         let parts: Vec<String> = self
             .components()
             .iter()
             .filter(|(_, flags)| !flags.is_empty())
             .map(|(component, flags)| format!("{} {}", component.binary(), flags.join(" ")))
+            .chain(nodes)
             .collect();
         f.write_str(&parts.join("; "))
     }
@@ -84,9 +99,9 @@ impl fmt::Display for FlagProfile {
 mod tests {
     use super::*;
 
-    fn profile(apiserver: &[&str], controller_manager: &[&str]) -> FlagProfile {
+    fn profile(apiserver: &[&str], controller_manager: &[&str]) -> Profile {
         let own = |flags: &[&str]| flags.iter().map(|f| f.to_string()).collect();
-        FlagProfile { apiserver: own(apiserver), controller_manager: own(controller_manager) }
+        Profile { apiserver: own(apiserver), controller_manager: own(controller_manager), nodes: 0 }
     }
 
     #[test]
@@ -95,6 +110,16 @@ mod tests {
         assert_eq!(profile(&["--a=1", "--b"], &[]).to_string(), "kube-apiserver --a=1 --b");
         assert_eq!(profile(&[], &["--c=3"]).to_string(), "kube-controller-manager --c=3");
         assert_eq!(profile(&["--a=1"], &["--c=3"]).to_string(), "kube-apiserver --a=1; kube-controller-manager --c=3");
+        assert_eq!(Profile { nodes: 1, ..profile(&["--a=1"], &[]) }.to_string(), "kube-apiserver --a=1; 1 node");
+    }
+
+    #[test]
+    fn nodes_are_part_of_the_profile() {
+        let with_node = Profile { nodes: 1, ..Profile::default() };
+        assert!(!with_node.is_empty());
+        assert!(with_node.includes(&Profile::default()));
+        assert!(!Profile::default().includes(&with_node));
+        assert_ne!(with_node.clone().canonical(), Profile::default().canonical());
     }
 
     #[test]
@@ -102,7 +127,7 @@ mod tests {
         let running = profile(&["--a=1", "--b=2"], &["--c=3"]);
         assert!(running.includes(&profile(&["--b=2"], &[])));
         assert!(running.includes(&profile(&[], &["--c=3"])));
-        assert!(running.includes(&FlagProfile::default()));
+        assert!(running.includes(&Profile::default()));
         // The right flag given to the wrong component is not there.
         assert!(!running.includes(&profile(&["--c=3"], &[])));
         assert!(!running.includes(&profile(&[], &["--a=1"])));
