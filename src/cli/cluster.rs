@@ -30,6 +30,9 @@ pub enum ClusterCommand {
         /// docs/control-plane.md). Default: $KUBEPROOF_MIRROR, else dl.k8s.io and etcd's GitHub releases.
         #[arg(long, value_name = "URL")]
         mirror: Option<String>,
+        /// Also a node's binaries, kubelet and kube-proxy (what `cluster up --nodes 1` needs).
+        #[arg(long)]
+        node: bool,
     },
     /// Start a local cluster that keeps running until `cluster down`.
     Up {
@@ -45,6 +48,15 @@ pub enum ClusterCommand {
         /// --controller-manager-arg=--legacy-service-account-token-clean-up-period=48h.
         #[arg(long = "controller-manager-arg", allow_hyphen_values = true)]
         controller_manager_args: Vec<String>,
+        /// Nodes beside the control plane: 0 or 1 (containerd, kubelet, kube-proxy in a network
+        /// namespace of their own; needs root and Debian's containerd, runc, CNI plugins,
+        /// iptables, busybox-static). See docs/control-plane.md, "A node".
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1))]
+        nodes: u32,
+        /// An image archive (`docker save`, or OCI) to import into the node's containerd; pods
+        /// use it with `imagePullPolicy: Never`. Repeatable; needs --nodes 1.
+        #[arg(long = "image-archive", value_name = "PATH", requires = "nodes")]
+        image_archives: Vec<std::path::PathBuf>,
     },
     /// Stop a local cluster and delete its files.
     Down {
@@ -61,6 +73,13 @@ pub enum ClusterCommand {
         #[arg(long)]
         name: String,
     },
+    /// Cleans up a cluster's node once the kubeproof that started it has exited, however it
+    /// exited (started with every ephemeral cluster that has a node; not for direct use).
+    #[command(hide = true)]
+    Janitor {
+        #[arg(long)]
+        name: String,
+    },
     /// Releases the Go module proxy has, and which are installed.
     Versions,
 }
@@ -73,12 +92,12 @@ fn bad_input(e: String) -> ExitCode {
 
 pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
     match cmd {
-        ClusterCommand::Install { version, verify, force, source, mirror } => {
+        ClusterCommand::Install { version, verify, force, source, mirror, node } => {
             if let Err(e) = versions::check_request(&version) {
                 return Ok(bad_input(e));
             }
             let v = versions::resolve(&version)?;
-            let opts = InstallOptions { verify, force, source, mirror };
+            let opts = InstallOptions { verify, force, source, mirror, nodes: node };
             let inst = tokio::task::spawn_blocking(move || local::install(v, &opts))
                 .await
                 .map_err(|e| e.to_string())??;
@@ -86,24 +105,32 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
             println!("etcd: {}", inst.etcd.display());
             Ok(ExitCode::Ok)
         }
-        ClusterCommand::Up { version, name, apiserver_args, controller_manager_args } => {
+        ClusterCommand::Up { version, name, apiserver_args, controller_manager_args, nodes, image_archives } => {
             if let Some(Err(e)) = name.as_deref().map(local::validate_name) {
                 return Ok(bad_input(e));
             }
             if let Err(e) = versions::check_request(&version) {
                 return Ok(bad_input(e));
             }
+            if let Some(missing) = image_archives.iter().find(|p| !p.is_file()) {
+                return Ok(bad_input(format!("--image-archive {}: no such file", missing.display())));
+            }
+            // At once, before anything is built or started.
+            if nodes > 0 {
+                local::node::preflight()?;
+            }
             let v = versions::resolve(&version)?;
             let name = name.unwrap_or_else(|| v.tag().replace('.', "-"));
             // Before anything else, so that a second `up` of this name fails at once.
             let lock = ClusterLock::acquire(&name)?;
-            let install = tokio::task::spawn_blocking(move || local::install(v, &InstallOptions::default()));
+            let install_opts = InstallOptions { nodes: nodes > 0, ..Default::default() };
+            let install = tokio::task::spawn_blocking(move || local::install(v, &install_opts));
             let inst = tokio::select! {
                 inst = install => inst.map_err(|e| e.to_string())??,
                 signal = interrupt::first() => return Ok(ExitCode::Signalled(signal)),
             };
-            let flags = Profile { apiserver: apiserver_args, controller_manager: controller_manager_args, nodes: 0 };
-            let opts = ClusterOptions { version: Some(v), name: None, flags, detached: true };
+            let flags = Profile { apiserver: apiserver_args, controller_manager: controller_manager_args, nodes };
+            let opts = ClusterOptions { version: Some(v), name: None, flags, detached: true, image_archives };
             // Dropping the start (on a signal) kills what it started and removes the directory.
             let cluster = tokio::select! {
                 cluster = LocalCluster::start_locked(inst, opts, lock) => cluster?,
@@ -113,6 +140,16 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
                 }
             };
             println!("cluster `{}` (Kubernetes {v}) is ready in {:.1}s", cluster.name, cluster.startup.as_secs_f64());
+            if let Some(node) = &cluster.node {
+                println!(
+                    "node `{}` is Ready at {} (network namespace {}); images: {}, {}",
+                    local::node::NODE_NAME,
+                    node.node_ip(),
+                    node.netns(),
+                    local::node::images::PAUSE_IMAGE,
+                    local::node::images::tools_image(v)
+                );
+            }
             println!("kubeconfig: {}", cluster.kubeconfig.display());
             println!("  export KUBECONFIG={}", cluster.kubeconfig.display());
             println!("  kubeproof run scenarios/ --kubeconfig {} --context kubeproof-{}", cluster.kubeconfig.display(), cluster.name);
@@ -146,6 +183,13 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
                 return Ok(bad_input(e));
             }
             tokio::task::spawn_blocking(move || local::shared::reap(&name)).await.map_err(|e| e.to_string())??;
+            Ok(ExitCode::Ok)
+        }
+        ClusterCommand::Janitor { name } => {
+            if let Err(e) = local::validate_name(&name) {
+                return Ok(bad_input(e));
+            }
+            tokio::task::spawn_blocking(move || local::node::janitor(&name)).await.map_err(|e| e.to_string())??;
             Ok(ExitCode::Ok)
         }
         ClusterCommand::List => {

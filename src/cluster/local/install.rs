@@ -22,6 +22,10 @@ use crate::version::KubeVersion;
 /// gets the missing ones added (built or downloaded alone), not the whole release again.
 pub const KUBE_BINARIES: &[&str] = &["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"];
 
+/// A node's Kubernetes binaries, built (or downloaded) only for clusters with nodes, into the
+/// same cache entry: the same wrapper module, the same release URL layout.
+pub const NODE_BINARIES: &[&str] = &["kubelet", "kube-proxy"];
+
 /// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x and 1.34+ with 3.6.x. Both are at
 /// least 3.5.13, below which streaming-list watches (default since 1.32) fail.
 pub fn etcd_version_for(v: KubeVersion) -> &'static str {
@@ -126,6 +130,8 @@ pub struct InstallOptions {
     pub source: Option<Source>,
     /// A base URL holding both download layouts; `None`: `KUBEPROOF_MIRROR`, else the official sites.
     pub mirror: Option<String>,
+    /// Also the node binaries ([`NODE_BINARIES`]): the cluster will have nodes.
+    pub nodes: bool,
 }
 
 /// Makes sure a release is installed and returns it. Downloads or builds when needed.
@@ -151,11 +157,12 @@ pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, St
         },
         |go, dir, _| build_etcd(go, dir, etcd_tag),
     )?;
+    let wanted: Vec<&str> = KUBE_BINARIES.iter().chain(if opts.nodes { NODE_BINARIES } else { &[] }).copied().collect();
     how.ensure_entry(
         &kdir,
         &format!("Kubernetes {v}"),
         &site.kubernetes,
-        KUBE_BINARIES,
+        &wanted,
         |dir, names| place(dir, "k8s.io/kubernetes", &v.tag(), download::fetch_kubernetes(&site, v, names, dir, &limits)?),
         |go, dir, names| build_kubernetes(go, dir, v, names),
     )?;

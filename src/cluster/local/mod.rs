@@ -6,6 +6,7 @@
 pub mod download;
 pub mod go;
 pub mod install;
+pub mod node;
 pub mod pki;
 pub mod process;
 pub mod shared;
@@ -39,6 +40,9 @@ pub struct ClusterOptions {
     pub flags: Profile,
     /// Leave the processes running after kubeproof exits (`kubeproof cluster up`).
     pub detached: bool,
+    /// Image archives (docker save / OCI) imported into the node's containerd, for clusters
+    /// with a node.
+    pub image_archives: Vec<PathBuf>,
 }
 
 /// What `kubeproof cluster list` and `down` read back.
@@ -56,6 +60,9 @@ pub struct ClusterState {
     pub owner: u32,
     /// The components, with what proves a pid still names them (see `ProcessRecord`).
     pub components: Vec<ProcessRecord>,
+    /// What the cluster's node made (network, cgroups, mounts), to be undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<node::NodeState>,
 }
 
 impl ClusterState {
@@ -69,6 +76,23 @@ impl ClusterState {
     fn any_running(&self) -> bool {
         self.components.iter().any(ProcessRecord::is_running)
     }
+}
+
+/// Removes what a cluster nobody owns any more left (its owner died, or it was stopped): its
+/// processes, its node's network, cgroups and mounts, its directory. The caller holds its lock.
+pub(crate) fn clean_leftover(dir: &Path) {
+    let state = read_state(dir);
+    if let Some(state) = &state {
+        state.kill();
+        if let Some(node) = &state.node {
+            let _ = node.sweep();
+        }
+    }
+    // Nothing may be mounted below a directory that is removed recursively.
+    if node::NodeState::mounted_under(dir) {
+        return;
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A running local cluster. Dropping it stops every process and deletes its directory.
@@ -88,6 +112,10 @@ pub struct LocalCluster {
     /// How long the start took, from the first process to usable.
     pub startup: Duration,
     components: Mutex<Vec<Component>>,
+    /// The node's network, cgroups and directory, for a cluster with a node.
+    pub node: Option<node::NodeState>,
+    /// Cleans up the node if kubeproof is killed (ephemeral clusters only).
+    _janitor: Option<node::JanitorPipe>,
     detached: bool,
     /// Set once the start succeeded: until then, dropping the cluster (a failed or
     /// cancelled start) removes everything, detached or not.
@@ -100,9 +128,11 @@ pub struct LocalCluster {
 /// its cluster's directory.
 pub const COMPONENTS: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
-/// The log file of each component of the cluster whose directory is `dir`.
+/// The log file of each component of the cluster whose directory is `dir`, and of its node's
+/// daemons when it has a node.
 pub fn component_logs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    COMPONENTS.iter().map(|name| (*name, log_file(dir, name))).collect()
+    let node = node::DAEMONS.iter().filter(|name| log_file(dir, name).exists());
+    COMPONENTS.iter().chain(node).map(|name| (*name, log_file(dir, name))).collect()
 }
 
 fn log_file(dir: &Path, component: &str) -> PathBuf {
@@ -130,7 +160,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// The directory of a cluster, for a valid name only.
-fn cluster_dir(name: &str) -> Result<PathBuf, String> {
+pub(crate) fn cluster_dir(name: &str) -> Result<PathBuf, String> {
     validate_name(name)?;
     Ok(clusters_dir().join(name))
 }
@@ -149,7 +179,7 @@ impl ClusterLock {
         Self::acquire_within(name, Duration::from_millis(300))
     }
 
-    fn acquire_within(name: &str, patience: Duration) -> Result<ClusterLock, String> {
+    pub(crate) fn acquire_within(name: &str, patience: Duration) -> Result<ClusterLock, String> {
         let dir = cluster_dir(name)?;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -197,10 +227,11 @@ impl LocalCluster {
                 Some(state) if state.detached && state.any_running() => {
                     return Err(format!("a cluster named `{name}` is already running: `kubeproof cluster down --name {name}` first"));
                 }
-                Some(state) => state.kill(),
-                None => {}
+                _ => clean_leftover(&dir),
             }
-            std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove the leftover {}: {e}", dir.display()))?;
+            if dir.exists() {
+                return Err(format!("cannot remove the leftover {}", dir.display()));
+            }
         }
         // From here on, dropping `cluster` undoes everything below.
         let mut cluster = LocalCluster {
@@ -215,6 +246,8 @@ impl LocalCluster {
             installation,
             startup: Duration::ZERO,
             components: Mutex::new(Vec::new()),
+            node: None,
+            _janitor: None,
             detached: opts.detached,
             started: false,
             _lock: lock,
@@ -222,7 +255,20 @@ impl LocalCluster {
         let create = |d: &Path| pki::private_dir(d).map_err(|e| format!("cannot create {}: {e}", d.display()));
         create(&dir)?;
         create(&dir.join("logs"))?;
-        let pki = tokio::task::spawn_blocking(Pki::generate).await.map_err(|e| e.to_string())??;
+        match opts.flags.nodes {
+            0 => {}
+            1 => {
+                // The janitor first: from here on, something is made that kubeproof's death must not leave.
+                if !opts.detached {
+                    cluster._janitor = Some(node::spawn_janitor(&cluster.name)?);
+                }
+                cluster.node = Some(node::prepare(&cluster.name, &dir)?);
+                cluster.write_state()?;
+            }
+            n => return Err(format!("a local cluster has at most 1 node ({n} asked)")),
+        }
+        let identity = cluster.node.as_ref().map(|n| pki::NodeIdentity { name: node::NODE_NAME, apiserver_ip: n.host_ip() });
+        let pki = tokio::task::spawn_blocking(move || Pki::generate_for(identity)).await.map_err(|e| e.to_string())??;
         pki.write(&dir.join("pki")).map_err(|e| format!("cannot write certificates: {e}"))?;
 
         let mut last_error = String::new();
@@ -230,6 +276,12 @@ impl LocalCluster {
         for _attempt in 0..3 {
             match cluster.boot(&pki).await {
                 Ok(()) => {
+                    let started = Instant::now();
+                    match cluster.start_node(&pki, &opts.image_archives).await {
+                        Ok(()) => {}
+                        Err(BootError::PortTaken(e) | BootError::Fatal(e)) => return Err(e),
+                    }
+                    cluster.startup += started.elapsed();
                     cluster.started = true;
                     return Ok(cluster);
                 }
@@ -245,7 +297,7 @@ impl LocalCluster {
     /// ports → kubeconfigs → flags → etcd and kube-apiserver → (once ready) the controllers.
     async fn boot(&mut self, pki: &Pki) -> Result<(), BootError> {
         let ports = Ports::pick()?;
-        self.server = format!("https://127.0.0.1:{}", ports.apiserver);
+        self.server = format!("https://{}:{}", self.apiserver_address(), ports.apiserver);
         self.etcd = format!("https://127.0.0.1:{}", ports.etcd_client);
         self.etcd_http = format!("https://127.0.0.1:{}", ports.etcd_http);
         let kubeconfigs = self.identities(pki)?;
@@ -291,6 +343,12 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Where the API server listens: loopback, or for a cluster with a node the host side of
+    /// the node's network (the node reaches it there).
+    fn apiserver_address(&self) -> String {
+        self.node.as_ref().map_or_else(|| "127.0.0.1".to_string(), |n| n.host_ip().to_string())
+    }
+
     /// Every component's flags.
     fn flags(&self, ports: &Ports, kubeconfigs: &Kubeconfigs) -> Flags {
         let Ports { etcd_peer, apiserver, controller_manager: kcm_port, scheduler: scheduler_port, .. } = *ports;
@@ -326,8 +384,8 @@ impl LocalCluster {
         // 1.23 to 1.37); where ours differ, docs/control-plane.md says why.
         let apiserver_args = merge_flags(
             vec![
-                "--advertise-address=127.0.0.1".into(),
-                "--bind-address=127.0.0.1".into(),
+                format!("--advertise-address={}", self.apiserver_address()),
+                format!("--bind-address={}", self.apiserver_address()),
                 format!("--secure-port={apiserver}"),
                 "--allow-privileged=true".into(),
                 "--authorization-mode=Node,RBAC".into(),
@@ -354,8 +412,9 @@ impl LocalCluster {
                 format!("--service-account-key-file={}", p("sa.pub")),
                 format!("--service-account-signing-key-file={}", p("sa.key")),
                 format!("--service-cluster-ip-range={}", pki::SERVICE_CIDR),
-                // Not kubeadm's: the loopback advertise address is not a valid Endpoints IP.
-                "--endpoint-reconciler-type=none".into(),
+                // Not kubeadm's without a node: the loopback advertise address is not a valid
+                // Endpoints IP. With a node, kubeadm's `lease`: the `kubernetes` Service routes.
+                format!("--endpoint-reconciler-type={}", if self.node.is_some() { "lease" } else { "none" }),
                 // Not kubeadm's: keeps the self-signed serving pair out of the cluster directory's root.
                 format!("--cert-dir={}", pki_dir.display()),
             ],
@@ -387,6 +446,8 @@ impl LocalCluster {
             ]
             .into_iter()
             .chain(insecure_port.clone())
+            // kubeadm's with a pod subnet (kind's): each node gets its /24 of the pod network.
+            .chain(self.node.iter().flat_map(|_| ["--allocate-node-cidrs=true".to_string(), format!("--cluster-cidr={}", node::CLUSTER_CIDR)]))
             .collect(),
             &self.flags.controller_manager,
         );
@@ -407,8 +468,13 @@ impl LocalCluster {
 
     /// Starts one component; it is recorded before the state is written, so a failure kills it.
     fn start_component(&mut self, name: &'static str, binary: PathBuf, args: Vec<String>) -> Result<(), BootError> {
+        self.start_placed(name, binary, args, &process::Placement::default())
+    }
+
+    /// [`start_component`](Self::start_component) in the namespaces and cgroups `placement` names.
+    fn start_placed(&mut self, name: &'static str, binary: PathBuf, args: Vec<String>, placement: &process::Placement) -> Result<(), BootError> {
         let log = log_file(&self.dir, name);
-        let c = Component::start(name, &binary, &args, log, self.detached);
+        let c = Component::start_in(name, &binary, &args, log, self.detached, placement);
         self.components.get_mut().map_err(|_| BootError::Fatal("poisoned".into()))?.push(c.map_err(BootError::Fatal)?);
         self.write_state().map_err(|e| {
             self.kill_all();
@@ -510,6 +576,7 @@ impl LocalCluster {
             detached: self.detached,
             owner: std::process::id(),
             components,
+            node: self.node.clone(),
         };
         let text = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
         pki::write_private(&self.dir.join("state.json"), text.as_bytes()).map_err(|e| format!("cannot write cluster state: {e}"))
@@ -537,6 +604,14 @@ impl Drop for LocalCluster {
             return;
         }
         self.kill_all();
+        if let Some(node) = &self.node {
+            if let Err(e) = node.sweep() {
+                crate::progress::say(&format!("cluster {}: {e}", self.name));
+            }
+            if node::NodeState::mounted_under(&self.dir) {
+                return;
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -669,11 +744,9 @@ pub fn list() -> Vec<Listed> {
             }
             leftover => {
                 // Its owner died; the parent-death signal took its processes, unless one was
-                // not yet recorded as a child when it died.
-                if let Some(state) = leftover {
-                    state.kill();
-                }
-                let _ = std::fs::remove_dir_all(&dir);
+                // not yet recorded as a child when it died, and its node's shims and containers.
+                drop(leftover);
+                clean_leftover(&dir);
             }
         }
     }
@@ -703,6 +776,9 @@ pub fn down(name: &str) -> Result<ClusterState, String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while state.any_running() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(node) = &state.node {
+        node.sweep().map_err(|e| format!("cluster {name}: {e}"))?;
     }
     std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
     Ok(state)

@@ -48,6 +48,26 @@ pub struct Pki {
     pub front_proxy_ca_key: String,
     pub front_proxy_client_cert: String,
     pub front_proxy_client_key: String,
+    /// The node's identities, for a cluster with a node.
+    pub node: Option<NodePki>,
+}
+
+/// A node's client certificates, as kubeadm makes them: the kubelet's `system:node:<name>` in
+/// group `system:nodes` (the Node authorizer and NodeRestriction apply), kube-proxy's
+/// `system:kube-proxy` (bound to `system:node-proxier` by the default policy).
+pub struct NodePki {
+    pub kubelet_cert: String,
+    pub kubelet_key: String,
+    pub proxy_cert: String,
+    pub proxy_key: String,
+}
+
+/// What a cluster with a node adds to its certificates.
+pub struct NodeIdentity<'a> {
+    /// The node's name (the kubelet's user is `system:node:<name>`).
+    pub name: &'a str,
+    /// The address the API server is reached at from the node (a SAN of its serving certificate).
+    pub apiserver_ip: Ipv4Addr,
 }
 
 /// kubeadm's default `--service-cluster-ip-range`.
@@ -114,8 +134,14 @@ fn leaf(
 
 impl Pki {
     pub fn generate() -> Result<Pki, String> {
+        Self::generate_for(None)
+    }
+
+    /// The certificates of a cluster, with a node's identities and address when it has one.
+    pub fn generate_for(node: Option<NodeIdentity>) -> Result<Pki, String> {
         use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
         let loopback = SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let node_san = node.as_ref().map(|n| SanType::IpAddress(IpAddr::V4(n.apiserver_ip)));
 
         let ca = authority("kubeproof-ca")?;
         let (serving_cert, serving_key) = leaf(
@@ -130,7 +156,10 @@ impl Pki {
                 dns("kubernetes.default.svc.cluster.local")?,
                 loopback.clone(),
                 SanType::IpAddress(IpAddr::V4(SERVICE_IP)),
-            ],
+            ]
+            .into_iter()
+            .chain(node_san)
+            .collect(),
             vec![ServerAuth],
         )?;
         let (admin_cert, admin_key) = leaf(&ca, "kubeproof-admin", Some("system:masters"), Vec::new(), vec![ClientAuth])?;
@@ -152,8 +181,18 @@ impl Pki {
         let (front_proxy_client_cert, front_proxy_client_key) =
             leaf(&front_proxy_ca, "front-proxy-client", None, Vec::new(), vec![ClientAuth])?;
 
+        let node = match node {
+            Some(n) => {
+                let (kubelet_cert, kubelet_key) =
+                    leaf(&ca, &format!("system:node:{}", n.name), Some("system:nodes"), Vec::new(), vec![ClientAuth])?;
+                let (proxy_cert, proxy_key) = leaf(&ca, "system:kube-proxy", None, Vec::new(), vec![ClientAuth])?;
+                Some(NodePki { kubelet_cert, kubelet_key, proxy_cert, proxy_key })
+            }
+            None => None,
+        };
         let (sa_key, sa_pub) = rsa_key()?;
         Ok(Pki {
+            node,
             ca_cert: ca.cert,
             ca_key: ca.key,
             serving_cert,

@@ -68,9 +68,64 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
+/// Where a component runs beyond kubeproof's own namespaces: a node's daemons join the node's
+/// network namespace and its cgroup (so that everything they start can be found and killed).
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    /// A network namespace file (`/run/netns/NAME`) to enter.
+    pub netns: Option<PathBuf>,
+    /// `cgroup.procs` files to join, one per cgroup hierarchy.
+    pub cgroups: Vec<PathBuf>,
+}
+
+impl Placement {
+    /// Joins the cgroups and enters the namespace between fork and exec.
+    fn apply(&self, cmd: &mut Command) -> Result<Option<File>, String> {
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::process::CommandExt;
+        let netns = match &self.netns {
+            Some(path) => Some(File::open(path).map_err(|e| format!("cannot open the network namespace {}: {e}", path.display()))?),
+            None => None,
+        };
+        let netns_fd = netns.as_ref().map(|f| f.as_raw_fd());
+        let cgroups = self
+            .cgroups
+            .iter()
+            .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        // SAFETY: only async-signal-safe calls (open, write, close, setns) between fork and exec;
+        // everything they use was allocated before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                for procs in &cgroups {
+                    // "0" moves the writing process.
+                    let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::close(fd);
+                }
+                if let Some(fd) = netns_fd {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        // Kept open by the caller until the spawn has happened.
+        Ok(netns)
+    }
+}
+
 impl Component {
     /// Starts `binary args…` with stdout and stderr appended to `log` (created 0600).
     pub fn start(name: &'static str, binary: &Path, args: &[String], log: PathBuf, detached: bool) -> Result<Self, String> {
+        Self::start_in(name, binary, args, log, detached, &Placement::default())
+    }
+
+    /// [`start`](Self::start) in the namespaces and cgroups `placement` names.
+    pub fn start_in(name: &'static str, binary: &Path, args: &[String], log: PathBuf, detached: bool, placement: &Placement) -> Result<Self, String> {
         use std::os::unix::process::CommandExt;
         let out = File::options()
             .create(true)
@@ -84,12 +139,14 @@ impl Component {
         if !detached {
             die_with_parent(&mut cmd);
         }
+        let netns = placement.apply(&mut cmd).map_err(|e| format!("{name}: {e}"))?;
         let (tx, rx) = mpsc::channel();
         spawner().lock().map_err(|_| "spawner poisoned")?.send((cmd, tx)).map_err(|_| "spawner gone")?;
         let mut child = rx
             .recv()
             .map_err(|_| "spawner gone".to_string())?
             .map_err(|e| format!("{name}: cannot start {}: {e}", binary.display()))?;
+        drop(netns);
         // spawn returns after exec, so /proc already shows the component, not kubeproof.
         match ProcessRecord::of(name, child.id(), binary) {
             Ok(record) => Ok(Component { name, child, record, log }),

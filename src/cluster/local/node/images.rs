@@ -1,0 +1,194 @@
+//! The images a node needs, made by kubeproof (no registry is reachable): docker-save style
+//! archives (`manifest.json`, an image config, one tar per layer) that `ctr images import`
+//! loads. `kubeproof.local/pause:1` is busybox-static whose entrypoint blocks until SIGTERM;
+//! `kubeproof.local/tools:vX.Y.Z` is the same busybox with its applet links (sh, cat, ls,
+//! sleep, wget…) plus the release's own kubectl at /usr/local/bin/kubectl — busybox's wget
+//! cannot speak TLS to the API server, kubectl in a pod uses the in-cluster configuration.
+
+use std::fs::File;
+use std::io::{Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::version::KubeVersion;
+
+/// The sandbox image every pod's network namespace is held by.
+pub const PAUSE_IMAGE: &str = "kubeproof.local/pause:1";
+
+/// Where Debian's busybox-static is.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Bumped when the archive's layout changes, so that cached archives are made again.
+const FORMAT: &str = "kubeproof-node-images-1";
+
+/// The workload image of a release.
+pub fn tools_image(v: KubeVersion) -> String {
+    format!("kubeproof.local/tools:{}", v.tag())
+}
+
+/// The archive holding both images for a release, made once and cached under
+/// `<cache>/images/`, keyed by the sha256 of what goes in.
+pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, String> {
+    let busybox_sum = super::super::install::sha256_file(Path::new(BUSYBOX))
+        .map_err(|e| format!("{e}: the node images are made of busybox-static (apt-get install busybox-static)"))?;
+    let kubectl_sum = super::super::install::sha256_file(kubectl)?;
+    let key = hex::encode(Sha256::digest(format!("{FORMAT} {} {busybox_sum} {kubectl_sum} {}", v.tag(), arch())));
+    let dir = cache.join("images");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(format!("node-{}-{}.tar", v.tag(), &key[..16]));
+    if path.exists() {
+        return Ok(path);
+    }
+    let temp = dir.join(format!(".{}.{}.tmp", &key[..16], std::process::id()));
+    let made = write_archive(&temp, v, kubectl).and_then(|()| std::fs::rename(&temp, &path).map_err(|e| e.to_string()));
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&temp);
+        return Err(format!("cannot make the node images: {e}"));
+    }
+    Ok(path)
+}
+
+/// The image config's architecture, as registries name it.
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// A layer written to a temporary file: its sha256 is the diff ID and (docker-save) its name.
+struct Layer {
+    file: File,
+    sha256: String,
+    size: u64,
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+fn layer(build: impl FnOnce(&mut tar::Builder<&mut File>) -> std::io::Result<()>) -> Result<Layer, String> {
+    let mut file = tempfile()?;
+    {
+        let mut tar = tar::Builder::new(&mut file);
+        build(&mut tar).map_err(|e| e.to_string())?;
+        tar.finish().map_err(|e| e.to_string())?;
+    }
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    Ok(Layer { file, sha256: hex::encode(hasher.finalize()), size })
+}
+
+/// An unnamed temporary file (removed when closed).
+fn tempfile() -> Result<File, String> {
+    let path = std::env::temp_dir().join(format!("kubeproof-layer-{}-{}", std::process::id(), crate::exec::random_suffix(8)));
+    let file = File::options().read(true).write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(file)
+}
+
+fn dir(tar: &mut tar::Builder<&mut File>, path: &str, mode: u32) -> std::io::Result<()> {
+    tar.append_data(&mut header(tar::EntryType::Directory, mode, 0), path, std::io::empty())
+}
+
+fn file(tar: &mut tar::Builder<&mut File>, path: &str, source: &Path) -> std::io::Result<()> {
+    let f = File::open(source)?;
+    let size = f.metadata()?.len();
+    tar.append_data(&mut header(tar::EntryType::Regular, 0o755, size), path, f)
+}
+
+/// busybox-static with a link per applet it lists.
+fn busybox_layer() -> Result<Layer, String> {
+    let out = std::process::Command::new(BUSYBOX).arg("--list").output().map_err(|e| format!("{BUSYBOX} --list: {e}"))?;
+    let applets: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "busybox" && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '['))
+        .map(str::to_string)
+        .collect();
+    layer(|tar| {
+        for (path, mode) in [("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777), ("usr", 0o755), ("usr/local", 0o755), ("usr/local/bin", 0o755), ("var", 0o755)] {
+            dir(tar, path, mode)?;
+        }
+        file(tar, "bin/busybox", Path::new(BUSYBOX))?;
+        for applet in &applets {
+            let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+            tar.append_link(&mut h, format!("bin/{applet}"), "busybox")?;
+        }
+        Ok(())
+    })
+}
+
+fn kubectl_layer(kubectl: &Path) -> Result<Layer, String> {
+    layer(|tar| file(tar, "usr/local/bin/kubectl", kubectl))
+}
+
+/// An image config: the layers' diff IDs and how the container starts.
+fn config(layers: &[&Layer], entrypoint: Option<&[&str]>, cmd: &[&str]) -> Vec<u8> {
+    let diff_ids: Vec<String> = layers.iter().map(|l| format!("sha256:{}", l.sha256)).collect();
+    let config = serde_json::json!({
+        "architecture": arch(),
+        "os": "linux",
+        "created": "1970-01-01T00:00:00Z",
+        "config": {
+            "Env": ["PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"],
+            "Entrypoint": entrypoint,
+            "Cmd": cmd,
+            "WorkingDir": "/",
+        },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    });
+    serde_json::to_vec(&config).unwrap_or_default()
+}
+
+fn write_archive(path: &Path, v: KubeVersion, kubectl: &Path) -> Result<(), String> {
+    let base = busybox_layer()?;
+    let tools = kubectl_layer(kubectl)?;
+    // Blocks until told to stop, then exits at once (a plain `sleep` as PID 1 ignores SIGTERM).
+    let pause = config(&[&base], Some(&["/bin/sh", "-c", "trap 'exit 0' TERM INT; while true; do sleep 3600 & wait $!; done"]), &[]);
+    let workload = config(&[&base, &tools], None, &["sh"]);
+    let sha = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+    let (pause_config, tools_config) = (format!("{}.json", sha(&pause)), format!("{}.json", sha(&workload)));
+    let layer_path = |l: &Layer| format!("{}/layer.tar", l.sha256);
+    let manifest = serde_json::json!([
+        { "Config": pause_config, "RepoTags": [PAUSE_IMAGE], "Layers": [layer_path(&base)] },
+        { "Config": tools_config, "RepoTags": [tools_image(v)], "Layers": [layer_path(&base), layer_path(&tools)] },
+    ]);
+    let manifest = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
+
+    let mut out = File::options().write(true).create_new(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut tar = tar::Builder::new(&mut out);
+    let add = |tar: &mut tar::Builder<&mut File>, name: &str, size: u64, data: &mut dyn std::io::Read| {
+        tar.append_data(&mut header(tar::EntryType::Regular, 0o644, size), name, data).map_err(|e| e.to_string())
+    };
+    for l in [&base, &tools] {
+        tar.append_data(&mut header(tar::EntryType::Directory, 0o755, 0), &l.sha256, std::io::empty()).map_err(|e| e.to_string())?;
+        add(&mut tar, &layer_path(l), l.size, &mut &l.file)?;
+    }
+    add(&mut tar, &pause_config, pause.len() as u64, &mut pause.as_slice())?;
+    add(&mut tar, &tools_config, workload.len() as u64, &mut workload.as_slice())?;
+    add(&mut tar, "manifest.json", manifest.len() as u64, &mut manifest.as_slice())?;
+    tar.finish().map_err(|e| e.to_string())?;
+    drop(tar);
+    out.flush().map_err(|e| e.to_string())
+}

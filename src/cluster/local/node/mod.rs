@@ -1,0 +1,384 @@
+//! A node beside the local control plane, without Docker: containerd (Debian's), runc, the
+//! CNI plugins, and the release's own kubelet and kube-proxy, in a network namespace of their
+//! own (see `network.rs`) and a cgroup subtree of their own (see `cgroups.rs`), running pods of
+//! images kubeproof makes (see `images.rs`). Everything it makes is recorded in the cluster's
+//! state ([`NodeState`]) and undone by [`NodeState::sweep`]; docs/control-plane.md ("A node").
+
+mod cgroups;
+mod config;
+pub mod images;
+mod janitor;
+mod mounts;
+mod network;
+mod sysctls;
+
+use std::net::Ipv4Addr;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+pub use janitor::{janitor, spawn_janitor};
+
+use super::pki::{self, Pki};
+use super::process::Placement;
+use super::{BootError, LocalCluster, cache_root, write_kubeconfig};
+
+/// The node's name (the kubelet registers it; its user is `system:node:kubeproof-node`).
+pub const NODE_NAME: &str = "kubeproof-node";
+/// The pod network of every cluster (kubeadm's `podSubnet` as kind sets it).
+pub const CLUSTER_CIDR: &str = "10.244.0.0/16";
+/// The node's share of it: the first /24, which kube-controller-manager allocates to the first node.
+pub const POD_CIDR: &str = "10.244.0.0/24";
+
+/// The daemons of a node, in the order they start (each logs to `logs/<name>.log`).
+pub const DAEMONS: [&str; 3] = ["containerd", "kubelet", "kube-proxy"];
+
+/// How long a node may take from containerd's start to Ready.
+const READY_WITHIN: Duration = Duration::from_secs(90);
+
+/// What a node made, recorded in the cluster's state so that anyone can undo it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct NodeState {
+    /// The network: namespace `kp-N`, host veth `kp-N`, 172.29.N.0/30.
+    pub index: u8,
+    /// The cluster's name: the cgroup subtree is `/kubeproof/<cluster>` in every hierarchy.
+    pub cluster: String,
+    /// Everything on disk (mounts under it are undone before it is removed).
+    pub dir: PathBuf,
+}
+
+impl NodeState {
+    pub fn netns(&self) -> String {
+        network::name(self.index)
+    }
+
+    /// The API server's address, as the node reaches it.
+    pub fn host_ip(&self) -> Ipv4Addr {
+        network::host_ip(self.index)
+    }
+
+    pub fn node_ip(&self) -> Ipv4Addr {
+        network::node_ip(self.index)
+    }
+
+    /// The CNI network's name: results libcni caches under /var/lib/cni carry it.
+    fn cni_network(&self) -> String {
+        format!("kubeproof-{}", self.index)
+    }
+
+    /// Undoes everything the node made, in an order that leaves nothing: every process of its
+    /// cgroup subtree (daemons, shims, containers) killed, every mount under its directory
+    /// unmounted, its network namespace deleted (its veth, bridge and iptables rules go with
+    /// it), the subtree removed, libcni's cache and the pod logs outside the directory removed,
+    /// the kernel settings put back when it was the last node. Idempotent; the cluster's
+    /// directory itself is removed by the caller.
+    pub fn sweep(&self) -> Result<(), String> {
+        let mut errors = Vec::new();
+        if let Err(e) = cgroups::destroy(&self.cluster) {
+            errors.push(e);
+        }
+        if let Err(e) = mounts::unmount_under(&self.dir) {
+            errors.push(e);
+        }
+        network::delete(&self.netns());
+        remove_outside(self);
+        let others = std::fs::read_dir("/run/netns")
+            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("kp-")))
+            .unwrap_or(false);
+        sysctls::restore(&cache_root(), others);
+        if !others {
+            // The directories the runtime and the kubelet create outside ours, once empty.
+            for dir in ["/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni", "/var/log/containers", "/var/log/pods"] {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    }
+
+    /// Whether anything is mounted at or below `dir` (then it must not be removed recursively:
+    /// that would reach into the mounts).
+    pub fn mounted_under(dir: &Path) -> bool {
+        !mounts::under(dir).is_empty()
+    }
+
+    /// What of the node is still there, said (empty when nothing is).
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if network::exists(&self.netns()) {
+            out.push(format!("network namespace {}", self.netns()));
+        }
+        if cgroups::exists(&self.cluster) {
+            out.push(format!("cgroup {}", cgroups::root(&self.cluster)));
+        }
+        let mounts = mounts::under(&self.dir);
+        if !mounts.is_empty() {
+            out.push(format!("mounts {mounts:?}"));
+        }
+        out
+    }
+}
+
+/// Files a node leaves outside its directory: libcni's cached results, and up to 1.29 (no
+/// `podLogsDir`) the pods' logs in /var/log/pods and their links in /var/log/containers.
+fn remove_outside(state: &NodeState) {
+    let layout = NodeLayout::new(state.dir.clone());
+    // The pod sandboxes containerd knows of, by ID.
+    let sandboxes: Vec<String> = ["io.containerd.grpc.v1.cri/sandboxes", "io.containerd.runtime.v2.task/k8s.io"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(layout.containerd_state.join(d)).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>())
+        .collect();
+    // containerd 1.6 puts each shim's socket at /run/containerd/s/sha256(<address>/<namespace>/<id>).
+    for id in &sandboxes {
+        let key = format!("{}/k8s.io/{id}", layout.containerd_socket.display());
+        let _ = std::fs::remove_file(Path::new("/run/containerd/s").join(hex::encode(sha2::Sha256::digest(key.as_bytes()))));
+    }
+    // libcni's cache: `<network>-<sandbox>-<interface>`, the loopback network's `cni-loopback-<sandbox>-lo`.
+    let prefix = format!("{}-", state.cni_network());
+    if let Ok(entries) = std::fs::read_dir("/var/lib/cni/results") {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) || sandboxes.iter().any(|id| name == format!("cni-loopback-{id}-lo")) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let Ok(pods) = std::fs::read_dir(state.dir.join("kubelet/pods")) else { return };
+    let uids: Vec<String> = pods.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    if let Ok(entries) = std::fs::read_dir("/var/log/containers") {
+        for e in entries.flatten() {
+            let target = std::fs::read_link(e.path()).unwrap_or_default().to_string_lossy().into_owned();
+            if uids.iter().any(|uid| target.contains(&format!("_{uid}/"))) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir("/var/log/pods") {
+        for e in entries.flatten() {
+            if uids.iter().any(|uid| e.file_name().to_string_lossy().ends_with(&format!("_{uid}"))) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Where a node's files are, under `<cluster dir>/node`.
+pub struct NodeLayout {
+    pub dir: PathBuf,
+    pub containerd_root: PathBuf,
+    pub containerd_state: PathBuf,
+    pub containerd_socket: PathBuf,
+    pub cni_conf_dir: PathBuf,
+    pub kubelet_root: PathBuf,
+}
+
+impl NodeLayout {
+    pub fn new(dir: PathBuf) -> NodeLayout {
+        NodeLayout {
+            containerd_root: dir.join("containerd"),
+            containerd_state: dir.join("run"),
+            containerd_socket: dir.join("run/containerd.sock"),
+            cni_conf_dir: dir.join("cni/net.d"),
+            kubelet_root: dir.join("kubelet"),
+            dir,
+        }
+    }
+}
+
+/// The apt line that installs what a node needs (Debian, as root).
+pub const APT_LINE: &str = "apt-get install -y containerd runc containernetworking-plugins iptables conntrack busybox-static";
+
+/// Why this machine cannot run a node, if it cannot: not root, or a program missing.
+pub fn preflight() -> Result<(), String> {
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(format!(
+            "a node needs root (network namespaces, cgroups, mounts), and Debian's containerd, runc, CNI plugins, iptables and busybox-static ({APT_LINE})"
+        ));
+    }
+    let on_path = |name: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join(name).is_file())
+            || ["/usr/sbin", "/sbin", "/usr/bin"].iter().any(|d| Path::new(d).join(name).is_file())
+    };
+    let mut missing: Vec<String> = ["containerd", "containerd-shim-runc-v2", "ctr", "runc", "iptables", "ip"]
+        .into_iter()
+        .filter(|p| !on_path(p))
+        .map(str::to_string)
+        .collect();
+    missing.extend(["bridge", "host-local", "loopback"].iter().map(|p| format!("/usr/lib/cni/{p}")).filter(|p| !Path::new(p).is_file()));
+    if !Path::new(images::BUSYBOX).is_file() {
+        missing.push(images::BUSYBOX.into());
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("a node needs {} (not found); as root: {APT_LINE}", missing.join(", ")))
+    }
+}
+
+/// Makes the node's network and cgroups before anything starts (the API server listens on the
+/// host side of the network). On error, what was made is undone.
+pub fn prepare(cluster: &str, cluster_dir: &Path) -> Result<NodeState, String> {
+    preflight()?;
+    let dir = cluster_dir.join("node");
+    let socket = NodeLayout::new(dir.clone()).containerd_socket;
+    // A unix socket's path is at most 107 bytes.
+    if socket.as_os_str().len() > 100 {
+        return Err(format!(
+            "the node's socket path {} is too long for a unix socket: use a shorter cluster name or KUBEPROOF_CACHE_DIR",
+            socket.display()
+        ));
+    }
+    let index = network::create()?;
+    let state = NodeState { index, cluster: cluster.to_string(), dir };
+    if let Err(e) = cgroups::create(cluster) {
+        let _ = state.sweep();
+        return Err(e);
+    }
+    Ok(state)
+}
+
+impl LocalCluster {
+    /// Starts the node's daemons — containerd, then (images imported) the kubelet and
+    /// kube-proxy — in the node's network namespace and cgroup, and waits until the node is
+    /// Ready and schedulable.
+    pub(super) async fn start_node(&mut self, pki: &Pki, images: &[PathBuf]) -> Result<(), BootError> {
+        let fatal = BootError::Fatal;
+        let Some(state) = self.node.clone() else { return Ok(()) };
+        let Some(identities) = &pki.node else { return Err(fatal("the node's certificates are missing".into())) };
+        for binary in ["kubelet", "kube-proxy"] {
+            if !self.installation.binary(binary).exists() {
+                return Err(fatal(format!("{} is missing: the release was installed without its node binaries", self.installation.binary(binary).display())));
+            }
+        }
+        let started = Instant::now();
+        let layout = NodeLayout::new(state.dir.clone());
+        fn io(what: &Path) -> impl Fn(std::io::Error) -> BootError + '_ {
+            move |e| BootError::Fatal(format!("{}: {e}", what.display()))
+        }
+        for d in [&layout.dir, &layout.containerd_state, &layout.dir.join("cni"), &layout.cni_conf_dir] {
+            pki::private_dir(d).map_err(io(d))?;
+        }
+        let files = [
+            (layout.dir.join("containerd.toml"), config::containerd(&layout)),
+            (layout.cni_conf_dir.join("10-kubeproof.conflist"), config::cni(&layout, &state.cni_network())),
+            (layout.dir.join("kubelet.yaml"), config::kubelet(&layout, self.version, &self.dir.join("pki/ca.crt"), &cgroups::root(&state.cluster))),
+            (layout.dir.join("kube-proxy.yaml"), config::kube_proxy(&self.dir.join("kube-proxy.conf"))),
+        ];
+        for (path, text) in &files {
+            pki::write_private(path, text.as_bytes()).map_err(io(path))?;
+        }
+        let ca = std::fs::read_to_string(self.dir.join("pki/ca.crt")).map_err(io(&self.dir.join("pki/ca.crt")))?;
+        let kubelet_conf = self.dir.join("kubelet.conf");
+        let proxy_conf = self.dir.join("kube-proxy.conf");
+        for (path, user, cert, key) in [
+            (&kubelet_conf, format!("system:node:{NODE_NAME}"), &identities.kubelet_cert, &identities.kubelet_key),
+            (&proxy_conf, "system:kube-proxy".to_string(), &identities.proxy_cert, &identities.proxy_key),
+        ] {
+            write_kubeconfig(path, &self.name, &self.server, &ca, (&user, cert, key)).map_err(io(path))?;
+        }
+
+        let (version, kubectl) = (self.version, self.installation.binary("kubectl"));
+        let archive = tokio::task::spawn_blocking(move || images::archive(&cache_root(), version, &kubectl))
+            .await
+            .map_err(|e| fatal(e.to_string()))?
+            .map_err(fatal)?;
+
+        let placement = Placement {
+            netns: Some(network::netns_file(&state.netns())),
+            cgroups: cgroups::create(&state.cluster).map_err(fatal)?,
+        };
+        let containerd = PathBuf::from("containerd");
+        self.start_placed("containerd", which(&containerd), vec![format!("--config={}", layout.dir.join("containerd.toml").display())], &placement)?;
+        self.await_socket(&layout.containerd_socket).await?;
+        let mut archives = vec![archive];
+        archives.extend(images.iter().cloned());
+        for archive in archives {
+            import(&layout.containerd_socket, &archive).await.map_err(fatal)?;
+        }
+
+        sysctls::save(&cache_root()).map_err(fatal)?;
+        let kubelet_args = config::kubelet_args(&layout, self.version, &layout.dir.join("kubelet.yaml"), &kubelet_conf, &state.node_ip().to_string());
+        self.start_placed("kubelet", self.installation.binary("kubelet"), kubelet_args, &placement)?;
+        let proxy_args = vec![format!("--config={}", layout.dir.join("kube-proxy.yaml").display())];
+        self.start_placed("kube-proxy", self.installation.binary("kube-proxy"), proxy_args, &placement)?;
+        self.await_node_ready(pki, started).await
+    }
+
+    async fn await_socket(&self, socket: &Path) -> Result<(), BootError> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            self.health().map_err(BootError::Fatal)?;
+            if Instant::now() > deadline {
+                return Err(BootError::Fatal(format!("containerd did not open {} within 30s\n{}", socket.display(), self.tails(15))));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Until the node is Ready and the node lifecycle controller has lifted its `not-ready`
+    /// taint, so that a pod created next is scheduled at once.
+    async fn await_node_ready(&self, pki: &Pki, started: Instant) -> Result<(), BootError> {
+        let client = super::admin_http_client(pki).map_err(BootError::Fatal)?;
+        let url = format!("{}/api/v1/nodes/{NODE_NAME}", self.server);
+        let mut seen = String::from("not registered");
+        loop {
+            self.health().map_err(BootError::Fatal)?;
+            if started.elapsed() > READY_WITHIN {
+                return Err(BootError::Fatal(format!(
+                    "the node did not become Ready within {}s ({seen})\n{}",
+                    READY_WITHIN.as_secs(),
+                    self.tails(15)
+                )));
+            }
+            if let Ok(response) = client.get(&url).send().await {
+                if let Ok(node) = response.json::<serde_json::Value>().await {
+                    let ready = node
+                        .pointer("/status/conditions")
+                        .and_then(|c| c.as_array())
+                        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                        .is_some_and(|c| c["status"] == "True");
+                    let tainted = node
+                        .pointer("/spec/taints")
+                        .and_then(|t| t.as_array())
+                        .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"));
+                    if ready && !tainted {
+                        return Ok(());
+                    }
+                    seen = if ready { "Ready, still tainted not-ready".into() } else { "registered, not Ready".into() };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The program's path on PATH (so that the recorded executable is the real one).
+fn which(program: &Path) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| program.to_path_buf())
+}
+
+/// `ctr images import` of an archive into the node's containerd (namespace `k8s.io`, the CRI's).
+async fn import(socket: &Path, archive: &Path) -> Result<(), String> {
+    let mut cmd = std::process::Command::new(which(Path::new("ctr")));
+    cmd.arg("--address").arg(socket).args(["-n", "k8s.io", "images", "import"]).arg(archive);
+    super::process::die_with_parent(&mut cmd);
+    let shown = archive.display().to_string();
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.map_err(|e| e.to_string())?.map_err(|e| format!("cannot run ctr: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("cannot import the images of {shown}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// Keeps a janitor alive for an ephemeral cluster's node: the write end of its pipe.
+pub struct JanitorPipe(#[allow(dead_code)] pub OwnedFd);
