@@ -409,6 +409,34 @@ cases! {
         steps:
           - service-account: sa
         ");
+    requires_two_nodes => lint_at(4, 3, &["`nodes: 2`", "at most 1 node", "valid: 0", "or 1"], "
+        description: d
+        requires:
+          apiserver-args: [--v=2]
+          nodes: 2
+        steps:
+          - service-account: sa
+        ");
+    requires_nodes_flow_style => lint_at(2, 12, &["`nodes: 3`", "valid: 0"], "
+        description: d
+        requires: {nodes: 3}
+        steps:
+          - service-account: sa
+        ");
+    requires_negative_nodes => parse(3, 10, &["nodes", "-1"], "
+        description: d
+        requires:
+          nodes: -1
+        steps:
+          - service-account: sa
+        ");
+    requires_nodes_not_a_number => parse(3, 10, &["nodes", "one"], "
+        description: d
+        requires:
+          nodes: one
+        steps:
+          - service-account: sa
+        ");
     controller_manager_args_not_a_list => parse_line(3, &["controller-manager-args", "expected a list"], "
         description: d
         requires:
@@ -948,6 +976,102 @@ cases! {
         steps:
           - token: {service-account: default, save: t}
           - kubectl: {as: t, args: [get, pods, --as=system:admin]}
+        ");
+    exec_without_command => lint_at(3, 5, &["`exec` needs `command`", "[cat, /etc/hostname]"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: []}
+        ");
+    exec_without_pod => parse(3, 12, &["missing field `pod`"], "
+        description: d
+        steps:
+          - exec: {command: [ls]}
+        ");
+    exec_empty_pod => lint_at(3, 5, &["`exec` needs `pod`"], "
+        description: d
+        steps:
+          - exec: {pod: '', command: [ls]}
+        ");
+    exec_command_not_a_list => parse_line(3, &["command", "expected a list|sequence"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: cat /etc/hostname}
+        ");
+    exec_undefined_variable => lint_at(3, 5, &["`${who}` is not defined before this step"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: [sh, -c, 'echo ${who}']}
+        ");
+    exec_undefined_variable_in_pod => lint_at(3, 5, &["`${pod}` is not defined before this step"], "
+        description: d
+        steps:
+          - exec: {pod: '${pod}', command: [ls]}
+        ");
+    exec_exit_not_a_number => parse(3, 41, &["exit", "non-zero"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: [ls], exit: non-zero}
+        ");
+    exec_save_reserved => lint_at(3, 5, &["`admin` is reserved"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: [cat, /var/run/secrets/kubernetes.io/serviceaccount/token], save: admin}
+        ");
+    exec_saved_token_as_a_variable => lint_at(4, 5, &["`t` is a saved token, not a variable"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: [cat, /var/run/secrets/kubernetes.io/serviceaccount/token], save: t}
+          - exec: {pod: p, command: [echo, '${t}']}
+        ");
+    exec_unknown_key => parse(3, 35, &["args", "command", "container"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: [ls], args: [-l]}
+        ");
+    exec_eventually_not_a_boolean => parse(3, 47, &["boolean", "eventually: yes please"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: [ls], eventually: yes please}
+        ");
+    exec_timeout_out_of_range => lint_at(3, 5, &["`timeout: 7200s` is out of range", "1s and 3600s"], "
+        description: d
+        steps:
+          - exec: {pod: p, command: [ls], timeout: 2h}
+        ");
+    logs_without_pod => parse(3, 12, &["missing field `pod`"], "
+        description: d
+        steps:
+          - logs: {container: c}
+        ");
+    logs_empty_pod => lint_at(3, 5, &["`logs` needs `pod`"], "
+        description: d
+        steps:
+          - logs: {pod: ' '}
+        ");
+    logs_negative_tail_lines => lint_at(3, 5, &["`tail-lines: -1` must be 0 or more"], "
+        description: d
+        steps:
+          - logs: {pod: p, tail-lines: -1}
+        ");
+    logs_tail_lines_not_a_number => parse(3, 32, &["tail-lines", "ten"], "
+        description: d
+        steps:
+          - logs: {pod: p, tail-lines: ten}
+        ");
+    logs_previous_not_a_boolean => parse(3, 30, &["boolean", "previous: last"], "
+        description: d
+        steps:
+          - logs: {pod: p, previous: last}
+        ");
+    logs_undefined_container => lint_at(3, 5, &["`${c}` is not defined before this step"], "
+        description: d
+        steps:
+          - logs: {pod: p, container: '${c}'}
+        ");
+    logs_save_is_not_a_field => parse(3, 20, &["save", "tail-lines", "previous"], "
+        description: d
+        steps:
+          - logs: {pod: p, save: t}
         ");
     kubectl_eventually_not_a_boolean => parse(3, 44, &["boolean", "eventually: often"], "
         description: d

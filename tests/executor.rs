@@ -285,6 +285,85 @@ async fn required_flags_of_either_component_make_a_context_not_applicable() {
     assert!(stub.requests().iter().all(|r| r.path == "/version"), "nothing but /version was asked: {:?}", stub.requests().iter().map(|r| &r.path).collect::<Vec<_>>());
 }
 
+/// A scenario requiring a node, on a context: it runs when that many nodes are Ready, and is
+/// not applicable otherwise, saying how many there are (or why they could not be listed).
+#[tokio::test]
+async fn required_nodes_are_counted_among_a_contexts_ready_nodes() {
+    let node = |name: &str, ready: Option<&str>| {
+        let conditions: Vec<Value> = ready.iter().map(|s| json!({"type": "Ready", "status": s})).collect();
+        json!({"metadata": {"name": name}, "status": {"conditions": conditions}})
+    };
+    let nodes = Arc::new(Mutex::new(json!([node("a", Some("False")), node("b", None)])));
+    let listed = nodes.clone();
+    let stub = Stub::start(move |r| {
+        (r.path_only() == "/api/v1/nodes").then(|| {
+            let items = listed.lock().unwrap().clone();
+            match items {
+                Value::Null => status(403, "Forbidden", r#"nodes is forbidden: User "u" cannot list resource "nodes""#),
+                items => Reply::Json(200, json!({"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": items}).to_string()),
+            }
+        })
+    });
+    let cluster = stub.cluster().await;
+    let opts = ExecOptions::default();
+    let scenario = |requires: &str| {
+        let text = format!("description: a node\nrequires: {requires}\nsteps:\n  - service-account: sa\n");
+        Scenario::parse(Path::new("stub.yaml"), &text).expect("the scenario loads")
+    };
+    let report = exec::execute(&cluster, &scenario("{nodes: 1}"), &opts).await;
+    assert_eq!(report.verdict, Verdict::NotApplicable, "{report:#?}");
+    assert_eq!(report.reason.as_deref(), Some("needs 1 Ready node; stub has 0 of 2 nodes Ready"));
+
+    *nodes.lock().unwrap() = Value::Null;
+    let report = exec::execute(&cluster, &scenario("{nodes: 1}"), &opts).await;
+    assert_eq!(report.verdict, Verdict::NotApplicable, "{report:#?}");
+    let reason = report.reason.unwrap_or_default();
+    assert!(reason.starts_with("needs 1 Ready node; cannot list the nodes of stub: nodes is forbidden"), "{reason}");
+
+    // Flags cannot be seen on a context whatever its nodes: those are said, the nodes not listed.
+    let before = stub.requests().len();
+    let report = exec::execute(&cluster, &scenario("{nodes: 1, apiserver-args: [--a=1]}"), &opts).await;
+    assert_eq!(report.reason.as_deref(), Some("needs kube-apiserver --a=1; kubeproof cannot see the flags of context stub (run it with --local)"));
+    assert_eq!(stub.requests().len(), before, "nothing sent");
+
+    *nodes.lock().unwrap() = json!([node("a", Some("False")), node("b", Some("True"))]);
+    let report = exec::execute(&cluster, &scenario("{nodes: 1}"), &opts).await;
+    assert_ne!(report.verdict, Verdict::NotApplicable, "one Ready node is enough: {report:#?}");
+    assert!(stub.requests().iter().any(|r| r.method == "POST" && r.path_only() == "/api/v1/namespaces"), "the scenario ran");
+}
+
+/// An `exec` the API server refuses before the command starts (no such pod) fails the step with
+/// the server's own message and status; nothing is retried without `eventually`.
+#[tokio::test]
+async fn an_exec_into_a_missing_pod_fails_with_the_servers_message() {
+    let stub = Stub::start(|r| r.path_only().ends_with("/pods/p/exec").then(|| status(404, "NotFound", r#"pods "p" not found"#)));
+    let report = run(&stub, "  - exec: {pod: p, command: [cat, /etc/hostname]}\n").await;
+    let (step, position, error) = step_failure(&report);
+    assert_eq!((step, position), (0, at(3, 5)));
+    assert_eq!(
+        error,
+        StepError::Api { code: 404, reason: "NotFound".into(), message: r#"cannot exec in pod p: pods "p" not found"#.into() }
+    );
+    let sent: Vec<Request> = stub.requests().into_iter().filter(|r| r.path_only().ends_with("/exec")).collect();
+    assert_eq!(sent.len(), 1, "one attempt");
+    assert!(sent[0].path.contains("command=cat&command=%2Fetc%2Fhostname") && sent[0].path.contains("stdout=true"), "{}", sent[0].path);
+    assert_eq!(sent[0].header("upgrade"), Some("websocket"));
+}
+
+/// `logs` of a container that is not there fails with the server's message.
+#[tokio::test]
+async fn logs_of_a_missing_container_fail_with_the_servers_message() {
+    let message = r#"container c is not valid for pod p"#;
+    let stub = Stub::start(move |r| r.path_only().ends_with("/pods/p/log").then(|| status(400, "BadRequest", message)));
+    let report = run(&stub, "  - logs: {pod: p, container: c, tail-lines: 5}\n").await;
+    let (_, _, error) = step_failure(&report);
+    assert_eq!(error, StepError::Api { code: 400, reason: "BadRequest".into(), message: format!("cannot read the log of pod p container c: {message}") });
+    let sent = stub.requests().into_iter().find(|r| r.path_only().ends_with("/log")).expect("the log was asked for");
+    for part in ["container=c", "tailLines=5", "limitBytes=1048577"] {
+        assert!(sent.path.contains(part), "{part} in {}", sent.path);
+    }
+}
+
 #[tokio::test]
 async fn a_401_without_an_expected_status_fails_the_step_with_the_servers_message() {
     let stub = Stub::start(|r| (r.path_only() == "/api/v1/secrets").then(|| status(401, "Unauthorized", "Unauthorized")));

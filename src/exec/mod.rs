@@ -10,10 +10,12 @@ pub(crate) mod get;
 pub(crate) mod include;
 pub(crate) mod jwt;
 pub(crate) mod kubectl;
+pub(crate) mod logs;
 mod kubeconfig;
 pub mod ledger;
 pub(crate) mod object;
 pub mod observe;
+pub(crate) mod pod_exec;
 pub mod redact;
 pub mod resources;
 mod retry;
@@ -135,7 +137,7 @@ impl Run<'_> {
 pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
     let started = Instant::now();
     let mut report = blank_report(cluster, scenario);
-    if let Some(reason) = not_applicable(cluster, scenario) {
+    if let Some(reason) = not_applicable(cluster, scenario).await {
         report.verdict = Verdict::NotApplicable;
         report.reason = Some(reason);
         opts.events.emit(Event::ScenarioFinished { report: report.clone() });
@@ -336,6 +338,8 @@ fn time_limit(step: &Step, default: Duration) -> Duration {
         | Step::Get(_)
         | Step::Wait(_)
         | Step::Kubectl(_)
+        | Step::Exec(_)
+        | Step::Logs(_)
         | Step::Include(_) => None,
     };
     limit.saturating_add(window.map(|w| w.0).unwrap_or_default())
@@ -382,26 +386,57 @@ async fn with_heartbeat<F: std::future::Future>(work: F, every: Duration, beat: 
 }
 
 /// Why a scenario cannot run on this cluster, if it cannot.
-fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
+///
+/// The flags and nodes a scenario requires are the profile of a local cluster, which says what
+/// it runs with. A kubeconfig context's flags cannot be seen; its nodes can: it needs that many
+/// Ready nodes.
+async fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
     if let Some(range) = &scenario.spec.versions {
         if !range.contains(&cluster.version) {
             return Some(format!("applies to {range}; the cluster runs {}", cluster.version));
         }
     }
     let wanted = scenario.spec.requires.profile();
-    if !wanted.is_empty() {
-        match cluster.runs_with(&wanted) {
-            Some(true) => {}
-            Some(false) => return Some(format!("needs {wanted}; this cluster runs without")),
-            None => {
-                return Some(format!(
-                    "needs {wanted}; kubeproof cannot see the flags of context {} (run it with --local)",
-                    cluster.label
-                ));
-            }
-        }
+    let flags = crate::cluster::Profile { nodes: 0, ..wanted.clone() };
+    match cluster.runs_with(&wanted) {
+        _ if wanted.is_empty() => None,
+        Some(true) => None,
+        Some(false) => Some(format!("needs {wanted}; this cluster runs without")),
+        None if !flags.is_empty() => Some(format!(
+            "needs {flags}; kubeproof cannot see the flags of context {} (run it with --local)",
+            cluster.label
+        )),
+        None => lacks_ready_nodes(cluster, wanted.nodes).await,
     }
-    None
+}
+
+/// How long listing a context's nodes may take before a scenario needing them is not applicable.
+const NODES_LIST_LIMIT: Duration = Duration::from_secs(10);
+
+/// Whether a cluster lacks `wanted` Ready nodes, said with how many it has.
+async fn lacks_ready_nodes(cluster: &Cluster, wanted: u32) -> Option<String> {
+    use k8s_openapi::api::core::v1::Node;
+    let needs = match wanted {
+        1 => "needs 1 Ready node".to_string(),
+        n => format!("needs {n} Ready nodes"),
+    };
+    let nodes: kube::Api<Node> = kube::Api::all(cluster.client.clone());
+    let list = match tokio::time::timeout(NODES_LIST_LIMIT, nodes.list(&Default::default())).await {
+        Ok(Ok(list)) => list,
+        Ok(Err(e)) => return Some(format!("{needs}; cannot list the nodes of {}: {}", cluster.label, object::api_error(&e))),
+        Err(_) => {
+            let limit = NODES_LIST_LIMIT.as_secs();
+            return Some(format!("{needs}; the nodes of {} could not be listed within {limit}s", cluster.label));
+        }
+    };
+    let ready = list.items.iter().filter(|n| is_ready(n)).count();
+    (ready < wanted as usize).then(|| format!("{needs}; {} has {ready} of {} nodes Ready", cluster.label, list.items.len()))
+}
+
+/// A node whose `Ready` condition is `True`.
+fn is_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
+    let conditions = node.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.into_iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, StepError> {
@@ -419,6 +454,8 @@ async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, StepErro
         Step::Get(s) => get::get(run, s, false).await,
         Step::Wait(s) => get::get(run, s, true).await,
         Step::Kubectl(s) => kubectl::kubectl(run, s).await,
+        Step::Exec(s) => pod_exec::exec(run, s).await,
+        Step::Logs(s) => logs::logs(run, s).await,
         Step::Include(s) => include::include(run, s),
     }
 }
@@ -526,6 +563,8 @@ fn describe(step: &Step, run: &Run<'_>) -> String {
         Step::Get(s) => get::describe(s, false, r),
         Step::Wait(s) => get::describe(s, true, r),
         Step::Kubectl(s) => kubectl::describe(s),
+        Step::Exec(s) => pod_exec::describe(s, r),
+        Step::Logs(s) => logs::describe(s, r),
         Step::Include(s) => include::describe(s),
     }
 }
@@ -670,6 +709,15 @@ pub async fn run_all(
     let runs = scenarios.iter().map(|s| async move {
         match pool.cluster_for(s).await {
             Ok(cluster) => execute(&cluster, s, opts).await,
+            // This machine cannot run the node the scenario needs: not applicable here, unless
+            // nodes are required (CI), where it is a failure like any cluster that cannot start.
+            Err(crate::cluster::ClusterError::NoNode(why)) if !crate::cluster::local::node::required() => {
+                let mut report = blank_report(pool.base(), s);
+                report.verdict = Verdict::NotApplicable;
+                report.reason = Some(why);
+                opts.events.emit(Event::ScenarioFinished { report: report.clone() });
+                report
+            }
             Err(e) => {
                 let report = unusable(pool.base(), s, e.to_string());
                 opts.events.emit(Event::ScenarioFinished { report: report.clone() });

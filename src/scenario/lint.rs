@@ -16,6 +16,9 @@ use super::{Diagnostic, Scenario, SourcePos};
 /// Identities `call` accepts besides saved tokens.
 pub const IDENTITIES: &[&str] = &["admin", "anonymous"];
 
+/// `requires.nodes`: the local control plane starts at most one node.
+pub const MAX_NODES: u32 = 1;
+
 /// A step's `timeout`: as the `--timeout` flag, 1s to 1h.
 pub const STEP_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
 
@@ -257,10 +260,37 @@ fn header_problems(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> 
             out.push(at(scenario, "requires", format!("{} flag `{flag}` must start with `--`", component.binary())));
         }
     }
+    if spec.requires.nodes > MAX_NODES {
+        let n = spec.requires.nodes;
+        let message = format!(
+            "`nodes: {n}`: kubeproof's local control plane runs at most {MAX_NODES} node; valid: 0 (no node, the default) or 1"
+        );
+        out.push(Diagnostic { pos: requires_key_pos(scenario, "nodes"), message });
+    }
     if spec.steps.is_empty() && unparsed.steps == 0 {
         out.push(at(scenario, "steps", "the scenario has no steps".into()));
     }
     out
+}
+
+/// Where a key of `requires` is written: its own line and column when it can be found among
+/// the lines of `requires` (block or flow style), else `requires` itself.
+fn requires_key_pos(scenario: &Scenario, key: &str) -> SourcePos {
+    let requires = scenario.key_pos("requires");
+    let first = requires.line as usize - 1;
+    let block = scenario.text.lines().enumerate().skip(first).take_while(|(i, line)| {
+        *i == first || line.trim().is_empty() || line.starts_with(' ') || line.starts_with('#')
+    });
+    for (i, line) in block {
+        let code = line.split(" #").next().unwrap_or_default();
+        let found = code.match_indices(&format!("{key}:")).find(|(at, _)| {
+            code[..*at].chars().next_back().is_none_or(|c| c == ' ' || c == '{' || c == ',')
+        });
+        if let Some((at, _)) = found {
+            return SourcePos { line: i as u64 + 1, column: at as u64 + 1, ..requires };
+        }
+    }
+    requires
 }
 
 /// One step's problems, each at the step or at its own assertion or capture; then what the step
@@ -305,7 +335,7 @@ fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -
 
 /// Each kind's own rules, in its file. Every kind is named, so a new one must say.
 fn kind_rules(step: &Step, l: &mut StepLint) {
-    use crate::exec::{apply, call, compare, get, include, jwt, kubectl, object, secret_token, token};
+    use crate::exec::{apply, call, compare, get, include, jwt, kubectl, logs, object, pod_exec, secret_token, token};
     match step {
         Step::ServiceAccount(s) => apply::lint_service_account(s, l),
         Step::Apply(s) => apply::lint(s, l),
@@ -320,6 +350,8 @@ fn kind_rules(step: &Step, l: &mut StepLint) {
         Step::Get(s) => get::lint(s, false, l),
         Step::Wait(s) => get::lint(s, true, l),
         Step::Kubectl(s) => kubectl::lint(s, l),
+        Step::Exec(s) => pod_exec::lint(s, l),
+        Step::Logs(s) => logs::lint(s, l),
         Step::Include(s) => include::lint(s, l),
     }
 }

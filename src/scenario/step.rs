@@ -21,7 +21,9 @@ pub use crate::exec::get::GetStep;
 pub use crate::exec::include::IncludeStep;
 pub use crate::exec::jwt::JwtStep;
 pub use crate::exec::kubectl::KubectlStep;
+pub use crate::exec::logs::LogsStep;
 pub use crate::exec::object::ObjectStep;
+pub use crate::exec::pod_exec::ExecStep;
 pub use crate::exec::secret_token::SecretTokenStep;
 pub use crate::exec::token::{BoundKind, BoundObject, TokenStep};
 
@@ -60,6 +62,10 @@ pub enum Step {
     Unchanged(ObjectStep),
     /// Run the cluster's kubectl with the scenario's kubeconfig and namespace.
     Kubectl(KubectlStep),
+    /// Run a command in a pod's container (`pods/exec`), as the admin.
+    Exec(ExecStep),
+    /// Read a container's log (`pods/log`).
+    Logs(LogsStep),
     /// The steps of a step file, with parameters: `{file: steps/bind-role.yaml, with: {sa: reader}}`.
     Include(IncludeStep),
 }
@@ -88,6 +94,8 @@ impl Step {
             Step::Absent(_) => "absent",
             Step::Unchanged(_) => "unchanged",
             Step::Kubectl(_) => "kubectl",
+            Step::Exec(_) => "exec",
+            Step::Logs(_) => "logs",
             Step::Include(_) => "include",
         }
     }
@@ -105,6 +113,8 @@ impl Step {
             Step::CompareTokens(s) => s.versions.as_ref(),
             Step::Get(s) | Step::Wait(s) => s.versions.as_ref(),
             Step::Kubectl(s) => s.versions.as_ref(),
+            Step::Exec(s) => s.versions.as_ref(),
+            Step::Logs(s) => s.versions.as_ref(),
             // The included steps have their own.
             Step::Include(_) => None,
         }
@@ -122,6 +132,8 @@ impl Step {
             Step::Call(s) => s.timeout,
             Step::Get(s) | Step::Wait(s) => s.timeout,
             Step::Kubectl(s) => s.timeout,
+            Step::Exec(s) => s.timeout,
+            Step::Logs(s) => s.timeout,
             Step::Include(_) => None,
         }
     }
@@ -136,6 +148,8 @@ impl Step {
             Step::Jwt(s) => (&s.expect, Some(&s.capture)),
             Step::Get(s) | Step::Wait(s) => (&s.expect, Some(&s.capture)),
             Step::Kubectl(s) => (&s.expect, Some(&s.capture)),
+            Step::Exec(s) => (&s.expect, Some(&s.capture)),
+            Step::Logs(s) => (&s.expect, Some(&s.capture)),
             // Defines its parameters; the included steps check.
             Step::Include(_) => (&[], None),
             Step::ServiceAccount(s) => (&s.expect, Some(&s.capture)),
