@@ -284,6 +284,12 @@ fn local_label(version: KubeVersion, flags: &Profile) -> String {
     if flags.is_empty() { version.to_string() } else { format!("{version} {flags}") }
 }
 
+/// The cluster a report's label names, without the flags of a flag-profile sibling (see
+/// `local_label`): the column of the matrix it belongs to.
+pub fn base_label(label: &str) -> &str {
+    label.split_once(' ').map_or(label, |(base, _)| base)
+}
+
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Probes fail now and then on a loaded machine; three in a row mean the server is gone.
@@ -318,4 +324,19 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
 /// Contexts kubeproof may create and delete objects in without being told.
 pub fn is_disposable(context: &str) -> bool {
     context.starts_with("kind-") || context.starts_with("kubeproof-")
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    /// A flag-profile sibling's reports go to its release's column.
+    #[test]
+    fn base_label_drops_the_profile() {
+        let version: KubeVersion = "1.23.17".parse().expect("a version");
+        let flags = Profile { apiserver: vec!["--service-account-lookup=false".into()], ..Profile::default() };
+        assert_eq!(base_label(&local_label(version, &flags)), "1.23.17");
+        assert_eq!(base_label(&local_label(version, &Profile::default())), "1.23.17");
+        assert_eq!(base_label("kind-kp-1-37"), "kind-kp-1-37");
+    }
 }
