@@ -19,6 +19,9 @@ pub enum ClusterError {
     Install(String),
     /// A local control plane did not start.
     Start(String),
+    /// A local cluster with a node was asked for, and this machine cannot run one (not root,
+    /// containerd or another program missing): the reason says what is missing.
+    NoNode(String),
 }
 
 impl ClusterError {
@@ -37,7 +40,8 @@ impl ClusterError {
             | ClusterError::Tls(m)
             | ClusterError::Release(m)
             | ClusterError::Install(m)
-            | ClusterError::Start(m) => m,
+            | ClusterError::Start(m)
+            | ClusterError::NoNode(m) => m,
         }
     }
 }

@@ -85,10 +85,14 @@ impl Pool {
                 .map_err(|e| ClusterError::Install(e.to_string()))?
                 .map_err(ClusterError::Install)?;
                 // Only for the scenarios that apply to this release: the others never run here.
+                // A profile with a node that this machine cannot run is left to its scenarios,
+                // which `cluster_for` tells why (they are not applicable here).
+                let can_run_node = local::node::preflight().is_ok();
                 let profiles: BTreeMap<Profile, Slot> = scenarios
                     .iter()
                     .filter(|s| s.applies_to(&installation.version))
                     .filter_map(profile)
+                    .filter(|p| p.nodes == 0 || can_run_node)
                     .map(|args| (args, Slot::default()))
                     .collect();
                 // All at once; if one fails, dropping the others' futures stops what they started.
@@ -167,6 +171,19 @@ fn profile(scenario: &Scenario) -> Option<Profile> {
 }
 
 async fn start(installation: &Installation, flags: Profile, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
+    let with_node;
+    let installation = if flags.nodes > 0 {
+        local::node::preflight().map_err(ClusterError::NoNode)?;
+        // The node's binaries join the release's cache entry the first time a node is asked for.
+        let (v, opts) = (installation.version, InstallOptions { nodes: true, ..Default::default() });
+        with_node = tokio::task::spawn_blocking(move || local::install(v, &opts))
+            .await
+            .map_err(|e| ClusterError::Install(e.to_string()))?
+            .map_err(ClusterError::Install)?;
+        &with_node
+    } else {
+        installation
+    };
     if let Some(sharing) = sharing {
         let kubeconfig = local::shared::attach(installation, &flags, &sharing.key, &sharing.reaper).await?;
         let kubectl = installation.binary("kubectl");

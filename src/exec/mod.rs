@@ -214,6 +214,8 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
     let mut vars = template::Vars::from([
         ("namespace".to_string(), Value::String(namespace.clone())),
         ("scenario".to_string(), Value::String(scenario.name.clone())),
+        // The cluster's release (`1.37.2`), e.g. for the node's image `kubeproof.local/tools:v${release}`.
+        ("release".to_string(), Value::String(cluster.version.to_string())),
     ]);
     // A case's values are variables from the start, with their JSON types.
     vars.extend(scenario.case.iter().flat_map(|c| c.vars.clone()));

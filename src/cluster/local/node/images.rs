@@ -20,12 +20,16 @@ pub const PAUSE_IMAGE: &str = "kubeproof.local/pause:1";
 pub const BUSYBOX: &str = "/bin/busybox";
 
 /// Bumped when the archive's layout changes, so that cached archives are made again.
-const FORMAT: &str = "kubeproof-node-images-1";
+const FORMAT: &str = "kubeproof-node-images-2";
 
 /// The workload image of a release.
 pub fn tools_image(v: KubeVersion) -> String {
     format!("kubeproof.local/tools:{}", v.tag())
 }
+
+/// The same image under a name that does not depend on the release, for scenarios that run
+/// on every release (each node has its own release's).
+pub const TOOLS_IMAGE_LATEST: &str = "kubeproof.local/tools:latest";
 
 /// The archive holding both images for a release, made once and cached under
 /// `<cache>/images/`, keyed by the sha256 of what goes in.
@@ -172,7 +176,7 @@ fn write_archive(path: &Path, v: KubeVersion, kubectl: &Path) -> Result<(), Stri
     let layer_path = |l: &Layer| format!("{}/layer.tar", l.sha256);
     let manifest = serde_json::json!([
         { "Config": pause_config, "RepoTags": [PAUSE_IMAGE], "Layers": [layer_path(&base)] },
-        { "Config": tools_config, "RepoTags": [tools_image(v)], "Layers": [layer_path(&base), layer_path(&tools)] },
+        { "Config": tools_config, "RepoTags": [tools_image(v), TOOLS_IMAGE_LATEST], "Layers": [layer_path(&base), layer_path(&tools)] },
     ]);
     let manifest = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
 

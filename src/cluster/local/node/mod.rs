@@ -191,6 +191,12 @@ impl NodeLayout {
 /// The apt line that installs what a node needs (Debian, as root).
 pub const APT_LINE: &str = "apt-get install -y containerd runc containernetworking-plugins iptables conntrack busybox-static";
 
+/// Whether a scenario needing a node must fail when this machine cannot run one
+/// (`KUBEPROOF_NODES_REQUIRED=1`, as CI sets it) rather than be not applicable.
+pub fn required() -> bool {
+    std::env::var_os("KUBEPROOF_NODES_REQUIRED").is_some_and(|v| v == "1")
+}
+
 /// Why this machine cannot run a node, if it cannot: not root, or a program missing.
 pub fn preflight() -> Result<(), String> {
     // SAFETY: plain syscall.
