@@ -863,6 +863,34 @@ cases! {
         steps:
           - call: {as: admin, method: POST, path: /api/v1/namespaces, body: {}, body-text: '{}'}
         ");
+    body_token_without_body => lint_at(4, 5, &["`body-token`", "give `body`"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - call: {as: admin, method: POST, path: /apis/authentication.k8s.io/v1/tokenreviews, body-token: {pointer: /spec/token, token: t}}
+        ");
+    body_token_of_no_saved_token => lint_at(3, 5, &["no token is saved as `t`"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /x, body: {spec: {}}, body-token: {pointer: /spec/token, token: t}}
+        ");
+    body_token_pointer_outside_the_body => lint_at(4, 5, &["pointer `/status/token`", "`/status` selects nothing"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - call: {as: admin, method: POST, path: /x, body: {spec: {}}, body-token: {pointer: /status/token, token: t}}
+        ");
+    body_token_pointer_not_a_pointer => lint_at(4, 5, &["pointer `spec.token`", "must start with `/`"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - call: {as: admin, method: POST, path: /x, body: {spec: {}}, body-token: {pointer: spec.token, token: t}}
+        ");
+    body_token_unknown_key => parse(3, 100, &["unknown field `name`", "pointer", "token"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /x, body: {spec: {}}, body-token: {pointer: /spec/token, name: t}}
+        ");
     body_text_not_a_string => parse(3, 60, &["expected a string", "body-text"], "
         description: d
         steps:

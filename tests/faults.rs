@@ -348,6 +348,27 @@ steps:
 "#
             ),
         )?;
+        // `body-token`: the legacy token (saved from kubectl's stdout) put into a TokenReview,
+        // whose answer echoes it in `spec.token`; the failing assertion shows that answer.
+        f.write(
+            "call-body-token-fails.yaml",
+            &format!(
+                r#"description: a saved token sent in a body, echoed in the answer
+steps:
+  - kubectl: {{args: [get, secret, legacy, -n, {ns}, -o, 'go-template={{{{.data.token | base64decode}}}}'], save: legacy}}
+  - call:
+      as: admin
+      method: POST
+      path: /apis/authentication.k8s.io/v1/tokenreviews
+      body: {{apiVersion: authentication.k8s.io/v1, kind: TokenReview, spec: {{}}}}
+      body-token: {{pointer: /spec/token, token: legacy}}
+      status: 201
+      expect:
+        - {{path: $.body.status.authenticated, equals: true}}
+        - {{path: $.body.spec.token, equals: x}}
+"#
+            ),
+        )?;
         // Diagnostics of a failure: an event whose message holds both tokens, a ConfigMap holding
         // the minted one and the kubeconfig, and (failing `finally` steps) both Secrets as the
         // server has them.
@@ -410,7 +431,7 @@ finally:
             .map_err(|e| e.to_string())?;
         let text = all_output(&out);
         assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
-        assert!(text.contains("5 passed, 10 failed"), "every scenario ran:\n{text}");
+        assert!(text.contains("5 passed, 11 failed"), "every scenario ran:\n{text}");
         // The request dumps were there to leak from, and are shown.
         let minor = f.local.installation.version.minor;
         if minor >= 24 {
@@ -426,6 +447,7 @@ finally:
         // The tokens went out and came back: echoed in the body, and (where the API server warns
         // about unknown fields, 1.25 on) in a `Warning` header — each shown as a fingerprint.
         assert!(text.contains("call-headers-fails") && text.contains("$.body.data: expected \"x\", observed {\"token\":\"<token sha256:"), "{text}");
+        assert!(text.contains("$.body.spec.token: expected \"x\", observed \"<token sha256:"), "the token went out in the body and came back:\n{text}");
         if f.local.installation.version.minor >= 25 {
             assert!(text.contains(r#"unknown field \\\"<token sha256:"#), "the Warning header echoes the token, redacted:\n{text}");
         }

@@ -40,6 +40,10 @@ pub struct CallStep {
     /// patch, a deliberately malformed document …).
     #[serde(default)]
     pub body_text: Option<String>,
+    /// A saved token put into `body` as it is sent (a TokenReview's `spec.token`); the body as
+    /// written, and everything shown, never holds it.
+    #[serde(default)]
+    pub body_token: Option<BodyToken>,
     /// For `method: PATCH`, the kind of patch the body is: `merge` (the default), `json`,
     /// `strategic` or `apply`; it sets the `Content-Type`.
     #[serde(default)]
@@ -70,6 +74,41 @@ fn get_method() -> Parsed<http::Method> {
     Parsed::new("GET")
 }
 
+/// Where a saved token goes in a `call`'s `body`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BodyToken {
+    /// A JSON pointer (RFC 6901) to a member of an object in `body`, e.g. `/spec/token`; the
+    /// member is added or replaced.
+    pub pointer: String,
+    /// The saved token's name.
+    pub token: String,
+}
+
+/// Puts `token` at `pointer` in `body`: the member the pointer's last segment names, in the
+/// object the rest of it selects (`~1` stands for `/`, `~0` for `~`).
+fn place_token(body: &mut Value, pointer: &str, token: &str) -> Result<(), String> {
+    let Some((parent, member)) = pointer.rsplit_once('/').filter(|_| pointer.starts_with('/')) else {
+        return Err(format!("`body-token`: pointer `{}` must start with `/` (a JSON pointer, such as `/spec/token`)", excerpt(pointer)));
+    };
+    match body.pointer_mut(parent) {
+        Some(Value::Object(object)) => {
+            object.insert(member.replace("~1", "/").replace("~0", "~"), json!(token));
+            Ok(())
+        }
+        _ => Err(format!(
+            "`body-token`: pointer `{}` does not lead into an object of `body` (`{}` selects {})",
+            excerpt(pointer),
+            if parent.is_empty() { "/" } else { parent },
+            match body.pointer(parent) {
+                None => "nothing",
+                Some(Value::Array(_)) => "an array",
+                Some(_) => "a value that is not an object",
+            }
+        )),
+    }
+}
+
 pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepError> {
     if !s.eventually {
         return once(run, s, 1).await;
@@ -82,7 +121,13 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
     let path = run.render(&s.path)?;
     let method = s.method.get()?.clone();
     let body = match (&s.body, &s.body_text) {
-        (Some(b), _) => Some(serde_json::to_vec(&run.render_json(b)?).map_err(|e| e.to_string())?),
+        (Some(b), _) => {
+            let mut body = run.render_json(b)?;
+            if let Some(t) = &s.body_token {
+                place_token(&mut body, &t.pointer, run.token(&t.token)?)?;
+            }
+            Some(serde_json::to_vec(&body).map_err(|e| e.to_string())?)
+        }
         (None, Some(text)) => Some(run.render(text)?.into_bytes()),
         (None, None) => None,
     };
@@ -296,6 +341,18 @@ pub(crate) fn lint(s: &CallStep, l: &mut StepLint) {
     if s.body.is_some() && s.body_text.is_some() {
         l.problem("`body` and `body-text` are both given: send one of them");
     }
+    if let Some(t) = &s.body_token {
+        l.token(&t.token, false);
+        match &s.body {
+            // The body's shape is as written: `${…}` is substituted in its strings only.
+            Some(body) => {
+                if let Err(problem) = place_token(&mut body.clone(), &t.pointer, "") {
+                    l.problem(problem);
+                }
+            }
+            None => l.problem("`body-token` puts a token into `body`: give `body` (a JSON value), such as `{kind: TokenReview, spec: {}}`"),
+        }
+    }
     if let Some(patch) = &s.patch {
         match patch.problem() {
             Some(problem) => l.problem(problem),
@@ -409,6 +466,20 @@ mod tests {
         let answer = Answer { status: 201, headers, body: Vec::new() };
         assert_eq!(answer.headers_document(), json!({"warning": ["299 - \"one\"", "299 - \"two\""], "content-type": ["application/json"]}));
         assert_eq!(answer.warnings(), ["299 - \"one\"", "299 - \"two\""]);
+    }
+
+    #[test]
+    fn a_token_goes_into_the_body_at_its_pointer() {
+        let mut body = json!({"kind": "TokenReview", "spec": {"audiences": ["vault"]}, "a/b": {}});
+        place_token(&mut body, "/spec/token", "t0k").unwrap();
+        place_token(&mut body, "/a~1b/x~0y", "t1k").unwrap();
+        assert_eq!(body, json!({"kind": "TokenReview", "spec": {"audiences": ["vault"], "token": "t0k"}, "a/b": {"x~y": "t1k"}}));
+        place_token(&mut body, "/spec/token", "new").unwrap();
+        assert_eq!(body["spec"]["token"], "new", "a member already there is replaced");
+        assert!(place_token(&mut body, "spec/token", "t").unwrap_err().contains("must start with `/`"));
+        assert!(place_token(&mut body, "/status/token", "t").unwrap_err().contains("`/status` selects nothing"));
+        assert!(place_token(&mut body, "/spec/audiences/0", "t").unwrap_err().contains("`/spec/audiences` selects an array"));
+        assert!(place_token(&mut json!([1]), "/x", "t").unwrap_err().contains("`/` selects an array"));
     }
 
     #[test]
