@@ -21,6 +21,7 @@ use kubeproof::cluster::local::{self, ClusterOptions, ClusterState, LocalCluster
 // The other helpers there serve the parse-only tests.
 #[allow(dead_code)]
 mod common;
+use common::node::{nothing_left_within, with_node_version};
 use common::release::{rt, with_version};
 
 fn main() {
@@ -37,6 +38,7 @@ fn main() {
         Trial::ignorable_test("cli::signal_during_up_leaves_nothing", || with_version(signal_during_up)),
         Trial::ignorable_test("cli::concurrent_up_one_wins", || with_version(concurrent_up)),
         Trial::test("cli::down_refuses_paths_and_reused_pids", down_refuses_paths_and_reused_pids),
+        Trial::ignorable_test("node::runs_pods_and_leaves_nothing", || with_node_version(node_runs_pods)),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -403,6 +405,7 @@ fn planted_states(root: &Path, clusters: &Path, sleeper: &mut std::process::Chil
             detached,
             owner: 1,
             components: vec![record.clone()],
+            node: None,
         };
         std::fs::write(dir.join("state.json"), serde_json::to_vec(&state).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
     };
@@ -594,6 +597,75 @@ fn flags_are_kubeadms(installation: local::Installation) -> Result<(), Failed> {
             }
         }
         assert!(problems.is_empty(), "the running flags differ from kubeadm's:\n{}", problems.join("\n"));
+        Ok(())
+    })
+}
+
+/// A cluster with a node: the node registers Ready with its release's kubelet and its own
+/// address; a pod of `kubeproof.local/tools:vX.Y.Z` runs, has its ServiceAccount token mounted,
+/// and reaches the API server through the `kubernetes` Service (kubectl in the pod prints
+/// `/version`); the Service's endpoint is the API server's address. Stopped, nothing of the
+/// node is left: no network namespace, veth, mount, cgroup, process or directory.
+fn node_runs_pods(installation: local::Installation) -> Result<(), Failed> {
+    use k8s_openapi::api::core::v1::{Endpoints, Node, Pod};
+    rt().block_on(async {
+        let version = installation.version;
+        let opts = ClusterOptions { flags: Profile { nodes: 1, ..Default::default() }, ..Default::default() };
+        let local = Arc::new(LocalCluster::start(installation, opts).await?);
+        let node = local.node.clone().ok_or("a cluster started with a node records it")?;
+        let (name, dir, netns) = (local.name.clone(), local.dir.clone(), node.netns());
+        let cluster = Cluster::from_local(local.clone()).await?;
+
+        let nodes: Api<Node> = Api::all(cluster.client.clone());
+        let registered = nodes.get(local::node::NODE_NAME).await.map_err(|e| e.to_string())?;
+        let status = registered.status.clone().unwrap_or_default();
+        let ready = status.conditions.unwrap_or_default().iter().any(|c| c.type_ == "Ready" && c.status == "True");
+        assert!(ready, "the node is Ready once the cluster is started");
+        assert_eq!(status.node_info.map(|i| i.kubelet_version).unwrap_or_default(), version.tag(), "the kubelet is the release's");
+        let addresses: Vec<String> = status.addresses.unwrap_or_default().into_iter().map(|a| format!("{}={}", a.type_, a.address)).collect();
+        assert!(addresses.contains(&format!("InternalIP={}", node.node_ip())), "{addresses:?}");
+
+        let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+        let kubernetes = endpoints.get("kubernetes").await.map_err(|e| e.to_string())?;
+        let ips: Vec<String> = kubernetes.subsets.unwrap_or_default().into_iter().flat_map(|s| s.addresses.unwrap_or_default()).map(|a| a.ip).collect();
+        assert_eq!(ips, vec![node.host_ip().to_string()], "the kubernetes Service's endpoint is the API server's address");
+
+        let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+        let image = local::node::images::tools_image(version);
+        // File names and a size only: the token itself never reaches the log.
+        let script = "ls /var/run/secrets/kubernetes.io/serviceaccount; echo token-bytes=$(wc -c < /var/run/secrets/kubernetes.io/serviceaccount/token); kubectl get --raw /version; sleep 3600";
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "node-check"},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "tools", "image": image, "imagePullPolicy": "Never", "command": ["sh", "-c", script]}],
+            },
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.map_err(|e| e.to_string())?;
+        let want = format!("\"gitVersion\": \"{}\"", version.tag());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let logs = loop {
+            let phase = pods.get("node-check").await.ok().and_then(|p| p.status).and_then(|s| s.phase).unwrap_or_default();
+            let logs = if phase == "Running" { pods.logs("node-check", &Default::default()).await.unwrap_or_default() } else { String::new() };
+            if logs.contains(&want) {
+                break logs;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the pod did not print the API server's /version within 60s (phase {phase:?}):\n{logs}\n{}", local.health().err().unwrap_or_default()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        for file in ["ca.crt", "namespace", "token"] {
+            assert!(logs.lines().any(|l| l == file), "{file} is mounted: {logs}");
+        }
+        let bytes: usize = logs.lines().find_map(|l| l.strip_prefix("token-bytes=")).and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+        assert!(bytes > 100, "the token file holds a JWT ({bytes} bytes)");
+
+        drop(cluster);
+        let local = Arc::try_unwrap(local).map_err(|_| "the cluster is still shared")?;
+        local.stop();
+        nothing_left_within(&name, &dir, &netns, Duration::from_secs(10))?;
         Ok(())
     })
 }

@@ -26,6 +26,7 @@ use kubeproof::cluster::local::{self, ClusterOptions, LocalCluster};
 // The other helpers there serve the parse-only tests.
 #[allow(dead_code)]
 mod common;
+use common::node::{nothing_left_within, with_node_version};
 use common::release::{rt, with_version};
 
 fn main() {
@@ -39,6 +40,7 @@ fn main() {
         Trial::ignorable_test("signals::sigterm_sighup_sigint_clean_up", || with_version(signals_clean_up)),
         Trial::ignorable_test("signals::hung_api_server_and_a_second_signal", || with_version(hung_api_server)),
         Trial::ignorable_test("faults::etcd_killed_mid_run", || with_version(etcd_killed)),
+        Trial::ignorable_test("faults::sigkill_with_a_node_leaves_nothing", || with_node_version(sigkill_with_node)),
         Trial::ignorable_test("faults::context_api_server_killed", || with_version(context_api_server_killed)),
         Trial::ignorable_test("cli::exit_codes", || with_version(exit_codes)),
         Trial::ignorable_test("cli::matrix_from_reports_of_separate_runs", || with_version(matrix_from_reports)),
@@ -1038,4 +1040,78 @@ fn matrix_from_reports(installation: local::Installation) -> Result<(), Failed> 
         assert!(all_output(&out).contains("stopped early"), "{}", all_output(&out));
         Ok(())
     })
+}
+
+/// A scenario that needs a node and blocks once its pod runs.
+const NODE_BLOCKS: &str = r#"description: Blocks with a pod running on the node (tests/faults.rs).
+requires: {nodes: 1}
+steps:
+  - apply:
+      manifest:
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: sleeper}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - {name: c, image: "kubeproof.local/tools:latest", imagePullPolicy: Never, command: [sleep, "3600"]}
+  - wait: {kind: Pod, name: sleeper, timeout: 60s, expect: [{path: $.status.phase, equals: Running}]}
+  - wait: {kind: Pod, name: sleeper, timeout: 10m, expect: [{path: $.status.phase, equals: Succeeded}]}
+"#;
+
+/// `run --local` with a node is killed outright (SIGKILL) while a pod runs: the node's daemons
+/// die by their parent-death signal, and the janitor started with the node removes the rest —
+/// shims and containers, mounts, the network namespace and its veth, the cgroups, the directory.
+fn sigkill_with_node(installation: local::Installation) -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("kubeproof-faults-node-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("blocks.yaml"), NODE_BLOCKS).map_err(|e| e.to_string())?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(["run", "--local", &installation.version.to_string()])
+        .arg(dir.join("blocks.yaml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // The cluster with the node this run owns, once its pod's `sleep 3600` runs in its cgroup.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let (name, cluster_dir, netns) = loop {
+        if let Some(found) = running_pod_of(child.id()) {
+            break found;
+        }
+        if Instant::now() > deadline || child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err("the run's pod did not start on its node within 180s".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    nothing_left_within(&name, &cluster_dir, &netns, Duration::from_secs(30))?;
+    eprintln!("measured: SIGKILL of run --local with a running pod → nothing of its node left");
+    Ok(())
+}
+
+/// `(cluster name, directory, network namespace)` of the cluster with a node that `owner`
+/// started, once a container of its runs `sleep 3600`.
+fn running_pod_of(owner: u32) -> Option<(String, PathBuf, String)> {
+    for entry in std::fs::read_dir(local::cache_root().join("clusters")).ok()?.flatten() {
+        let Ok(state) = serde_json::from_slice::<local::ClusterState>(&std::fs::read(entry.path().join("state.json")).unwrap_or_default()) else {
+            continue;
+        };
+        let Some(node) = state.node.filter(|_| state.owner == owner) else { continue };
+        let cgroup = format!("/kubeproof/{}/kubepods", state.name);
+        let runs = std::fs::read_dir("/proc").ok()?.flatten().any(|p| {
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            cmdline == b"sleep\x003600\x00" && std::fs::read_to_string(p.path().join("cgroup")).unwrap_or_default().contains(&cgroup)
+        });
+        if runs {
+            return Some((state.name, entry.path(), node.netns()));
+        }
+    }
+    None
 }

@@ -67,3 +67,4 @@ impl Drop for TempDir {
 /// Release selection and a runtime, for the trials that start clusters (unused by the others).
 #[allow(dead_code)]
 pub mod release;
+pub mod node;
