@@ -154,7 +154,8 @@ impl Matrix {
             }
         }
         s.push_str("## The scenarios\n\n");
-        for (name, about) in &self.about {
+        // Only the rows of the table: a report set may cover fewer scenarios than the directory.
+        for (name, about) in self.about.iter().filter(|(name, _)| self.rows.contains_key(*name)) {
             let _ = writeln!(s, "- `{name}`: {}", about.description.replace('\n', " "));
             let _ = writeln!(s, "  - Sources: {}", self.sources_text(name));
         }
@@ -220,6 +221,9 @@ mod tests {
         assert!(!page[boundary..page.find("## The scenarios").unwrap()].contains("`same`"), "an unchanged row is not listed:\n{page}");
         assert!(page.contains("- `auto-secret`: Auto Secrets.\n  - Sources: https://example.test/kep-2799 · seeds/000\n"), "{page}");
         assert!(page.contains("- `same`: Same everywhere.\n  - Sources: none given\n"), "{page}");
+        let mut more = matrix();
+        more.about.insert("not-run".to_string(), About { description: "Never ran.".to_string(), sources: Vec::new() });
+        assert!(!more.page(None).contains("not-run"), "a scenario without a row is not described");
     }
 
     /// The notes close the page as written, so `make matrix-doc` reproduces it from the file.
