@@ -84,8 +84,14 @@ fn all_scenarios(newest: bool) -> &'static [Scenario] {
     static ALL: [OnceLock<Vec<Scenario>>; 2] = [OnceLock::new(), OnceLock::new()];
     ALL[usize::from(newest)].get_or_init(|| {
         let suites = SUITES.iter().filter(|suite| suite.runs_on(newest));
-        suites.flat_map(Suite::files).filter_map(|f| Scenario::load(&f).ok()).collect()
+        suites.flat_map(Suite::files).filter_map(|f| Scenario::load(&f).ok()).filter(runs_here).collect()
     })
+}
+
+/// Long scenarios (`long: true`, minutes each) run only with `KUBEPROOF_LONG=1` (the matrix
+/// sets it); elsewhere they are filtered out, not reported ignored.
+fn runs_here(scenario: &Scenario) -> bool {
+    !scenario.spec.long || kubeproof::scenario::long_wanted()
 }
 
 fn targets() -> Vec<Target> {
@@ -129,7 +135,9 @@ fn main() {
                 }));
             }
             // One run per case of a table; a file that does not load gets one trial, which fails.
+            // A long scenario has no run trial at all (its lint trial stays) unless KUBEPROOF_LONG=1.
             let runs: Vec<Option<Scenario>> = match Scenario::load(&file) {
+                Ok(s) if !runs_here(&s) => Vec::new(),
                 Ok(s) => cases::expand(s).into_iter().map(Some).collect(),
                 Err(_) => vec![None],
             };

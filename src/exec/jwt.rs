@@ -25,8 +25,9 @@ pub struct JwtStep {
     /// Verify the signature against the cluster's `/openid/v1/jwks` (default true).
     #[serde(default = "yes")]
     pub verify: bool,
-    /// Assertions on `{header, claims, lifetime, verified, sha256}`; `lifetime` is `exp − iat`,
-    /// null without `exp`.
+    /// Assertions on `{header, claims, lifetime, warn_after, age, verified, sha256}`: `lifetime`
+    /// is `exp − iat`, `warn_after` is `kubernetes.io.warnafter − iat` (each null without the
+    /// claim), `age` is the seconds from `iat` to now by kubeproof's clock.
     #[serde(default)]
     #[schemars(with = "Vec<Assertion>")]
     pub expect: Assertions,
@@ -44,10 +45,14 @@ fn yes() -> bool {
 pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError> {
     let token = run.token(&s.token)?.to_string();
     let (header, claims) = decode_parts(&token).map_err(|e| format!("token `{}` is not a JWT: {e}", s.token))?;
-    let lifetime = match (claims.get("exp").and_then(Value::as_i64), claims.get("iat").and_then(Value::as_i64)) {
-        (Some(exp), Some(iat)) => json!(exp - iat),
+    let iat = claims.get("iat").and_then(Value::as_i64);
+    let since_iat = |claim: Option<&Value>| match (claim.and_then(Value::as_i64), iat) {
+        (Some(t), Some(iat)) => json!(t - iat),
         _ => Value::Null,
     };
+    let lifetime = since_iat(claims.get("exp"));
+    let warn_after = since_iat(claims.pointer("/kubernetes.io/warnafter"));
+    let age = since_iat(Some(&json!(crate::clock::unix_now())));
     let mut verified = Value::Null;
     if s.verify {
         verify(run, &token, &header).await?;
@@ -61,7 +66,8 @@ pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError
         claims.get("sub").unwrap_or(&Value::Null),
         if lifetime.is_null() { "none (no exp)".to_string() } else { format!("{lifetime}s") }
     );
-    let doc = json!({"header": header, "claims": claims, "lifetime": lifetime, "verified": verified, "sha256": redact::sha256_hex(&token)});
+    let doc = json!({"header": header, "claims": claims, "lifetime": lifetime, "warn_after": warn_after, "age": age,
+        "verified": verified, "sha256": redact::sha256_hex(&token)});
     Ok(StepOutput::new(doc, summary))
 }
 

@@ -48,6 +48,11 @@ pub struct ScenarioSpec<S = Spanned<Step>> {
     pub versions: Option<VersionRange>,
     #[serde(default)]
     pub requires: Requires,
+    /// Takes minutes (a kubelet's token refresh): left out where scenarios are taken from a
+    /// directory (the test harness, `run`, `matrix`) unless `KUBEPROOF_LONG=1`; a file named
+    /// on the command line runs anyway.
+    #[serde(default)]
+    pub long: bool,
     /// A table of cases: the scenario runs once per case, named `<scenario>::<case>`, each case's
     /// values variables of its run. Every case sets the same variables; `name` names the case.
     #[serde(default)]
@@ -73,8 +78,8 @@ pub const STEP_LISTS: [&str; 2] = ["steps", "finally"];
 impl<S> ScenarioSpec<S> {
     /// The same spec with each list of steps (every one of [`STEP_LISTS`]) made by `f`.
     pub fn map_steps<T>(self, mut f: impl FnMut(Vec<S>) -> Vec<T>) -> ScenarioSpec<T> {
-        let ScenarioSpec { name, description, sources, versions, requires, cases, observe, steps, finally } = self;
-        ScenarioSpec { name, description, sources, versions, requires, cases, observe, steps: f(steps), finally: f(finally) }
+        let ScenarioSpec { name, description, sources, versions, requires, long, cases, observe, steps, finally } = self;
+        ScenarioSpec { name, description, sources, versions, requires, long, cases, observe, steps: f(steps), finally: f(finally) }
     }
 }
 
@@ -446,9 +451,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether long scenarios (`long: true`) taken from a directory run: `KUBEPROOF_LONG=1`.
+pub fn long_wanted() -> bool {
+    std::env::var("KUBEPROOF_LONG").is_ok_and(|v| v == "1")
+}
+
 /// Loads and lints every scenario under `paths`; all problems at once, or the scenarios.
 /// Scenarios read manifest files only inside the tree they were found in, unless
-/// `allow_outside_files` (`--allow-outside-files`).
+/// `allow_outside_files` (`--allow-outside-files`). Long scenarios found in a directory are
+/// left out unless [`long_wanted`].
 pub fn load_all(paths: &[PathBuf], allow_outside_files: bool) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
     let files = discover_in(paths, allow_outside_files)
         .map_err(|(file, message)| vec![Diagnostic { pos: SourcePos { file, line: 1, column: 1 }, message }])?;
@@ -458,6 +469,10 @@ pub fn load_all(paths: &[PathBuf], allow_outside_files: bool) -> Result<Vec<Scen
         match Scenario::load_in(&file, &access) {
             Ok(s) => {
                 problems.extend(lint::lint(&s));
+                let named = paths.contains(&file);
+                if s.spec.long && !named && !long_wanted() {
+                    continue;
+                }
                 scenarios.extend(cases::expand(s));
             }
             Err(found) => problems.extend(found),

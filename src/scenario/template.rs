@@ -12,7 +12,7 @@ use serde_json::Value;
 pub type Vars = BTreeMap<String, Value>;
 
 /// Variables every scenario has without capturing them.
-pub const BUILTINS: &[&str] = &["namespace", "scenario"];
+pub const BUILTINS: &[&str] = &["namespace", "scenario", "release"];
 
 /// The names a string refers to, in order. `$${x}` is a literal `${x}`.
 pub fn references(text: &str) -> Vec<String> {
