@@ -116,6 +116,10 @@ pub struct LocalCluster {
     pub node: Option<node::NodeState>,
     /// Cleans up the node if kubeproof is killed (ephemeral clusters only).
     _janitor: Option<node::JanitorPipe>,
+    /// The node's images being imported while the control plane starts.
+    importing: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    /// Image archives of the user's, imported with the node's own.
+    node_images: Vec<PathBuf>,
     detached: bool,
     /// Set once the start succeeded: until then, dropping the cluster (a failed or
     /// cancelled start) removes everything, detached or not.
@@ -248,6 +252,8 @@ impl LocalCluster {
             components: Mutex::new(Vec::new()),
             node: None,
             _janitor: None,
+            importing: None,
+            node_images: opts.image_archives.clone(),
             detached: opts.detached,
             started: false,
             _lock: lock,
@@ -270,6 +276,11 @@ impl LocalCluster {
         let identity = cluster.node.as_ref().map(|n| pki::NodeIdentity { name: node::NODE_NAME, apiserver_ip: n.host_ip() });
         let pki = tokio::task::spawn_blocking(move || Pki::generate_for(identity)).await.map_err(|e| e.to_string())??;
         pki.write(&dir.join("pki")).map_err(|e| format!("cannot write certificates: {e}"))?;
+        // The node's runtime and images while the control plane starts.
+        match cluster.start_runtime(&opts.image_archives.clone()).await {
+            Ok(()) => {}
+            Err(BootError::PortTaken(e) | BootError::Fatal(e)) => return Err(e),
+        }
 
         let mut last_error = String::new();
         // A port picked as free can be taken before the component binds it: try again.
@@ -277,7 +288,7 @@ impl LocalCluster {
             match cluster.boot(&pki).await {
                 Ok(()) => {
                     let started = Instant::now();
-                    match cluster.start_node(&pki, &opts.image_archives).await {
+                    match cluster.await_node(&pki).await {
                         Ok(()) => {}
                         Err(BootError::PortTaken(e) | BootError::Fatal(e)) => return Err(e),
                     }
@@ -516,6 +527,8 @@ impl LocalCluster {
                     Some((kcm_args, scheduler_args)) => {
                         self.start_component("kube-controller-manager", self.installation.binary("kube-controller-manager"), kcm_args)?;
                         self.start_component("kube-scheduler", self.installation.binary("kube-scheduler"), scheduler_args)?;
+                        // The node registers while the controllers start.
+                        self.launch_node(pki).await?;
                         Err("kube-controller-manager to start")
                     }
                     None => {
@@ -602,6 +615,9 @@ impl Drop for LocalCluster {
     fn drop(&mut self) {
         if self.detached && self.started {
             return;
+        }
+        if let Some(importing) = self.importing.take() {
+            importing.abort();
         }
         self.kill_all();
         if let Some(node) = &self.node {

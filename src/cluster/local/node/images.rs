@@ -36,7 +36,16 @@ pub const TOOLS_IMAGE_LATEST: &str = "kubeproof.local/tools:latest";
 pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, String> {
     let busybox_sum = super::super::install::sha256_file(Path::new(BUSYBOX))
         .map_err(|e| format!("{e}: the node images are made of busybox-static (apt-get install busybox-static)"))?;
-    let kubectl_sum = super::super::install::sha256_file(kubectl)?;
+    // The install manifest's sum when there is one: kubectl is large, hashing it takes a while.
+    let recorded = kubectl
+        .parent()
+        .and_then(Path::parent)
+        .and_then(super::super::install::read_manifest)
+        .and_then(|m| m.binaries.get("kubectl").map(|b| b.sha256.clone()));
+    let kubectl_sum = match recorded {
+        Some(sum) => sum,
+        None => super::super::install::sha256_file(kubectl)?,
+    };
     let key = hex::encode(Sha256::digest(format!("{FORMAT} {} {busybox_sum} {kubectl_sum} {}", v.tag(), arch())));
     let dir = cache.join("images");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -49,6 +58,14 @@ pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, 
     if let Err(e) = made {
         let _ = std::fs::remove_file(&temp);
         return Err(format!("cannot make the node images: {e}"));
+    }
+    // Older archives of the release (another kubectl, busybox or layout) are not used again.
+    let prefix = format!("node-{}-", v.tag());
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && entry.path() != path {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
     Ok(path)
 }

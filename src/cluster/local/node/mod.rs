@@ -248,10 +248,50 @@ pub fn prepare(cluster: &str, cluster_dir: &Path) -> Result<NodeState, String> {
 }
 
 impl LocalCluster {
-    /// Starts the node's daemons — containerd, then (images imported) the kubelet and
-    /// kube-proxy — in the node's network namespace and cgroup, and waits until the node is
-    /// Ready and schedulable.
-    pub(super) async fn start_node(&mut self, pki: &Pki, images: &[PathBuf]) -> Result<(), BootError> {
+    /// The node's first half, which needs nothing of the control plane and so runs while it
+    /// starts: the configuration files, containerd in the node's namespace and cgroup, and the
+    /// images' import (awaited by [`start_node`](Self::start_node)).
+    pub(super) async fn start_runtime(&mut self, images: &[PathBuf]) -> Result<(), BootError> {
+        let fatal = BootError::Fatal;
+        let Some(state) = self.node.clone() else { return Ok(()) };
+        let layout = NodeLayout::new(state.dir.clone());
+        for d in [&layout.dir, &layout.containerd_state, &layout.dir.join("cni"), &layout.cni_conf_dir] {
+            if !d.exists() {
+                pki::private_dir(d).map_err(io(d))?;
+            }
+        }
+        let files = [
+            (layout.dir.join("containerd.toml"), config::containerd(&layout)),
+            (layout.cni_conf_dir.join("10-kubeproof.conflist"), config::cni(&layout, &state.cni_network())),
+        ];
+        for (path, text) in &files {
+            pki::write_private(path, text.as_bytes()).map_err(io(path))?;
+        }
+        let (version, kubectl) = (self.version, self.installation.binary("kubectl"));
+        let archive = tokio::task::spawn_blocking(move || images::archive(&cache_root(), version, &kubectl))
+            .await
+            .map_err(|e| fatal(e.to_string()))?
+            .map_err(fatal)?;
+        let placement = self.node_placement(&state)?;
+        let config = format!("--config={}", layout.dir.join("containerd.toml").display());
+        self.start_placed("containerd", which(Path::new("containerd")), vec![config], &placement)?;
+        self.await_socket(&layout.containerd_socket).await?;
+        let mut archives = vec![archive];
+        archives.extend(images.iter().cloned());
+        let socket = layout.containerd_socket.clone();
+        self.importing = Some(tokio::spawn(async move {
+            for archive in archives {
+                import(&socket, &archive).await?;
+            }
+            Ok(())
+        }));
+        Ok(())
+    }
+
+    /// The node's second half, once the API server is ready (the controllers start meanwhile):
+    /// the kubelet and kube-proxy with their identities. [`await_node`](Self::await_node) waits
+    /// for the result.
+    pub(super) async fn launch_node(&mut self, pki: &Pki) -> Result<(), BootError> {
         let fatal = BootError::Fatal;
         let Some(state) = self.node.clone() else { return Ok(()) };
         let Some(identities) = &pki.node else { return Err(fatal("the node's certificates are missing".into())) };
@@ -260,17 +300,14 @@ impl LocalCluster {
                 return Err(fatal(format!("{} is missing: the release was installed without its node binaries", self.installation.binary(binary).display())));
             }
         }
-        let started = Instant::now();
+        // A start retried on other ports has killed containerd with the rest.
+        let runtime_up = self.components.get_mut().map_err(|_| fatal("poisoned".into()))?.iter().any(|c| c.name == "containerd");
+        if !runtime_up {
+            let images = self.node_images.clone();
+            self.start_runtime(&images).await?;
+        }
         let layout = NodeLayout::new(state.dir.clone());
-        fn io(what: &Path) -> impl Fn(std::io::Error) -> BootError + '_ {
-            move |e| BootError::Fatal(format!("{}: {e}", what.display()))
-        }
-        for d in [&layout.dir, &layout.containerd_state, &layout.dir.join("cni"), &layout.cni_conf_dir] {
-            pki::private_dir(d).map_err(io(d))?;
-        }
         let files = [
-            (layout.dir.join("containerd.toml"), config::containerd(&layout)),
-            (layout.cni_conf_dir.join("10-kubeproof.conflist"), config::cni(&layout, &state.cni_network())),
             (layout.dir.join("kubelet.yaml"), config::kubelet(&layout, self.version, &self.dir.join("pki/ca.crt"), &cgroups::root(&state.cluster))),
             (layout.dir.join("kube-proxy.yaml"), config::kube_proxy(&self.dir.join("kube-proxy.conf"))),
         ];
@@ -287,31 +324,32 @@ impl LocalCluster {
             write_kubeconfig(path, &self.name, &self.server, &ca, (&user, cert, key)).map_err(io(path))?;
         }
 
-        let (version, kubectl) = (self.version, self.installation.binary("kubectl"));
-        let archive = tokio::task::spawn_blocking(move || images::archive(&cache_root(), version, &kubectl))
-            .await
-            .map_err(|e| fatal(e.to_string()))?
-            .map_err(fatal)?;
-
-        let placement = Placement {
-            netns: Some(network::netns_file(&state.netns())),
-            cgroups: cgroups::create(&state.cluster).map_err(fatal)?,
-        };
-        let containerd = PathBuf::from("containerd");
-        self.start_placed("containerd", which(&containerd), vec![format!("--config={}", layout.dir.join("containerd.toml").display())], &placement)?;
-        self.await_socket(&layout.containerd_socket).await?;
-        let mut archives = vec![archive];
-        archives.extend(images.iter().cloned());
-        for archive in archives {
-            import(&layout.containerd_socket, &archive).await.map_err(fatal)?;
-        }
-
         sysctls::save(&cache_root()).map_err(fatal)?;
+        let placement = self.node_placement(&state)?;
         let kubelet_args = config::kubelet_args(&layout, self.version, &layout.dir.join("kubelet.yaml"), &kubelet_conf, &state.node_ip().to_string());
         self.start_placed("kubelet", self.installation.binary("kubelet"), kubelet_args, &placement)?;
         let proxy_args = vec![format!("--config={}", layout.dir.join("kube-proxy.yaml").display())];
-        self.start_placed("kube-proxy", self.installation.binary("kube-proxy"), proxy_args, &placement)?;
-        self.await_node_ready(pki, started).await
+        self.start_placed("kube-proxy", self.installation.binary("kube-proxy"), proxy_args, &placement)
+    }
+
+    /// Returns when the node is Ready and schedulable and its images are in.
+    pub(super) async fn await_node(&mut self, pki: &Pki) -> Result<(), BootError> {
+        if self.node.is_none() {
+            return Ok(());
+        }
+        self.await_node_ready(pki, Instant::now()).await?;
+        if let Some(importing) = self.importing.take() {
+            importing.await.map_err(|e| BootError::Fatal(e.to_string()))?.map_err(BootError::Fatal)?;
+        }
+        Ok(())
+    }
+
+    /// The node's namespace and its daemons' cgroup in every hierarchy.
+    fn node_placement(&self, state: &NodeState) -> Result<Placement, BootError> {
+        Ok(Placement {
+            netns: Some(network::netns_file(&state.netns())),
+            cgroups: cgroups::create(&state.cluster).map_err(BootError::Fatal)?,
+        })
     }
 
     async fn await_socket(&self, socket: &Path) -> Result<(), BootError> {
@@ -336,7 +374,7 @@ impl LocalCluster {
             self.health().map_err(BootError::Fatal)?;
             if started.elapsed() > READY_WITHIN {
                 return Err(BootError::Fatal(format!(
-                    "the node did not become Ready within {}s ({seen})\n{}",
+                    "the node did not become Ready within {}s of the control plane ({seen})\n{}",
                     READY_WITHIN.as_secs(),
                     self.tails(15)
                 )));
@@ -384,6 +422,10 @@ async fn import(socket: &Path, archive: &Path) -> Result<(), String> {
     } else {
         Err(format!("cannot import the images of {shown}: {}", String::from_utf8_lossy(&out.stderr).trim()))
     }
+}
+
+fn io(what: &Path) -> impl Fn(std::io::Error) -> BootError + '_ {
+    move |e| BootError::Fatal(format!("{}: {e}", what.display()))
 }
 
 /// Keeps a janitor alive for an ephemeral cluster's node: the write end of its pipe.
