@@ -20,7 +20,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, ListParams, PostParams};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use kubeproof::cluster::Cluster;
+use kubeproof::cluster::{Cluster, Profile};
 use kubeproof::cluster::local::{self, ClusterOptions, LocalCluster};
 
 // The other helpers there serve the parse-only tests.
@@ -36,6 +36,7 @@ fn main() {
     let trials = vec![
         Trial::ignorable_test("secrets::no_token_in_any_encoding", || with_version(no_token_in_any_encoding)),
         Trial::ignorable_test("secrets::kubectl_as_a_token_only_through_a_private_file", || with_version(kubectl_as_token)),
+        Trial::ignorable_test("secrets::no_token_from_a_pod", || with_node_version(no_token_from_a_pod)),
         Trial::ignorable_test("diagnostics::finally_and_diagnostics_on_failure", || with_version(finally_and_diagnostics)),
         Trial::ignorable_test("signals::sigterm_sighup_sigint_clean_up", || with_version(signals_clean_up)),
         Trial::ignorable_test("signals::hung_api_server_and_a_second_signal", || with_version(hung_api_server)),
@@ -58,8 +59,13 @@ struct Fixture {
 
 impl Fixture {
     async fn start(installation: local::Installation, tag: &str) -> Result<Fixture, Failed> {
+        Self::start_with(installation, tag, Profile::default()).await
+    }
+
+    /// A fixture whose cluster has `profile`'s flags and nodes.
+    async fn start_with(installation: local::Installation, tag: &str, profile: Profile) -> Result<Fixture, Failed> {
         let name = format!("faults-{tag}-{}", std::process::id());
-        let opts = ClusterOptions { name: Some(name), ..Default::default() };
+        let opts = ClusterOptions { name: Some(name), flags: profile, ..Default::default() };
         let local = Arc::new(LocalCluster::start(installation, opts).await?);
         let cluster = Cluster::from_local(local.clone()).await?;
         let dir = std::env::temp_dir().join(format!("kubeproof-faults-{tag}-{}", std::process::id()));
@@ -98,6 +104,27 @@ impl Fixture {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
+    }
+
+    /// What a run showed (`text`) and every file it wrote under the fixture's directory, each
+    /// of mode 0600 (it holds what kubeproof saw), the JSON and JUnit reports among them:
+    /// `(where, contents)`.
+    fn written(&self, text: &str) -> Vec<(String, String)> {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut written = vec![("stdout+stderr".to_string(), text.to_string())];
+        for file in walk(&self.dir) {
+            if file.starts_with(self.dir.join("scenarios")) {
+                continue;
+            }
+            let contents = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+            let mode = std::fs::metadata(&file).map(|m| m.mode() & 0o777).unwrap_or(0);
+            assert_eq!(mode, 0o600, "{} holds what kubeproof saw and must be private", file.display());
+            written.push((file.display().to_string(), contents));
+        }
+        for report in ["report.json", "junit.xml"] {
+            assert!(written.iter().any(|(name, _)| name.ends_with(report)), "{report} was written");
+        }
+        written
     }
 
     /// Objects kubeproof labelled as its own, cluster-wide: namespaces (not yet terminating),
@@ -458,20 +485,7 @@ finally:
             assert!(text.contains(shown), "the diagnostics show `{shown}`:\n{text}");
         }
 
-        let mut written = vec![("stdout+stderr".to_string(), text.clone())];
-        for file in walk(&f.dir) {
-            if file.starts_with(f.dir.join("scenarios")) {
-                continue;
-            }
-            let contents = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
-            use std::os::unix::fs::MetadataExt as _;
-            let mode = std::fs::metadata(&file).map(|m| m.mode() & 0o777).unwrap_or(0);
-            assert_eq!(mode, 0o600, "{} holds what kubeproof saw and must be private", file.display());
-            written.push((file.display().to_string(), contents));
-        }
-        for report in ["report.json", "junit.xml"] {
-            assert!(written.iter().any(|(name, _)| name.ends_with(report)), "{report} was written");
-        }
+        let written = f.written(&text);
         let config_b64 = STANDARD.encode(&kubeconfig);
         for (secret, what) in [(legacy_token.as_str(), "the legacy Secret's token"), (minted.as_str(), "the minted token")] {
             for form in forms(secret) {
@@ -483,6 +497,129 @@ finally:
         assert!(text.contains("sha256:"), "tokens are shown as fingerprints:\n{text}");
         for (place, contents) in &written {
             assert!(!contents.contains(&config_b64[40..120]), "the kubeconfig Secret's data appears in {place}");
+            assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
+        }
+        Ok(())
+    })
+}
+
+/// Where a pod's token is mounted.
+const MOUNTED_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// Tokens that only a pod holds, read from inside it: `exec` printing its mounted token on stdout
+/// (a failing assertion, an `eventually` that runs out), on stderr (a failing exit code), in
+/// base64, captured and observed, saved and used; `logs` of a pod that prints its own token as it
+/// starts, failing on it and observed. Not one form of either token appears on stdout, stderr,
+/// the reports or any file kubeproof wrote. The run is on a context, whose one Ready node makes
+/// `requires: {nodes: 1}` apply.
+fn no_token_from_a_pod(installation: local::Installation) -> Result<(), Failed> {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::AttachParams;
+    use tokio::io::AsyncReadExt as _;
+    rt().block_on(async {
+        let f = Fixture::start_with(installation, "pod-leaks", Profile { nodes: 1, ..Default::default() }).await?;
+        let client = f.cluster.client.clone();
+        let ns = "leak-pods";
+        let pp = PostParams::default();
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        namespaces.create(&pp, &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?).await.map_err(|e| e.to_string())?;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let image = format!("kubeproof.local/tools:{}", f.local.installation.version.tag());
+        for (name, command) in [("holder", "exec sleep 3600".to_string()), ("printer", format!("cat {MOUNTED_TOKEN}; echo; exec sleep 3600"))] {
+            let pod = serde_json::json!({
+                "metadata": {"name": name},
+                "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                    {"name": "tools", "image": image, "imagePullPolicy": "Never", "command": ["sh", "-c", command]}
+                ]}
+            });
+            pods.create(&pp, &serde_json::from_value(pod)?).await.map_err(|e| e.to_string())?;
+        }
+        // Each pod's token, read here as the scenarios will: the secrets that must not appear.
+        let mut tokens = Vec::new();
+        for name in ["holder", "printer"] {
+            let token = tokio::time::timeout(Duration::from_secs(120), async {
+                loop {
+                    let running = pods.get(name).await.ok().and_then(|p| p.status?.phase).is_some_and(|p| p == "Running");
+                    if running {
+                        let params = AttachParams::default().stdout(true).stderr(false);
+                        if let Ok(mut process) = pods.exec(name, ["cat", MOUNTED_TOKEN], &params).await {
+                            let mut out = String::new();
+                            if let Some(mut stdout) = process.stdout() {
+                                let _ = stdout.read_to_string(&mut out).await;
+                            }
+                            if out.split('.').count() == 3 {
+                                return out;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            })
+            .await
+            .map_err(|_| format!("pod {name} did not run, or its token could not be read, within 120s"))?;
+            tokens.push((name, token));
+        }
+
+        let exec = |rest: &str| format!("  - exec: {{namespace: {ns}, pod: holder, {rest}}}\n");
+        f.write(
+            "exec-stdout-fails.yaml",
+            &format!("description: a token on stdout, failing\nrequires: {{nodes: 1}}\nsteps:\n{}", exec(&format!("command: [cat, {MOUNTED_TOKEN}], expect: [{{path: $.stdout, equals: x}}]"))),
+        )?;
+        f.write(
+            "exec-stderr-fails.yaml",
+            &format!("description: a token on stderr, a wrong exit code\nsteps:\n{}", exec(&format!("command: [sh, -c, 'cat {MOUNTED_TOKEN} >&2; exit 3']"))),
+        )?;
+        f.write(
+            "exec-eventually-fails.yaml",
+            &format!(
+                "description: a token on stdout, until the time runs out\nsteps:\n{}",
+                exec(&format!("command: [cat, {MOUNTED_TOKEN}], eventually: true, timeout: 2s, expect: [{{path: $.stdout, equals: x}}]"))
+            ),
+        )?;
+        f.write(
+            "exec-saved-passes.yaml",
+            &format!(
+                "description: a token saved, in base64 and on stderr, observed\nrequires: {{nodes: 1}}\nobserve: 'b64 ${{b}} err ${{e}} out ${{o}}'\nsteps:\n{}{}{}  - jwt: {{token: t}}\n  - call: {{as: t, path: /api, status: 200}}\n",
+                exec(&format!("command: [cat, {MOUNTED_TOKEN}], save: t, capture: {{o: $.stdout}}")),
+                exec(&format!("command: [base64, -w, '0', {MOUNTED_TOKEN}], capture: {{b: $.stdout}}")),
+                exec(&format!("command: [sh, -c, 'cat {MOUNTED_TOKEN} >&2'], capture: {{e: $.stderr}}")),
+            ),
+        )?;
+        f.write(
+            "logs-fails.yaml",
+            &format!("description: a log holding a token, failing\nsteps:\n  - logs: {{namespace: {ns}, pod: printer, expect: [{{path: $.text, equals: x}}]}}\n"),
+        )?;
+        f.write(
+            "logs-observed-passes.yaml",
+            &format!("description: a log holding a token, observed\nobserve: 'log ${{l}}'\nsteps:\n  - logs: {{namespace: {ns}, pod: printer, capture: {{l: $.text}}}}\n"),
+        )?;
+        let (json, junit) = (f.dir.join("report.json"), f.dir.join("junit.xml"));
+        let out = f
+            .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
+        assert!(text.contains("2 passed, 4 failed"), "every scenario ran, on a context with a Ready node:\n{text}");
+        // The tokens were there to leak from, and are shown as fingerprints.
+        for shown in [
+            "$.stdout: expected \"x\", observed \"<token sha256:",
+            "exit 3: <token sha256:",
+            "$.text: expected \"x\", observed \"<token sha256:",
+            "observed: b64 <token sha256:",
+            "observed: log <token sha256:",
+        ] {
+            assert!(text.contains(shown), "the run shows `{shown}`:\n{text}");
+        }
+        let written = f.written(&text);
+        for (pod, token) in &tokens {
+            for form in forms(token) {
+                for (place, contents) in &written {
+                    assert!(!contents.contains(&form), "pod {pod}'s token appears in {place} as `{}…`", &form[..12.min(form.len())]);
+                }
+            }
+        }
+        for (place, contents) in &written {
             assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
         }
         Ok(())

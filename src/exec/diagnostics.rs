@@ -126,8 +126,8 @@ fn touched(run: &Run<'_>, step: &Step) -> Vec<Result<Target, String>> {
             // A list by selector: its events say more than a copy of every item would.
             None => Vec::new(),
         },
-        Step::Exec(s) => vec![one(Some("v1".into()), "Pod", &s.pod, &None)],
-        Step::Logs(s) => vec![one(Some("v1".into()), "Pod", &s.pod, &None)],
+        Step::Exec(s) => vec![one(Some("v1".into()), "Pod", &s.pod, &s.namespace)],
+        Step::Logs(s) => vec![one(Some("v1".into()), "Pod", &s.pod, &s.namespace)],
         Step::Call(_) | Step::Jwt(_) | Step::CompareTokens(_) | Step::Kubectl(_) | Step::Include(_) => Vec::new(),
     }
 }

@@ -20,8 +20,11 @@ use super::{Run, StepOutput};
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct LogsStep {
-    /// The pod's name, in the scenario's namespace.
+    /// The pod's name.
     pub pod: String,
+    /// The pod's namespace; the scenario's when left out.
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// The container; left out, the pod's only (or default) one, as the API server chooses.
     #[serde(default)]
     pub container: Option<String>,
@@ -59,7 +62,11 @@ pub async fn logs(run: &mut Run<'_>, s: &LogsStep) -> Result<StepOutput, StepErr
 async fn once(run: &mut Run<'_>, s: &LogsStep, attempt: u32) -> Result<StepOutput, StepError> {
     let pod = run.render(&s.pod)?;
     let container = s.container.as_deref().map(|c| run.render(c)).transpose()?;
-    let pods: Api<Pod> = Api::namespaced(run.cluster.client.clone(), &run.namespace);
+    let namespace = match &s.namespace {
+        Some(ns) => run.render(ns)?,
+        None => run.namespace.clone(),
+    };
+    let pods: Api<Pod> = Api::namespaced(run.cluster.client.clone(), &namespace);
     // One byte more than is kept says whether there was more.
     let params = LogParams {
         container: container.clone(),
@@ -94,9 +101,10 @@ async fn once(run: &mut Run<'_>, s: &LogsStep, attempt: u32) -> Result<StepOutpu
 /// Defined variables in `pod` and `container`; a positive `tail-lines`.
 pub(crate) fn lint(s: &LogsStep, l: &mut StepLint) {
     l.var(&s.pod);
+    s.namespace.iter().for_each(|ns| l.var(ns));
     s.container.iter().for_each(|c| l.var(c));
     if s.pod.trim().is_empty() {
-        l.problem("`logs` needs `pod`: the name of a pod in the scenario's namespace");
+        l.problem("`logs` needs `pod`: the name of a pod (in `namespace`, else the scenario's)");
     }
     if let Some(n) = s.tail_lines.filter(|n| *n < 0) {
         l.problem(format!("`tail-lines: {n}` must be 0 or more: the number of last lines to read"));

@@ -26,8 +26,11 @@ pub const MAX_OUTPUT: usize = 1 << 20;
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ExecStep {
-    /// The pod's name, in the scenario's namespace.
+    /// The pod's name.
     pub pod: String,
+    /// The pod's namespace; the scenario's when left out.
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// The container; left out, the pod's only (or `kubectl.kubernetes.io/default-container`) one,
     /// as the API server chooses.
     #[serde(default)]
@@ -68,7 +71,11 @@ async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutpu
     let pod = run.render(&s.pod)?;
     let command: Vec<String> = s.command.iter().map(|a| run.render(a)).collect::<Result<_, _>>()?;
     let container = s.container.as_deref().map(|c| run.render(c)).transpose()?;
-    let pods: Api<Pod> = Api::namespaced(run.cluster.client.clone(), &run.namespace);
+    let namespace = match &s.namespace {
+        Some(ns) => run.render(ns)?,
+        None => run.namespace.clone(),
+    };
+    let pods: Api<Pod> = Api::namespaced(run.cluster.client.clone(), &namespace);
     let mut params = AttachParams::default().stdin(false).stdout(true).stderr(true);
     if let Some(c) = &container {
         params = params.container(c.clone());
@@ -170,10 +177,11 @@ pub(crate) async fn read_bounded(stream: impl AsyncRead + Unpin) -> std::io::Res
 /// Defined variables in `pod`, `container` and `command`; a command to run.
 pub(crate) fn lint(s: &ExecStep, l: &mut StepLint) {
     l.var(&s.pod);
+    s.namespace.iter().for_each(|ns| l.var(ns));
     s.container.iter().for_each(|c| l.var(c));
     s.command.iter().for_each(|a| l.var(a));
     if s.pod.trim().is_empty() {
-        l.problem("`exec` needs `pod`: the name of a pod in the scenario's namespace");
+        l.problem("`exec` needs `pod`: the name of a pod (in `namespace`, else the scenario's)");
     }
     if s.command.is_empty() {
         l.problem("`exec` needs `command`: the program and its arguments, e.g. `[cat, /etc/hostname]`");
