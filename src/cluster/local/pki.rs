@@ -174,7 +174,7 @@ impl Pki {
             leaf(&ca, "system:kube-controller-manager", None, Vec::new(), vec![ClientAuth])?;
         let (scheduler_cert, scheduler_key) = leaf(&ca, "system:kube-scheduler", None, Vec::new(), vec![ClientAuth])?;
         // kubeadm's organisation up to 1.28; from 1.29 it is kubeadm:cluster-admins, a group only
-        // kubeadm binds. No kubelet ever runs here, so nothing tells them apart.
+        // kubeadm binds. A node's kubelet authorizes either (logs, exec) as cluster-admin.
         let (kubelet_client_cert, kubelet_client_key) =
             leaf(&ca, "kube-apiserver-kubelet-client", Some("system:masters"), Vec::new(), vec![ClientAuth])?;
         let front_proxy_ca = authority("front-proxy-ca")?;

@@ -272,6 +272,8 @@ impl LocalCluster {
             .await
             .map_err(|e| fatal(e.to_string()))?
             .map_err(fatal)?;
+        sysctls::save(&cache_root()).map_err(fatal)?;
+        sysctls::raise().map_err(fatal)?;
         let placement = self.node_placement(&state)?;
         let config = format!("--config={}", layout.dir.join("containerd.toml").display());
         self.start_placed("containerd", which(Path::new("containerd")), vec![config], &placement)?;
@@ -324,7 +326,6 @@ impl LocalCluster {
             write_kubeconfig(path, &self.name, &self.server, &ca, (&user, cert, key)).map_err(io(path))?;
         }
 
-        sysctls::save(&cache_root()).map_err(fatal)?;
         let placement = self.node_placement(&state)?;
         let kubelet_args = config::kubelet_args(&layout, self.version, &layout.dir.join("kubelet.yaml"), &kubelet_conf, &state.node_ip().to_string());
         self.start_placed("kubelet", self.installation.binary("kubelet"), kubelet_args, &placement)?;

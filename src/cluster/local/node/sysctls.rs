@@ -1,13 +1,28 @@
 //! The kernel settings the kubelet changes on start (`vm.overcommit_memory=1`, `kernel.panic=10`,
 //! `kernel.panic_on_oops=1`, …, as on every kubeadm node; it offers no way to leave them, only
-//! to fail). They are global, not per namespace: kubeproof records the values found before its
-//! first node and puts them back when its last node stops.
+//! to fail), and the inotify limits kubeproof raises as kind's documentation advises (every
+//! kubelet, kube-proxy and containerd holds inotify instances; at Debian's 128 per user, a few
+//! clusters with nodes beside each other's control planes exhausted them: kube-proxy exited
+//! with `fsnotify watcher init: too many open files`). They are global, not per namespace:
+//! kubeproof records the values found before its first node and puts them back when its last
+//! node stops.
 
 use std::path::{Path, PathBuf};
 
 /// The settings of `setupKernelTunables` (pkg/kubelet/cm/container_manager_linux.go), 1.23–1.37.
-const SETTINGS: [&str; 6] =
-    ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"];
+const SETTINGS: [&str; 8] = [
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+    "fs/inotify/max_user_instances",
+    "fs/inotify/max_user_watches",
+];
+
+/// The lowest inotify limits a node runs with (kind's advice).
+const RAISED: [(&str, u64); 2] = [("fs/inotify/max_user_instances", 512), ("fs/inotify/max_user_watches", 524288)];
 
 fn saved_file(cache: &Path) -> PathBuf {
     cache.join("clusters").join("node-sysctls.json")
@@ -17,15 +32,36 @@ fn read(setting: &str) -> Option<String> {
     std::fs::read_to_string(Path::new("/proc/sys").join(setting)).ok().map(|v| v.trim().to_string())
 }
 
-/// Records the current values unless a running node's record is there already.
+/// Records the current values, keeping those a running node's record has already.
 pub fn save(cache: &Path) -> Result<(), String> {
     let file = saved_file(cache);
-    if file.exists() {
+    let mut values: std::collections::BTreeMap<String, String> =
+        std::fs::read(&file).ok().and_then(|t| serde_json::from_slice(&t).ok()).unwrap_or_default();
+    let before = values.len();
+    for setting in SETTINGS {
+        if !values.contains_key(setting) {
+            if let Some(value) = read(setting) {
+                values.insert(setting.to_string(), value);
+            }
+        }
+    }
+    if file.exists() && values.len() == before {
         return Ok(());
     }
-    let values: std::collections::BTreeMap<&str, String> = SETTINGS.iter().filter_map(|s| Some((*s, read(s)?))).collect();
     let text = serde_json::to_vec_pretty(&values).map_err(|e| e.to_string())?;
     super::super::pki::write_private(&file, &text).map_err(|e| format!("cannot record the kernel settings in {}: {e}", file.display()))
+}
+
+/// Raises the inotify limits that are lower than a node needs (after [`save`]).
+pub fn raise() -> Result<(), String> {
+    for (setting, wanted) in RAISED {
+        let now: u64 = read(setting).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if now < wanted {
+            std::fs::write(Path::new("/proc/sys").join(setting), wanted.to_string())
+                .map_err(|e| format!("cannot raise /proc/sys/{setting} to {wanted}: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Puts the recorded values back once no node network is left (`other_nodes` false).
