@@ -11,7 +11,7 @@ KUBEPROOF ?= cargo run --
 CLUSTER ?= kubeproof
 KIND_VERSION ?= 1.37.0
 
-.PHONY: build demo test unit install lint matrix-doc bench-cluster kind-up kind-down kind-test kind-matrix clean-clusters
+.PHONY: build demo test unit install lint matrix-doc bench-cluster bench-node kind-up kind-down kind-test kind-matrix clean-clusters
 
 build:
 	cargo build
@@ -37,11 +37,12 @@ lint:
 
 # docs/behaviour-matrix.md is the output of this target, committed as is: one release at a time
 # (each with its flag-profile clusters; all at once, ~50 clusters, do not start on 2 cores), then
-# the page assembled from those reports, with docs/behaviour-notes.md at its end.
+# the page assembled from those reports, with docs/behaviour-notes.md at its end. Long scenarios
+# (`long: true`, minutes each: the kubelet's token refresh) are part of the matrix.
 matrix-doc:
 	@mkdir -p target/matrix
 	@for v in $$(echo $(MATRIX_VERSIONS) | tr ',' ' '); do rm -f target/matrix/$$v.json; \
-	  $(KUBEPROOF) run --local $$v scenarios --json target/matrix/$$v.json > target/matrix/$$v.log 2>&1; \
+	  KUBEPROOF_LONG=1 $(KUBEPROOF) run --local $$v scenarios --json target/matrix/$$v.json > target/matrix/$$v.log 2>&1; \
 	  echo "$$v: $$(tail -1 target/matrix/$$v.log)"; done
 	$(KUBEPROOF) matrix --from $$(echo $(MATRIX_VERSIONS) | tr ',' '\n' | sed 's|.*|target/matrix/&.json|' | paste -sd,) \
 	  --markdown docs/behaviour-matrix.md --notes docs/behaviour-notes.md --json target/behaviour-matrix.json
@@ -49,6 +50,11 @@ matrix-doc:
 # Cluster start/stop medians; the figures go to docs/performance.md.
 bench-cluster:
 	cargo bench --bench cluster
+
+# `cluster up --nodes 1` to a Running pod, median of 3 (root; see docs/performance.md).
+bench-node:
+	cargo build --release
+	benches/node.sh
 
 # --- kind (needs Docker and a registry; not available on our CI machines: checked by hand) ---
 # Node images pinned by digest (kind release notes; not pullable here, so checked by hand).
