@@ -144,10 +144,16 @@ impl Matrix {
             s.push_str("```\n");
             s.push_str(&self.diff_text(i - 1, i));
             s.push_str("```\n\n");
-            let changes = self.changes(i - 1, i);
+            // A failure is no change of behaviour: nothing to document.
+            let changes: Vec<String> = self
+                .changes(i - 1, i)
+                .into_iter()
+                .filter(|(name, _, _)| !self.rows[name][i - 1..=i].iter().flatten().any(|c| c.verdict == Verdict::Failed))
+                .map(|(name, _, _)| name)
+                .collect();
             if !changes.is_empty() {
                 s.push_str("Where Kubernetes documents it:\n\n");
-                for (name, _, _) in changes {
+                for name in changes {
                     let _ = writeln!(s, "- `{name}`: {}", self.sources_text(&name));
                 }
                 s.push('\n');
@@ -221,6 +227,11 @@ mod tests {
         assert!(!page[boundary..page.find("## The scenarios").unwrap()].contains("`same`"), "an unchanged row is not listed:\n{page}");
         assert!(page.contains("- `auto-secret`: Auto Secrets.\n  - Sources: https://example.test/kep-2799 · seeds/000\n"), "{page}");
         assert!(page.contains("- `same`: Same everywhere.\n  - Sources: none given\n"), "{page}");
+        let mut failed = matrix();
+        failed.rows.get_mut("same").unwrap()[1] = Some(Cell { verdict: Verdict::Failed, observed: None, detail: None });
+        let page = failed.page(None);
+        assert!(page.contains("  same: ✓ 3600s  →  ✗ FAIL"), "a failure is listed among the differences:\n{page}");
+        assert!(!page.contains("- `same`: none given"), "but has nothing to document:\n{page}");
         let mut more = matrix();
         more.about.insert("not-run".to_string(), About { description: "Never ran.".to_string(), sources: Vec::new() });
         assert!(!more.page(None).contains("not-run"), "a scenario without a row is not described");
