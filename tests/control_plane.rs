@@ -431,6 +431,14 @@ fn planted_states(root: &Path, clusters: &Path, sleeper: &mut std::process::Chil
         assert_eq!(code, Some(2), "up --name {name} is bad input:\n{text}");
         assert!(text.contains("not a valid cluster name"), "{text}");
     }
+    // A node: at most one, and image archives that exist — said before anything starts.
+    let (code, text) = kubeproof(&["cluster", "up", "--name", "n", "--version", "1.37.2", "--nodes", "2"])?;
+    assert_eq!(code, Some(2), "up --nodes 2 is bad input:\n{text}");
+    assert!(text.contains("--nodes") && text.contains("0..=1"), "{text}");
+    let (code, text) = kubeproof(&["cluster", "up", "--name", "n", "--version", "1.37.2", "--nodes", "1", "--image-archive", "/nonexistent/x.tar"])?;
+    assert_eq!(code, Some(2), "a missing image archive is bad input:\n{text}");
+    assert!(text.contains("--image-archive /nonexistent/x.tar: no such file"), "{text}");
+    assert!(!clusters.join("n").exists(), "nothing was started");
     assert!(alive(sleeper), "a path given as a name reached a planted state file");
     assert!(outside.join("state.json").exists(), "nothing outside the clusters directory is touched");
 
