@@ -3,13 +3,18 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use kube::api::{Api, AttachParams};
+use kube::Resource;
+use kube::api::AttachParams;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
@@ -75,36 +80,25 @@ async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutpu
         Some(ns) => run.render(ns)?,
         None => run.namespace.clone(),
     };
-    let pods: Api<Pod> = Api::namespaced(run.cluster.client.clone(), &namespace);
     let mut params = AttachParams::default().stdin(false).stdout(true).stderr(true);
     if let Some(c) = &container {
         params = params.container(c.clone());
     }
     let in_container = container.as_ref().map(|c| format!(" container {c}")).unwrap_or_default();
+    let request = kube::core::Request::new(Pod::url_path(&(), Some(&namespace)))
+        .exec(&pod, command.clone(), &params)
+        .map_err(|e| format!("exec in pod {pod}: {e}"))?;
     // Refused before it starts: no such pod or container, a container not running (the API
     // server's or the kubelet's message says which).
-    let mut process = pods
-        .exec(&pod, command.clone(), &params)
+    let connection = run
+        .cluster
+        .client
+        .connect(request)
         .await
         .map_err(|e| StepError::kube(&format!("cannot exec in pod {pod}{in_container}"), e))?;
-    let (Some(stdout), Some(stderr), Some(status)) = (process.stdout(), process.stderr(), process.take_status()) else {
-        return Err(StepError::other("the exec connection has no stdout, stderr or status"));
-    };
-    // Both streams are drained together: the connection stalls while either is full.
-    let (stdout, stderr, status) = futures::join!(read_bounded(stdout), read_bounded(stderr), status);
-    // The connection's task ends with the status; its error, if any, says why there was none.
-    let ended = process.join().await;
-    let status = match status {
-        Some(status) => status,
-        None => {
-            let why = ended.err().map(|e| format!(": {e}")).unwrap_or_default();
-            return Err(StepError::other(format!(
-                "exec in pod {pod}{in_container} ended without the command's exit status{why}"
-            )));
-        }
-    };
+    let (stdout, stderr, status) =
+        streams(connection.into_stream()).await.map_err(|e| format!("exec in pod {pod}{in_container}: {e}"))?;
     let exit = exit_code(&status).map_err(|message| format!("exec in pod {pod}{in_container}: {message}"))?;
-    let (stdout, stderr) = (stdout.map_err(|e| format!("reading stdout: {e}"))?, stderr.map_err(|e| format!("reading stderr: {e}"))?);
     let mut summary = format!("exec in pod {pod}{in_container}: {} → exit {exit}", command.join(" "));
     if let (Some(name), 0) = (&s.save, exit) {
         if stdout.cut > 0 {
@@ -113,12 +107,12 @@ async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutpu
                 MAX_OUTPUT
             )));
         }
-        let token = stdout.text.trim().to_string();
+        let token = stdout.text().trim().to_string();
         summary.push_str(&format!(", token {}", redact::fingerprint(&token)));
         run.save_token(name, token);
     }
     if exit != 0 {
-        if let Some(line) = stderr.text.lines().find(|l| !l.trim().is_empty()) {
+        if let Some(line) = stderr.text().lines().find(|l| !l.trim().is_empty()) {
             summary.push_str(&format!(": {line}"));
         }
     }
@@ -127,6 +121,48 @@ async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutpu
     }
     let doc = json!({"exit": exit, "stdout": stdout.shown(), "stderr": stderr.shown(), "attempts": attempt});
     Ok(StepOutput::new(doc, summary).implying(expect_equal("$.exit", json!(s.exit.unwrap_or(0)))))
+}
+
+/// How often the connection is pinged while the command runs, as kubectl does: a connection
+/// quiet for about 30 s otherwise never delivered the command's end (seen on a local node).
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// The remote command protocol's channels (`v4.channel.k8s.io`, `v5.channel.k8s.io`): the first
+/// byte of every binary message.
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const STATUS: u8 = 3;
+
+/// Reads the command's stdout and stderr (each bounded) until the API server sends its closing
+/// Status; pings the server meanwhile.
+async fn streams<S>(ws: WebSocketStream<S>) -> Result<(Bounded, Bounded, Status), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut messages) = ws.split();
+    let (mut stdout, mut stderr) = (Bounded::default(), Bounded::default());
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        tokio::select! {
+            _ = ping.tick() => sink.send(Message::Ping(Default::default())).await.map_err(|e| format!("the connection failed: {e}"))?,
+            message = messages.next() => match message {
+                Some(Ok(Message::Binary(bytes))) => match bytes.split_first() {
+                    Some((&STDOUT, data)) => stdout.push(data),
+                    Some((&STDERR, data)) => stderr.push(data),
+                    Some((&STATUS, data)) if !data.is_empty() => {
+                        let status = serde_json::from_slice(data).map_err(|e| format!("the command's status is not a Status: {e}"))?;
+                        let _ = sink.close().await;
+                        return Ok((stdout, stderr, status));
+                    }
+                    // The empty message of each channel when the connection opens; stdin, resize.
+                    _ => {}
+                },
+                Some(Ok(Message::Close(_))) | None => return Err("the connection closed without the command's exit status".into()),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("the connection failed: {e}")),
+            },
+        }
+    }
 }
 
 /// The command's exit code from the status the API server sends when it ends: `Success` is 0; a
@@ -149,29 +185,32 @@ fn exit_code(status: &Status) -> Result<i32, String> {
     }
 }
 
-/// A stream's text, at most [`MAX_OUTPUT`] bytes of it, and how many bytes were left out.
+/// A stream's first [`MAX_OUTPUT`] bytes, and how many more there were.
+#[derive(Default)]
 pub(crate) struct Bounded {
-    pub text: String,
+    kept: Vec<u8>,
     pub cut: u64,
 }
 
 impl Bounded {
+    /// Keeps what fits, counts the rest.
+    pub fn push(&mut self, data: &[u8]) {
+        let room = MAX_OUTPUT.saturating_sub(self.kept.len()).min(data.len());
+        self.kept.extend_from_slice(&data[..room]);
+        self.cut += (data.len() - room) as u64;
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.kept).into_owned()
+    }
+
     /// The text, with a note at its end when some was left out.
     pub fn shown(&self) -> String {
         match self.cut {
-            0 => self.text.clone(),
-            n => format!("{}\n[… {n} more bytes not kept: kubeproof keeps {} bytes]", self.text, MAX_OUTPUT),
+            0 => self.text(),
+            n => format!("{}\n[… {n} more bytes not kept: kubeproof keeps {} bytes]", self.text(), MAX_OUTPUT),
         }
     }
-}
-
-/// Reads `stream` to its end, keeping the first [`MAX_OUTPUT`] bytes.
-pub(crate) async fn read_bounded(stream: impl AsyncRead + Unpin) -> std::io::Result<Bounded> {
-    let mut kept = Vec::new();
-    let mut stream = stream;
-    (&mut stream).take(MAX_OUTPUT as u64).read_to_end(&mut kept).await?;
-    let cut = tokio::io::copy(&mut stream, &mut tokio::io::sink()).await?;
-    Ok(Bounded { text: String::from_utf8_lossy(&kept).into_owned(), cut })
 }
 
 /// Defined variables in `pod`, `container` and `command`; a command to run.
@@ -219,13 +258,64 @@ mod tests {
         assert_eq!(exit_code(&not_run), Err("the command did not run: executable file not found in $PATH".into()));
     }
 
+    /// A client and a server end of an in-memory WebSocket.
+    async fn pair() -> (WebSocketStream<tokio::io::DuplexStream>, WebSocketStream<tokio::io::DuplexStream>) {
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let client = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+        let server = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+        (client, server)
+    }
+
+    fn on(channel: u8, data: &[u8]) -> Message {
+        Message::binary([&[channel][..], data].concat())
+    }
+
     #[tokio::test]
-    async fn output_is_kept_up_to_the_bound_and_the_rest_counted() {
-        let short = read_bounded(&b"hello\n"[..]).await.unwrap();
-        assert_eq!((short.text.as_str(), short.cut, short.shown()), ("hello\n", 0, "hello\n".to_string()));
-        let long = vec![b'x'; MAX_OUTPUT + 10];
-        let long = read_bounded(&long[..]).await.unwrap();
-        assert_eq!((long.text.len(), long.cut), (MAX_OUTPUT, 10));
-        assert!(long.shown().ends_with("[… 10 more bytes not kept: kubeproof keeps 1048576 bytes]"), "{}", &long.shown()[MAX_OUTPUT..]);
+    async fn the_streams_are_read_until_the_status_and_a_close_alone_is_an_error() {
+        let (client, mut server) = pair().await;
+        let status = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success"}"#;
+        for m in [on(STDOUT, b""), on(STDERR, b""), on(STDOUT, b"out\n"), on(STDERR, b"err\n"), on(STDOUT, b"more"), on(STATUS, status)] {
+            server.send(m).await.unwrap();
+        }
+        let (stdout, stderr, status) = streams(client).await.unwrap();
+        assert_eq!((stdout.text(), stderr.text()), ("out\nmore".to_string(), "err\n".to_string()));
+        assert_eq!(exit_code(&status), Ok(0));
+
+        let (client, mut server) = pair().await;
+        server.send(on(STDOUT, b"half")).await.unwrap();
+        server.close(None).await.unwrap();
+        assert_eq!(streams(client).await.err().as_deref(), Some("the connection closed without the command's exit status"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_command_is_pinged_every_five_seconds() {
+        let (client, mut server) = pair().await;
+        let reading = tokio::spawn(streams(client));
+        let started = tokio::time::Instant::now();
+        let mut pings = 0;
+        while pings < 3 {
+            if let Some(Ok(Message::Ping(_))) = server.next().await {
+                pings += 1;
+            }
+        }
+        assert_eq!(started.elapsed(), 3 * PING_EVERY);
+        server.send(on(STATUS, br#"{"status":"Success"}"#)).await.unwrap();
+        assert!(reading.await.unwrap().is_ok(), "still listening after the pings");
+    }
+
+    #[test]
+    fn output_is_kept_up_to_the_bound_and_the_rest_counted() {
+        let mut short = Bounded::default();
+        short.push(b"hel");
+        short.push(b"lo\n");
+        assert_eq!((short.text(), short.cut, short.shown()), ("hello\n".to_string(), 0, "hello\n".to_string()));
+        let mut long = Bounded::default();
+        long.push(&vec![b'x'; MAX_OUTPUT - 2]);
+        long.push(b"abcd");
+        long.push(b"efgh");
+        assert_eq!((long.text().len(), long.cut), (MAX_OUTPUT, 6));
+        assert!(long.text().ends_with("xab"), "the bytes up to the bound are kept, in order");
+        assert!(long.shown().ends_with("[… 6 more bytes not kept: kubeproof keeps 1048576 bytes]"), "{}", &long.shown()[MAX_OUTPUT..]);
     }
 }
