@@ -138,8 +138,3 @@ pub fn destroy(cluster: &str) -> Result<(), String> {
     }
     Ok(())
 }
-
-/// Whether any directory of the subtree is left.
-pub fn exists(cluster: &str) -> bool {
-    hierarchies().iter().any(|h| h.join("kubeproof").join(cluster).exists())
-}

@@ -167,3 +167,62 @@ conntrack:
         kubeconfig = kubeconfig.display(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> NodeLayout {
+        NodeLayout::new("/c/node".into())
+    }
+
+    fn kubelet_for(minor: u32) -> (String, Vec<String>) {
+        let v = KubeVersion::new(1, minor, 0);
+        let config = kubelet(&layout(), v, Path::new("/c/pki/ca.crt"), "/kubeproof/c");
+        let args = kubelet_args(&layout(), v, Path::new("/c/node/kubelet.yaml"), Path::new("/c/kubelet.conf"), "172.29.1.2");
+        (config, args)
+    }
+
+    #[test]
+    fn the_kubelet_gets_what_each_release_needs() {
+        // docs/control-plane.md, "The kubelet per release".
+        let (config, args) = kubelet_for(23);
+        assert!(args.contains(&"--container-runtime=remote".to_string()), "{args:?}");
+        assert!(args.contains(&"--container-runtime-endpoint=unix:///c/node/run/containerd.sock".to_string()), "{args:?}");
+        assert!(args.contains(&"--pod-infra-container-image=kubeproof.local/pause:1".to_string()), "{args:?}");
+        for field in ["containerRuntimeEndpoint", "podLogsDir", "failCgroupV1"] {
+            assert!(!config.contains(field), "1.23 has no {field}");
+        }
+        let (config, args) = kubelet_for(26);
+        assert!(!args.contains(&"--container-runtime=remote".to_string()) && args.iter().any(|a| a.starts_with("--container-runtime-endpoint=")));
+        assert!(!config.contains("containerRuntimeEndpoint"));
+        let (config, args) = kubelet_for(27);
+        assert!(!args.iter().any(|a| a.starts_with("--container-runtime")), "{args:?}");
+        assert!(config.contains("containerRuntimeEndpoint: unix:///c/node/run/containerd.sock\n"));
+        assert!(!config.contains("podLogsDir"));
+        let (config, _) = kubelet_for(30);
+        assert!(config.contains("podLogsDir: /c/node/pod-logs\n") && !config.contains("failCgroupV1"));
+        let (config, args) = kubelet_for(37);
+        assert!(config.contains("failCgroupV1: false\n"));
+        // kubeadm's authentication and authorization, on every release.
+        for needed in ["anonymous:\n    enabled: false", "clientCAFile: /c/pki/ca.crt", "mode: Webhook", "readOnlyPort: 0", "cgroupRoot: /kubeproof/c", "cgroupDriver: cgroupfs"] {
+            assert!(config.contains(needed), "{needed} in\n{config}");
+        }
+        for needed in ["--hostname-override=kubeproof-node", "--node-ip=172.29.1.2", "--root-dir=/c/node/kubelet"] {
+            assert!(args.contains(&needed.to_string()), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn containerd_and_cni_stay_in_the_node_directory() {
+        let toml = containerd(&layout());
+        for needed in ["root = \"/c/node/containerd\"", "state = \"/c/node/run\"", "address = \"/c/node/run/containerd.sock\"", "restrict_oom_score_adj = true", "netns_mounts_under_state_dir = true", "sandbox_image = \"kubeproof.local/pause:1\"", "Root = \"/c/node/runc\"", "conf_dir = \"/c/node/cni/net.d\""] {
+            assert!(toml.contains(needed), "{needed} in\n{toml}");
+        }
+        let cni: serde_json::Value = serde_json::from_str(&cni(&layout(), "kubeproof-1")).unwrap();
+        assert_eq!(cni["name"], "kubeproof-1");
+        assert_eq!(cni["plugins"][0]["bridge"], "cni0");
+        assert_eq!(cni["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], POD_CIDR);
+        assert_eq!(cni["plugins"][0]["ipam"]["dataDir"], "/c/node/cni/ipam");
+    }
+}

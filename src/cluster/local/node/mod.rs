@@ -103,22 +103,6 @@ impl NodeState {
     pub fn mounted_under(dir: &Path) -> bool {
         !mounts::under(dir).is_empty()
     }
-
-    /// What of the node is still there, said (empty when nothing is).
-    pub fn leftovers(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if network::exists(&self.netns()) {
-            out.push(format!("network namespace {}", self.netns()));
-        }
-        if cgroups::exists(&self.cluster) {
-            out.push(format!("cgroup {}", cgroups::root(&self.cluster)));
-        }
-        let mounts = mounts::under(&self.dir);
-        if !mounts.is_empty() {
-            out.push(format!("mounts {mounts:?}"));
-        }
-        out
-    }
 }
 
 /// Files a node leaves outside its directory: libcni's cached results, and up to 1.29 (no

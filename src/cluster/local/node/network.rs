@@ -78,11 +78,6 @@ pub fn delete(ns: &str) {
     }
 }
 
-/// Whether the namespace is still there.
-pub fn exists(ns: &str) -> bool {
-    netns_file(ns).exists() || interface_exists(ns)
-}
-
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip").args(args).output().map_err(|e| format!("cannot run `ip`: {e}"))?;
     if out.status.success() {
