@@ -346,6 +346,9 @@ struct Quirks {
     /// Staging modules the module proxy does not serve at the release's own `v0.X.Y`, with the
     /// version built instead; the manifest records each.
     substitutes: &'static [(&'static str, &'static str)],
+    /// Third-party modules built at another version than upstream pins, because the pinned one
+    /// breaks under a current Go, with the version and the reason; the manifest records each.
+    pins: &'static [(&'static str, &'static str, &'static str)],
 }
 
 /// Every release from 1.23.17 to 1.37.2 builds with a current Go; a release that does not gets
@@ -355,8 +358,20 @@ fn quirks(v: KubeVersion) -> Quirks {
         (1, 22, 7) => &V1_22_7_SUBSTITUTES,
         _ => &[],
     };
-    Quirks { toolchain: None, substitutes }
+    let pins: &[_] = match (v.major, v.minor) {
+        (1, 22) => &V1_22_PINS,
+        _ => &[],
+    };
+    Quirks { toolchain: None, substitutes, pins }
 }
+
+/// 1.22 pins reflect2 v1.0.1, whose map iteration and allocation (linknamed into the runtime)
+/// crash under Go 1.18 and later: built with Go 1.26, kube-apiserver panics in json-iterator on
+/// the first YAML response holding a map and from then on decodes no JSON body with a map (every
+/// namespace create is a 500). v1.0.2 is the fix, what 1.23 pins; json-iterator stays at 1.22's
+/// v1.1.11.
+const V1_22_PINS: [(&str, &str, &str); 1] =
+    [("github.com/modern-go/reflect2", "v1.0.2", "v1.0.1 crashes under Go 1.18 and later")];
 
 /// The module proxy refuses these twelve at v0.22.7 (403 "not available"; also at v0.22.14) and
 /// serves v0.22.6 and v0.22.8. Their sources are identical at v0.22.6 and v0.22.8 for all but two
@@ -420,9 +435,11 @@ pub fn wrapper_go_mod(upstream: &str, v: KubeVersion) -> String {
         let r = r.split("//").next().unwrap_or("").trim();
         let Some((from, to)) = r.split_once("=>") else { continue };
         let (from, to) = (from.trim(), to.trim());
+        let module = from.split_whitespace().next().unwrap_or(from);
         if to.starts_with("./") {
-            let module = from.split_whitespace().next().unwrap_or(from);
             let version = quirks(v).substitutes.iter().find(|(m, _)| *m == module).map_or(staging_version.as_str(), |(_, s)| s);
+            let _ = writeln!(out, "replace {module} => {module} {version}");
+        } else if let Some((_, version, _)) = quirks(v).pins.iter().find(|(m, _, _)| *m == module) {
             let _ = writeln!(out, "replace {module} => {module} {version}");
         } else {
             let _ = writeln!(out, "replace {from} => {to}");
@@ -511,7 +528,12 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         build_seconds: 0,
         binaries: record(dir, names)?,
         origin: Origin::Build,
-        substitutes: q.substitutes.iter().map(|(m, s)| format!("{m} {s} (v{}.{}.{} is not served)", v.major, v.minor, v.patch)).collect(),
+        substitutes: q
+            .substitutes
+            .iter()
+            .map(|(m, s)| format!("{m} {s} (v{}.{}.{} is not served)", v.major, v.minor, v.patch))
+            .chain(q.pins.iter().map(|(m, s, why)| format!("{m} {s} ({why})")))
+            .collect(),
     })
 }
 
@@ -650,6 +672,16 @@ mod tests {
         assert!(gomod.contains("replace k8s.io/cloud-provider => k8s.io/cloud-provider v0.22.6"), "{gomod}");
         let other = wrapper_go_mod(upstream, KubeVersion::new(1, 22, 17));
         assert!(other.contains("replace k8s.io/cloud-provider => k8s.io/cloud-provider v0.22.17"), "{other}");
+    }
+
+    #[test]
+    fn a_pin_that_breaks_under_a_current_go_is_replaced() {
+        let upstream = "module k8s.io/kubernetes\n\nreplace (\n\tgithub.com/modern-go/reflect2 => github.com/modern-go/reflect2 v1.0.1\n\tgithub.com/json-iterator/go => github.com/json-iterator/go v1.1.11\n)\n";
+        let gomod = wrapper_go_mod(upstream, KubeVersion::new(1, 22, 7));
+        assert!(gomod.contains("replace github.com/modern-go/reflect2 => github.com/modern-go/reflect2 v1.0.2\n"), "{gomod}");
+        assert!(gomod.contains("replace github.com/json-iterator/go => github.com/json-iterator/go v1.1.11\n"), "{gomod}");
+        let later = wrapper_go_mod(upstream, KubeVersion::new(1, 23, 17));
+        assert!(later.contains("reflect2 v1.0.1"), "only 1.22 is changed: {later}");
     }
 
     #[test]
