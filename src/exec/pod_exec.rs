@@ -2,7 +2,6 @@
 //! as `kubectl exec` does it — what happens inside a pod: its mounted token, its own API calls.
 
 use std::collections::BTreeMap;
-
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
