@@ -205,7 +205,8 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
                     Status::Broken => "broken (a component exited)",
                 };
                 let kind = if s.detached { "up" } else { "ephemeral" };
-                println!("{:<24} {:<9} {:<8} {:<10} {} {}", s.name, s.version, kind, status, s.server, s.kubeconfig.display());
+                let node = s.node.as_ref().map(|n| format!(" (node {})", n.netns())).unwrap_or_default();
+                println!("{:<24} {:<9} {:<8} {:<10} {} {}{node}", s.name, s.version, kind, status, s.server, s.kubeconfig.display());
             }
             Ok(ExitCode::Ok)
         }

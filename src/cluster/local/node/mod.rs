@@ -364,22 +364,24 @@ impl LocalCluster {
                     self.tails(15)
                 )));
             }
-            if let Ok(response) = client.get(&url).send().await {
-                if let Ok(node) = response.json::<serde_json::Value>().await {
-                    let ready = node
-                        .pointer("/status/conditions")
-                        .and_then(|c| c.as_array())
-                        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-                        .is_some_and(|c| c["status"] == "True");
-                    let tainted = node
-                        .pointer("/spec/taints")
-                        .and_then(|t| t.as_array())
-                        .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"));
-                    if ready && !tainted {
-                        return Ok(());
-                    }
-                    seen = if ready { "Ready, still tainted not-ready".into() } else { "registered, not Ready".into() };
+            let node = match client.get(&url).send().await {
+                Ok(response) => response.json::<serde_json::Value>().await.ok(),
+                Err(_) => None,
+            };
+            if let Some(node) = node {
+                let ready = node
+                    .pointer("/status/conditions")
+                    .and_then(|c| c.as_array())
+                    .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                    .is_some_and(|c| c["status"] == "True");
+                let tainted = node
+                    .pointer("/spec/taints")
+                    .and_then(|t| t.as_array())
+                    .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"));
+                if ready && !tainted {
+                    return Ok(());
                 }
+                seen = if ready { "Ready, still tainted not-ready".into() } else { "registered, not Ready".into() };
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

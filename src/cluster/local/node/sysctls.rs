@@ -39,10 +39,8 @@ pub fn save(cache: &Path) -> Result<(), String> {
         std::fs::read(&file).ok().and_then(|t| serde_json::from_slice(&t).ok()).unwrap_or_default();
     let before = values.len();
     for setting in SETTINGS {
-        if !values.contains_key(setting) {
-            if let Some(value) = read(setting) {
-                values.insert(setting.to_string(), value);
-            }
+        if let (false, Some(value)) = (values.contains_key(setting), read(setting)) {
+            values.insert(setting.to_string(), value);
         }
     }
     if file.exists() && values.len() == before {
