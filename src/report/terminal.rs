@@ -23,10 +23,13 @@ pub fn reporter(verbose: bool) -> Events {
     })
 }
 
-/// For `matrix`, whose table is the output: one line per finished scenario, and the long
-/// waits, on stderr.
+/// For `matrix`, whose table is the output: one line per finished scenario (with its steps and
+/// failure when it failed: a ✗ in the table says nothing of why), and the long waits, on stderr.
 pub fn progress() -> Events {
     Events::to(|event| match event {
+        Event::ScenarioFinished { report } if report.verdict == super::Verdict::Failed => {
+            eprint!("{}\n{}", text::line(report), text::details(report));
+        }
         Event::ScenarioFinished { report } => eprintln!("{}", text::line(report)),
         Event::StillRunning { .. } => still_running(event),
         _ => {}

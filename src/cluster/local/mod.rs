@@ -139,6 +139,14 @@ pub fn component_logs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     COMPONENTS.iter().chain(node).map(|name| (*name, log_file(dir, name))).collect()
 }
 
+/// A turn to boot a cluster in this process: as many at once as the machine has cores (at
+/// least two). Waiting for a turn does not count against a start's usable deadline.
+async fn boot_slot() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(cores.max(2))).acquire().await.ok()
+}
+
 fn log_file(dir: &Path, component: &str) -> PathBuf {
     dir.join("logs").join(format!("{component}.log"))
 }
@@ -282,6 +290,10 @@ impl LocalCluster {
             Err(BootError::PortTaken(e) | BootError::Fatal(e)) => return Err(e),
         }
 
+        // Booting is CPU-bound (etcd, the API server's post-start hooks, ~40 controllers): a
+        // matrix of releases, each with its flag profiles, booting all at once on a small machine
+        // starves every cluster past its usable deadline. A few at a time all finish sooner.
+        let _slot = boot_slot().await;
         let mut last_error = String::new();
         // A port picked as free can be taken before the component binds it: try again.
         for _attempt in 0..3 {
