@@ -34,9 +34,11 @@ pub fn netns_file(name: &str) -> PathBuf {
 /// Creates the namespace and its veth pair at the first free index. `ip netns add` fails on a
 /// name that exists, so two kubeproofs never take the same index.
 pub fn create() -> Result<u8, String> {
+    let routes = routed_networks();
     for index in 1..=254u8 {
         let ns = name(index);
-        if netns_file(&ns).exists() || interface_exists(&ns) {
+        // A network the machine already routes (a Docker network in 172.16/12, say) is left alone.
+        if netns_file(&ns).exists() || interface_exists(&ns) || routes.iter().any(|net| net.contains(host_ip(index))) {
             continue;
         }
         if ip(&["netns", "add", &ns]).is_err() {
@@ -62,6 +64,44 @@ fn wire(index: u8) -> Result<(), String> {
     ip(&["-n", &ns, "link", "set", "lo", "up"])?;
     ip(&["-n", &ns, "route", "add", "default", "via", &host_ip(index).to_string()])?;
     Ok(())
+}
+
+/// An IPv4 network, `address/prefix`.
+#[derive(Debug, PartialEq, Eq)]
+struct Network {
+    address: u32,
+    prefix: u32,
+}
+
+impl Network {
+    fn parse(text: &str) -> Option<Network> {
+        let (address, prefix) = text.split_once('/').unwrap_or((text, "32"));
+        let address: Ipv4Addr = address.parse().ok()?;
+        let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
+        Some(Network { address: u32::from(address), prefix })
+    }
+
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+        (u32::from(ip) & mask) == (self.address & mask)
+    }
+}
+
+/// The networks of the machine's IPv4 routes, the default route and ours (`kp-*`) aside.
+fn routed_networks() -> Vec<Network> {
+    let Ok(out) = Command::new("ip").args(["-4", "route", "show", "table", "all"]).output() else { return Vec::new() };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| !line.contains(" dev kp-"))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let first = words.next()?;
+            // `local 10.0.0.1 dev …`, `broadcast …`: the address follows the route type.
+            let destination = if ["local", "broadcast", "unicast"].contains(&first) { words.next()? } else { first };
+            (destination != "default").then(|| Network::parse(destination)).flatten()
+        })
+        .filter(|n| n.prefix > 0)
+        .collect()
 }
 
 fn interface_exists(name: &str) -> bool {
@@ -97,5 +137,18 @@ mod tests {
         assert!(name(254).len() <= 15);
         assert_eq!(host_ip(7).to_string(), "172.29.7.1");
         assert_eq!(node_ip(7).to_string(), "172.29.7.2");
+    }
+
+    #[test]
+    fn routed_networks_contain_their_addresses() {
+        let docker = Network::parse("172.16.0.0/12").unwrap();
+        assert!(docker.contains(host_ip(7)), "172.29.7.1 is inside 172.16.0.0/12");
+        let kind = Network::parse("172.18.0.0/16").unwrap();
+        assert!(!kind.contains(host_ip(7)));
+        let host = Network::parse("172.29.7.1").unwrap();
+        assert_eq!(host.prefix, 32);
+        assert!(host.contains(host_ip(7)) && !host.contains(node_ip(7)));
+        assert_eq!(Network::parse("nonsense"), None);
+        assert_eq!(Network::parse("10.0.0.0/33"), None);
     }
 }
