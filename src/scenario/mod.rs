@@ -492,3 +492,33 @@ pub fn load_all(paths: &[PathBuf], allow_outside_files: bool) -> Result<Vec<Scen
     }
     if problems.is_empty() { Ok(scenarios) } else { Err(problems) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long scenario is left out of a directory (unless `KUBEPROOF_LONG=1`) and still linted;
+    /// named on its own, it is taken.
+    #[test]
+    fn long_scenarios_are_left_out_of_directories_unless_wanted() {
+        let dir = std::env::temp_dir().join(format!("kubeproof-long-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let steps = "steps:\n  - service-account: sa\n";
+        std::fs::write(dir.join("quick.yaml"), format!("description: d\n{steps}")).unwrap();
+        std::fs::write(dir.join("slow.yaml"), format!("description: d\nlong: true\n{steps}")).unwrap();
+        let names = |paths: &[PathBuf]| -> Vec<String> { load_all(paths, false).unwrap().into_iter().map(|s| s.name).collect() };
+        let from_dir = names(&[dir.clone()]);
+        let named = names(&[dir.join("slow.yaml")]);
+        std::fs::write(dir.join("slow.yaml"), format!("description: ''\nlong: true\n{steps}")).unwrap();
+        let linted = load_all(&[dir.clone()], false);
+        let _ = std::fs::remove_dir_all(&dir);
+        match long_wanted() {
+            true => assert_eq!(from_dir, ["quick", "slow"]),
+            false => assert_eq!(from_dir, ["quick"]),
+        }
+        assert_eq!(named, ["slow"]);
+        let problems = linted.expect_err("a long scenario's problems are reported even when it is left out");
+        assert!(problems[0].message.contains("`description` is empty"), "{problems:?}");
+    }
+}
