@@ -63,9 +63,9 @@ fn inherit_cpuset(dir: &Path) {
 fn enable_controllers(dir: &Path) {
     let Some(parent) = dir.parent() else { return };
     if let Ok(controllers) = std::fs::read_to_string(parent.join("cgroup.controllers")) {
-        let wanted: Vec<String> = controllers.split_whitespace().map(|c| format!("+{c}")).collect();
-        if !wanted.is_empty() {
-            let _ = std::fs::write(parent.join("cgroup.subtree_control"), wanted.join(" "));
+        // One at a time: a controller that cannot be enabled must not keep the others off.
+        for controller in controllers.split_whitespace() {
+            let _ = std::fs::write(parent.join("cgroup.subtree_control"), format!("+{controller}"));
         }
     }
 }
