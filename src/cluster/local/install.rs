@@ -286,6 +286,11 @@ impl How<'_> {
             // The entry keeps its origin; each added binary's record says where it came from.
             kept.build_seconds += manifest.build_seconds;
             kept.binaries.extend(manifest.binaries);
+            for s in manifest.substitutes {
+                if !kept.substitutes.contains(&s) {
+                    kept.substitutes.push(s);
+                }
+            }
             manifest = kept;
         }
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
@@ -349,6 +354,9 @@ struct Quirks {
     /// Third-party modules built at another version than upstream pins, because the pinned one
     /// breaks under a current Go, with the version and the reason; the manifest records each.
     pins: &'static [(&'static str, &'static str, &'static str)],
+    /// Modules the module proxy serves at the release's version but the checksum database
+    /// (through that proxy) does not know: taken unverified by it (`GONOSUMDB`), recorded.
+    unchecked: &'static [&'static str],
 }
 
 /// Every release from 1.23.17 to 1.37.2 builds with a current Go; a release that does not gets
@@ -362,7 +370,13 @@ fn quirks(v: KubeVersion) -> Quirks {
         (1, 22) => &V1_22_PINS,
         _ => &[],
     };
-    Quirks { toolchain: None, substitutes, pins }
+    // No patch of v0.30.x of k8s.io/kube-proxy (config types only, no code the node runs) is
+    // both served and in the checksum database here; v0.30.14's zip is served.
+    let unchecked: &[_] = match (v.major, v.minor, v.patch) {
+        (1, 30, 14) => &["k8s.io/kube-proxy"],
+        _ => &[],
+    };
+    Quirks { toolchain: None, substitutes, pins, unchecked }
 }
 
 /// 1.22 pins reflect2 v1.0.1, whose map iteration and allocation (linknamed into the runtime)
@@ -475,6 +489,9 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
     let q = quirks(v);
     let with_env = |cmd: &mut std::process::Command| {
         cmd.current_dir(&module_dir).env("CGO_ENABLED", "0").env("GOFLAGS", "-mod=mod -buildvcs=false");
+        if !q.unchecked.is_empty() {
+            cmd.env("GONOSUMDB", q.unchecked.join(","));
+        }
         if let Some(tc) = q.toolchain {
             cmd.env("GOTOOLCHAIN", tc);
         }
@@ -533,6 +550,7 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
             .iter()
             .map(|(m, s)| format!("{m} {s} (v{}.{}.{} is not served)", v.major, v.minor, v.patch))
             .chain(q.pins.iter().map(|(m, s, why)| format!("{m} {s} ({why})")))
+            .chain(q.unchecked.iter().map(|m| format!("{m} {} (not in the checksum database here: unverified by it)", v.tag().replacen("v1.", "v0.", 1))))
             .collect(),
     })
 }
