@@ -64,6 +64,7 @@ fn main() {
         }
     }
     kubeproof::cluster::ensure_crypto_provider();
+    kubeproof::cluster::local::node::this_program_is_the_cli();
     kubeproof::progress::to_stderr();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let code = runtime.block_on(async {

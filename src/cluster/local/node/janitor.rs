@@ -14,11 +14,24 @@ use std::time::Duration;
 use super::JanitorPipe;
 use crate::cluster::local::{ClusterLock, clean_leftover, cluster_dir};
 
+/// This program, when it is the kubeproof command line under whatever name (set by its `main`).
+static THE_CLI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Called by kubeproof's `main`: this program, however it is named or copied, can be the janitor.
+pub fn this_program_is_the_cli() {
+    if let Ok(me) = std::env::current_exe() {
+        let _ = THE_CLI.set(me);
+    }
+}
+
 /// The kubeproof binary: `$KUBEPROOF_BIN`, this program if it is kubeproof, else the
 /// `kubeproof` beside the directory of this program (a test binary in `target/*/deps/`).
 fn kubeproof_binary() -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("KUBEPROOF_BIN") {
         return Some(PathBuf::from(bin));
+    }
+    if let Some(cli) = THE_CLI.get() {
+        return Some(cli.clone());
     }
     let me = std::env::current_exe().ok()?;
     if me.file_name().is_some_and(|n| n == "kubeproof") {

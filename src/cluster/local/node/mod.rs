@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-pub use janitor::{janitor, spawn_janitor};
+pub use janitor::{janitor, spawn_janitor, this_program_is_the_cli};
 
 use super::pki::{self, Pki};
 use super::process::Placement;
