@@ -34,7 +34,7 @@ unit:
 	cargo test --lib --test bad_input
 
 install:
-	@for v in $$(echo $(VERSIONS) | tr ',' ' '); do $(KUBEPROOF) cluster install --version $$v || exit 1; done
+	@for v in $$(echo $(VERSIONS) | tr ',' ' '); do $(KUBEPROOF) cluster install --node --version $$v || exit 1; done
 
 lint:
 	$(KUBEPROOF) lint scenarios
