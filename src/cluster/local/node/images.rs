@@ -53,7 +53,9 @@ pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, 
     if path.exists() {
         return Ok(path);
     }
-    let temp = dir.join(format!(".{}.{}.tmp", &key[..16], std::process::id()));
+    // Two node clusters of one release in one process (flag profiles) may both make it: each
+    // writes its own file, and the last rename wins with the same content.
+    let temp = dir.join(format!(".{}.{}.{}.tmp", &key[..16], std::process::id(), crate::exec::random_suffix(6)));
     let made = write_archive(&temp, v, kubectl).and_then(|()| std::fs::rename(&temp, &path).map_err(|e| e.to_string()));
     if let Err(e) = made {
         let _ = std::fs::remove_file(&temp);
