@@ -110,11 +110,8 @@ fn place_token(body: &mut Value, pointer: &str, token: &str) -> Result<(), Strin
 }
 
 pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepError> {
-    if !s.eventually {
-        return once(run, s, 1).await;
-    }
-    let what = format!("{} {}", s.method, s.path);
-    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| once(run, s, attempt).await).await
+    let what = || format!("{} {}", s.method, s.path);
+    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutput, StepError> {

@@ -76,10 +76,7 @@ async fn read(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, 
     let kind = run.render(&s.kind)?;
     let api_version = s.api_version.as_deref().map(|v| run.render(v)).transpose()?;
     let resource = resources::resolve(run.cluster, api_version.as_deref(), &kind).await?;
-    let namespace = match &s.namespace {
-        Some(ns) => run.render(ns)?,
-        None => run.namespace.clone(),
-    };
+    let namespace = run.namespace_or_own(s.namespace.as_deref())?;
     let api = resource.api(run.cluster, &namespace);
     let name = s.name.as_deref().map(|n| run.render(n)).transpose()?;
     let selection = Selection {

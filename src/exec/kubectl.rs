@@ -52,11 +52,8 @@ pub struct KubectlStep {
 }
 
 pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, StepError> {
-    if !s.eventually {
-        return once(run, s, 1).await;
-    }
-    let what = format!("kubectl {}", s.args.join(" "));
-    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| once(run, s, attempt).await).await
+    let what = || format!("kubectl {}", s.args.join(" "));
+    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOutput, StepError> {

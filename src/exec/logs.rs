@@ -52,20 +52,14 @@ pub struct LogsStep {
 }
 
 pub async fn logs(run: &mut Run<'_>, s: &LogsStep) -> Result<StepOutput, StepError> {
-    if !s.eventually {
-        return once(run, s, 1).await;
-    }
-    let what = format!("the log of pod {}", s.pod);
-    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| once(run, s, attempt).await).await
+    let what = || format!("the log of pod {}", s.pod);
+    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &LogsStep, attempt: u32) -> Result<StepOutput, StepError> {
     let pod = run.render(&s.pod)?;
     let container = s.container.as_deref().map(|c| run.render(c)).transpose()?;
-    let namespace = match &s.namespace {
-        Some(ns) => run.render(ns)?,
-        None => run.namespace.clone(),
-    };
+    let namespace = run.namespace_or_own(s.namespace.as_deref())?;
     let pods: Api<Pod> = Api::namespaced(run.cluster.client.clone(), &namespace);
     // One byte more than is kept says whether there was more.
     let params = LogParams {

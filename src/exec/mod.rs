@@ -105,6 +105,11 @@ impl Run<'_> {
         template::render(text, &self.vars).map_err(|message| StepError::Undefined { message })
     }
 
+    /// A step's `namespace`, rendered; the scenario's own when the step names none.
+    pub fn namespace_or_own(&self, namespace: Option<&str>) -> Result<String, StepError> {
+        namespace.map_or_else(|| Ok(self.namespace.clone()), |ns| self.render(ns))
+    }
+
     pub fn render_json(&self, value: &Value) -> Result<Value, StepError> {
         template::render_json(value, &self.vars).map_err(|message| StepError::Undefined { message })
     }

@@ -73,10 +73,7 @@ async fn target(run: &Run<'_>, s: &ObjectStep) -> Result<Target, StepError> {
     let kind = run.render(&s.kind)?;
     let api_version = s.api_version.as_deref().map(|v| run.render(v)).transpose()?;
     let resource = resources::resolve(run.cluster, api_version.as_deref(), &kind).await?;
-    let namespace = match &s.namespace {
-        Some(ns) => run.render(ns)?,
-        None => run.namespace.clone(),
-    };
+    let namespace = run.namespace_or_own(s.namespace.as_deref())?;
     let api = resource.api(run.cluster, &namespace);
     Ok(Target { resource, api, namespace, kind, name: run.render(&s.name)? })
 }

@@ -64,21 +64,15 @@ pub struct ExecStep {
 }
 
 pub async fn exec(run: &mut Run<'_>, s: &ExecStep) -> Result<StepOutput, StepError> {
-    if !s.eventually {
-        return once(run, s, 1).await;
-    }
-    let what = format!("exec in pod {}: {}", s.pod, s.command.join(" "));
-    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| once(run, s, attempt).await).await
+    let what = || format!("exec in pod {}: {}", s.pod, s.command.join(" "));
+    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutput, StepError> {
     let pod = run.render(&s.pod)?;
     let command: Vec<String> = s.command.iter().map(|a| run.render(a)).collect::<Result<_, _>>()?;
     let container = s.container.as_deref().map(|c| run.render(c)).transpose()?;
-    let namespace = match &s.namespace {
-        Some(ns) => run.render(ns)?,
-        None => run.namespace.clone(),
-    };
+    let namespace = run.namespace_or_own(s.namespace.as_deref())?;
     let mut params = AttachParams::default().stdin(false).stdout(true).stderr(true);
     if let Some(c) = &container {
         params = params.container(c.clone());

@@ -13,6 +13,22 @@ use super::{Run, StepError, StepOutput};
 /// The pause between attempts.
 const EVERY: Duration = Duration::from_millis(250);
 
+/// One attempt of a step, or — when it says `eventually: true` — [`eventually`]; `what` names
+/// the step in the timeout's message.
+pub(crate) async fn once_or_eventually<'r>(
+    run: &mut Run<'r>,
+    repeat: bool,
+    timeout: Option<GoDuration>,
+    expect: &[Spanned<Assertion>],
+    what: impl FnOnce() -> String,
+    mut attempt: impl AsyncFnMut(&mut Run<'r>, u32) -> Result<StepOutput, StepError>,
+) -> Result<StepOutput, StepError> {
+    if !repeat {
+        return attempt(run, 1).await;
+    }
+    eventually(run, timeout, expect, &what(), attempt).await
+}
+
 /// Runs `attempt` (given the attempt's number, from 1) until the assertions its output implies
 /// and the step's `expect` that apply to the release hold, every 250 ms within the step's time
 /// limit. An attempt that fails outright is repeated too. On running out: a timeout naming `what`,

@@ -67,4 +67,6 @@ impl Drop for TempDir {
 /// Release selection and a runtime, for the trials that start clusters (unused by the others).
 #[allow(dead_code)]
 pub mod release;
+// Only the trials that start a node use it (not bad_input, fuzz).
+#[allow(dead_code)]
 pub mod node;
