@@ -69,18 +69,31 @@ pub fn die_with_parent(cmd: &mut Command) {
 }
 
 /// Where a component runs beyond kubeproof's own namespaces: a node's daemons join the node's
-/// network namespace and its cgroup (so that everything they start can be found and killed).
+/// network namespace and its cgroup (so that everything they start can be found and killed),
+/// and containerd and the kubelet share a mount namespace of the node's.
 #[derive(Clone, Debug, Default)]
 pub struct Placement {
     /// A network namespace file (`/run/netns/NAME`) to enter.
     pub netns: Option<PathBuf>,
     /// `cgroup.procs` files to join, one per cgroup hierarchy.
     pub cgroups: Vec<PathBuf>,
+    /// The mount namespace, if not kubeproof's.
+    pub mounts: Option<MountNamespace>,
+}
+
+/// A mount namespace for a node's daemons.
+#[derive(Clone, Debug)]
+pub enum MountNamespace {
+    /// A new one: the host's mounts reach it, none of its own reach the host (all of them go
+    /// with its last process), and these directories are bound over others (source, target).
+    New { binds: Vec<(PathBuf, PathBuf)> },
+    /// The one of a running process: `/proc/PID/ns/mnt`.
+    Join(PathBuf),
 }
 
 impl Placement {
     /// Joins the cgroups and enters the namespace between fork and exec.
-    fn apply(&self, cmd: &mut Command) -> Result<Option<File>, String> {
+    fn apply(&self, cmd: &mut Command) -> Result<[Option<File>; 2], String> {
         use std::os::fd::AsRawFd as _;
         use std::os::unix::process::CommandExt;
         let netns = match &self.netns {
@@ -88,13 +101,22 @@ impl Placement {
             None => None,
         };
         let netns_fd = netns.as_ref().map(|f| f.as_raw_fd());
-        let cgroups = self
-            .cgroups
-            .iter()
-            .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        // SAFETY: only async-signal-safe calls (open, write, close, setns) between fork and exec;
-        // everything they use was allocated before the fork.
+        let c_path = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string());
+        let (binds, join) = match &self.mounts {
+            None => (None, None),
+            Some(MountNamespace::New { binds }) => {
+                let binds = binds.iter().map(|(from, to)| Ok((c_path(from)?, c_path(to)?))).collect::<Result<Vec<_>, String>>()?;
+                (Some(binds), None)
+            }
+            Some(MountNamespace::Join(ns)) => {
+                (None, Some(File::open(ns).map_err(|e| format!("cannot open the mount namespace {}: {e}", ns.display()))?))
+            }
+        };
+        let join_fd = join.as_ref().map(|f| f.as_raw_fd());
+        let root = c"/";
+        let cgroups = self.cgroups.iter().map(|p| c_path(p)).collect::<Result<Vec<_>, _>>()?;
+        // SAFETY: only async-signal-safe calls (open, write, close, setns, unshare, mount) between
+        // fork and exec; everything they use was allocated before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 for procs in &cgroups {
@@ -110,11 +132,29 @@ impl Placement {
                 {
                     return Err(std::io::Error::last_os_error());
                 }
+                if let Some(binds) = &binds {
+                    let none = std::ptr::null::<libc::c_char>();
+                    if libc::unshare(libc::CLONE_NEWNS) != 0
+                        || libc::mount(none, root.as_ptr(), none, libc::MS_REC | libc::MS_SLAVE, std::ptr::null()) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    for (from, to) in binds {
+                        if libc::mount(from.as_ptr(), to.as_ptr(), none, libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                }
+                if let Some(fd) = join_fd
+                    && libc::setns(fd, libc::CLONE_NEWNS) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
                 Ok(())
             });
         }
         // Kept open by the caller until the spawn has happened.
-        Ok(netns)
+        Ok([netns, join])
     }
 }
 
@@ -139,14 +179,14 @@ impl Component {
         if !detached {
             die_with_parent(&mut cmd);
         }
-        let netns = placement.apply(&mut cmd).map_err(|e| format!("{name}: {e}"))?;
+        let namespaces = placement.apply(&mut cmd).map_err(|e| format!("{name}: {e}"))?;
         let (tx, rx) = mpsc::channel();
         spawner().lock().map_err(|_| "spawner poisoned")?.send((cmd, tx)).map_err(|_| "spawner gone")?;
         let mut child = rx
             .recv()
             .map_err(|_| "spawner gone".to_string())?
             .map_err(|e| format!("{name}: cannot start {}: {e}", binary.display()))?;
-        drop(netns);
+        drop(namespaces);
         // spawn returns after exec, so /proc already shows the component, not kubeproof.
         match ProcessRecord::of(name, child.id(), binary) {
             Ok(record) => Ok(Component { name, child, record, log }),

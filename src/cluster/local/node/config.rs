@@ -116,9 +116,6 @@ evictionHard:
     if v.minor >= 27 {
         text.push_str(&format!("containerRuntimeEndpoint: unix://{}\n", layout.containerd_socket.display()));
     }
-    if v.minor >= 30 {
-        text.push_str(&format!("podLogsDir: {}\n", layout.dir.join("pod-logs").display()));
-    }
     if v.minor >= 31 {
         // Releases that have it refuse cgroup v1 (this machine kind) unless told not to.
         text.push_str("failCgroupV1: false\n");
@@ -190,7 +187,7 @@ mod tests {
         assert!(args.contains(&"--container-runtime=remote".to_string()), "{args:?}");
         assert!(args.contains(&"--container-runtime-endpoint=unix:///c/node/run/containerd.sock".to_string()), "{args:?}");
         assert!(args.contains(&"--pod-infra-container-image=kubeproof.local/pause:1".to_string()), "{args:?}");
-        for field in ["containerRuntimeEndpoint", "podLogsDir", "failCgroupV1"] {
+        for field in ["containerRuntimeEndpoint", "failCgroupV1"] {
             assert!(!config.contains(field), "1.23 has no {field}");
         }
         let (config, args) = kubelet_for(26);
@@ -199,9 +196,8 @@ mod tests {
         let (config, args) = kubelet_for(27);
         assert!(!args.iter().any(|a| a.starts_with("--container-runtime")), "{args:?}");
         assert!(config.contains("containerRuntimeEndpoint: unix:///c/node/run/containerd.sock\n"));
-        assert!(!config.contains("podLogsDir"));
         let (config, _) = kubelet_for(30);
-        assert!(config.contains("podLogsDir: /c/node/pod-logs\n") && !config.contains("failCgroupV1"));
+        assert!(!config.contains("failCgroupV1"));
         let (config, args) = kubelet_for(37);
         assert!(config.contains("failCgroupV1: false\n"));
         // kubeadm's authentication and authorization, on every release.

@@ -23,7 +23,7 @@ use sha2::Digest as _;
 pub use janitor::{janitor, spawn_janitor, this_program_is_the_cli};
 
 use super::pki::{self, Pki};
-use super::process::Placement;
+use super::process::{MountNamespace, Placement};
 use super::{BootError, LocalCluster, cache_root, write_kubeconfig};
 
 /// The node's name (the kubelet registers it; its user is `system:node:kubeproof-node`).
@@ -72,7 +72,7 @@ impl NodeState {
     /// Undoes everything the node made, in an order that leaves nothing: every process of its
     /// cgroup subtree (daemons, shims, containers) killed, every mount under its directory
     /// unmounted, its network namespace deleted (its veth, bridge and iptables rules go with
-    /// it), the subtree removed, libcni's cache and the pod logs outside the directory removed,
+    /// it), the subtree removed, libcni's cache and the shims' sockets outside the directory removed,
     /// the kernel settings put back when it was the last node. Idempotent; the cluster's
     /// directory itself is removed by the caller.
     pub fn sweep(&self) -> Result<(), String> {
@@ -91,7 +91,7 @@ impl NodeState {
         sysctls::restore(&cache_root(), others);
         if !others {
             // The directories the runtime and the kubelet create outside ours, once empty.
-            for dir in ["/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni", "/var/log/containers", "/var/log/pods"] {
+            for dir in ["/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni"] {
                 let _ = std::fs::remove_dir(dir);
             }
         }
@@ -105,8 +105,8 @@ impl NodeState {
     }
 }
 
-/// Files a node leaves outside its directory: libcni's cached results, and up to 1.29 (no
-/// `podLogsDir`) the pods' logs in /var/log/pods and their links in /var/log/containers.
+/// Files a node leaves outside its directory: libcni's cached results and the shims' sockets.
+/// (The pods' logs are in the node's own /var/log, see `start_runtime`.)
 fn remove_outside(state: &NodeState) {
     let layout = NodeLayout::new(state.dir.clone());
     // The pod sandboxes containerd knows of, by ID.
@@ -127,23 +127,6 @@ fn remove_outside(state: &NodeState) {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with(&prefix) || sandboxes.iter().any(|id| name == format!("cni-loopback-{id}-lo")) {
                 let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    let Ok(pods) = std::fs::read_dir(state.dir.join("kubelet/pods")) else { return };
-    let uids: Vec<String> = pods.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    if let Ok(entries) = std::fs::read_dir("/var/log/containers") {
-        for e in entries.flatten() {
-            let target = std::fs::read_link(e.path()).unwrap_or_default().to_string_lossy().into_owned();
-            if uids.iter().any(|uid| target.contains(&format!("_{uid}/"))) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir("/var/log/pods") {
-        for e in entries.flatten() {
-            if uids.iter().any(|uid| e.file_name().to_string_lossy().ends_with(&format!("_{uid}"))) {
-                let _ = std::fs::remove_dir_all(e.path());
             }
         }
     }
@@ -258,7 +241,15 @@ impl LocalCluster {
             .map_err(fatal)?;
         sysctls::save(&cache_root()).map_err(fatal)?;
         sysctls::raise().map_err(fatal)?;
-        let placement = self.node_placement(&state)?;
+        // containerd, and the kubelet beside it, see the node's own /var/log: two nodes' kubelets
+        // would otherwise share /var/log/pods, and each one's garbage collection removes the
+        // logs of pods it does not know — the other node's (podLogsDir exists only from 1.30).
+        let var_log = layout.dir.join("var-log");
+        pki::private_dir(&var_log).map_err(io(&var_log))?;
+        let placement = Placement {
+            mounts: Some(MountNamespace::New { binds: vec![(var_log, PathBuf::from("/var/log"))] }),
+            ..self.node_placement(&state)?
+        };
         let config = format!("--config={}", layout.dir.join("containerd.toml").display());
         self.start_placed("containerd", which(Path::new("containerd")), vec![config], &placement)?;
         self.await_socket(&layout.containerd_socket).await?;
@@ -310,9 +301,13 @@ impl LocalCluster {
             write_kubeconfig(path, &self.name, &self.server, &ca, (&user, cert, key)).map_err(io(path))?;
         }
 
+        let containerd = self.components.get_mut().map_err(|_| fatal("poisoned".into()))?.iter().find(|c| c.name == "containerd").map(|c| c.record.pid);
+        let containerd = containerd.ok_or_else(|| fatal("containerd is not running".into()))?;
+        let mounts = MountNamespace::Join(PathBuf::from(format!("/proc/{containerd}/ns/mnt")));
         let placement = self.node_placement(&state)?;
+        let kubelet_placement = Placement { mounts: Some(mounts), ..placement.clone() };
         let kubelet_args = config::kubelet_args(&layout, self.version, &layout.dir.join("kubelet.yaml"), &kubelet_conf, &state.node_ip().to_string());
-        self.start_placed("kubelet", self.installation.binary("kubelet"), kubelet_args, &placement)?;
+        self.start_placed("kubelet", self.installation.binary("kubelet"), kubelet_args, &kubelet_placement)?;
         let proxy_args = vec![format!("--config={}", layout.dir.join("kube-proxy.yaml").display())];
         self.start_placed("kube-proxy", self.installation.binary("kube-proxy"), proxy_args, &placement)
     }
@@ -334,6 +329,7 @@ impl LocalCluster {
         Ok(Placement {
             netns: Some(network::netns_file(&state.netns())),
             cgroups: cgroups::create(&state.cluster).map_err(BootError::Fatal)?,
+            mounts: None,
         })
     }
 
