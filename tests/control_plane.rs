@@ -33,6 +33,7 @@ fn main() {
         Trial::ignorable_test("control_plane::apiserver_flags", || with_version(apiserver_flags)),
         Trial::ignorable_test("control_plane::flags_are_kubeadms", || with_version(flags_are_kubeadms)),
         Trial::ignorable_test("control_plane::component_death_is_reported", || with_version(component_death)),
+        Trial::ignorable_test("pool::a_profile_cluster_stops_after_its_last_scenario", || with_version(profile_cluster_retired)),
         Trial::ignorable_test("cli::no_token_in_any_output", || with_version(no_token_in_output)),
         Trial::ignorable_test("control_plane::etcd_requires_client_certificates", || with_version(etcd_requires_certificates)),
         Trial::ignorable_test("cli::signal_during_up_leaves_nothing", || with_version(signal_during_up)),
@@ -46,9 +47,14 @@ fn main() {
 /// Start; `/version` is the release; a namespace gets its ServiceAccount and CA ConfigMap;
 /// a token is minted; stop; no process is left and the API server's port is free.
 fn lifecycle(installation: local::Installation) -> Result<(), Failed> {
+    // What a kubeproof killed with its whole process tree leaves: a directory nobody locks.
+    let leftover = local::cache_root().join("clusters").join(format!("lifecycle-leftover-{}", std::process::id()));
+    std::fs::create_dir_all(leftover.join("pki")).map_err(|e| e.to_string())?;
+    std::fs::write(leftover.join("state.json"), format!(r#"{{"name":"{}","version":"1.37.2","server":"https://127.0.0.1:1","kubeconfig":"/nonexistent","detached":false,"owner":1,"components":[]}}"#, leftover.file_name().and_then(|n| n.to_str()).unwrap_or_default())).map_err(|e| e.to_string())?;
     rt().block_on(async {
         let version = installation.version;
         let local = Arc::new(LocalCluster::start(installation, ClusterOptions::default()).await?);
+        assert!(!leftover.exists(), "a start removes what a dead kubeproof left: {}", leftover.display());
         let cluster = Cluster::from_local(local.clone()).await?;
         assert_eq!(cluster.git_version, version.tag(), "/version must report the requested release");
 
@@ -92,6 +98,39 @@ fn lifecycle(installation: local::Installation) -> Result<(), Failed> {
         }
         assert!(!dir.exists(), "the cluster directory was not removed");
         std::net::TcpListener::bind(("127.0.0.1", server_port)).map_err(|e| format!("port {server_port} still taken: {e}"))?;
+        Ok(())
+    })
+}
+
+/// A pool opened for its scenarios starts a flag profile's cluster behind the main one and stops
+/// it once the last scenario needing it has run, while the main cluster stays.
+fn profile_cluster_retired(installation: local::Installation) -> Result<(), Failed> {
+    use kubeproof::cluster::pool::{Pool, Target};
+    use kubeproof::exec::{self, ExecOptions};
+    let scenarios = kubeproof::scenario::load_all(
+        &[PathBuf::from("scenarios/token-default-expiration.yaml"), PathBuf::from("scenarios/max-token-expiration.yaml")],
+        false,
+    )
+    .map_err(|e| format!("{e:?}"))?;
+    rt().block_on(async {
+        let pool = Pool::open_for(&Target::Local(installation.version.to_string()), &scenarios).await?;
+        let profiled = scenarios.iter().find(|s| !s.spec.requires.profile().is_empty()).ok_or("a scenario with a profile")?;
+        let dir = {
+            let cluster = pool.cluster_for(profiled).await?;
+            cluster.kubeconfig.as_ref().and_then(|k| k.parent()).map(Path::to_path_buf).ok_or("a local cluster's directory")?
+        };
+        assert!(dir.is_dir(), "the profile's cluster runs in {}", dir.display());
+        let outcome = exec::run_all(&pool, &scenarios, &ExecOptions::default(), scenarios.len()).await;
+        for report in &outcome.reports {
+            assert_eq!(report.verdict, kubeproof::report::Verdict::Passed, "{}: {:?}", report.scenario, report.reason);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while dir.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!dir.exists(), "the profile's cluster outlived its last scenario: {}", dir.display());
+        assert_eq!(pool.clusters().len(), 1, "the main cluster stays");
+        pool.confirm_alive().await?;
         Ok(())
     })
 }
@@ -550,7 +589,8 @@ fn kubeadm_flags(component: &str) -> Vec<(&'static str, Kubeadm)> {
 fn added_flags(component: &str) -> &'static [&'static str] {
     match component {
         "kube-apiserver" => &["bind-address", "cert-dir", "endpoint-reconciler-type"],
-        "kube-controller-manager" | "kube-scheduler" => &["secure-port"],
+        "kube-controller-manager" => &["secure-port", "kube-api-qps", "kube-api-burst"],
+        "kube-scheduler" => &["secure-port"],
         _ => &[],
     }
 }

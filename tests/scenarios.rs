@@ -84,7 +84,9 @@ fn all_scenarios(newest: bool) -> &'static [Scenario] {
     static ALL: [OnceLock<Vec<Scenario>>; 2] = [OnceLock::new(), OnceLock::new()];
     ALL[usize::from(newest)].get_or_init(|| {
         let suites = SUITES.iter().filter(|suite| suite.runs_on(newest));
-        suites.flat_map(Suite::files).filter_map(|f| Scenario::load(&f).ok()).filter(runs_here).collect()
+        // One per case, as the trials run them: the pool stops a flag profile's cluster after
+        // the last of these that needs it.
+        suites.flat_map(Suite::files).filter_map(|f| Scenario::load(&f).ok()).filter(runs_here).flat_map(cases::expand).collect()
     })
 }
 

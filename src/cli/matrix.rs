@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use kubeproof::cluster::ContextTarget;
-use kubeproof::cluster::pool::{Pool, Target};
+use kubeproof::cluster::pool::Target;
 use kubeproof::exec::{self, ExecOptions};
 use kubeproof::report::matrix::{About, Column, Matrix};
 use kubeproof::scenario::Scenario;
@@ -169,7 +169,9 @@ fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Resu
     Ok((Matrix::build(columns, &reports, about), reports))
 }
 
-/// Opens every target (in parallel), runs every scenario on each, and builds the matrix.
+/// Opens every target, runs every scenario on each, and builds the matrix. Local releases run
+/// together as far as the machine has room ([`releases_at_once`]); each one's clusters stop
+/// when its last scenario is done, and the next release starts.
 async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: usize) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
     let scenarios = load(std::slice::from_ref(scenarios), None, files).and_then(|s| selected(s, std::slice::from_ref(scenarios), None))?;
     for t in targets {
@@ -177,23 +179,39 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
             check_version(v)?;
         }
     }
-    let pools = futures::future::join_all(targets.iter().map(|t| open_pool(t, &scenarios))).await;
-    let pools: Vec<Pool> = pools.into_iter().collect::<Result<_, _>>()?;
-    let mut columns = Vec::new();
+    let room = tokio::sync::Semaphore::new(releases_at_once());
+    let stopped = std::sync::atomic::AtomicBool::new(false);
     let opts = ExecOptions { events: terminal::progress(), ..ExecOptions::default() };
-    let runs = pools.iter().map(|pool| exec::run_all(pool, &scenarios, &opts, jobs));
-    let outcomes = futures::future::join_all(runs).await;
-    // A cluster that died or a signal stops the whole matrix: a partial table would mislead.
+    let runs = targets.iter().map(|t| async {
+        let _room = match t {
+            // Never closed: acquire cannot fail.
+            Target::Local(_) => room.acquire().await.ok(),
+            Target::Context(_) => None,
+        };
+        // A cluster that died or a signal stops the whole matrix: no further release starts.
+        if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let pool = open_pool(t, &scenarios).await?;
+        let outcome = exec::run_all(&pool, &scenarios, &opts, jobs).await;
+        if outcome.stopped.is_some() {
+            stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let base = pool.base();
+        Ok(Some((Column { cluster: base.label.clone(), server_version: base.git_version.clone() }, outcome)))
+    });
+    let finished: Vec<Option<(Column, RunOutcome)>> = futures::future::join_all(runs).await.into_iter().collect::<Result<_, ExitCode>>()?;
+    let outcomes: Vec<&RunOutcome> = finished.iter().flatten().map(|(_, o)| o).collect();
+    // A partial table would mislead.
     if let Some(stopped) = outcomes.iter().find_map(|o| o.stopped.as_ref()) {
-        let not_run = scenarios.len() * pools.len() - outcomes.iter().map(|o| o.reports.len()).sum::<usize>();
+        let not_run = scenarios.len() * targets.len() - outcomes.iter().map(|o| o.reports.len()).sum::<usize>();
         eprint!("{}{}", text::stopped(stopped), text::not_finished(not_run));
         let outcome = RunOutcome { reports: Vec::new(), stopped: Some(stopped.clone()) };
         return Err(ExitCode::of(&outcome));
     }
+    let mut columns = Vec::new();
     let mut reports = Vec::new();
-    for (pool, outcome) in pools.iter().zip(outcomes) {
-        let base = pool.base();
-        let column = Column { cluster: base.label.clone(), server_version: base.git_version.clone() };
+    for (column, outcome) in finished.into_iter().flatten() {
         let mut pool_reports = outcome.reports;
         // Scenarios that needed extra flags ran on a sibling cluster of the same release.
         for r in &mut pool_reports {
@@ -204,6 +222,20 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
     }
     let about = about(&scenarios);
     Ok((Matrix::build(columns, &reports, about), reports))
+}
+
+/// How many local releases a matrix runs at once: one per core, and ~4 GiB of available memory
+/// each. A release's suite keeps about 1.5 cores busy while it boots its clusters (measured in
+/// docs/performance.md); beyond that, releases only slow each other down, and on a starved
+/// machine steps time out that would pass.
+fn releases_at_once() -> usize {
+    const PER_RELEASE: u64 = 4 << 30;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let kib = m.lines().find(|l| l.starts_with("MemAvailable:"))?.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+        usize::try_from(kib * 1024 / PER_RELEASE).ok()
+    });
+    cores.min(available.unwrap_or(cores)).max(1)
 }
 
 /// Each scenario's description and sources, for the page.

@@ -1,12 +1,12 @@
 //! The clusters a run uses: one context, or local control planes of one release — one per flag
-//! profile (the kube-apiserver and kube-controller-manager flags scenarios require), started
-//! together up front when the pool is opened for its scenarios ([`Pool::open_for`]), else on
-//! first use.
+//! profile (the kube-apiserver and kube-controller-manager flags scenarios require). Opened for
+//! its scenarios ([`Pool::open_for`]), the pool returns once the main cluster is usable and
+//! starts the flag-profile clusters behind it, so each scenario waits for its own cluster only;
+//! opened without them, a profile's cluster starts on first use.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use futures::TryFutureExt as _;
 use tokio::sync::OnceCell;
 
 use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
@@ -32,7 +32,9 @@ impl Target {
     }
 }
 
-type Slot = Arc<OnceCell<Arc<Cluster>>>;
+/// A flag profile's cluster: started once; a start that failed stays failed, so every scenario
+/// of the profile reports the same error instead of starting it again.
+type Slot = Arc<OnceCell<Result<Arc<Cluster>, ClusterError>>>;
 
 /// Connected clusters for one target.
 pub struct Pool {
@@ -40,6 +42,23 @@ pub struct Pool {
     installation: Option<Installation>,
     profiles: Mutex<BTreeMap<Profile, Slot>>,
     sharing: Option<Sharing>,
+    /// The flag-profile clusters starting in the background; dropping the pool stops them.
+    _starting: Vec<Starting>,
+    /// How many of the scenarios the pool was opened for are still to run on each profile's
+    /// cluster: at zero the cluster stops, so an idle control plane does not take the CPU the
+    /// others need (a matrix runs dozens).
+    remaining: Mutex<BTreeMap<Profile, usize>>,
+    /// Bumped when a cluster joins or leaves the pool, for [`died`](Self::died)'s watch.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// A background start, cancelled (what it started is stopped) when dropped.
+struct Starting(tokio::task::JoinHandle<()>);
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Local clusters shared by the processes of one test run (cargo-nextest: a process per trial).
@@ -73,6 +92,9 @@ impl Pool {
                 installation: None,
                 profiles: Mutex::default(),
                 sharing: None,
+                _starting: Vec::new(),
+                remaining: Mutex::default(),
+                generation: Default::default(),
             }),
             Target::Local(request) => {
                 local::versions::check_request(request).map_err(ClusterError::Release)?;
@@ -88,24 +110,33 @@ impl Pool {
                 // A profile with a node that this machine cannot run is left to its scenarios,
                 // which `cluster_for` tells why (they are not applicable here).
                 let can_run_node = local::node::preflight().is_ok();
-                let profiles: BTreeMap<Profile, Slot> = scenarios
+                let mut remaining = BTreeMap::<Profile, usize>::new();
+                for flags in scenarios.iter().filter(|s| s.applies_to(&installation.version)).filter_map(profile) {
+                    *remaining.entry(flags).or_default() += 1;
+                }
+                let profiles: BTreeMap<Profile, Slot> =
+                    remaining.keys().filter(|p| p.nodes == 0 || can_run_node).map(|flags| (flags.clone(), Slot::default())).collect();
+                // The main cluster first, alone: most scenarios run on it, and on a small machine
+                // clusters booting beside it would only delay it. Then the profiles, behind it.
+                let base = start(&installation, Profile::default(), sharing.as_ref()).await?;
+                let starting = profiles
                     .iter()
-                    .filter(|s| s.applies_to(&installation.version))
-                    .filter_map(profile)
-                    .filter(|p| p.nodes == 0 || can_run_node)
-                    .map(|args| (args, Slot::default()))
+                    .map(|(flags, slot)| {
+                        let (slot, installation, flags, sharing) = (slot.clone(), installation.clone(), flags.clone(), sharing.clone());
+                        Starting(tokio::spawn(async move {
+                            slot.get_or_init(|| start(&installation, flags, sharing.as_ref())).await;
+                        }))
+                    })
                     .collect();
-                // All at once; if one fails, dropping the others' futures stops what they started.
-                let sharing = sharing.as_ref();
-                let (base, ()) = futures::future::try_join(
-                    start(&installation, Profile::default(), sharing),
-                    futures::future::try_join_all(
-                        profiles.iter().map(|(args, slot)| slot.get_or_try_init(|| start(&installation, args.clone(), sharing))),
-                    )
-                    .map_ok(|_| ()),
-                )
-                .await?;
-                Ok(Pool { base, installation: Some(installation), profiles: Mutex::new(profiles), sharing: sharing.cloned() })
+                Ok(Pool {
+                    base,
+                    installation: Some(installation),
+                    profiles: Mutex::new(profiles),
+                    sharing,
+                    _starting: starting,
+                    remaining: Mutex::new(remaining),
+                    generation: Default::default(),
+                })
             }
         }
     }
@@ -124,8 +155,32 @@ impl Pool {
     pub async fn cluster_for(&self, scenario: &Scenario) -> Result<Arc<Cluster>, ClusterError> {
         let Some(installation) = &self.installation else { return Ok(self.base.clone()) };
         let Some(args) = profile(scenario) else { return Ok(self.base.clone()) };
+        // Not for this release: the main cluster says so (no cluster starts just for that).
+        if !scenario.applies_to(&installation.version) {
+            return Ok(self.base.clone());
+        }
         let slot = self.profiles.lock().map_err(|_| ClusterError::Start("poisoned".into()))?.entry(args.clone()).or_default().clone();
-        slot.get_or_try_init(|| start(installation, args, self.sharing.as_ref())).await.cloned()
+        slot.get_or_init(|| start(installation, args, self.sharing.as_ref())).await.clone()
+    }
+
+    /// Says that `scenario` has run (or will not). After the last of the scenarios the pool was
+    /// opened for that needs a flag profile, that profile's cluster stops; a scenario asking
+    /// for it later would start it again.
+    pub fn finished(&self, scenario: &Scenario) {
+        let Some(flags) = profile(scenario) else { return };
+        let last = self.remaining.lock().is_ok_and(|mut remaining| match remaining.get_mut(&flags) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => remaining.remove(&flags).is_some(),
+            None => false,
+        });
+        let retired = last.then(|| self.profiles.lock().ok()?.remove(&flags)).flatten();
+        if retired.is_some() {
+            // The watch lets go of it; the cluster stops when the last user drops it.
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// Checks at once that every cluster of the pool is alive; `Err` names the first that is not.
@@ -139,17 +194,19 @@ impl Pool {
     /// Resolves once any cluster of the pool has died, naming it and what died.
     pub async fn died(&self) -> String {
         loop {
+            let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
             let watched = self.clusters();
             let any = futures::future::select_all(watched.iter().map(|c| Box::pin(c.died())));
-            // A cluster started meanwhile (a flag profile) joins the watch.
-            let grown = async {
-                while self.clusters().len() == watched.len() {
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            // A cluster started meanwhile (a flag profile) joins the watch; one stopped after
+            // its last scenario leaves it, before it is stopped.
+            let changed = async {
+                while self.clusters().len() == watched.len() && self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             };
             tokio::select! {
                 (dead, _, _) = any => return dead,
-                () = grown => continue,
+                () = changed => continue,
             }
         }
     }
@@ -158,7 +215,7 @@ impl Pool {
     pub fn clusters(&self) -> Vec<Arc<Cluster>> {
         let mut out = vec![self.base.clone()];
         if let Ok(profiles) = self.profiles.lock() {
-            out.extend(profiles.values().filter_map(|s| s.get().cloned()));
+            out.extend(profiles.values().filter_map(|s| s.get()?.as_ref().ok().cloned()));
         }
         out
     }

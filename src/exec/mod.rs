@@ -700,6 +700,27 @@ steps:
     }
 }
 
+/// One scenario on the pool's cluster for it.
+async fn run_on_pool(pool: &crate::cluster::pool::Pool, s: &Scenario, opts: &ExecOptions) -> ScenarioReport {
+    match pool.cluster_for(s).await {
+        Ok(cluster) => execute(&cluster, s, opts).await,
+        // This machine cannot run the node the scenario needs: not applicable here, unless
+        // nodes are required (CI), where it is a failure like any cluster that cannot start.
+        Err(crate::cluster::ClusterError::NoNode(why)) if !crate::cluster::local::node::required() => {
+            let mut report = blank_report(pool.base(), s);
+            report.verdict = Verdict::NotApplicable;
+            report.reason = Some(why);
+            opts.events.emit(Event::ScenarioFinished { report: report.clone() });
+            report
+        }
+        Err(e) => {
+            let report = unusable(pool.base(), s, e.to_string());
+            opts.events.emit(Event::ScenarioFinished { report: report.clone() });
+            report
+        }
+    }
+}
+
 /// Runs scenarios on a pool, `jobs` at a time; reports come back in the scenarios' order.
 ///
 /// The run stops early, keeping the reports of the scenarios that finished, when a cluster of
@@ -714,25 +735,10 @@ pub async fn run_all(
 ) -> RunOutcome {
     use futures::StreamExt;
     let runs = scenarios.iter().map(|s| async move {
-        match pool.cluster_for(s).await {
-            Ok(cluster) => execute(&cluster, s, opts).await,
-            // This machine cannot run the node the scenario needs: not applicable here, unless
-            // nodes are required (CI), where it is a failure like any cluster that cannot start.
-            Err(crate::cluster::ClusterError::NoNode(why)) if !crate::cluster::local::node::required() => {
-                let mut report = blank_report(pool.base(), s);
-                report.verdict = Verdict::NotApplicable;
-                report.reason = Some(why);
-                opts.events.emit(Event::ScenarioFinished { report: report.clone() });
-                report
-            }
-            Err(e) => {
-                let report = unusable(pool.base(), s, e.to_string());
-                opts.events.emit(Event::ScenarioFinished { report: report.clone() });
-                report
-            }
-        }
-    });
-    let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
+        let report = run_on_pool(pool, s, opts).await;
+        pool.finished(s);
+        report
+    });    let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
     let mut reports = Vec::new();
     // What scenarios stopped by a dead cluster could not delete.
     let mut left = Vec::new();

@@ -230,6 +230,9 @@ impl LocalCluster {
     /// installing, so that a second start of the same name fails at once). The cluster is
     /// named after the lock; `opts.name` is not used.
     pub async fn start_locked(installation: Installation, opts: ClusterOptions, lock: ClusterLock) -> Result<LocalCluster, String> {
+        // What a kubeproof killed with its whole process tree left (a CI job's end, where no
+        // janitor survives): no directory of a dead cluster outlives the next start.
+        drop(list());
         let name = lock.name().to_string();
         let dir = cluster_dir(&name)?;
         if dir.exists() {
@@ -464,6 +467,10 @@ impl LocalCluster {
                 format!("--cluster-signing-cert-file={}", p("ca.crt")),
                 format!("--cluster-signing-key-file={}", p("ca.key")),
                 "--use-service-account-credentials=true".into(),
+                // Not kubeadm's 20 and 30: each controller's own ServiceAccount and token cost
+                // ~200 requests at start, which that client-side limit spreads over 5 s.
+                "--kube-api-qps=100".into(),
+                "--kube-api-burst=200".into(),
                 "--controllers=*,bootstrapsigner,tokencleaner".into(),
                 "--cluster-name=kubernetes".into(),
             ]
