@@ -47,6 +47,9 @@ pub struct MatrixArgs {
     pub junit: Option<PathBuf>,
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
+    /// Local releases run at once [default: one per core and ~4 GiB of available memory].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub releases_at_once: Option<u16>,
 }
 
 #[derive(Args, Debug)]
@@ -89,7 +92,7 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
         None => None,
     };
     let built = if args.from.is_empty() {
-        build(&targets, &args.scenarios, args.files, args.jobs).await
+        build(&targets, &args.scenarios, args.files, args.jobs, args.releases_at_once).await
     } else {
         assemble(&args.from, &args.scenarios, args.files)
     };
@@ -127,7 +130,7 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
         .iter()
         .map(|t| if args.contexts { Target::Context(context(t)) } else { Target::Local(t.to_string()) })
         .collect();
-    match build(&targets, &args.scenarios, args.files, 4).await {
+    match build(&targets, &args.scenarios, args.files, 4, None).await {
         Ok((matrix, _)) => {
             print!("{}", matrix.diff_text(0, 1));
             if matrix.all_passed() { ExitCode::Ok } else { ExitCode::Failed }
@@ -170,16 +173,22 @@ fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Resu
 }
 
 /// Opens every target, runs every scenario on each, and builds the matrix. Local releases run
-/// together as far as the machine has room ([`releases_at_once`]); each one's clusters stop
+/// together as far as the machine has room ([`machine_room`]); each one's clusters stop
 /// when its last scenario is done, and the next release starts.
-async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: usize) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
+async fn build(
+    targets: &[Target],
+    scenarios: &PathBuf,
+    files: FileArgs,
+    jobs: usize,
+    releases_at_once: Option<u16>,
+) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
     let scenarios = load(std::slice::from_ref(scenarios), None, files).and_then(|s| selected(s, std::slice::from_ref(scenarios), None))?;
     for t in targets {
         if let Target::Local(v) = t {
             check_version(v)?;
         }
     }
-    let room = tokio::sync::Semaphore::new(releases_at_once());
+    let room = tokio::sync::Semaphore::new(releases_at_once.map_or_else(machine_room, usize::from));
     let stopped = std::sync::atomic::AtomicBool::new(false);
     let opts = ExecOptions { events: terminal::progress(), ..ExecOptions::default() };
     let runs = targets.iter().map(|t| async {
@@ -228,7 +237,7 @@ async fn build(targets: &[Target], scenarios: &PathBuf, files: FileArgs, jobs: u
 /// each. A release's suite keeps about 1.5 cores busy while it boots its clusters (measured in
 /// docs/performance.md); beyond that, releases only slow each other down, and on a starved
 /// machine steps time out that would pass.
-fn releases_at_once() -> usize {
+fn machine_room() -> usize {
     const PER_RELEASE: u64 = 4 << 30;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
