@@ -1115,6 +1115,12 @@ fn exit_codes(installation: local::Installation) -> Result<(), Failed> {
             .output()
             .map_err(|e| e.to_string())?;
         assert_eq!(out.status.code(), Some(2), "a malformed --local version:\n{}", all_output(&out));
+        let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(["matrix", "--versions", "1.37.2", "--releases-at-once", "0"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        assert_eq!(out.status.code(), Some(2), "no release at once:\n{}", all_output(&out));
+        assert!(all_output(&out).contains("--releases-at-once") && all_output(&out).contains("1..="), "{}", all_output(&out));
 
         // A kubeconfig whose CA is not the cluster's: the certificate check fails, and says so.
         let other_ca = local::pki::Pki::generate()?;
