@@ -106,6 +106,17 @@ impl Fixture {
         cmd
     }
 
+    /// Runs the fixture's scenarios with all kubeproof can write — `--verbose` output, the JSON
+    /// and JUnit reports — for [`written`](Self::written) to search: (exit code, output).
+    fn run_writing_everything(&self) -> Result<(Option<i32>, String), Failed> {
+        let (json, junit) = (self.dir.join("report.json"), self.dir.join("junit.xml"));
+        let out = self
+            .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
+        Ok((out.status.code(), all_output(&out)))
+    }
+
     /// What a run showed (`text`) and every file it wrote under the fixture's directory, each
     /// of mode 0600 (it holds what kubeproof saw), the JSON and JUnit reports among them:
     /// `(where, contents)`.
@@ -262,6 +273,20 @@ fn forms(secret: &str) -> Vec<String> {
     // As a hex dump shows it (kubectl -v=9 on a protobuf body): 8 bytes in a row, spaced.
     out.extend(secret.as_bytes().windows(8).step_by(4).map(|w| w.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")));
     out
+}
+
+/// No form of any of these secrets (raw, base64 …), and no JWT at all, in what kubeproof wrote.
+fn assert_kept_secret(written: &[(String, String)], secrets: &[(&str, String)]) {
+    for (secret, what) in secrets {
+        for form in forms(secret) {
+            for (place, contents) in written {
+                assert!(!contents.contains(&form), "{what} appears in {place} as `{}…`", &form[..12.min(form.len())]);
+            }
+        }
+    }
+    for (place, contents) in written {
+        assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
+    }
 }
 
 /// Scenarios that try every way to show a token — reading a Secret through `get`, `wait`,
@@ -453,13 +478,8 @@ finally:
             "apply-refused-fails.yaml",
             &format!("description: a refusal that echoes a token, not expected\nsteps:\n  - apply:\n      manifest:\n        {refused}\n"),
         )?;
-        let (json, junit) = (f.dir.join("report.json"), f.dir.join("junit.xml"));
-        let out = f
-            .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
-            .output()
-            .map_err(|e| e.to_string())?;
-        let text = all_output(&out);
-        assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
+        let (code, text) = f.run_writing_everything()?;
+        assert_eq!(code, Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
         assert!(text.contains("5 passed, 11 failed"), "every scenario ran:\n{text}");
         // The request dumps were there to leak from, and are shown.
         let minor = f.local.installation.version.minor;
@@ -486,18 +506,11 @@ finally:
         }
 
         let written = f.written(&text);
-        let config_b64 = STANDARD.encode(&kubeconfig);
-        for (secret, what) in [(legacy_token.as_str(), "the legacy Secret's token"), (minted.as_str(), "the minted token")] {
-            for form in forms(secret) {
-                for (place, contents) in &written {
-                    assert!(!contents.contains(&form), "{what} appears in {place} as `{}…`", &form[..12.min(form.len())]);
-                }
-            }
-        }
+        assert_kept_secret(&written, &[(&legacy_token, "the legacy Secret's token".into()), (&minted, "the minted token".into())]);
         assert!(text.contains("sha256:"), "tokens are shown as fingerprints:\n{text}");
+        let config_b64 = STANDARD.encode(&kubeconfig);
         for (place, contents) in &written {
             assert!(!contents.contains(&config_b64[40..120]), "the kubeconfig Secret's data appears in {place}");
-            assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
         }
         Ok(())
     })
@@ -593,13 +606,8 @@ fn no_token_from_a_pod(installation: local::Installation) -> Result<(), Failed> 
             "logs-observed-passes.yaml",
             &format!("description: a log holding a token, observed\nobserve: 'log ${{l}}'\nsteps:\n  - logs: {{namespace: {ns}, pod: printer, capture: {{l: $.text}}}}\n"),
         )?;
-        let (json, junit) = (f.dir.join("report.json"), f.dir.join("junit.xml"));
-        let out = f
-            .kubeproof(&["--verbose", "--json", &json.display().to_string(), "--junit", &junit.display().to_string()])
-            .output()
-            .map_err(|e| e.to_string())?;
-        let text = all_output(&out);
-        assert_eq!(out.status.code(), Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
+        let (code, text) = f.run_writing_everything()?;
+        assert_eq!(code, Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
         assert!(text.contains("2 passed, 4 failed"), "every scenario ran, on a context with a Ready node:\n{text}");
         // The tokens were there to leak from, and are shown as fingerprints.
         for shown in [
@@ -612,16 +620,8 @@ fn no_token_from_a_pod(installation: local::Installation) -> Result<(), Failed> 
             assert!(text.contains(shown), "the run shows `{shown}`:\n{text}");
         }
         let written = f.written(&text);
-        for (pod, token) in &tokens {
-            for form in forms(token) {
-                for (place, contents) in &written {
-                    assert!(!contents.contains(&form), "pod {pod}'s token appears in {place} as `{}…`", &form[..12.min(form.len())]);
-                }
-            }
-        }
-        for (place, contents) in &written {
-            assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
-        }
+        let secrets: Vec<(&str, String)> = tokens.iter().map(|(pod, token)| (token.as_str(), format!("pod {pod}'s token"))).collect();
+        assert_kept_secret(&written, &secrets);
         Ok(())
     })
 }
@@ -753,16 +753,8 @@ steps:
             written.push((file.display().to_string(), String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned()));
         }
         assert!(written.iter().any(|(name, _)| name.ends_with("report.json")), "the report was written");
-        for token in &tokens {
-            for form in forms(token) {
-                for (place, contents) in &written {
-                    assert!(!contents.contains(&form), "a token kubectl ran as appears in {place} as `{}…`", &form[..12.min(form.len())]);
-                }
-            }
-        }
-        for (place, contents) in &written {
-            assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
-        }
+        let secrets: Vec<(&str, String)> = tokens.iter().map(|t| (t.as_str(), "a token kubectl ran as".to_string())).collect();
+        assert_kept_secret(&written, &secrets);
         Ok(())
     })
 }

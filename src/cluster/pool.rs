@@ -173,12 +173,16 @@ impl Pool {
                 *n -= 1;
                 false
             }
-            Some(_) => remaining.remove(&flags).is_some(),
+            Some(_) => {
+                remaining.remove(&flags);
+                true
+            }
             None => false,
         });
+        // Taken out under the lock, dropped after it: the cluster stops when its last user (the
+        // death watch, told by the generation) lets go.
         let retired = last.then(|| self.profiles.lock().ok()?.remove(&flags)).flatten();
         if retired.is_some() {
-            // The watch lets go of it; the cluster stops when the last user drops it.
             self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     }
