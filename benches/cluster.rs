@@ -53,7 +53,8 @@ fn main() {
     for i in 0..suite_runs {
         let (took, longest) = rt.block_on(async {
             let started = Instant::now();
-            let pool = Pool::open_for(&Target::Local(version.to_string()), &scenarios).await.expect("pool");
+            let needs: Vec<_> = scenarios.iter().map(kubeproof::scenario::Scenario::requirement).collect();
+            let pool = Pool::open_for(&Target::Local(version.to_string()), &needs).await.expect("pool");
             let reports = exec::run_all(&pool, &scenarios, &ExecOptions::default(), scenarios.len()).await.reports;
             let took = started.elapsed();
             let failed: Vec<&str> =

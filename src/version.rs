@@ -135,9 +135,7 @@ pub struct VersionRange {
 
 /// Why a range could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "`{input}` is not a version range: {why} (write e.g. \">=1.24\", \"<1.24\", \">=1.24, <1.30\", \"1.23\" or \"*\")"
-)]
+#[error("`{input}` is not a version range: {why} (write e.g. \">=1.24\", \"<1.24\", \">=1.24, <1.30\", \"1.23\" or \"*\")")]
 pub struct RangeError {
     pub input: String,
     pub why: String,

@@ -64,17 +64,10 @@ enum Special {
 /// How long one case may take: reading a FIFO or a device would block forever.
 const CASE_DEADLINE: Duration = Duration::from_secs(20);
 
-
-
 /// Text starting with a newline is dedented by its common leading spaces; other text is taken as is.
 fn dedent(text: &str) -> String {
     let Some(body) = text.strip_prefix('\n') else { return text.to_string() };
-    let indent = body
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches(' ').len())
-        .min()
-        .unwrap_or(0);
+    let indent = body.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start_matches(' ').len()).min().unwrap_or(0);
     let mut out = String::new();
     for line in body.lines() {
         out.push_str(line.get(indent..).unwrap_or("").trim_end_matches(' '));
@@ -112,7 +105,18 @@ fn lint_line(line: u64, says: &'static [&'static str], yaml: &str) -> Case {
 }
 
 fn survive(yaml: String) -> Case {
-    Case { name: "", stage: Stage::Survive, line: 0, column: None, says: &[], files: &[], real_dir: false, special: &[], in_file: None, yaml }
+    Case {
+        name: "",
+        stage: Stage::Survive,
+        line: 0,
+        column: None,
+        says: &[],
+        files: &[],
+        real_dir: false,
+        special: &[],
+        in_file: None,
+        yaml,
+    }
 }
 
 impl Case {
@@ -191,18 +195,12 @@ fn evaluate(case: &Case) -> (PathBuf, Outcome, Option<TempDir>) {
             }
         }));
         let _ = tx.send(outcome.map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
+            e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
         }));
     });
     match rx.recv_timeout(CASE_DEADLINE) {
         Ok(Ok(o)) => (path, o, guard),
-        Ok(Err(what)) => panic!(
-            "case `{}` panicked instead of returning a diagnostic: {what}\n--- yaml ---\n{}",
-            case.name, case.yaml
-        ),
+        Ok(Err(what)) => panic!("case `{}` panicked instead of returning a diagnostic: {what}\n--- yaml ---\n{}", case.name, case.yaml),
         Err(_) => panic!("case `{}` took more than {CASE_DEADLINE:?}: something blocked or looped", case.name),
     }
 }
@@ -280,9 +278,7 @@ fn run(case: &Case) {
                 }
             }
         }
-        (Stage::Parse, Outcome::Linted(diags)) => {
-            fail(format!("wanted a parse error, but it parsed; lint said:\n{}", show(&diags)))
-        }
+        (Stage::Parse, Outcome::Linted(diags)) => fail(format!("wanted a parse error, but it parsed; lint said:\n{}", show(&diags))),
         (Stage::Lint, Outcome::ParseError(found)) => fail(format!("wanted a lint error, but parsing failed:\n{}", show(&found))),
         (Stage::Lint, Outcome::Linted(diags)) => {
             // The diagnostic the case is about: the one whose message says everything wanted.
@@ -1621,8 +1617,7 @@ fn load_all_refuses_special_files_and_reads_outside_only_when_allowed() {
     let dir = base.join("scenarios");
     std::fs::create_dir_all(&dir).expect("create scenarios/");
     std::fs::write(base.join("outside.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: o}\n").expect("write");
-    std::fs::write(dir.join("reads-outside.yaml"), "description: d\nsteps:\n  - apply: {file: ../outside.yaml}\n")
-        .expect("write");
+    std::fs::write(dir.join("reads-outside.yaml"), "description: d\nsteps:\n  - apply: {file: ../outside.yaml}\n").expect("write");
     let made = std::process::Command::new("mkfifo").arg(dir.join("pipe.yaml")).status().expect("run mkfifo");
     assert!(made.success());
     std::os::unix::fs::symlink("/dev/zero", dir.join("zero.yaml")).expect("symlink");

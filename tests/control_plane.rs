@@ -9,14 +9,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use kubeproof::cluster::{Cluster, Profile};
 use kubeproof::cluster::local::process::{self, ProcessRecord};
 use kubeproof::cluster::local::{self, ClusterOptions, ClusterState, LocalCluster};
+use kubeproof::cluster::{Cluster, Profile};
 
 // The other helpers there serve the parse-only tests.
 #[allow(dead_code)]
@@ -84,7 +84,9 @@ fn lifecycle(installation: local::Installation) -> Result<(), Failed> {
         let server_port: u16 = local.server.rsplit(':').next().and_then(|p| p.parse().ok()).ok_or("server port")?;
         let dir = local.dir.clone();
         assert_eq!(mode(&dir), 0o700, "the cluster directory is private");
-        for file in ["kubeconfig", "state.json", "pki/ca.key", "pki/sa.key", "pki/etcd/ca.key", "pki/apiserver-etcd-client.key", "logs/etcd.log"] {
+        for file in
+            ["kubeconfig", "state.json", "pki/ca.key", "pki/sa.key", "pki/etcd/ca.key", "pki/apiserver-etcd-client.key", "logs/etcd.log"]
+        {
             assert_eq!(mode(&dir.join(file)), 0o600, "{file} is private");
         }
         let components = read_state(&dir).map(|s| s.components).unwrap_or_default();
@@ -113,10 +115,11 @@ fn profile_cluster_retired(installation: local::Installation) -> Result<(), Fail
     )
     .map_err(|e| format!("{e:?}"))?;
     rt().block_on(async {
-        let pool = Pool::open_for(&Target::Local(installation.version.to_string()), &scenarios).await?;
+        let needs: Vec<_> = scenarios.iter().map(kubeproof::scenario::Scenario::requirement).collect();
+        let pool = Pool::open_for(&Target::Local(installation.version.to_string()), &needs).await?;
         let profiled = scenarios.iter().find(|s| !s.spec.requires.profile().is_empty()).ok_or("a scenario with a profile")?;
         let dir = {
-            let cluster = pool.cluster_for(profiled).await?;
+            let cluster = pool.cluster_for(&profiled.requirement()).await?;
             cluster.kubeconfig.as_ref().and_then(|k| k.parent()).map(Path::to_path_buf).ok_or("a local cluster's directory")?
         };
         assert!(dir.is_dir(), "the profile's cluster runs in {}", dir.display());
@@ -206,7 +209,11 @@ fn no_token_in_output(installation: local::Installation) -> Result<(), Failed> {
     assert_eq!(bad.status.code(), Some(2), "an unknown step is bad input (exit 2)");
     // `kubectl create token` came with 1.24; before, the minted token is decoded instead.
     let v = installation.version;
-    let minted_by_kubectl = if (v.major, v.minor) >= (1, 24) { "  - kubectl: {args: [create, token, sa], save: k}\n  - jwt: {token: k}\n" } else { "  - jwt: {token: t}\n" };
+    let minted_by_kubectl = if (v.major, v.minor) >= (1, 24) {
+        "  - kubectl: {args: [create, token, sa], save: k}\n  - jwt: {token: k}\n"
+    } else {
+        "  - jwt: {token: t}\n"
+    };
     std::fs::write(
         dir.join("passes.yaml"),
         format!("description: prints tokens everywhere it could\nsteps:\n  - service-account: sa\n  - token: {{service-account: sa, save: t}}\n{minted_by_kubectl}"),
@@ -224,9 +231,9 @@ fn no_token_in_output(installation: local::Installation) -> Result<(), Failed> {
     assert_eq!(out.status.code(), Some(1), "one scenario fails on purpose:\n{text}");
     assert!(text.contains("1 passed, 1 failed"), "{text}");
     assert!(text.contains("sha256:"), "tokens are shown as fingerprints:\n{text}");
-    assert!(!kubeproof::exec::redact::contains_jwt(&text), "the output contains a token:\n{text}");
+    assert!(!kubeproof::redact::contains_jwt(&text), "the output contains a token:\n{text}");
     assert!(report.contains("\"verdict\""), "the JSON report was written");
-    assert!(!kubeproof::exec::redact::contains_jwt(&report), "the JSON report contains a token");
+    assert!(!kubeproof::redact::contains_jwt(&report), "the JSON report contains a token");
     Ok(())
 }
 
@@ -474,7 +481,8 @@ fn planted_states(root: &Path, clusters: &Path, sleeper: &mut std::process::Chil
     let (code, text) = kubeproof(&["cluster", "up", "--name", "n", "--version", "1.37.2", "--nodes", "2"])?;
     assert_eq!(code, Some(2), "up --nodes 2 is bad input:\n{text}");
     assert!(text.contains("--nodes") && text.contains("0..=1"), "{text}");
-    let (code, text) = kubeproof(&["cluster", "up", "--name", "n", "--version", "1.37.2", "--nodes", "1", "--image-archive", "/nonexistent/x.tar"])?;
+    let (code, text) =
+        kubeproof(&["cluster", "up", "--name", "n", "--version", "1.37.2", "--nodes", "1", "--image-archive", "/nonexistent/x.tar"])?;
     assert_eq!(code, Some(2), "a missing image archive is bad input:\n{text}");
     assert!(text.contains("--image-archive /nonexistent/x.tar: no such file"), "{text}");
     assert!(!clusters.join("n").exists(), "nothing was started");
@@ -624,23 +632,24 @@ fn flags_are_kubeadms(installation: local::Installation) -> Result<(), Failed> {
                 let ok = match want {
                     Kubeadm::Is(v) | Kubeadm::Ours(v) => got == *v,
                     Kubeadm::File(name) => Path::new(got) == dir.join(name) && Path::new(got).is_file(),
-                    Kubeadm::Port => got
-                        .trim_start_matches("https://127.0.0.1:")
-                        .parse::<u16>()
-                        .is_ok_and(|p| p > 0),
+                    Kubeadm::Port => got.trim_start_matches("https://127.0.0.1:").parse::<u16>().is_ok_and(|p| p > 0),
                 };
                 if !ok {
-                    problems.push(format!("{component} --{flag}={got}: expected {}", match want {
-                        Kubeadm::Is(v) => format!("kubeadm's {v}"),
-                        Kubeadm::Ours(v) => format!("{v} (a documented difference)"),
-                        Kubeadm::File(name) => format!("the file {name} of the cluster directory"),
-                        Kubeadm::Port => "a loopback port".to_string(),
-                    }));
+                    problems.push(format!(
+                        "{component} --{flag}={got}: expected {}",
+                        match want {
+                            Kubeadm::Is(v) => format!("kubeadm's {v}"),
+                            Kubeadm::Ours(v) => format!("{v} (a documented difference)"),
+                            Kubeadm::File(name) => format!("the file {name} of the cluster directory"),
+                            Kubeadm::Port => "a loopback port".to_string(),
+                        }
+                    ));
                 }
             }
             for (flag, _) in &running {
                 if !expected.iter().any(|(f, _)| f == flag) && !added_flags(component).contains(&flag.as_str()) {
-                    problems.push(format!("{component} has --{flag}, which kubeadm does not pass and docs/control-plane.md does not explain"));
+                    problems
+                        .push(format!("{component} has --{flag}, which kubeadm does not pass and docs/control-plane.md does not explain"));
                 }
             }
         }

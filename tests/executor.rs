@@ -162,10 +162,8 @@ fn serve(conn: TcpStream, config: Arc<rustls::ServerConfig>, handler: &Handler, 
             return;
         }
     };
-    let head = format!(
-        "HTTP/1.1 {code} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    let head =
+        format!("HTTP/1.1 {code} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     let stream = stream.get_mut();
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(body.as_bytes());
@@ -191,11 +189,8 @@ fn read_request(stream: &mut impl BufRead) -> Option<Request> {
         let (name, value) = line.split_once(':')?;
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
-    let length = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
+    let length =
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     stream.read_exact(&mut body).ok()?;
     Some(Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() })
@@ -272,7 +267,10 @@ async fn required_flags_of_either_component_make_a_context_not_applicable() {
     let cluster = stub.cluster().await;
     let opts = ExecOptions::default();
     for (requires, needs) in [
-        ("controller-manager-args: [--service-account-private-key-file=]", "needs kube-controller-manager --service-account-private-key-file=;"),
+        (
+            "controller-manager-args: [--service-account-private-key-file=]",
+            "needs kube-controller-manager --service-account-private-key-file=;",
+        ),
         ("apiserver-args: [--a=1]\n  controller-manager-args: [--b=2]", "needs kube-apiserver --a=1; kube-controller-manager --b=2;"),
     ] {
         let text = format!("description: flags\nrequires:\n  {requires}\nsteps:\n  - service-account: sa\n");
@@ -280,9 +278,16 @@ async fn required_flags_of_either_component_make_a_context_not_applicable() {
         let report = exec::execute(&cluster, &scenario, &opts).await;
         assert_eq!(report.verdict, Verdict::NotApplicable, "{report:#?}");
         let reason = report.reason.unwrap_or_default();
-        assert!(reason.starts_with(needs) && reason.ends_with("kubeproof cannot see the flags of context stub (run it with --local)"), "{reason}");
+        assert!(
+            reason.starts_with(needs) && reason.ends_with("kubeproof cannot see the flags of context stub (run it with --local)"),
+            "{reason}"
+        );
     }
-    assert!(stub.requests().iter().all(|r| r.path == "/version"), "nothing but /version was asked: {:?}", stub.requests().iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert!(
+        stub.requests().iter().all(|r| r.path == "/version"),
+        "nothing but /version was asked: {:?}",
+        stub.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
 }
 
 /// A scenario requiring a node, on a context: it runs when that many nodes are Ready, and is
@@ -323,7 +328,10 @@ async fn required_nodes_are_counted_among_a_contexts_ready_nodes() {
     // Flags cannot be seen on a context whatever its nodes: those are said, the nodes not listed.
     let before = stub.requests().len();
     let report = exec::execute(&cluster, &scenario("{nodes: 1, apiserver-args: [--a=1]}"), &opts).await;
-    assert_eq!(report.reason.as_deref(), Some("needs kube-apiserver --a=1; kubeproof cannot see the flags of context stub (run it with --local)"));
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("needs kube-apiserver --a=1; kubeproof cannot see the flags of context stub (run it with --local)")
+    );
     assert_eq!(stub.requests().len(), before, "nothing sent");
 
     *nodes.lock().unwrap() = json!([node("a", Some("False")), node("b", Some("True"))]);
@@ -357,7 +365,10 @@ async fn logs_of_a_missing_container_fail_with_the_servers_message() {
     let stub = Stub::start(move |r| r.path_only().ends_with("/pods/p/log").then(|| status(400, "BadRequest", message)));
     let report = run(&stub, "  - logs: {pod: p, container: c, tail-lines: 5}\n").await;
     let (_, _, error) = step_failure(&report);
-    assert_eq!(error, StepError::Api { code: 400, reason: "BadRequest".into(), message: format!("cannot read the log of pod p container c: {message}") });
+    assert_eq!(
+        error,
+        StepError::Api { code: 400, reason: "BadRequest".into(), message: format!("cannot read the log of pod p container c: {message}") }
+    );
     let sent = stub.requests().into_iter().find(|r| r.path_only().ends_with("/log")).expect("the log was asked for");
     for part in ["container=c", "tailLines=5", "limitBytes=1048577"] {
         assert!(sent.path.contains(part), "{part} in {}", sent.path);
@@ -384,9 +395,8 @@ async fn a_401_without_an_expected_status_fails_the_step_with_the_servers_messag
 #[tokio::test]
 async fn a_403_against_an_expected_200_names_the_second_step_and_both_statuses() {
     let stub = Stub::start(|r| {
-        (r.path_only() == "/api/v1/nodes").then(|| {
-            status(403, "Forbidden", r#"nodes is forbidden: User "system:anonymous" cannot list resource "nodes""#)
-        })
+        (r.path_only() == "/api/v1/nodes")
+            .then(|| status(403, "Forbidden", r#"nodes is forbidden: User "system:anonymous" cannot list resource "nodes""#))
     });
     let steps = "  - call: {as: anonymous, path: /version}\n  - call:\n      as: anonymous\n      path: /api/v1/nodes\n      status: 200\n";
     let report = run(&stub, steps).await;
@@ -460,7 +470,8 @@ async fn a_409_conflict_on_apply_is_reported_with_code_reason_and_message() {
 
 #[tokio::test]
 async fn a_422_invalid_on_apply_is_reported_with_code_reason_and_message() {
-    let message = r#"ConfigMap "settings" is invalid: data[a b]: Invalid value: "a b": a valid config key must consist of alphanumeric characters"#;
+    let message =
+        r#"ConfigMap "settings" is invalid: data[a b]: Invalid value: "a b": a valid config key must consist of alphanumeric characters"#;
     let stub = Stub::start(move |r| (r.method == "PATCH").then(|| status(422, "Invalid", message)));
     let report = run(&stub, APPLY_CONFIGMAP).await;
     let (_, _, error) = step_failure(&report);
@@ -469,9 +480,7 @@ async fn a_422_invalid_on_apply_is_reported_with_code_reason_and_message() {
 
 #[tokio::test]
 async fn a_500_as_admin_is_a_mismatch_that_keeps_the_message() {
-    let stub = Stub::start(|r| {
-        (r.path_only() == "/api/v1/nodes").then(|| status(500, "InternalError", "etcdserver: request timed out"))
-    });
+    let stub = Stub::start(|r| (r.path_only() == "/api/v1/nodes").then(|| status(500, "InternalError", "etcdserver: request timed out")));
     let report = run(&stub, "  - call: {as: admin, path: /api/v1/nodes}\n").await;
     let (_, _, error) = step_failure(&report);
     assert_eq!(
@@ -501,9 +510,8 @@ async fn malformed_json_is_kept_as_text_and_assertions_on_it_fail() {
 
 #[tokio::test]
 async fn malformed_json_in_a_list_the_executor_reads_is_an_error_not_a_panic() {
-    let stub = Stub::start(|r| {
-        (r.method == "GET" && r.path_only().ends_with("/configmaps")).then(|| Reply::Json(200, "{\"items\": [".into()))
-    });
+    let stub =
+        Stub::start(|r| (r.method == "GET" && r.path_only().ends_with("/configmaps")).then(|| Reply::Json(200, "{\"items\": [".into())));
     let report = run(&stub, "  - get: {kind: ConfigMap, name: settings}\n").await;
     let (_, position, error) = step_failure(&report);
     assert_eq!(position, at(3, 5));
@@ -513,17 +521,12 @@ async fn malformed_json_in_a_list_the_executor_reads_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn a_slow_answer_times_out_with_what_the_step_waited_for() {
-    let stub = Stub::start(|r| {
-        (r.path_only() == "/slow").then(|| Reply::Slow(Duration::from_secs(4), 200, "{}".into()))
-    });
+    let stub = Stub::start(|r| (r.path_only() == "/slow").then(|| Reply::Slow(Duration::from_secs(4), 200, "{}".into())));
     let started = Instant::now();
     let report = run(&stub, "  - call: {as: anonymous, path: /slow, timeout: 1s}\n").await;
     let (step, position, error) = step_failure(&report);
     assert_eq!((step, position), (0, at(3, 5)));
-    assert_eq!(
-        error,
-        StepError::Timeout { after_ms: 1000, waiting_for: "calling GET /slow".into(), last_seen: None }
-    );
+    assert_eq!(error, StepError::Timeout { after_ms: 1000, waiting_for: "calling GET /slow".into(), last_seen: None });
     assert!(started.elapsed() < Duration::from_secs(4), "the step did not wait for the answer: {:?}", started.elapsed());
 }
 
@@ -582,7 +585,8 @@ async fn one_content_type_per_request_whoever_sends_it() {
         let requests: Vec<&Request> = sent.iter().filter(|r| r.path == path).collect();
         assert_eq!(requests.len(), 2, "{path}: once as anonymous, once as admin");
         for r in requests {
-            let types: Vec<&str> = r.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str()).collect();
+            let types: Vec<&str> =
+                r.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str()).collect();
             assert_eq!(types, [content_type], "{} {path}: exactly one Content-Type", r.method);
             assert_eq!(r.body, body, "{path}: the body as sent");
         }
@@ -660,7 +664,7 @@ async fn a_token_the_server_echoes_is_redacted_in_the_failure() {
     assert_eq!(sent.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()), "the saved token was sent");
     let (step, position, error) = step_failure(&report);
     assert_eq!((step, position), (1, at(4, 5)));
-    let fingerprint = kubeproof::exec::redact::fingerprint(TOKEN);
+    let fingerprint = kubeproof::redact::fingerprint(TOKEN);
     assert_eq!(
         error,
         StepError::Mismatch {
@@ -739,7 +743,8 @@ async fn an_eventual_get_reads_again_until_the_object_exists_and_holds() {
             _ => config_map_list(ns, Some(json!({"ready": "yes"}))),
         })
     });
-    let steps = "  - get: {kind: ConfigMap, name: settings, eventually: true, timeout: 5s, expect: [{path: $.data.ready, equals: 'yes'}]}\n";
+    let steps =
+        "  - get: {kind: ConfigMap, name: settings, eventually: true, timeout: 5s, expect: [{path: $.data.ready, equals: 'yes'}]}\n";
     let report = run(&stub, steps).await;
     assert_eq!(report.verdict, Verdict::Passed, "{report:#?}");
     assert_eq!(lists.load(Ordering::SeqCst), 4, "two reads found nothing, one found it not ready");
@@ -799,7 +804,8 @@ async fn an_eventual_kubectl_runs_again_until_its_exit_holds() {
 
 /// A Status of 422 that echoes what was sent, as the API server does for invalid values.
 fn echoing_422(sent: &str) -> Reply {
-    let message = format!(r#"ConfigMap "settings" is invalid: metadata.labels: Invalid value: "{sent}": must be no more than 63 characters"#);
+    let message =
+        format!(r#"ConfigMap "settings" is invalid: metadata.labels: Invalid value: "{sent}": must be no more than 63 characters"#);
     let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
         "reason": "Invalid", "code": 422, "details": {"name": "settings", "kind": "ConfigMap",
         "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: \"{sent}\""), "field": "metadata.labels"}]}});
@@ -810,7 +816,11 @@ fn echoing_422(sent: &str) -> Reply {
 async fn an_expected_refusal_of_an_apply_passes_and_its_cleanup_finds_nothing_to_delete() {
     // Applied into another namespace, so the cleanup deletes it by name: the object was recorded
     // before it was sent, never existed, and its 404 at cleanup is not a problem.
-    let stub = Stub::start(|r| (r.method == "PATCH").then(|| status(422, "Invalid", r#"ConfigMap "settings" is invalid: data: Forbidden: field is immutable when `immutable` is set"#)));
+    let stub = Stub::start(|r| {
+        (r.method == "PATCH").then(|| {
+            status(422, "Invalid", r#"ConfigMap "settings" is invalid: data: Forbidden: field is immutable when `immutable` is set"#)
+        })
+    });
     let steps = "  - apply:\n      status: 422\n      manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: elsewhere}, data: {a: b}}\n      expect:\n        - {path: $.body.reason, equals: Invalid}\n        - {path: $.body.code, equals: 422}\n";
     let report = run(&stub, steps).await;
     assert_eq!(report.verdict, Verdict::Passed, "{report:#?}");
@@ -828,7 +838,8 @@ async fn an_expected_refusal_of_an_apply_passes_and_its_cleanup_finds_nothing_to
 #[tokio::test]
 async fn an_apply_refused_with_another_status_than_expected_names_both() {
     let stub = Stub::start(|r| (r.method == "PATCH").then(|| status(409, "Conflict", "Apply failed with 1 conflict")));
-    let report = run(&stub, "  - apply:\n      status: 422\n      manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: settings}}\n").await;
+    let report =
+        run(&stub, "  - apply:\n      status: 422\n      manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: settings}}\n").await;
     let (step, position, error) = step_failure(&report);
     assert_eq!((step, position), (0, at(3, 5)));
     assert_eq!(
@@ -848,7 +859,11 @@ async fn a_delete_or_get_of_what_is_not_there_is_a_404_to_expect() {
     let report = run(&stub, steps).await;
     let (step, position, error) = step_failure(&report);
     assert_eq!(report.steps.len(), 2, "the expected 404s passed: {:#?}", report.steps);
-    assert!(report.steps[0].summary.starts_with("delete ConfigMap/gone → 404: the stub does not serve DELETE "), "{}", report.steps[0].summary);
+    assert!(
+        report.steps[0].summary.starts_with("delete ConfigMap/gone → 404: the stub does not serve DELETE "),
+        "{}",
+        report.steps[0].summary
+    );
     assert!(report.steps[1].summary.starts_with("get ConfigMap gone → 404: "), "{}", report.steps[1].summary);
     // Without `status`, the same 404 fails the step with the server's code, reason and message.
     assert_eq!((step, position), (2, at(5, 5)));
@@ -862,11 +877,14 @@ async fn a_refusal_that_echoes_a_token_is_redacted_with_and_without_status() {
     // A JWT-shaped value sent as a label: the server's message repeats it.
     let jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6InN0dWIifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6eDp5In0.c2lnbmF0dXJlLW9mLXRoZS1zdHVi";
     let stub = Stub::start(move |r| {
-        (r.method == "PATCH").then(|| echoing_422(r.body.split("\"leak\":\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default()))
+        (r.method == "PATCH")
+            .then(|| echoing_422(r.body.split("\"leak\":\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default()))
     });
     let manifest = format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: settings, labels: {{leak: '{jwt}'}}}}}}");
     // Expected, but an assertion fails: the document and summary are in the failure.
-    let with_status = format!("  - apply:\n      status: 422\n      manifest: {manifest}\n      expect:\n        - {{path: '$.body.details.causes[0].message', equals: x}}\n");
+    let with_status = format!(
+        "  - apply:\n      status: 422\n      manifest: {manifest}\n      expect:\n        - {{path: '$.body.details.causes[0].message', equals: x}}\n"
+    );
     // Not expected: the refusal is the failure.
     let without = format!("  - apply:\n      manifest: {manifest}\n");
     for steps in [with_status, without] {

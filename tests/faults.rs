@@ -20,8 +20,8 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, ListParams, PostParams};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use kubeproof::cluster::{Cluster, Profile};
 use kubeproof::cluster::local::{self, ClusterOptions, LocalCluster};
+use kubeproof::cluster::{Cluster, Profile};
 
 // The other helpers there serve the parse-only tests.
 #[allow(dead_code)]
@@ -285,7 +285,7 @@ fn assert_kept_secret(written: &[(String, String)], secrets: &[(&str, String)]) 
         }
     }
     for (place, contents) in written {
-        assert!(!kubeproof::exec::redact::contains_jwt(contents), "a JWT appears in {place}");
+        assert!(!kubeproof::redact::contains_jwt(contents), "a JWT appears in {place}");
     }
 }
 
@@ -724,21 +724,29 @@ steps:
             assert_eq!(read(base("mode")).trim(), format!("600 {uid}"), "{} is private", kubeconfig.display());
             assert_eq!(read(base("dirmode")).trim(), format!("700 {uid}"), "its directory is private");
             assert!(kubeconfig.starts_with(runtime.join("kubeproof")), "under the runtime directory: {}", kubeconfig.display());
-            assert!(!kubeconfig.exists() && !kubeconfig.parent().is_some_and(Path::exists), "{} is gone after its step", kubeconfig.display());
+            assert!(
+                !kubeconfig.exists() && !kubeconfig.parent().is_some_and(Path::exists),
+                "{} is gone after its step",
+                kubeconfig.display()
+            );
             let config: serde_json::Value = serde_json::from_str(&read(base("kubeconfig"))).map_err(|e| e.to_string())?;
             let users = config["users"].as_array().cloned().unwrap_or_default();
             assert_eq!(users.len(), 1, "one user: {config}");
             assert_eq!(users[0]["user"], serde_json::json!({"token": "CUT"}), "the token and nothing of the admin's: {config}");
             let cluster = &config["clusters"][0]["cluster"];
             assert!(cluster["server"].as_str().is_some_and(|s| s == f.local.server), "the context's server: {config}");
-            assert!(cluster["certificate-authority-data"].is_string() && cluster["insecure-skip-tls-verify"].is_null(), "its CA, verified: {config}");
+            assert!(
+                cluster["certificate-authority-data"].is_string() && cluster["insecure-skip-tls-verify"].is_null(),
+                "its CA, verified: {config}"
+            );
             let token = read(base("token")).trim().to_string();
             assert!(token.len() > 100, "a token was in the file");
             tokens.push(token);
             seen.push((args, env));
         }
         assert_eq!(seen.len(), 5, "five kubectl steps ran as a token (one timed out)");
-        let left: Vec<PathBuf> = std::fs::read_dir(runtime.join("kubeproof")).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect();
+        let left: Vec<PathBuf> =
+            std::fs::read_dir(runtime.join("kubeproof")).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect();
         assert!(left.is_empty(), "nothing is left in the runtime directory: {left:?}");
 
         let mut written = vec![("stdout+stderr".to_string(), text.clone())];
@@ -779,7 +787,7 @@ fn finally_and_diagnostics(installation: local::Installation) -> Result<(), Fail
         let minted = sas.create_token_request("default", &PostParams::default(), &request).await.map_err(|e| e.to_string())?;
         let minted = minted.status.and_then(|s| s.token).ok_or("no token minted")?;
         // What a kube-apiserver at high verbosity, or a bootstrap, writes into the log.
-        let suffix = kubeproof::exec::random_suffix(12);
+        let suffix = kubeproof::random::suffix(12);
         let bearer = format!("static0token1file2credential3{suffix}");
         let bootstrap = format!("{}.{}", &suffix[..6], "0123456789qrstuv");
         let logs = local::component_logs(&f.local.dir);
@@ -912,7 +920,7 @@ finally:
                     }
                 }
             }
-            assert!(shown.iter().all(|out| !kubeproof::exec::redact::contains_jwt(out)));
+            assert!(shown.iter().all(|out| !kubeproof::redact::contains_jwt(out)));
         }
         assert!(text::details(&reports[0].1).contains("Warning Leak ConfigMap/settings: token <token sha256:"));
         let left = f.labelled_leftovers().await;
@@ -1235,7 +1243,8 @@ fn sigkill_with_node(installation: local::Installation) -> Result<(), Failed> {
 /// started, once a container of its runs `sleep 3600`.
 fn running_pod_of(owner: u32) -> Option<(String, PathBuf, String)> {
     for entry in std::fs::read_dir(local::cache_root().join("clusters")).ok()?.flatten() {
-        let Ok(state) = serde_json::from_slice::<local::ClusterState>(&std::fs::read(entry.path().join("state.json")).unwrap_or_default()) else {
+        let Ok(state) = serde_json::from_slice::<local::ClusterState>(&std::fs::read(entry.path().join("state.json")).unwrap_or_default())
+        else {
             continue;
         };
         let Some(node) = state.node.filter(|_| state.owner == owner) else { continue };

@@ -115,8 +115,36 @@ const HUGE_DURATIONS: &[&str] = &[
 ];
 
 const ODD_YAML: &[&str] = &[
-    "&a", "*a", "*nothing", "!!binary", "!!str", "!custom", "? ", "---", "...", "%YAML 1.2", "<<: *a", "\t", "|", ">-",
-    "{", "}", "[", "]", ",", ":", "#", "'", "\"", "\\", "\0", "\u{feff}", "\r", "${", "$${x}", "${namespace",
+    "&a",
+    "*a",
+    "*nothing",
+    "!!binary",
+    "!!str",
+    "!custom",
+    "? ",
+    "---",
+    "...",
+    "%YAML 1.2",
+    "<<: *a",
+    "\t",
+    "|",
+    ">-",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "#",
+    "'",
+    "\"",
+    "\\",
+    "\0",
+    "\u{feff}",
+    "\r",
+    "${",
+    "$${x}",
+    "${namespace",
 ];
 
 /// A lone byte, truncated sequences, a surrogate, a 5-byte form and an overlong slash.
@@ -241,7 +269,9 @@ fn mutate(rng: &mut StdRng, text: &mut Vec<u8>) -> &'static str {
             };
             let path = format!("\"{path}\"");
             if !replace_keyed(&mut lines, &["path:"], &path) {
-                lines.push(format!("  - get: {{kind: Pod, expect: [{{path: {path}, exists: true}}], capture: {{x: {path}}}}}\n").into_bytes());
+                lines.push(
+                    format!("  - get: {{kind: Pod, expect: [{{path: {path}, exists: true}}], capture: {{x: {path}}}}}\n").into_bytes(),
+                );
             }
             "deep JSONPath"
         }
@@ -317,8 +347,26 @@ fn replace_values(rng: &mut StdRng, lines: &mut [Vec<u8>], value: impl Fn(&mut S
 fn generate(rng: &mut StdRng) -> Vec<u8> {
     let value = |rng: &mut StdRng| -> String {
         let pool = [
-            "sa", "${namespace}", "${nope}", "\"\"", "~", "[]", "{}", "0", "-1", "10x", "1h", "99999999999h", "admin",
-            "\"$.status\"", "\"$[\"", "*a", "&a x", "\"\\xff\"", "|\n  block\n", "[a, [b, [c]]]",
+            "sa",
+            "${namespace}",
+            "${nope}",
+            "\"\"",
+            "~",
+            "[]",
+            "{}",
+            "0",
+            "-1",
+            "10x",
+            "1h",
+            "99999999999h",
+            "admin",
+            "\"$.status\"",
+            "\"$[\"",
+            "*a",
+            "&a x",
+            "\"\\xff\"",
+            "|\n  block\n",
+            "[a, [b, [c]]]",
         ];
         let mut v = pick(rng, &pool).to_string();
         if rng.gen_range(0..10) == 0 {
@@ -339,7 +387,13 @@ fn generate(rng: &mut StdRng) -> Vec<u8> {
             0 => format!("  - service-account: {}\n", value(rng)),
             1 => format!("  - token: {{service-account: {}, duration: {}, save: {}}}\n", value(rng), pick(rng, HUGE_DURATIONS), value(rng)),
             2 => format!("  - secret-token: {{secret: {}, save: {}}}\n", value(rng), value(rng)),
-            3 => format!("  - call: {{as: {}, path: {}, status: {}, timeout: {}}}\n", value(rng), value(rng), value(rng), pick(rng, HUGE_DURATIONS)),
+            3 => format!(
+                "  - call: {{as: {}, path: {}, status: {}, timeout: {}}}\n",
+                value(rng),
+                value(rng),
+                value(rng),
+                pick(rng, HUGE_DURATIONS)
+            ),
             4 => format!("  - jwt: {{token: {}, expect: [{{path: {}, exists: true}}]}}\n", value(rng), value(rng)),
             5 => format!("  - compare-tokens: {{a: {}, b: {}, same: {}}}\n", value(rng), value(rng), value(rng)),
             6 => format!("  - get: {{kind: {}, name: {}, capture: {{x: {}}}}}\n", value(rng), value(rng), value(rng)),
@@ -462,10 +516,7 @@ fn loader_and_linter_survive_mutated_and_generated_scenarios() {
 
     let fixed = run(FIXED_SEED, (MIN_FIXED_INPUTS, MAX_FIXED_INPUTS), Some(started + TIME_BOX), &dir, &seeds);
     let fixed_time = started.elapsed();
-    let random_seed = std::env::var("KUBEPROOF_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::thread_rng().r#gen());
+    let random_seed = std::env::var("KUBEPROOF_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| rand::thread_rng().r#gen());
     println!("fuzz: random seed {random_seed} (replay: KUBEPROOF_FUZZ_SEED={random_seed} cargo test --test fuzz -- --nocapture)");
     let random = run(random_seed, (RANDOM_INPUTS, RANDOM_INPUTS), None, &dir, &seeds);
 

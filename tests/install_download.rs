@@ -131,12 +131,8 @@ impl Release {
         }
         let etcd = format!("#!/bin/sh\necho 'etcd stand-in {ETCD}'\n").into_bytes();
         let tarball = etcd_tarball(&etcd);
-        let sums = format!(
-            "{}  etcd-{ETCD}-linux-other.tar.gz\n{}  {}\n",
-            sha256(b"another architecture"),
-            sha256(&tarball),
-            Release::tarball()
-        );
+        let sums =
+            format!("{}  etcd-{ETCD}-linux-other.tar.gz\n{}  {}\n", sha256(b"another architecture"), sha256(&tarball), Release::tarball());
         files.insert(Release::etcd_path("SHA256SUMS"), sums.into_bytes());
         files.insert(Release::etcd_path(&Release::tarball()), tarball);
         binaries.insert("etcd", etcd);
@@ -197,7 +193,8 @@ fn install(scratch: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap());
     // Nothing from the caller's environment may steer these runs elsewhere.
-    for var in ["KUBEPROOF_SOURCE", "KUBEPROOF_MIRROR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+    for var in ["KUBEPROOF_SOURCE", "KUBEPROOF_MIRROR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]
+    {
         cmd.env_remove(var);
     }
     for (k, v) in env {
@@ -212,7 +209,10 @@ fn install(scratch: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         if started.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("kubeproof cluster install {args:?} did not finish within 60 s:\n{}", std::fs::read_to_string(&err_path).unwrap_or_default());
+            panic!(
+                "kubeproof cluster install {args:?} did not finish within 60 s:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };

@@ -11,8 +11,8 @@ use std::time::Duration;
 use kubeproof::interrupt::Signal;
 use kubeproof::report::document::Document;
 use kubeproof::report::{
-    ComponentLog, Diagnostics, EventLine, Failure, ObjectState, Phase, Position, RunOutcome, ScenarioReport, StepError,
-    StepRecord, Stopped, Verdict, github, junit, text,
+    ComponentLog, Diagnostics, EventLine, Failure, ObjectState, Phase, Position, RunOutcome, ScenarioReport, StepError, StepRecord,
+    Stopped, Verdict, github, junit, text,
 };
 use kubeproof::scenario::assertion::Mismatch;
 
@@ -23,8 +23,8 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} ({e}); create it with KUBEPROOF_BLESS=1", path.display()));
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {} ({e}); create it with KUBEPROOF_BLESS=1", path.display()));
     if expected != actual {
         let diff = similar::TextDiff::from_lines(expected.as_str(), actual);
         panic!(
@@ -87,10 +87,32 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
     }
 }
 
-fn failed(name: &str, cluster: &str, millis: u64, step_index: Option<usize>, position: Position, keyword: &str, error: StepError) -> ScenarioReport {
-    let phase = if step_index.is_some() { Phase::Step } else if keyword == "cleanup" { Phase::Cleanup } else { Phase::Setup };
+fn failed(
+    name: &str,
+    cluster: &str,
+    millis: u64,
+    step_index: Option<usize>,
+    position: Position,
+    keyword: &str,
+    error: StepError,
+) -> ScenarioReport {
+    let phase = if step_index.is_some() {
+        Phase::Step
+    } else if keyword == "cleanup" {
+        Phase::Cleanup
+    } else {
+        Phase::Setup
+    };
     ScenarioReport {
-        failure: Some(Failure { phase, step: step_index, position, keyword: keyword.into(), error, diagnostics: None, included_from: Vec::new() }),
+        failure: Some(Failure {
+            phase,
+            step: step_index,
+            position,
+            keyword: keyword.into(),
+            error,
+            diagnostics: None,
+            included_from: Vec::new(),
+        }),
         ..base(name, cluster, Verdict::Failed, millis)
     }
 }
@@ -110,7 +132,14 @@ fn diagnostics() -> Diagnostics {
     Diagnostics {
         events: Some(vec![
             event("2026-01-02T03:04:05Z", "Normal", "Scheduled", "Pod/web-0", "Successfully assigned ns/web-0 to node-1", None),
-            event("2026-01-02T03:04:09Z", "Warning", "BackOff", "Pod/web-0", "Back-off restarting <failed> container & \"web\"\nagain", Some(4)),
+            event(
+                "2026-01-02T03:04:09Z",
+                "Warning",
+                "BackOff",
+                "Pod/web-0",
+                "Back-off restarting <failed> container & \"web\"\nagain",
+                Some(4),
+            ),
         ]),
         earlier_events: 3,
         objects: vec![
@@ -388,18 +417,45 @@ fn junit_follows_the_schema() {
 #[test]
 fn the_junit_rules_catch_what_ci_servers_refuse() {
     let cases = [
-        ("<testsuites><testsuite tests=\"1\" failures=\"0\" errors=\"0\"/></testsuites>", "`testsuite` lacks the required attribute `name`"),
-        ("<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\" file=\"f\"/></testsuite></testsuites>", "`testcase` has an attribute `file`"),
-        ("<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\" time=\"1.5s\"><testcase name=\"x\"/></testsuite></testsuites>", "`time=\"1.5s\"`"),
-        ("<testsuites><testsuite name=\"a\" tests=\"2\" failures=\"0\" errors=\"0\"><testcase name=\"x\"/></testsuite></testsuites>", "says tests=\"2\" but holds 1"),
-        ("<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"><failure/></testcase></testsuite></testsuites>", "says failures=\"0\" but holds 1"),
+        (
+            "<testsuites><testsuite tests=\"1\" failures=\"0\" errors=\"0\"/></testsuites>",
+            "`testsuite` lacks the required attribute `name`",
+        ),
+        (
+            "<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\" file=\"f\"/></testsuite></testsuites>",
+            "`testcase` has an attribute `file`",
+        ),
+        (
+            "<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\" time=\"1.5s\"><testcase name=\"x\"/></testsuite></testsuites>",
+            "`time=\"1.5s\"`",
+        ),
+        (
+            "<testsuites><testsuite name=\"a\" tests=\"2\" failures=\"0\" errors=\"0\"><testcase name=\"x\"/></testsuite></testsuites>",
+            "says tests=\"2\" but holds 1",
+        ),
+        (
+            "<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"><failure/></testcase></testsuite></testsuites>",
+            "says failures=\"0\" but holds 1",
+        ),
         ("<testsuites><testcase name=\"x\"/></testsuites>", "`testcase` inside `testsuites`"),
-        ("<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"><failure><system-out/></failure></testcase></testsuite></testsuites>", "`system-out` inside `failure`"),
+        (
+            "<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"><failure><system-out/></failure></testcase></testsuite></testsuites>",
+            "`system-out` inside `failure`",
+        ),
         ("<testsuites><testsuite name=\"a\" tests=\"x\" failures=\"0\" errors=\"0\"/></testsuites>", "`tests=\"x\"`, which is not a count"),
         ("<testsuites><testsuite name=\"a\"", "not well-formed"),
-        ("<testsuites name=\"k\" tests=\"3\"><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"/></testsuite></testsuites>", "says tests=\"3\" but its suites hold 1"),
-        ("<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"><system-out>\u{1}</system-out></testcase></testsuite></testsuites>", "a character XML 1.0 cannot carry"),
-        ("<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\">loose text</testcase></testsuite></testsuites>", "text inside `testcase`"),
+        (
+            "<testsuites name=\"k\" tests=\"3\"><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"/></testsuite></testsuites>",
+            "says tests=\"3\" but its suites hold 1",
+        ),
+        (
+            "<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\"><system-out>\u{1}</system-out></testcase></testsuite></testsuites>",
+            "a character XML 1.0 cannot carry",
+        ),
+        (
+            "<testsuites><testsuite name=\"a\" tests=\"1\" failures=\"0\" errors=\"0\"><testcase name=\"x\">loose text</testcase></testsuite></testsuites>",
+            "text inside `testcase`",
+        ),
     ];
     for (xml, expected) in cases {
         let problems = junit_schema::violations(xml);
@@ -442,7 +498,13 @@ mod junit_schema {
     const RERUN: &[&str] = &["stackTrace", "system-out", "system-err"];
 
     const RULES: &[Rule] = &[
-        Rule { element: "testsuites", required: &[], optional: &["name", "time", "tests", "failures", "errors"], children: &["testsuite"], text: false },
+        Rule {
+            element: "testsuites",
+            required: &[],
+            optional: &["name", "time", "tests", "failures", "errors"],
+            children: &["testsuite"],
+            text: false,
+        },
         Rule {
             element: "testsuite",
             required: &["name", "tests", "failures", "errors"],
@@ -454,7 +516,17 @@ mod junit_schema {
             element: "testcase",
             required: &["name"],
             optional: &["time", "classname", "group"],
-            children: &["skipped", "error", "failure", "rerunFailure", "rerunError", "flakyFailure", "flakyError", "system-out", "system-err"],
+            children: &[
+                "skipped",
+                "error",
+                "failure",
+                "rerunFailure",
+                "rerunError",
+                "flakyFailure",
+                "flakyError",
+                "system-out",
+                "system-err",
+            ],
             text: false,
         },
         Rule { element: "failure", required: &[], optional: &["type", "message"], children: &[], text: true },

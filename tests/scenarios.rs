@@ -23,13 +23,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use tokio::sync::OnceCell;
 
-use kubeproof::cluster::{ClusterError, ContextTarget};
 use kubeproof::cluster::local;
-use kubeproof::version::KubeVersion;
 use kubeproof::cluster::pool::{Pool, Sharing, Target};
-use kubeproof::exec::{self, ExecOptions, redact};
+use kubeproof::cluster::{ClusterError, ContextTarget};
+use kubeproof::exec::{self, ExecOptions};
+use kubeproof::redact;
 use kubeproof::report::{Verdict, text};
 use kubeproof::scenario::{Scenario, cases, discover, lint};
+use kubeproof::version::KubeVersion;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -62,10 +63,8 @@ struct Suite {
 }
 
 /// Token behaviour on every release; checks beyond tokens on the newest.
-const SUITES: [Suite; 2] = [
-    Suite { dir: "scenarios", prefix: "", newest_only: false },
-    Suite { dir: "examples", prefix: "examples::", newest_only: true },
-];
+const SUITES: [Suite; 2] =
+    [Suite { dir: "scenarios", prefix: "", newest_only: false }, Suite { dir: "examples", prefix: "examples::", newest_only: true }];
 
 impl Suite {
     fn files(&self) -> Vec<PathBuf> {
@@ -216,7 +215,12 @@ fn run_trial(target: &Target, newest: bool, path: &std::path::Path, case: Option
     runtime().block_on(async {
         let (cell, reported) = &*slot;
         // The flag-profile clusters of every scenario start together with the main one.
-        let pool = match cell.get_or_init(|| async { Pool::open_sharing(target, all_scenarios(newest), sharing()).await }).await {
+        let pool = match cell
+            .get_or_init(|| async {
+                Pool::open_sharing(target, &all_scenarios(newest).iter().map(Scenario::requirement).collect::<Vec<_>>(), sharing()).await
+            })
+            .await
+        {
             Ok(p) => p,
             // One clear error per cluster: the first trial fails with it, the rest point at it.
             Err(e) if !reported.swap(true, Ordering::SeqCst) => {

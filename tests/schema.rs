@@ -19,7 +19,21 @@ fn committed_report_schema_is_current() {
 #[test]
 fn schema_names_every_step_kind() {
     let schema = serde_json::to_string(&schemars::schema_for!(kubeproof::scenario::ScenarioSpec)).unwrap();
-    for step in ["service-account", "apply", "delete", "token", "secret-token", "call", "jwt", "compare-tokens", "get", "wait", "absent", "unchanged", "kubectl"] {
+    for step in [
+        "service-account",
+        "apply",
+        "delete",
+        "token",
+        "secret-token",
+        "call",
+        "jwt",
+        "compare-tokens",
+        "get",
+        "wait",
+        "absent",
+        "unchanged",
+        "kubectl",
+    ] {
         assert!(schema.contains(&format!("\"{step}\"")), "{step} missing from the schema");
     }
 }

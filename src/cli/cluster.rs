@@ -98,9 +98,7 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
             }
             let v = versions::resolve(&version)?;
             let opts = InstallOptions { verify, force, source, mirror, nodes: node };
-            let inst = tokio::task::spawn_blocking(move || local::install(v, &opts))
-                .await
-                .map_err(|e| e.to_string())??;
+            let inst = tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| e.to_string())??;
             println!("Kubernetes {v} installed in {}", inst.bin_dir.display());
             println!("etcd: {}", inst.etcd.display());
             Ok(ExitCode::Ok)
@@ -214,7 +212,9 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
             let installed = local::install::installed_versions();
             let go = local::go::Go::find()?;
             let listed = tokio::task::spawn_blocking(move || go.listed_kubernetes_versions()).await.map_err(|e| e.to_string())??;
-            println!("listed by the Go module proxy (other patches may exist: `kubeproof cluster install --version 1.24` finds the newest):");
+            println!(
+                "listed by the Go module proxy (other patches may exist: `kubeproof cluster install --version 1.24` finds the newest):"
+            );
             for v in &listed {
                 let mark = if installed.contains(v) { "  (installed)" } else { "" };
                 println!("  {v}{mark}");

@@ -8,10 +8,10 @@ use clap::Args;
 use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::pool::Target;
 use kubeproof::exec::{self, ExecOptions};
-use kubeproof::report::matrix::{About, Column, Matrix};
-use kubeproof::scenario::Scenario;
 use kubeproof::report::document::Document;
+use kubeproof::report::matrix::{About, Column, Matrix};
 use kubeproof::report::{RunOutcome, ScenarioReport, Tally, github, junit, terminal, text};
+use kubeproof::scenario::Scenario;
 
 use super::ExitCode;
 use super::run::{FileArgs, check_outputs, check_version, load, open_pool, selected, write_report};

@@ -57,9 +57,7 @@ impl ExitCode {
             Some(Stopped::Interrupted { signal, .. }) => ExitCode::Signalled(*signal),
             Some(Stopped::ClusterDied(_)) => ExitCode::Cluster,
             // A cluster a scenario needed (a flag profile) could not be started.
-            None if outcome.reports.iter().any(|r| r.failure.as_ref().is_some_and(|f| f.phase == Phase::Cluster)) => {
-                ExitCode::Cluster
-            }
+            None if outcome.reports.iter().any(|r| r.failure.as_ref().is_some_and(|f| f.phase == Phase::Cluster)) => ExitCode::Cluster,
             None if outcome.reports.iter().any(|r| r.verdict == Verdict::Failed) => ExitCode::Failed,
             None => ExitCode::Ok,
         }

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use clap::Args;
 
 use kubeproof::cluster::ContextTarget;
-use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::cluster::local::versions;
-use kubeproof::exec::{ExecOptions, redact};
+use kubeproof::cluster::pool::{Pool, Target};
+use kubeproof::exec::ExecOptions;
+use kubeproof::redact;
 use kubeproof::report::document::Document;
 use kubeproof::report::{github, junit, output, terminal, text};
-use kubeproof::{exec, interrupt};
 use kubeproof::scenario::{self, Scenario};
+use kubeproof::{exec, interrupt};
 
 use super::ExitCode;
 
@@ -117,10 +118,11 @@ pub fn load(paths: &[PathBuf], filter: Option<&str>, files: FileArgs) -> Result<
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
-    let scenarios = match load(&args.paths, args.filter.as_deref(), args.files).and_then(|s| selected(s, &args.paths, args.filter.as_deref())) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let scenarios =
+        match load(&args.paths, args.filter.as_deref(), args.files).and_then(|s| selected(s, &args.paths, args.filter.as_deref())) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
     if let Err(code) = args.target.check().and(check_outputs([&args.json, &args.junit])) {
         return code;
     }
@@ -234,8 +236,9 @@ pub fn schema(report: bool) -> ExitCode {
 /// need, started together; a signal meanwhile stops cleanly (dropping a start in progress stops
 /// what it had started).
 pub async fn open_pool(target: &Target, scenarios: &[Scenario]) -> Result<Pool, ExitCode> {
+    let needs: Vec<_> = scenarios.iter().map(Scenario::requirement).collect();
     tokio::select! {
-        pool = Pool::open_for(target, scenarios) => pool.map_err(|e| {
+        pool = Pool::open_for(target, &needs) => pool.map_err(|e| {
             eprintln!("error: no usable cluster: {}", redact::redact(e.message()));
             ExitCode::of_cluster(&e)
         }),

@@ -1,12 +1,12 @@
 //! Clusters to run scenarios on: a local control plane kubeproof starts, or a kubeconfig context.
 
+pub mod discovery;
 mod error;
-pub mod profile;
 pub mod local;
 pub mod pool;
 
+pub use crate::profile::{Component, Profile};
 pub use error::ClusterError;
-pub use profile::{Component, Profile};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct Cluster {
     /// Keeps a local cluster alive as long as this connection.
     pub local: Option<Arc<LocalCluster>>,
     /// API discovery, read on first use and again when a kind is missing from it.
-    pub(crate) discovery: crate::exec::resources::DiscoveryCache,
+    pub(crate) discovery: discovery::DiscoveryCache,
 }
 
 /// Where to find an existing cluster.
@@ -95,7 +95,12 @@ impl Cluster {
 
     /// Connects to a local cluster another process started and will stop (a cluster shared by
     /// the processes of a test run): its kubeconfig, its release's kubectl, its flags.
-    pub async fn attach_local(kubeconfig: PathBuf, kubectl: PathBuf, flags: Profile, version: KubeVersion) -> Result<Cluster, ClusterError> {
+    pub async fn attach_local(
+        kubeconfig: PathBuf,
+        kubectl: PathBuf,
+        flags: Profile,
+        version: KubeVersion,
+    ) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
         let kubeconfig_error = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig(format!("{}: {e}", kubeconfig.display()));
         let config = Kubeconfig::read_from(&kubeconfig).map_err(|e| kubeconfig_error(&e))?;
@@ -108,9 +113,7 @@ impl Cluster {
     pub async fn from_local(local: Arc<LocalCluster>) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
         let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(|e| e.to_string())?;
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
         let label = local_label(local.version, &local.flags);
         Self::connect(
             label,

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
 use super::{Cluster, ClusterError, ContextTarget, Profile};
-use crate::scenario::Scenario;
+use crate::profile::Requirement;
 
 /// Where scenarios run.
 #[derive(Clone, Debug)]
@@ -79,13 +79,13 @@ impl Pool {
 
     /// [`open`](Self::open), and for a local target the flag-profile clusters these scenarios
     /// need are started at the same time as the main one, so no scenario waits for a start.
-    pub async fn open_for(target: &Target, scenarios: &[Scenario]) -> Result<Pool, ClusterError> {
+    pub async fn open_for(target: &Target, scenarios: &[Requirement]) -> Result<Pool, ClusterError> {
         Self::open_sharing(target, scenarios, None).await
     }
 
     /// [`open_for`](Self::open_for), with local clusters shared by the processes of one test
     /// run when `sharing` says so: the first process starts them, the others attach.
-    pub async fn open_sharing(target: &Target, scenarios: &[Scenario], sharing: Option<Sharing>) -> Result<Pool, ClusterError> {
+    pub async fn open_sharing(target: &Target, scenarios: &[Requirement], sharing: Option<Sharing>) -> Result<Pool, ClusterError> {
         match target {
             Target::Context(c) => Ok(Pool {
                 base: Arc::new(Cluster::from_context(c).await?),
@@ -111,7 +111,7 @@ impl Pool {
                 // which `cluster_for` tells why (they are not applicable here).
                 let can_run_node = local::node::preflight().is_ok();
                 let mut remaining = BTreeMap::<Profile, usize>::new();
-                for flags in scenarios.iter().filter(|s| s.applies_to(&installation.version)).filter_map(profile) {
+                for flags in scenarios.iter().filter(|s| s.applies_to(&installation.version)).filter_map(Requirement::own_profile) {
                     *remaining.entry(flags).or_default() += 1;
                 }
                 let profiles: BTreeMap<Profile, Slot> =
@@ -152,9 +152,9 @@ impl Pool {
     }
 
     /// The cluster a scenario runs on: for local targets, one started with the flags it requires.
-    pub async fn cluster_for(&self, scenario: &Scenario) -> Result<Arc<Cluster>, ClusterError> {
+    pub async fn cluster_for(&self, scenario: &Requirement) -> Result<Arc<Cluster>, ClusterError> {
         let Some(installation) = &self.installation else { return Ok(self.base.clone()) };
-        let Some(args) = profile(scenario) else { return Ok(self.base.clone()) };
+        let Some(args) = scenario.own_profile() else { return Ok(self.base.clone()) };
         // Not for this release: the main cluster says so (no cluster starts just for that).
         if !scenario.applies_to(&installation.version) {
             return Ok(self.base.clone());
@@ -166,8 +166,8 @@ impl Pool {
     /// Says that `scenario` has run (or will not). After the last of the scenarios the pool was
     /// opened for that needs a flag profile, that profile's cluster stops; a scenario asking
     /// for it later would start it again.
-    pub fn finished(&self, scenario: &Scenario) {
-        let Some(flags) = profile(scenario) else { return };
+    pub fn finished(&self, scenario: &Requirement) {
+        let Some(flags) = scenario.own_profile() else { return };
         let last = self.remaining.lock().is_ok_and(|mut remaining| match remaining.get_mut(&flags) {
             Some(n) if *n > 1 => {
                 *n -= 1;
@@ -223,12 +223,6 @@ impl Pool {
         }
         out
     }
-}
-
-/// The flag profile a scenario needs a cluster of its own for, if any.
-fn profile(scenario: &Scenario) -> Option<Profile> {
-    let flags = scenario.spec.requires.profile().canonical();
-    (!flags.is_empty()).then_some(flags)
 }
 
 async fn start(installation: &Installation, flags: Profile, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {

@@ -12,8 +12,9 @@ use kube::discovery::ApiResource;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Run, object_document, redact, resources};
-use crate::report::{ComponentLog, Diagnostics, EventLine, ObjectState};
+use super::result::{ComponentLog, Diagnostics, EventLine, ObjectState};
+use super::{Run, object_document, resources};
+use crate::redact;
 use crate::scenario::Step;
 use crate::scenario::manifest;
 
@@ -39,10 +40,8 @@ pub(crate) async fn collect(run: &Run<'_>, step: Option<&Step>, first: bool) -> 
     let deadline = Instant::now() + BUDGET;
     let mut d = Diagnostics::default();
     let targets = step.map(|s| touched(run, s)).unwrap_or_default();
-    let (events, objects) = futures::join!(
-        tokio::time::timeout_at(deadline, events(run)),
-        tokio::time::timeout_at(deadline, objects(run, targets)),
-    );
+    let (events, objects) =
+        futures::join!(tokio::time::timeout_at(deadline, events(run)), tokio::time::timeout_at(deadline, objects(run, targets)),);
     match events {
         Ok(Ok((shown, earlier))) => (d.events, d.earlier_events) = (Some(shown), earlier),
         Ok(Err(e)) => d.problems.push(format!("events of {}: {e}", run.namespace)),
@@ -61,8 +60,7 @@ pub(crate) async fn collect(run: &Run<'_>, step: Option<&Step>, first: bool) -> 
 
 /// The namespace's last [`EVENTS`] events, oldest first, and how many earlier ones are not shown.
 async fn events(run: &Run<'_>) -> Result<(Vec<EventLine>, usize), String> {
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(run.cluster.client.clone(), &run.namespace, &ApiResource::erase::<Event>(&()));
+    let api: Api<DynamicObject> = Api::namespaced_with(run.cluster.client.clone(), &run.namespace, &ApiResource::erase::<Event>(&()));
     let list = api.list(&ListParams::default()).await.map_err(|e| super::object::api_error(&e))?;
     let mut events: Vec<(Option<time::OffsetDateTime>, EventLine)> = list.items.iter().map(|e| event_line(&e.data)).collect();
     events.sort_by_key(|(when, _)| *when);
@@ -83,11 +81,7 @@ fn event_line(e: &Value) -> (Option<time::OffsetDateTime>, EventLine) {
         time: time.map(str::to_string),
         type_: text("/type").unwrap_or_default(),
         reason: text("/reason").unwrap_or_default(),
-        object: format!(
-            "{}/{}",
-            text("/involvedObject/kind").unwrap_or_default(),
-            text("/involvedObject/name").unwrap_or_default()
-        ),
+        object: format!("{}/{}", text("/involvedObject/kind").unwrap_or_default(), text("/involvedObject/name").unwrap_or_default()),
         message: text("/message").unwrap_or_default().trim_end().to_string(),
         count: e.get("count").and_then(Value::as_i64).filter(|n| *n > 1).map(|n| n as i32),
     };
@@ -147,7 +141,7 @@ fn manifest_target(run: &Run<'_>, doc: &Value) -> Result<Target, String> {
 fn undefined(e: super::StepError) -> String {
     match e {
         super::StepError::Undefined { message } => message,
-        other => crate::report::text::explain(&other),
+        other => other.to_string(),
     }
 }
 
@@ -174,11 +168,7 @@ async fn object_state(run: &Run<'_>, t: &Target) -> ObjectState {
         Ok(resource) => resource,
         Err(e) => return ObjectState { object: format!("{} {}", t.kind, t.name), document: None, note: Some(e) },
     };
-    let object = if resource.namespaced {
-        format!("{} {} in {namespace}", t.kind, t.name)
-    } else {
-        format!("{} {}", t.kind, t.name)
-    };
+    let object = if resource.namespaced { format!("{} {} in {namespace}", t.kind, t.name) } else { format!("{} {}", t.kind, t.name) };
     let (document, note) = match resource.api(run.cluster, &namespace).get_opt(&t.name).await {
         Ok(Some(obj)) => match object_document(&obj) {
             Ok(mut doc) => {

@@ -1,10 +1,12 @@
 //! Why a step failed, as data. The engine says what went wrong; reporters (text, JSON, JUnit,
 //! CI annotations) decide how to show it.
 
+use std::fmt::Write as _;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::redact;
+use crate::redact;
 use crate::scenario::assertion::Mismatch;
 
 /// What went wrong in a step.
@@ -38,11 +40,9 @@ impl StepError {
     /// An error from the Kubernetes client, with the API server's Status when there is one.
     pub fn kube(context: &str, e: kube::Error) -> StepError {
         match e {
-            kube::Error::Api(status) => StepError::Api {
-                code: status.code,
-                reason: status.reason.clone(),
-                message: format!("{context}: {}", status.message),
-            },
+            kube::Error::Api(status) => {
+                StepError::Api { code: status.code, reason: status.reason.clone(), message: format!("{context}: {}", status.message) }
+            }
             other => StepError::other(format!("{context}: {}", crate::cluster::describe_error(&other))),
         }
     }
@@ -80,4 +80,46 @@ impl From<&str> for StepError {
     fn from(message: &str) -> StepError {
         StepError::other(message)
     }
+}
+
+/// What went wrong, in words: every mismatch (with a word diff when both sides are long), the
+/// summary; what a timed-out step was waiting for and last saw.
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&match self {
+            StepError::Mismatch { mismatches, summary } => {
+                let lines: Vec<String> = mismatches.iter().map(mismatch).collect();
+                format!("{}\n  {summary}", lines.join("\n"))
+            }
+            StepError::Timeout { after_ms, waiting_for, last_seen } => {
+                let mut s = format!("timed out after {}s while {waiting_for}", *after_ms as f64 / 1000.0);
+                if let Some(last) = last_seen.as_deref().filter(|l| !l.is_empty()) {
+                    let _ = write!(s, "\n  last seen: {last}");
+                }
+                s
+            }
+            StepError::Undefined { message } | StepError::Other { message } => message.clone(),
+            StepError::Capture { name, message } => format!("capture `{name}`: {message}"),
+            StepError::Api { code, reason, message } => format!("{message} ({code} {reason})"),
+        })
+    }
+}
+
+/// One mismatch, with a word diff when both sides are long.
+fn mismatch(m: &Mismatch) -> String {
+    let long = m.expected.len() > 60 && m.observed.len() > 60;
+    if !long {
+        return format!("{m}");
+    }
+    let diff = similar::TextDiff::from_words(&m.expected, &m.observed);
+    let mut shown = String::new();
+    for change in diff.iter_all_changes() {
+        let text = change.value();
+        match change.tag() {
+            similar::ChangeTag::Delete => shown.push_str(&format!("[-{text}-]")),
+            similar::ChangeTag::Insert => shown.push_str(&format!("{{+{text}+}}")),
+            similar::ChangeTag::Equal => shown.push_str(text),
+        }
+    }
+    format!("{}:\n    expected: {}\n    observed: {}\n    diff:     {shown}", m.path, m.expected, m.observed)
 }

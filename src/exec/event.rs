@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::report::{Phase, ScenarioReport, StepRecord};
+use super::result::{Phase, ScenarioReport, StepRecord};
 
 /// One thing that happened during a run.
 #[derive(Debug, Clone, Serialize)]
@@ -20,15 +20,7 @@ pub enum Event {
     StepFinished { scenario: String, cluster: String, step: StepRecord },
     /// A step (of the `steps`, or of `finally`: its `phase`) has been running for a while:
     /// what it is waiting for, so a long wait is not a silent one.
-    StillRunning {
-        scenario: String,
-        cluster: String,
-        phase: Phase,
-        step: usize,
-        keyword: String,
-        waiting_for: String,
-        elapsed_ms: u64,
-    },
+    StillRunning { scenario: String, cluster: String, phase: Phase, step: usize, keyword: String, waiting_for: String, elapsed_ms: u64 },
     /// A scenario finished, with its whole report.
     ScenarioFinished { report: ScenarioReport },
     /// `--keep`: a scenario's namespace and objects were left in place.

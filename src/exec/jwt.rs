@@ -1,47 +1,16 @@
 //! `jwt`: a token's header and claims, its signature checked against the cluster's JWKS.
 
-use std::collections::BTreeMap;
-
 use base64::Engine as _;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::scenario::assertion::Assertion;
-use crate::scenario::lint::StepLint;
-use crate::scenario::step::{Assertions, Captures};
-use crate::version::VersionRange;
 use super::StepError;
 use super::token::admin_request;
-use super::{Run, StepOutput, redact};
+use super::{Run, StepOutput};
+use crate::redact;
 
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct JwtStep {
-    /// A saved token's name.
-    pub token: String,
-    /// Verify the signature against the cluster's `/openid/v1/jwks` (default true).
-    #[serde(default = "yes")]
-    pub verify: bool,
-    /// Assertions on `{header, claims, lifetime, warn_after, age, verified, sha256}`: `lifetime`
-    /// is `exp − iat`, `warn_after` is `kubernetes.io.warnafter − iat` (each null without the
-    /// claim), `age` is the seconds from `iat` to now by kubeproof's clock.
-    #[serde(default)]
-    #[schemars(with = "Vec<Assertion>")]
-    pub expect: Assertions,
-    #[serde(default)]
-    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
-    pub capture: Captures,
-    #[serde(default)]
-    pub versions: Option<VersionRange>,
-}
-
-fn yes() -> bool {
-    true
-}
-
+use crate::scenario::step::jwt::*;
 pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError> {
     let token = run.token(&s.token)?.to_string();
     let (header, claims) = decode_parts(&token).map_err(|e| format!("token `{}` is not a JWT: {e}", s.token))?;
@@ -107,10 +76,6 @@ async fn verify(run: &Run<'_>, token: &str, header: &Value) -> Result<(), String
     jsonwebtoken::decode::<Value>(token, &key, &validation)
         .map(|_| ())
         .map_err(|e| format!("the signature does not verify against /openid/v1/jwks: {e}"))
-}
-
-pub(crate) fn lint(s: &JwtStep, l: &mut StepLint) {
-    l.token(&s.token, false);
 }
 
 pub(crate) fn describe(_: &JwtStep) -> String {

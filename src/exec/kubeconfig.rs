@@ -37,7 +37,7 @@ impl StepKubeconfig {
     pub fn write(cluster: &Cluster, user: &str, token: &str) -> Result<StepKubeconfig, String> {
         let root = runtime_dir()?;
         sweep(&root);
-        let name = format!("{PREFIX}{}-{}", std::process::id(), super::random_suffix(8));
+        let name = format!("{PREFIX}{}-{}", std::process::id(), crate::random::suffix(8));
         let lock = PidLock::acquire(&root.join(format!("{name}.lock")), Duration::ZERO)
             .map_err(|e| format!("cannot lock {}: {e:?}", root.join(&name).display()))?;
         let dir = root.join(&name);

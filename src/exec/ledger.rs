@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
 use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
 use kube::discovery::ApiResource;
 
 /// The label on every object kubeproof creates: the run it belongs to.
@@ -66,7 +66,8 @@ fn active() -> &'static Mutex<Vec<Arc<Ledger>>> {
 impl Ledger {
     /// A ledger for a run whose namespace is `namespace`; registered until cleaned up.
     pub fn open(client: Client, cluster: &str, namespace: String) -> Arc<Ledger> {
-        let ledger = Arc::new(Ledger { client, cluster: cluster.to_string(), namespace, created: Mutex::new(Vec::new()), done: Mutex::new(false) });
+        let ledger =
+            Arc::new(Ledger { client, cluster: cluster.to_string(), namespace, created: Mutex::new(Vec::new()), done: Mutex::new(false) });
         if let Ok(mut all) = active().lock() {
             all.push(ledger.clone());
         }

@@ -9,15 +9,15 @@ pub mod event;
 pub(crate) mod get;
 pub(crate) mod include;
 pub(crate) mod jwt;
-pub(crate) mod kubectl;
-pub(crate) mod logs;
 mod kubeconfig;
+pub(crate) mod kubectl;
 pub mod ledger;
+pub(crate) mod logs;
 pub(crate) mod object;
 pub mod observe;
 pub(crate) mod pod_exec;
-pub mod redact;
 pub mod resources;
+pub mod result;
 mod retry;
 pub(crate) mod secret_token;
 pub(crate) mod token;
@@ -30,13 +30,14 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use crate::cluster::Cluster;
-use crate::report::{Failure, Phase, Position, RunOutcome, ScenarioReport, StepRecord, Stopped, Verdict};
+use crate::redact;
 use crate::scenario::assertion::{Assertion, Mismatch};
 use crate::scenario::step::Captures;
 use crate::scenario::{Scenario, Step, template};
 pub use error::StepError;
 use event::{Event, Events};
 use ledger::Ledger;
+use result::{Failure, Phase, Position, RunOutcome, ScenarioReport, StepRecord, Stopped, Verdict};
 
 /// How scenarios are run.
 #[derive(Clone, Debug)]
@@ -115,10 +116,7 @@ impl Run<'_> {
     }
 
     pub fn token(&self, name: &str) -> Result<&str, StepError> {
-        self.tokens
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| StepError::Undefined { message: format!("no token is saved as `{name}`") })
+        self.tokens.get(name).map(String::as_str).ok_or_else(|| StepError::Undefined { message: format!("no token is saved as `{name}`") })
     }
 
     pub fn save_token(&mut self, name: &str, token: String) {
@@ -213,7 +211,7 @@ fn add_failure(report: &mut ScenarioReport, failure: Failure) {
 
 /// The run's state: a fresh namespace name, its ledger, the built-in variables.
 fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions) -> Run<'a> {
-    let run_id = random_suffix(8);
+    let run_id = crate::random::suffix(8);
     let namespace = namespace_name(&scenario.name, &run_id);
     let ledger = Ledger::open(cluster.client.clone(), &cluster.label, namespace.clone());
     let mut vars = template::Vars::from([
@@ -240,12 +238,7 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
 /// The steps of a phase in order, each recorded as it finishes, a failure with the cluster's
 /// diagnostics. The first failure ends the `steps`; every `finally` step runs, whatever failed
 /// before it (a failure of one is added to the report's failures).
-async fn run_steps(
-    run: &mut Run<'_>,
-    report: &mut ScenarioReport,
-    (phase, steps): (Phase, &[Spanned<Step>]),
-    opts: &ExecOptions,
-) {
+async fn run_steps(run: &mut Run<'_>, report: &mut ScenarioReport, (phase, steps): (Phase, &[Spanned<Step>]), opts: &ExecOptions) {
     let (scenario, cluster) = (run.scenario, run.cluster);
     for (index, step) in steps.iter().enumerate() {
         match run_one_step(run, phase, index, step, opts).await {
@@ -357,11 +350,7 @@ fn time_limit(step: &Step, default: Duration) -> Duration {
 async fn clean_up(run: &Run<'_>, report: &mut ScenarioReport, opts: &ExecOptions) {
     let ledger = &run.ledger;
     if opts.keep {
-        opts.events.emit(Event::Kept {
-            scenario: run.scenario.name.clone(),
-            namespace: run.namespace.clone(),
-            objects: ledger.describe(),
-        });
+        opts.events.emit(Event::Kept { scenario: run.scenario.name.clone(), namespace: run.namespace.clone(), objects: ledger.describe() });
         ledger.forget();
         return;
     }
@@ -404,15 +393,14 @@ async fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String
         }
     }
     let wanted = scenario.spec.requires.profile();
-    let flags = crate::cluster::Profile { nodes: 0, ..wanted.clone() };
+    let flags = crate::profile::Profile { nodes: 0, ..wanted.clone() };
     match cluster.runs_with(&wanted) {
         _ if wanted.is_empty() => None,
         Some(true) => None,
         Some(false) => Some(format!("needs {wanted}; this cluster runs without")),
-        None if !flags.is_empty() => Some(format!(
-            "needs {flags}; kubeproof cannot see the flags of context {} (run it with --local)",
-            cluster.label
-        )),
+        None if !flags.is_empty() => {
+            Some(format!("needs {flags}; kubeproof cannot see the flags of context {} (run it with --local)", cluster.label))
+        }
         None => lacks_ready_nodes(cluster, wanted.nodes).await,
     }
 }
@@ -559,9 +547,9 @@ fn describe(step: &Step, run: &Run<'_>) -> String {
     match step {
         Step::ServiceAccount(s) => apply::describe_service_account(s, r),
         Step::Apply(s) => apply::describe(s),
-        Step::Delete(s) => object::describe(s, object::Watch::Delete, r),
-        Step::Absent(s) => object::describe(s, object::Watch::Absent, r),
-        Step::Unchanged(s) => object::describe(s, object::Watch::Unchanged, r),
+        Step::Delete(s) => object::describe(s, crate::scenario::step::object::Watch::Delete, r),
+        Step::Absent(s) => object::describe(s, crate::scenario::step::object::Watch::Absent, r),
+        Step::Unchanged(s) => object::describe(s, crate::scenario::step::object::Watch::Unchanged, r),
         Step::Token(s) => token::describe(s, r),
         Step::SecretToken(s) => secret_token::describe(s, r),
         Step::Call(s) => call::describe(s, r),
@@ -578,11 +566,7 @@ fn describe(step: &Step, run: &Run<'_>) -> String {
 
 /// `kp-<scenario>-<id>`, at most 63 characters, a valid DNS label.
 fn namespace_name(scenario: &str, run_id: &str) -> String {
-    let slug: String = scenario
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+    let slug: String = scenario.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let slug = slug.trim_matches('-');
     let max = 63 - 4 - run_id.len();
     let slug: String = slug.chars().take(max).collect();
@@ -604,13 +588,6 @@ pub(crate) fn body_document(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-/// `len` random lowercase letters: run ids, names that must not collide.
-pub fn random_suffix(len: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..len).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
-}
-
 /// Builds an implied assertion (what `status`, `exit` or `same` stand for). Its path, one of a
 /// few constants, is parsed once per process.
 pub(crate) fn expect_equal(path: &'static str, value: Value) -> Assertion {
@@ -619,9 +596,8 @@ pub(crate) fn expect_equal(path: &'static str, value: Value) -> Assertion {
     use crate::scenario::parsed::Parsed;
     type Cache = Mutex<BTreeMap<&'static str, Parsed<serde_json_path::JsonPath>>>;
     static PARSED: OnceLock<Cache> = OnceLock::new();
-    let cached = PARSED.get_or_init(Default::default).lock().map(|mut cache| {
-        cache.entry(path).or_insert_with(|| Parsed::new(path)).clone()
-    });
+    let cached =
+        PARSED.get_or_init(Default::default).lock().map(|mut cache| cache.entry(path).or_insert_with(|| Parsed::new(path)).clone());
     let path = cached.unwrap_or_else(|_| Parsed::new(path));
     Assertion { path, equals: Some(value), ..Default::default() }
 }
@@ -702,7 +678,7 @@ steps:
 
 /// One scenario on the pool's cluster for it.
 async fn run_on_pool(pool: &crate::cluster::pool::Pool, s: &Scenario, opts: &ExecOptions) -> ScenarioReport {
-    match pool.cluster_for(s).await {
+    match pool.cluster_for(&s.requirement()).await {
         Ok(cluster) => execute(&cluster, s, opts).await,
         // This machine cannot run the node the scenario needs: not applicable here, unless
         // nodes are required (CI), where it is a failure like any cluster that cannot start.
@@ -727,18 +703,14 @@ async fn run_on_pool(pool: &crate::cluster::pool::Pool, s: &Scenario, opts: &Exe
 /// the pool dies (no further scenario starts; the error names what died) or a signal arrives
 /// (what the running scenarios created is deleted within a budget; a second signal cuts that
 /// short and the outcome names what was left).
-pub async fn run_all(
-    pool: &crate::cluster::pool::Pool,
-    scenarios: &[Scenario],
-    opts: &ExecOptions,
-    jobs: usize,
-) -> RunOutcome {
+pub async fn run_all(pool: &crate::cluster::pool::Pool, scenarios: &[Scenario], opts: &ExecOptions, jobs: usize) -> RunOutcome {
     use futures::StreamExt;
     let runs = scenarios.iter().map(|s| async move {
         let report = run_on_pool(pool, s, opts).await;
-        pool.finished(s);
+        pool.finished(&s.requirement());
         report
-    });    let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
+    });
+    let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
     let mut reports = Vec::new();
     // What scenarios stopped by a dead cluster could not delete.
     let mut left = Vec::new();
@@ -765,9 +737,7 @@ pub async fn run_all(
     // Dropping the stream stops the scenarios still running; their ledgers stay registered.
     drop(runs);
     let stopped = match stopped {
-        Some(Stopped::Interrupted { signal, .. }) => {
-            Some(Stopped::Interrupted { signal, left: ledger::clean_up_after_signal().await })
-        }
+        Some(Stopped::Interrupted { signal, .. }) => Some(Stopped::Interrupted { signal, left: ledger::clean_up_after_signal().await }),
         Some(Stopped::ClusterDied(dead)) => {
             // Nothing can be deleted on a dead cluster: a local one takes its objects with it;
             // on a context, the outcome names what is left.

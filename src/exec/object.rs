@@ -1,58 +1,17 @@
 //! `delete`, `absent` and `unchanged`: an object's existence over time, watched; `delete` with
 //! `status` asserts on the API server's answer, a refusal included.
 
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use kube::api::DeleteParams;
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::json;
 
-use crate::scenario::GoDuration;
-use crate::scenario::assertion::{Assertion, Mismatch};
-use crate::scenario::lint::StepLint;
-use crate::scenario::parsed::{HttpStatus, Templated};
-use crate::scenario::step::{Assertions, Captures};
-use crate::version::VersionRange;
 use super::StepError;
 use super::observe::{Selection, observe};
 use super::{Run, StepOutput, resources};
+use crate::scenario::assertion::Mismatch;
 
-/// Names one object. `api-version` may be left out when the kind is unambiguous; `kind`,
-/// `api-version`, `name` and `namespace` may use variables.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ObjectStep {
-    pub kind: String,
-    pub name: String,
-    #[serde(default)]
-    pub api_version: Option<String>,
-    /// Defaults to the scenario's namespace; ignored for cluster-scoped kinds.
-    #[serde(default)]
-    pub namespace: Option<String>,
-    /// `absent`: keep watching this long; `unchanged`: the window to watch.
-    #[serde(default, rename = "for")]
-    pub window: Option<GoDuration>,
-    /// `delete` only: expected HTTP status of the DELETE (200, 404 …); left out, any success.
-    /// With it, the document is `{status, body}`. `${s}` takes a variable's value.
-    #[serde(default)]
-    pub status: Option<Templated<HttpStatus>>,
-    /// `delete` only: assertions on the DELETE's answer (the object as it was being deleted), or
-    /// on `{status, body}` with `status`.
-    #[serde(default)]
-    #[schemars(with = "Vec<Assertion>")]
-    pub expect: Assertions,
-    /// `delete` only.
-    #[serde(default)]
-    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
-    pub capture: Captures,
-    #[serde(default)]
-    pub versions: Option<VersionRange>,
-    #[serde(default)]
-    pub timeout: Option<GoDuration>,
-}
-
+use crate::scenario::step::object::*;
 /// A Kubernetes API error as the server said it.
 pub fn api_error(e: &kube::Error) -> String {
     match e {
@@ -86,9 +45,13 @@ pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
     let request = t.resource.request(&t.namespace).delete(&t.name, &DeleteParams::default());
     let answer = resources::send(run.cluster, request).await?;
     if answer.succeeded() {
-        observe(&t.api, Selection::named(&t.name), |list| {
-            if list.items.is_empty() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-        })
+        observe(
+            &t.api,
+            Selection::named(&t.name),
+            |list| {
+                if list.items.is_empty() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            },
+        )
         .await?;
     }
     match status {
@@ -127,9 +90,10 @@ pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, 
     let window = s.window.ok_or("`unchanged` needs `for`")?;
     let mut first: Option<(String, String)> = None;
     let changed = observe(&t.api, Selection::named(&t.name), |list| {
-        let now = list.items.first().map(|o| {
-            (o.metadata.uid.clone().unwrap_or_default(), o.metadata.resource_version.clone().unwrap_or_default())
-        });
+        let now = list
+            .items
+            .first()
+            .map(|o| (o.metadata.uid.clone().unwrap_or_default(), o.metadata.resource_version.clone().unwrap_or_default()));
         match (&first, now) {
             (None, None) => ControlFlow::Break(format!("{} {} does not exist", t.kind, t.name)),
             (None, Some(v)) => {
@@ -150,51 +114,6 @@ pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, 
         }),
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Ok(StepOutput::new(json!({"unchanged": true}), format!("{} {} unchanged for {window}", t.kind, t.name))),
-    }
-}
-
-/// What an [`ObjectStep`] watches for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Watch {
-    Delete,
-    Absent,
-    Unchanged,
-}
-
-/// The names may use variables; `unchanged` needs its window; a window is in range; only
-/// `delete` answers with a document to expect on.
-pub(crate) fn lint(s: &ObjectStep, watch: Watch, l: &mut StepLint) {
-    for text in [&s.kind, &s.name].into_iter().chain(&s.api_version).chain(&s.namespace) {
-        l.var(text);
-    }
-    if watch != Watch::Delete {
-        let keyword = if watch == Watch::Absent { "absent" } else { "unchanged" };
-        let given: Vec<&str> = [
-            ("status", s.status.is_some()),
-            ("expect", !s.expect.is_empty()),
-            ("capture", !s.capture.is_empty()),
-        ]
-        .into_iter()
-        .filter_map(|(key, given)| given.then_some(key))
-        .collect();
-        if !given.is_empty() {
-            l.problem(format!(
-                "`{}` has no meaning on `{keyword}`, which only watches; `status`, `expect` and `capture` go on `delete` or `get`",
-                given.join("`, `")
-            ));
-        }
-    }
-    if let Some(status) = &s.status {
-        l.templated(status, |_| Ok(()));
-    }
-    if watch == Watch::Unchanged && s.window.is_none() {
-        l.problem("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`");
-    }
-    if watch == Watch::Delete && s.window.is_some() {
-        l.problem("`for` has no meaning on `delete` (it waits until the object is gone); to check it stays gone, add `absent` with `for`");
-    }
-    if let Some(w) = s.window {
-        l.range("for", w, crate::scenario::lint::WINDOW_RANGE);
     }
 }
 

@@ -1,7 +1,6 @@
 //! `exec`: a command in a pod's container, through the API server (`pods/exec`, over WebSocket),
 //! as `kubectl exec` does it — what happens inside a pod: its mounted token, its own API calls.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -9,59 +8,18 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::Resource;
 use kube::api::AttachParams;
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::json;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::scenario::GoDuration;
-use crate::scenario::assertion::Assertion;
-use crate::scenario::lint::StepLint;
-use crate::scenario::step::{Assertions, Captures};
-use crate::version::VersionRange;
 use super::StepError;
-use super::{Run, StepOutput, expect_equal, redact};
+use super::{Run, StepOutput, expect_equal};
+use crate::redact;
 
+use crate::scenario::step::exec::*;
 /// Each of stdout and stderr is kept up to this many bytes; the rest is read and dropped, and
 /// the text ends with a note saying how much.
 pub const MAX_OUTPUT: usize = 1 << 20;
-
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ExecStep {
-    /// The pod's name.
-    pub pod: String,
-    /// The pod's namespace; the scenario's when left out.
-    #[serde(default)]
-    pub namespace: Option<String>,
-    /// The container; left out, the pod's only (or `kubectl.kubernetes.io/default-container`) one,
-    /// as the API server chooses.
-    #[serde(default)]
-    pub container: Option<String>,
-    /// The program and its arguments, run without a shell (`[sh, -c, "…"]` for one).
-    pub command: Vec<String>,
-    /// Save stdout (trimmed) as a token, e.g. `[cat, /var/run/secrets/kubernetes.io/serviceaccount/token]`.
-    #[serde(default)]
-    pub save: Option<String>,
-    /// Expected exit code; 0 when left out.
-    #[serde(default)]
-    pub exit: Option<i32>,
-    /// Assertions on `{exit, stdout, stderr, attempts}` (tokens redacted).
-    #[serde(default)]
-    #[schemars(with = "Vec<Assertion>")]
-    pub expect: Assertions,
-    #[serde(default)]
-    #[schemars(with = "BTreeMap<String, crate::scenario::capture::Capture>")]
-    pub capture: Captures,
-    /// Run again (every 250 ms, within the step's timeout) until `exit` and the assertions hold.
-    #[serde(default)]
-    pub eventually: bool,
-    #[serde(default)]
-    pub versions: Option<VersionRange>,
-    #[serde(default)]
-    pub timeout: Option<GoDuration>,
-}
 
 pub async fn exec(run: &mut Run<'_>, s: &ExecStep) -> Result<StepOutput, StepError> {
     let what = || format!("exec in pod {}: {}", s.pod, s.command.join(" "));
@@ -83,22 +41,14 @@ async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutpu
         .map_err(|e| format!("exec in pod {pod}: {e}"))?;
     // Refused before it starts: no such pod or container, a container not running (the API
     // server's or the kubelet's message says which).
-    let connection = run
-        .cluster
-        .client
-        .connect(request)
-        .await
-        .map_err(|e| StepError::kube(&format!("cannot exec in pod {pod}{in_container}"), e))?;
-    let (stdout, stderr, status) =
-        streams(connection.into_stream()).await.map_err(|e| format!("exec in pod {pod}{in_container}: {e}"))?;
+    let connection =
+        run.cluster.client.connect(request).await.map_err(|e| StepError::kube(&format!("cannot exec in pod {pod}{in_container}"), e))?;
+    let (stdout, stderr, status) = streams(connection.into_stream()).await.map_err(|e| format!("exec in pod {pod}{in_container}: {e}"))?;
     let exit = exit_code(&status).map_err(|message| format!("exec in pod {pod}{in_container}: {message}"))?;
     let mut summary = format!("exec in pod {pod}{in_container}: {} → exit {exit}", command.join(" "));
     if let (Some(name), 0) = (&s.save, exit) {
         if stdout.cut > 0 {
-            return Err(StepError::other(format!(
-                "stdout is longer than {} bytes: not saved as token `{name}`",
-                MAX_OUTPUT
-            )));
+            return Err(StepError::other(format!("stdout is longer than {} bytes: not saved as token `{name}`", MAX_OUTPUT)));
         }
         let token = stdout.text().trim().to_string();
         summary.push_str(&format!(", token {}", redact::fingerprint(&token)));
@@ -203,23 +153,6 @@ impl Bounded {
             0 => self.text(),
             n => format!("{}\n[… {n} more bytes not kept: kubeproof keeps {} bytes]", self.text(), MAX_OUTPUT),
         }
-    }
-}
-
-/// Defined variables in `pod`, `container` and `command`; a command to run.
-pub(crate) fn lint(s: &ExecStep, l: &mut StepLint) {
-    l.var(&s.pod);
-    s.namespace.iter().for_each(|ns| l.var(ns));
-    s.container.iter().for_each(|c| l.var(c));
-    s.command.iter().for_each(|a| l.var(a));
-    if s.pod.trim().is_empty() {
-        l.problem("`exec` needs `pod`: the name of a pod (in `namespace`, else the scenario's)");
-    }
-    if s.command.is_empty() {
-        l.problem("`exec` needs `command`: the program and its arguments, e.g. `[cat, /etc/hostname]`");
-    }
-    if let Some(name) = &s.save {
-        l.save(name);
     }
 }
 

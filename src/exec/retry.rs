@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_saphyr::Spanned;
 
+use super::{Run, StepError, StepOutput};
 use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
-use super::{Run, StepError, StepOutput};
 
 /// The pause between attempts.
 const EVERY: Duration = Duration::from_millis(250);
@@ -51,7 +51,7 @@ pub(crate) async fn eventually<'r>(
                 m if m.is_empty() => return out,
                 m => format!("{}; last: {}", m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "), o.summary),
             },
-            Err(e) => crate::report::text::explain(e),
+            Err(e) => e.to_string(),
         };
         if started.elapsed() >= limit {
             return Err(StepError::Timeout {

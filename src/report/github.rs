@@ -25,7 +25,12 @@ pub fn annotations(reports: &[ScenarioReport]) -> String {
             let _ = write!(props, ",col={col}");
         }
         let title = format!("{} on {}", r.scenario, r.cluster);
-        let _ = writeln!(out, "::error {props},title={}::{}", property(&title), data(&format!("{}\n{}", text::headline(f), text::explain(&f.error))));
+        let _ = writeln!(
+            out,
+            "::error {props},title={}::{}",
+            property(&title),
+            data(&format!("{}\n{}", text::headline(f), f.error.to_string()))
+        );
     }
     out
 }
@@ -53,7 +58,7 @@ pub fn append_summary(markdown: &str) -> Result<(), String> {
         .create(true)
         .open(path)
         .map_err(|e| format!("cannot write the step summary {}: {e}", path.display()))?;
-    file.write_all(crate::exec::redact::redact(markdown).as_bytes()).map_err(|e| format!("cannot write the step summary: {e}"))
+    file.write_all(crate::redact::redact(markdown).as_bytes()).map_err(|e| format!("cannot write the step summary: {e}"))
 }
 
 /// A workflow command's message: `%`, CR and LF escaped.

@@ -73,7 +73,7 @@ fn testcase(x: &mut String, r: &ScenarioReport) {
                 "\n      <failure message=\"{}\" type=\"{}\">{}</failure>",
                 escape(&text::headline(f)),
                 escape(&f.keyword),
-                escape(&text::explain(&f.error))
+                escape(&f.error.to_string())
             );
         }
         (Verdict::NotApplicable, _) => {
@@ -147,8 +147,7 @@ mod tests {
 
     #[test]
     fn one_testcase_per_scenario_with_failures_and_skips() {
-        let reports =
-            [report("passes", Verdict::Passed), report("fails", Verdict::Failed), report("old", Verdict::NotApplicable)];
+        let reports = [report("passes", Verdict::Passed), report("fails", Verdict::Failed), report("old", Verdict::NotApplicable)];
         let xml = document(&reports, None);
         assert!(xml.contains("<testsuites name=\"kubeproof\" tests=\"3\" failures=\"1\" errors=\"0\""), "{xml}");
         assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");

@@ -59,7 +59,7 @@ impl Matrix {
             row[col] = Some(Cell {
                 verdict: r.verdict.clone(),
                 observed: r.observed.clone(),
-                detail: r.failure.as_ref().map(|f| format!("{}: {}", f.position, super::text::explain(&f.error))).or_else(|| r.reason.clone()),
+                detail: r.failure.as_ref().map(|f| format!("{}: {}", f.position, f.error)).or_else(|| r.reason.clone()),
             });
         }
         let generated = crate::clock::now_rfc3339();
@@ -74,11 +74,8 @@ impl Matrix {
     pub fn to_terminal(&self) -> String {
         let headers: Vec<String> = self.columns.iter().map(|c| c.server_version.clone()).collect();
         let name_w = self.rows.keys().map(|k| k.chars().count()).max().unwrap_or(8).max(8);
-        let cells: Vec<Vec<String>> = self
-            .rows
-            .values()
-            .map(|row| row.iter().map(|c| c.as_ref().map(Cell::text).unwrap_or_else(|| "?".into())).collect())
-            .collect();
+        let cells: Vec<Vec<String>> =
+            self.rows.values().map(|row| row.iter().map(|c| c.as_ref().map(Cell::text).unwrap_or_else(|| "?".into())).collect()).collect();
         let widths: Vec<usize> = (0..headers.len())
             .map(|i| cells.iter().map(|r| r[i].chars().count()).chain([headers[i].chars().count()]).max().unwrap_or(4))
             .collect();
@@ -102,7 +99,11 @@ impl Matrix {
     /// Markdown, as committed to docs/behaviour-matrix.md.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "| scenario | {} |", self.columns.iter().map(|c| format!("`{}`", c.server_version)).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            s,
+            "| scenario | {} |",
+            self.columns.iter().map(|c| format!("`{}`", c.server_version)).collect::<Vec<_>>().join(" | ")
+        );
         let _ = writeln!(s, "|---|{}", "---|".repeat(self.columns.len()));
         for (name, row) in &self.rows {
             let cells: Vec<String> = row.iter().map(|c| c.as_ref().map(Cell::text).unwrap_or_else(|| "?".into())).collect();

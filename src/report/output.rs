@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
-use crate::exec::redact;
+use crate::redact;
 
 /// Checks, before anything runs, that `path` can be written: its directory exists and it is
 /// not itself a directory. A report that cannot be written is bad input, not a silent loss.

@@ -2,8 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Diagnostics, Failure, Phase, ScenarioReport, StepError, Stopped, Tally, Verdict};
-use crate::scenario::assertion::Mismatch;
+use super::{Diagnostics, Failure, Phase, ScenarioReport, Stopped, Tally, Verdict};
 
 /// One line per scenario: `PASS  name  [cluster]  (1.2s)`.
 pub fn line(r: &ScenarioReport) -> String {
@@ -59,7 +58,7 @@ pub fn details(r: &ScenarioReport) -> String {
 /// A failure: where, why, and its diagnostics.
 fn failure(s: &mut String, f: &Failure, namespace: Option<&str>) {
     let _ = writeln!(s, "  ✗ {}:", headline(f));
-    for line in explain(&f.error).lines() {
+    for line in f.error.to_string().lines() {
         let _ = writeln!(s, "      {line}");
     }
     if let Some(d) = &f.diagnostics {
@@ -147,9 +146,9 @@ pub fn diagnostics(d: &Diagnostics, namespace: Option<&str>) -> String {
             };
             let _ = writeln!(s, "        events in {namespace}{earlier}:");
             for e in events {
-            let count = e.count.map(|n| format!(" (×{n})")).unwrap_or_default();
-            let time = e.time.as_deref().map(|t| format!("{t} ")).unwrap_or_default();
-            let message = e.message.lines().collect::<Vec<_>>().join(" ");
+                let count = e.count.map(|n| format!(" (×{n})")).unwrap_or_default();
+                let time = e.time.as_deref().map(|t| format!("{t} ")).unwrap_or_default();
+                let message = e.message.lines().collect::<Vec<_>>().join(" ");
                 let _ = writeln!(s, "{IN}{time}{} {} {}: {message}{count}", e.type_, e.reason, e.object);
             }
         }
@@ -183,43 +182,4 @@ pub fn diagnostics(d: &Diagnostics, namespace: Option<&str>) -> String {
         let _ = writeln!(s, "        not collected: {problem}");
     }
     s
-}
-
-/// What went wrong, in words.
-pub fn explain(e: &StepError) -> String {
-    match e {
-        StepError::Mismatch { mismatches, summary } => {
-            let lines: Vec<String> = mismatches.iter().map(mismatch).collect();
-            format!("{}\n  {summary}", lines.join("\n"))
-        }
-        StepError::Timeout { after_ms, waiting_for, last_seen } => {
-            let mut s = format!("timed out after {}s while {waiting_for}", *after_ms as f64 / 1000.0);
-            if let Some(last) = last_seen.as_deref().filter(|l| !l.is_empty()) {
-                let _ = write!(s, "\n  last seen: {last}");
-            }
-            s
-        }
-        StepError::Undefined { message } | StepError::Other { message } => message.clone(),
-        StepError::Capture { name, message } => format!("capture `{name}`: {message}"),
-        StepError::Api { code, reason, message } => format!("{message} ({code} {reason})"),
-    }
-}
-
-/// One mismatch, with a word diff when both sides are long.
-fn mismatch(m: &Mismatch) -> String {
-    let long = m.expected.len() > 60 && m.observed.len() > 60;
-    if !long {
-        return format!("{m}");
-    }
-    let diff = similar::TextDiff::from_words(&m.expected, &m.observed);
-    let mut shown = String::new();
-    for change in diff.iter_all_changes() {
-        let text = change.value();
-        match change.tag() {
-            similar::ChangeTag::Delete => shown.push_str(&format!("[-{text}-]")),
-            similar::ChangeTag::Insert => shown.push_str(&format!("{{+{text}+}}")),
-            similar::ChangeTag::Equal => shown.push_str(text),
-        }
-    }
-    format!("{}:\n    expected: {}\n    observed: {}\n    diff:     {shown}", m.path, m.expected, m.observed)
 }

@@ -103,13 +103,9 @@ enum CaptureSchema {
     /// The one value the JSONPath selects, with its JSON type.
     Value(String),
     /// How many values the JSONPath selects.
-    Count {
-        count: String,
-    },
+    Count { count: String },
     /// The length of the array, object or string the JSONPath selects.
-    Length {
-        length: String,
-    },
+    Length { length: String },
 }
 
 impl JsonSchema for Capture {

@@ -59,10 +59,7 @@ impl FromStr for GoDuration {
                 "" => return Err(fail("a number has no unit")),
                 _ => return Err(fail("unknown unit (use ns, us, ms, s, m or h)")),
             };
-            total_ns = n
-                .checked_mul(ns_per_unit)
-                .and_then(|v| total_ns.checked_add(v))
-                .ok_or_else(|| fail("it is too long"))?;
+            total_ns = n.checked_mul(ns_per_unit).and_then(|v| total_ns.checked_add(v)).ok_or_else(|| fail("it is too long"))?;
         }
         let secs = u64::try_from(total_ns / 1_000_000_000).map_err(|_| fail("it is too long"))?;
         Ok(Self(Duration::new(secs, (total_ns % 1_000_000_000) as u32)))
@@ -72,11 +69,7 @@ impl FromStr for GoDuration {
 impl fmt::Display for GoDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
-        if d.subsec_nanos() == 0 {
-            write!(f, "{}s", d.as_secs())
-        } else {
-            write!(f, "{}ms", d.as_millis())
-        }
+        if d.subsec_nanos() == 0 { write!(f, "{}s", d.as_secs()) } else { write!(f, "{}ms", d.as_millis()) }
     }
 }
 
@@ -92,18 +85,10 @@ impl<'de> serde::Deserialize<'de> for GoDuration {
                 s.parse().map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<GoDuration, E> {
-                if n == 0 {
-                    Ok(GoDuration(Duration::ZERO))
-                } else {
-                    Err(E::custom(format!("`{n}` has no unit: write {n}s")))
-                }
+                if n == 0 { Ok(GoDuration(Duration::ZERO)) } else { Err(E::custom(format!("`{n}` has no unit: write {n}s"))) }
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<GoDuration, E> {
-                if n < 0 {
-                    Err(E::custom(format!("`{n}` is not a duration: it is negative")))
-                } else {
-                    self.visit_u64(n as u64)
-                }
+                if n < 0 { Err(E::custom(format!("`{n}` is not a duration: it is negative"))) } else { self.visit_u64(n as u64) }
             }
         }
         d.deserialize_any(V)

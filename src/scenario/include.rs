@@ -50,15 +50,6 @@ pub const MAX_DEPTH: usize = 8;
 /// How many steps includes may add to one scenario.
 pub const MAX_INCLUDED_STEPS: usize = 1000;
 
-/// `" (included from a.yaml:7:5, from b.yaml:3:5)"`, or nothing for a scenario's own step.
-pub fn note(via: &[SourcePos]) -> String {
-    let places: Vec<String> = via.iter().map(|p| p.to_string()).collect();
-    match places.is_empty() {
-        true => String::new(),
-        false => format!(" (included from {})", places.join(", from ")),
-    }
-}
-
 /// A scenario's steps with their includes expanded, and the origin of each included step by
 /// its index.
 pub(crate) struct Expanded {
@@ -221,8 +212,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kubeproof-include-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("steps")).unwrap();
-        std::fs::write(dir.join("steps/outer.yaml"), "params: [sa]\nsteps:\n  - service-account: '${sa}'\n  - include: {file: inner.yaml}\n").unwrap();
-        std::fs::write(dir.join("steps/inner.yaml"), "steps:\n  - get:\n      kind: ServiceAccount\n      name: x\n      expect: [{path: $.a, exists: true}]\n").unwrap();
+        std::fs::write(
+            dir.join("steps/outer.yaml"),
+            "params: [sa]\nsteps:\n  - service-account: '${sa}'\n  - include: {file: inner.yaml}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("steps/inner.yaml"),
+            "steps:\n  - get:\n      kind: ServiceAccount\n      name: x\n      expect: [{path: $.a, exists: true}]\n",
+        )
+        .unwrap();
         let text = "description: d\nsteps:\n  - service-account: own\n  - include: {file: steps/outer.yaml, with: {sa: a}}\nfinally:\n  - include: {file: steps/inner.yaml}\n";
         let path = dir.join("s.yaml");
         std::fs::write(&path, text).unwrap();
@@ -231,7 +230,8 @@ mod tests {
         assert_eq!(keywords, ["service-account", "include", "service-account", "include", "get"]);
         let at = |step: &Spanned<Step>| {
             let p = s.pos_in(step, &step.referenced);
-            let via: Vec<String> = s.included_from(step).iter().map(|v| format!("{}:{}", v.file.file_name().unwrap().to_string_lossy(), v.line)).collect();
+            let via: Vec<String> =
+                s.included_from(step).iter().map(|v| format!("{}:{}", v.file.file_name().unwrap().to_string_lossy(), v.line)).collect();
             (format!("{}:{}", p.file.file_name().unwrap().to_string_lossy(), p.line), via)
         };
         assert_eq!(at(&s.spec.steps[0]), ("s.yaml:3".to_string(), vec![]));

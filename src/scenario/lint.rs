@@ -1,33 +1,15 @@
 //! Checks a scenario can be run at all — references, regexes, manifests — before any cluster call.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
 use super::assertion::Assertion;
-use super::duration::GoDuration;
-use super::step::{Captures, Step};
-use super::template::{BUILTINS, json_references, references};
 use super::cases::CaseValues;
-use super::parsed::{FromText, Templated};
+use super::step::lint::{IDENTITIES, MAX_NODES, STEP_TIMEOUT_RANGE, Scope, StepLint};
+use super::step::{Captures, Step};
+use super::template::{BUILTINS, references};
 use super::{Diagnostic, Scenario, SourcePos};
-
-/// Identities `call` accepts besides saved tokens.
-pub const IDENTITIES: &[&str] = &["admin", "anonymous"];
-
-/// `requires.nodes`: the local control plane starts at most one node.
-pub const MAX_NODES: u32 = 1;
-
-/// A step's `timeout`: as the `--timeout` flag, 1s to 1h.
-pub const STEP_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
-
-/// An `absent`/`unchanged` window (`for`): more than nothing, at most 1h.
-pub const WINDOW_RANGE: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(3600));
-
-/// A token's `duration` is sent as `expirationSeconds`, a 64-bit signed integer; what the API
-/// server makes of large values is what scenarios test, so only the encoding bounds it.
-pub const MAX_TOKEN_DURATION: Duration = Duration::from_secs(i64::MAX as u64);
 
 /// Every problem in the scenario, in file order: the header, each step (its common fields, its
 /// kind's own rules, its assertions and captures), the `finally` steps, then `observe`.
@@ -84,170 +66,6 @@ fn lint_cases(scenario: &Scenario) -> Vec<Option<CaseValues>> {
         .collect()
 }
 
-/// What is defined before a step: variables (built-ins, the case's, captures, parameters) and
-/// saved tokens; and the case being linted, whose values are known until something redefines them.
-struct Scope {
-    vars: BTreeSet<String>,
-    tokens: BTreeSet<String>,
-    case: Option<CaseValues>,
-}
-
-impl Scope {
-    fn new(case: Option<CaseValues>) -> Scope {
-        let mut vars: BTreeSet<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
-        vars.extend(case.iter().flat_map(|c| c.vars.keys().cloned()));
-        Scope { vars, tokens: BTreeSet::new(), case }
-    }
-
-    /// `names` are (re)defined by a step: their case values are no longer what they hold.
-    fn define(&mut self, names: impl IntoIterator<Item = String>) {
-        for name in names {
-            if let Some(case) = &mut self.case {
-                case.vars.remove(&name);
-            }
-            self.vars.insert(name);
-        }
-    }
-}
-
-/// One step's lint: what its kind's rules ([`StepLint`]'s callers in src/exec/<kind>.rs) find,
-/// and the tokens it saves.
-pub struct StepLint<'a> {
-    scope: &'a Scope,
-    /// Where the step is written (in a step file, for an included step) and the includes that
-    /// brought it there.
-    at: SourcePos,
-    via: &'a [SourcePos],
-    problems: Vec<(Option<SourcePos>, String)>,
-    saves: Vec<String>,
-    defines: Vec<String>,
-}
-
-impl StepLint<'_> {
-    /// A problem at the step's position.
-    pub fn problem(&mut self, message: impl Into<String>) {
-        self.problems.push((None, message.into()));
-    }
-
-    /// `${…}` in `text` must be defined before this step.
-    pub fn var(&mut self, text: &str) {
-        for name in references(text) {
-            if self.scope.vars.contains(&name) {
-                continue;
-            }
-            let message = match self.scope.tokens.contains(&name) {
-                // Tokens never become text: they are used by name, so no `${…}` can leak one.
-                true => format!("`${{{name}}}`: `{name}` is a saved token, not a variable; tokens are used by their name (`as: {name}`, `token: {name}`), never through `${{…}}`"),
-                false => undefined(&name, &self.scope.vars),
-            };
-            self.problem(message);
-        }
-    }
-
-    /// `${…}` in any string of a JSON value must be defined before this step.
-    pub fn json_vars(&mut self, value: &serde_json::Value) {
-        json_references(value).iter().for_each(|n| self.var(&format!("${{{n}}}")));
-    }
-
-    /// A saved token's name; with `identities`, `admin` and `anonymous` too.
-    pub fn token(&mut self, name: &str, identities: bool) {
-        let tokens = &self.scope.tokens;
-        if tokens.contains(name) || (identities && IDENTITIES.contains(&name)) {
-            return;
-        }
-        let mut known: Vec<String> = tokens.iter().cloned().collect();
-        if identities {
-            known.extend(IDENTITIES.iter().map(|s| s.to_string()));
-        }
-        let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-        if !references(name).is_empty() {
-            // Tokens are kept apart from variables: `${…}` is never substituted in a token's name.
-            self.problem(format!("`{name}`: tokens are used by their saved name, not through `${{…}}` (known: {known})"));
-            return;
-        }
-        self.problem(format!("no token is saved as `{name}` before this step (known: {known})"));
-    }
-
-    /// The step saves a token under `name`.
-    pub fn save(&mut self, name: &str) {
-        self.saves.push(name.to_string());
-    }
-
-    /// The step defines the variable `name` (an include's parameter).
-    pub fn define(&mut self, name: &str) {
-        self.defines.push(name.to_string());
-    }
-
-    /// `text` rendered with what lint knows — the values of the case being linted — or `None`
-    /// when it refers to anything else (a capture, the namespace) or there is no case.
-    pub fn known(&self, text: &str) -> Option<String> {
-        let case = self.scope.case.as_ref()?;
-        let vars: super::template::Vars = case.vars.clone().into_iter().collect();
-        super::template::render(text, &vars).ok()
-    }
-
-    /// A value parsed at load, or a template: its problem when written; for a template, its
-    /// variables defined and, when lint knows its value (a case's), that value parsed. `check`
-    /// judges the value either way.
-    pub fn templated<T: FromText + Clone>(&mut self, value: &Templated<T>, check: impl Fn(&T) -> Result<(), String>) {
-        match value {
-            Templated::Written(v) => {
-                if let Err(e) = check(v) {
-                    self.problem(e);
-                }
-            }
-            Templated::Template(text) => {
-                self.var(text);
-                let Some(rendered) = self.known(text) else { return };
-                let checked = Templated::<T>::parse_rendered(text, &rendered)
-                    .and_then(|v| check(&v).map_err(|e| format!("`{text}` is `{}`: {e}", super::source::excerpt(&rendered))));
-                if let Err(e) = checked {
-                    let case = self.case().unwrap_or_default().to_string();
-                    self.problem(format!("case `{case}`: {e}"));
-                }
-            }
-        }
-    }
-
-    /// The label of the case being linted, for messages about its values.
-    pub fn case(&self) -> Option<&str> {
-        self.scope.case.as_ref().map(|c| c.label.as_str())
-    }
-
-    /// A problem of an included step file: at its own place when that is inside the file (with
-    /// the include chain), else at this step.
-    pub fn included_problem(&mut self, problem: &Diagnostic) {
-        if problem.pos.file == self.at.file {
-            self.problem(problem.message.clone());
-            return;
-        }
-        let via: Vec<SourcePos> = std::iter::once(self.at.clone()).chain(self.via.iter().cloned()).collect();
-        let message = format!("{}{}", problem.message, super::include::note(&via));
-        self.problems.push((Some(problem.pos.clone()), message));
-    }
-
-    /// A location inside this step, in the file the step is written in.
-    pub fn pos_of(&self, loc: &serde_saphyr::Location) -> SourcePos {
-        SourcePos { file: self.at.file.clone(), line: loc.line(), column: loc.column() }
-    }
-
-    /// A duration outside `(low, high)`, said with the range allowed.
-    pub fn range(&mut self, key: &str, value: GoDuration, (low, high): (Duration, Duration)) {
-        if value.0 < low || value.0 > high {
-            self.problem(format!(
-                "`{key}: {value}` is out of range: `{key}` is between {} and {}",
-                GoDuration(low),
-                GoDuration(high)
-            ));
-        }
-    }
-
-    /// The directory the step's relative manifest files are read from: its file's.
-    pub fn dir(&self) -> std::path::PathBuf {
-        super::source::parent_dir(&self.at.file)
-    }
-}
-
 /// `description`, `requires` and `steps` themselves.
 fn header_problems(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> {
     let spec = &scenario.spec;
@@ -262,9 +80,8 @@ fn header_problems(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> 
     }
     if spec.requires.nodes > MAX_NODES {
         let n = spec.requires.nodes;
-        let message = format!(
-            "`nodes: {n}`: kubeproof's local control plane runs at most {MAX_NODES} node; valid: 0 (no node, the default) or 1"
-        );
+        let message =
+            format!("`nodes: {n}`: kubeproof's local control plane runs at most {MAX_NODES} node; valid: 0 (no node, the default) or 1");
         out.push(Diagnostic { pos: requires_key_pos(scenario, "nodes"), message });
     }
     if spec.steps.is_empty() && unparsed.steps == 0 {
@@ -278,14 +95,17 @@ fn header_problems(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> 
 fn requires_key_pos(scenario: &Scenario, key: &str) -> SourcePos {
     let requires = scenario.key_pos("requires");
     let first = requires.line as usize - 1;
-    let block = scenario.text.lines().enumerate().skip(first).take_while(|(i, line)| {
-        *i == first || line.trim().is_empty() || line.starts_with(' ') || line.starts_with('#')
-    });
+    let block = scenario
+        .text
+        .lines()
+        .enumerate()
+        .skip(first)
+        .take_while(|(i, line)| *i == first || line.trim().is_empty() || line.starts_with(' ') || line.starts_with('#'));
     for (i, line) in block {
         let code = line.split(" #").next().unwrap_or_default();
-        let found = code.match_indices(&format!("{key}:")).find(|(at, _)| {
-            code[..*at].chars().next_back().is_none_or(|c| c == ' ' || c == '{' || c == ',')
-        });
+        let found = code
+            .match_indices(&format!("{key}:"))
+            .find(|(at, _)| code[..*at].chars().next_back().is_none_or(|c| c == ' ' || c == '{' || c == ','));
         if let Some((at, _)) = found {
             return SourcePos { line: i as u64 + 1, column: at as u64 + 1, ..requires };
         }
@@ -299,8 +119,7 @@ fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -
     let step_pos = scenario.pos_in(step, &step.referenced);
     let via = scenario.included_from(step);
     let step = &step.value;
-    let mut l =
-        StepLint { scope, at: step_pos.clone(), via, problems: Vec::new(), saves: Vec::new(), defines: Vec::new() };
+    let mut l = StepLint { scope, at: step_pos.clone(), via, problems: Vec::new(), saves: Vec::new(), defines: Vec::new() };
     if let Some(t) = step.timeout() {
         l.range("timeout", t, STEP_TIMEOUT_RANGE);
     }
@@ -322,7 +141,7 @@ fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -
         scope.define(captures.keys().cloned());
     }
     // An included step's problems in its own file say where it was included from.
-    let note = super::include::note(via);
+    let note = super::source::note(via);
     problems
         .into_iter()
         .map(|(pos, m)| {
@@ -335,7 +154,7 @@ fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -
 
 /// Each kind's own rules, in its file. Every kind is named, so a new one must say.
 fn kind_rules(step: &Step, l: &mut StepLint) {
-    use crate::exec::{apply, call, compare, get, include, jwt, kubectl, logs, object, pod_exec, secret_token, token};
+    use super::step::{apply, call, compare, exec, get, include, jwt, kubectl, logs, object, secret_token, token};
     match step {
         Step::ServiceAccount(s) => apply::lint_service_account(s, l),
         Step::Apply(s) => apply::lint(s, l),
@@ -350,7 +169,7 @@ fn kind_rules(step: &Step, l: &mut StepLint) {
         Step::Get(s) => get::lint(s, false, l),
         Step::Wait(s) => get::lint(s, true, l),
         Step::Kubectl(s) => kubectl::lint(s, l),
-        Step::Exec(s) => pod_exec::lint(s, l),
+        Step::Exec(s) => exec::lint(s, l),
         Step::Logs(s) => logs::lint(s, l),
         Step::Include(s) => include::lint(s, l),
     }
@@ -402,11 +221,6 @@ fn observe_problems(scenario: &Scenario, scope: &Scope) -> Vec<Diagnostic> {
         }
     }
     out
-}
-
-fn undefined(name: &str, vars: &BTreeSet<String>) -> String {
-    let known: Vec<&str> = vars.iter().map(String::as_str).collect();
-    format!("`${{{name}}}` is not defined before this step (defined: {})", known.join(", "))
 }
 
 /// A diagnostic at a top-level key.

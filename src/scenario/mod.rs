@@ -5,6 +5,7 @@ pub mod capture;
 pub mod cases;
 pub mod duration;
 pub mod include;
+pub mod json_path;
 pub mod lint;
 pub mod manifest;
 pub mod parsed;
@@ -23,7 +24,7 @@ use serde_saphyr::Spanned;
 
 pub use assertion::Assertion;
 pub use duration::GoDuration;
-pub use source::FileAccess;
+pub use source::{Diagnostic, FileAccess, Position, SourcePos};
 pub use step::Step;
 
 use crate::version::VersionRange;
@@ -133,8 +134,8 @@ pub struct Requires {
 
 impl Requires {
     /// The flags required, per component, and the nodes: the scenario's cluster profile.
-    pub fn profile(&self) -> crate::cluster::Profile {
-        crate::cluster::Profile {
+    pub fn profile(&self) -> crate::profile::Profile {
+        crate::profile::Profile {
             apiserver: self.apiserver_args.clone(),
             controller_manager: self.controller_manager_args.clone(),
             nodes: self.nodes,
@@ -162,35 +163,6 @@ pub struct Included {
     pub steps: BTreeMap<usize, include::Origin>,
     pub finally: BTreeMap<usize, include::Origin>,
 }
-
-/// A position in a scenario file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourcePos {
-    pub file: PathBuf,
-    pub line: u64,
-    pub column: u64,
-}
-
-impl fmt::Display for SourcePos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-    }
-}
-
-/// Something wrong with a scenario file, found without a cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub pos: SourcePos,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.pos, self.message)
-    }
-}
-
-impl std::error::Error for Diagnostic {}
 
 impl Scenario {
     /// Reads and parses one file, which may read manifests beside it; errors carry
@@ -244,9 +216,10 @@ impl Scenario {
         let finally = include::expand(std::mem::take(&mut spec.finally), path, access);
         (spec.steps, spec.finally) = (steps.steps, finally.steps);
         let included = Included { steps: steps.origins, finally: finally.origins };
-        let name = spec.name.clone().unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
-        });
+        let name = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into()));
         Scenario { name, path: path.to_path_buf(), spec, text: text.to_string(), case: None, included }
     }
 
@@ -291,7 +264,12 @@ impl Scenario {
 
     /// The releases this scenario applies to.
     pub fn applies_to(&self, v: &crate::version::KubeVersion) -> bool {
-        self.spec.versions.as_ref().is_none_or(|r| r.contains(v))
+        self.requirement().applies_to(v)
+    }
+
+    /// What this scenario asks of the cluster it runs on.
+    pub fn requirement(&self) -> crate::profile::Requirement {
+        crate::profile::Requirement { versions: self.spec.versions.clone(), profile: self.spec.requires.profile() }
     }
 
     /// The directory relative manifest files are read from.

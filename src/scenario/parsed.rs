@@ -77,7 +77,7 @@ impl<T> serde::Serialize for Parsed<T> {
 
 impl FromText for serde_json_path::JsonPath {
     fn from_text(text: &str) -> Result<Self, String> {
-        super::assertion::compile_path(text)
+        super::json_path::compile_path(text)
     }
 }
 
@@ -192,10 +192,7 @@ impl FromText for HttpStatus {
     fn from_text(text: &str) -> Result<Self, String> {
         match text.trim().parse::<u16>() {
             Ok(code) if (100..=599).contains(&code) => Ok(HttpStatus(code)),
-            _ => Err(format!(
-                "`status: {}` is not an HTTP status: between 100 and 599 (201, 404, 422 …)",
-                super::source::excerpt(text)
-            )),
+            _ => Err(format!("`status: {}` is not an HTTP status: between 100 and 599 (201, 404, 422 …)", super::source::excerpt(text))),
         }
     }
 }

@@ -56,12 +56,7 @@ pub(super) fn step_file_problems(path: &Path, text: &str, error: &serde_saphyr::
 }
 
 /// The first problem, or what `more` finds with it, bounded.
-fn recover(
-    path: &Path,
-    text: &str,
-    error: &serde_saphyr::Error,
-    more: impl FnOnce(Recovery) -> Vec<Diagnostic>,
-) -> Vec<Diagnostic> {
+fn recover(path: &Path, text: &str, error: &serde_saphyr::Error, more: impl FnOnce(Recovery) -> Vec<Diagnostic>) -> Vec<Diagnostic> {
     let at = error.location().map(|l| l.span().offset() as usize);
     let first = First { at, message: yaml_message(error), diagnostic: yaml_diagnostic(path, text, error) };
     // Over the limits, the file gets no more work: its first problem is all.

@@ -7,6 +7,9 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 /// The largest scenario or manifest file read (real ones are a few KiB).
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -83,10 +86,7 @@ pub fn read_text(path: &Path, access: Option<&FileAccess>) -> Result<String, Rea
     let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(&real).map_err(io)?;
     check_regular(&file.metadata().map_err(io)?)?;
     let bytes = read_bounded(file)?;
-    utf8(bytes).map_err(|(line, column, byte)| ReadError {
-        message: format!("byte 0x{byte:02x} is not UTF-8"),
-        at: Some((line, column)),
-    })
+    utf8(bytes).map_err(|(line, column, byte)| ReadError { message: format!("byte 0x{byte:02x} is not UTF-8"), at: Some((line, column)) })
 }
 
 fn check_regular(meta: &std::fs::Metadata) -> Result<(), ReadError> {
@@ -275,3 +275,76 @@ mod tests {
         assert!(read_text(Path::new("/dev/zero"), None).unwrap_err().message.contains("a device"));
     }
 }
+
+/// A place in a scenario file; without a line, the file as a whole.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct Position {
+    pub file: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+}
+
+impl Position {
+    pub fn file(file: &std::path::Path) -> Position {
+        Position { file: file.to_path_buf(), line: None, column: None }
+    }
+}
+
+impl From<SourcePos> for Position {
+    fn from(p: SourcePos) -> Position {
+        Position { file: p.file, line: Some(p.line), column: Some(p.column) }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(column) = self.column {
+            write!(f, ":{column}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `" (included from a.yaml:7:5, from b.yaml:3:5)"`, or nothing for a scenario's own step.
+pub fn note(via: &[SourcePos]) -> String {
+    let places: Vec<String> = via.iter().map(|p| p.to_string()).collect();
+    match places.is_empty() {
+        true => String::new(),
+        false => format!(" (included from {})", places.join(", from ")),
+    }
+}
+
+/// A position in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePos {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl std::fmt::Display for SourcePos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Something wrong with a scenario file, found without a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub pos: SourcePos,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.pos, self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}

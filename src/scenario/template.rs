@@ -54,11 +54,9 @@ pub fn render_json(value: &Value, vars: &Vars) -> Result<Value, String> {
             None => Value::String(render(s, vars)?),
         },
         Value::Array(items) => Value::Array(items.iter().map(|v| render_json(v, vars)).collect::<Result<_, _>>()?),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((render(k, vars)?, render_json(v, vars)?)))
-                .collect::<Result<_, String>>()?,
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| Ok((render(k, vars)?, render_json(v, vars)?))).collect::<Result<_, String>>()?)
+        }
         other => other.clone(),
     })
 }

@@ -231,9 +231,8 @@ pub fn fetch_kubernetes(site: &Site, v: KubeVersion, names: &[&str], dir: &Path,
         for name in names {
             let url = site.kubernetes_url(v, arch, name);
             let text = get_text(&client, &format!("{url}.sha256"), limits).await?;
-            let want = parse_digest(&text).ok_or_else(|| {
-                Failure::Fatal(format!("{url}.sha256 is not a sha256 digest (it starts {:?})", preview(&text)))
-            })?;
+            let want = parse_digest(&text)
+                .ok_or_else(|| Failure::Fatal(format!("{url}.sha256 is not a sha256 digest (it starts {:?})", preview(&text))))?;
             out.push(get_verified(&client, &url, name, &want, dir, limits).await?);
         }
         Ok(out)
@@ -250,16 +249,14 @@ pub fn fetch_etcd(site: &Site, tag: &str, dir: &Path, limits: &Limits) -> Result
     let archive = run(limits, |client| async move {
         let sums_url = site.etcd_url(tag, "SHA256SUMS");
         let sums = get_text(&client, &sums_url, limits).await?;
-        let want = digest_for(&sums, tarball)
-            .ok_or_else(|| Failure::Fatal(format!("{sums_url} has no sha256 line for {tarball}")))?;
+        let want = digest_for(&sums, tarball).ok_or_else(|| Failure::Fatal(format!("{sums_url} has no sha256 line for {tarball}")))?;
         get_verified(&client, url, tarball, &want, dir, limits).await
     })?;
     let member = format!("etcd-{tag}-linux-{arch}/etcd");
-    let extracted = extract(archive.path(), &member, dir, limits.max_file)
-        .map_err(|e| Failure::Fatal(format!("{url}: {e}")))?;
+    let extracted = extract(archive.path(), &member, dir, limits.max_file).map_err(|e| Failure::Fatal(format!("{url}: {e}")))?;
     // Owned by a Fetched at once, so that any error below removes it.
     let mut etcd = Fetched { name: "etcd".into(), url: url.clone(), sha256: String::new(), size: 0, temp: Some(extracted) };
-    etcd.sha256 = crate::cluster::local::install::sha256_file(etcd.path()).map_err(Failure::Fatal)?;
+    etcd.sha256 = super::digest::sha256_file(etcd.path()).map_err(Failure::Fatal)?;
     etcd.size = std::fs::metadata(etcd.path()).map_err(|e| Failure::Fatal(format!("{}: {e}", etcd.path().display())))?.len();
     Ok(etcd)
 }
@@ -310,7 +307,14 @@ async fn get(client: &reqwest::Client, url: &str, limits: &Limits) -> Result<req
 }
 
 /// Streams a body into `sink` within the size cap and the per-file deadline.
-async fn stream(mut resp: reqwest::Response, url: &str, cap: u64, started: Instant, limits: &Limits, mut sink: impl FnMut(&[u8]) -> Result<(), String>) -> Result<u64, Failure> {
+async fn stream(
+    mut resp: reqwest::Response,
+    url: &str,
+    cap: u64,
+    started: Instant,
+    limits: &Limits,
+    mut sink: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<u64, Failure> {
     if resp.content_length().is_some_and(|n| n > cap) {
         return Err(Failure::Fatal(format!("{url} is larger than the {} MiB kubeproof accepts", cap >> 20)));
     }
@@ -345,7 +349,14 @@ async fn get_text(client: &reqwest::Client, url: &str, limits: &Limits) -> Resul
 
 /// Downloads `url` to a temporary file in `dir`, hashing as it goes; keeps it only if its
 /// sha256 is `want`.
-async fn get_verified(client: &reqwest::Client, url: &str, name: &str, want: &str, dir: &Path, limits: &Limits) -> Result<Fetched, Failure> {
+async fn get_verified(
+    client: &reqwest::Client,
+    url: &str,
+    name: &str,
+    want: &str,
+    dir: &Path,
+    limits: &Limits,
+) -> Result<Fetched, Failure> {
     let started = Instant::now();
     let resp = get(client, url, limits).await?;
     let temp = temp_path(dir, name);
@@ -451,7 +462,10 @@ mod tests {
             "https://github.com/etcd-io/etcd/releases/download/v3.5.35/etcd-v3.5.35-linux-amd64.tar.gz"
         );
         let mirror = Site::mirror("http://mirror.local/k8s/");
-        assert_eq!(mirror.kubernetes_url(v, "arm64", "kube-apiserver"), "http://mirror.local/k8s/release/v1.24.17/bin/linux/arm64/kube-apiserver");
+        assert_eq!(
+            mirror.kubernetes_url(v, "arm64", "kube-apiserver"),
+            "http://mirror.local/k8s/release/v1.24.17/bin/linux/arm64/kube-apiserver"
+        );
         assert_eq!(mirror.etcd_url("v3.6.16", "SHA256SUMS"), "http://mirror.local/k8s/etcd/v3.6.16/SHA256SUMS");
     }
 
@@ -488,7 +502,13 @@ mod tests {
     }
 
     fn quick() -> Limits {
-        Limits { connect: Duration::from_secs(1), response: Duration::from_millis(500), stall: Duration::from_secs(1), total: Duration::from_secs(2), ..Limits::default() }
+        Limits {
+            connect: Duration::from_secs(1),
+            response: Duration::from_millis(500),
+            stall: Duration::from_secs(1),
+            total: Duration::from_secs(2),
+            ..Limits::default()
+        }
     }
 
     fn fetch_from(base: &str, limits: &Limits) -> (Result<Vec<Fetched>, Failure>, Duration) {
@@ -535,7 +555,11 @@ mod tests {
         assert_eq!(parse_digest(&format!("{}  kubectl\n", d.to_uppercase())), Some(d.clone()));
         assert_eq!(parse_digest("<html>not found</html>"), None);
         assert_eq!(parse_digest(&"a".repeat(63)), None);
-        let sums = format!("{}  etcd-v3.5.35-linux-arm64.tar.gz\n{d}  etcd-v3.5.35-linux-amd64.tar.gz\n{}  etcd-v3.5.35-linux-amd64.tar.gz.asc\n", "b".repeat(64), "c".repeat(64));
+        let sums = format!(
+            "{}  etcd-v3.5.35-linux-arm64.tar.gz\n{d}  etcd-v3.5.35-linux-amd64.tar.gz\n{}  etcd-v3.5.35-linux-amd64.tar.gz.asc\n",
+            "b".repeat(64),
+            "c".repeat(64)
+        );
         assert_eq!(digest_for(&sums, "etcd-v3.5.35-linux-amd64.tar.gz"), Some(d.clone()));
         assert_eq!(digest_for(&format!("{d} *./x.tar.gz\n"), "x.tar.gz"), Some(d));
         assert_eq!(digest_for(&sums, "etcd-v3.5.35-linux-s390x.tar.gz"), None);

@@ -1,7 +1,7 @@
 //! The Go toolchain: how kubeproof obtains official Kubernetes and etcd sources and binaries.
 
-use std::path::{Path, PathBuf};
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -59,12 +59,8 @@ impl Go {
             "go list -m -versions k8s.io/kubernetes",
         )?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut versions: Vec<KubeVersion> = text
-            .split_whitespace()
-            .skip(1)
-            .filter(|v| !v.contains('-'))
-            .filter_map(|v| v.parse().ok())
-            .collect();
+        let mut versions: Vec<KubeVersion> =
+            text.split_whitespace().skip(1).filter(|v| !v.contains('-')).filter_map(|v| v.parse().ok()).collect();
         versions.sort();
         Ok(versions)
     }
@@ -120,11 +116,7 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
     let status = child.wait().map_err(|e| format!("`{what}`: {e}"))?;
     let stderr = kept.into_iter().flat_map(|l| (l + "\n").into_bytes()).collect();
     let out = Output { status, stdout: stdout.join().unwrap_or_default(), stderr };
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!("`{what}` failed ({}):\n{}", out.status, tail(&out, 30)))
-    }
+    if out.status.success() { Ok(out) } else { Err(format!("`{what}` failed ({}):\n{}", out.status, tail(&out, 30))) }
 }
 
 /// The last lines of a command's stderr and stdout.

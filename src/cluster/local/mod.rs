@@ -3,6 +3,7 @@
 //! docs/control-plane.md), downloaded or built from the Go modules and started by kubeproof —
 //! no Docker.
 
+pub mod digest;
 pub mod download;
 pub mod go;
 pub mod install;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-pub use install::{Installation, InstallOptions, cache_root, install};
+pub use install::{InstallOptions, Installation, cache_root, install};
 use pki::Pki;
 use process::{Component, LockError, PidLock, ProcessRecord};
 
@@ -165,9 +166,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "`{name}` is not a valid cluster name: use up to 63 letters, digits, - and _, starting with a letter or digit"
-        ))
+        Err(format!("`{name}` is not a valid cluster name: use up to 63 letters, digits, - and _, starting with a letter or digit"))
     }
 }
 
@@ -221,7 +220,7 @@ impl LocalCluster {
     /// component started so far is killed and the cluster directory removed, detached or not.
     pub async fn start(installation: Installation, opts: ClusterOptions) -> Result<LocalCluster, String> {
         let version = installation.version;
-        let name = opts.name.clone().unwrap_or_else(|| format!("{}-{}", version.tag().replace('.', "-"), crate::exec::random_suffix(5)));
+        let name = opts.name.clone().unwrap_or_else(|| format!("{}-{}", version.tag().replace('.', "-"), crate::random::suffix(5)));
         let lock = ClusterLock::acquire(&name)?;
         Self::start_locked(installation, opts, lock).await
     }
@@ -341,10 +340,8 @@ impl LocalCluster {
 
     /// One kubeconfig per identity, named as kubeadm names them in /etc/kubernetes.
     fn identities(&self, pki: &Pki) -> Result<Kubeconfigs, BootError> {
-        let kubeconfigs = Kubeconfigs {
-            controller_manager: self.dir.join("controller-manager.conf"),
-            scheduler: self.dir.join("scheduler.conf"),
-        };
+        let kubeconfigs =
+            Kubeconfigs { controller_manager: self.dir.join("controller-manager.conf"), scheduler: self.dir.join("scheduler.conf") };
         for (path, user, cert, key) in [
             (&self.kubeconfig, "kubeproof-admin", &pki.admin_cert, &pki.admin_key),
             (&kubeconfigs.controller_manager, "system:kube-controller-manager", &pki.controller_manager_cert, &pki.controller_manager_key),
@@ -477,7 +474,9 @@ impl LocalCluster {
             .into_iter()
             .chain(insecure_port.clone())
             // kubeadm's with a pod subnet (kind's): each node gets its /24 of the pod network.
-            .chain(self.node.iter().flat_map(|_| ["--allocate-node-cidrs=true".to_string(), format!("--cluster-cidr={}", node::CLUSTER_CIDR)]))
+            .chain(
+                self.node.iter().flat_map(|_| ["--allocate-node-cidrs=true".to_string(), format!("--cluster-cidr={}", node::CLUSTER_CIDR)]),
+            )
             .collect(),
             &self.flags.controller_manager,
         );
@@ -502,7 +501,13 @@ impl LocalCluster {
     }
 
     /// [`start_component`](Self::start_component) in the namespaces and cgroups `placement` names.
-    fn start_placed(&mut self, name: &'static str, binary: PathBuf, args: Vec<String>, placement: &process::Placement) -> Result<(), BootError> {
+    fn start_placed(
+        &mut self,
+        name: &'static str,
+        binary: PathBuf,
+        args: Vec<String>,
+        placement: &process::Placement,
+    ) -> Result<(), BootError> {
         let log = log_file(&self.dir, name);
         let c = Component::start_in(name, &binary, &args, log, self.detached, placement);
         self.components.get_mut().map_err(|_| BootError::Fatal("poisoned".into()))?.push(c.map_err(BootError::Fatal)?);
@@ -523,9 +528,7 @@ impl LocalCluster {
         let mut waiting_for = "kube-apiserver /readyz";
         loop {
             if let Err(e) = self.health() {
-                let taken = self.components.lock().map(|cs| {
-                    cs.iter().any(|c| c.log_tail(40).contains("address already in use"))
-                });
+                let taken = self.components.lock().map(|cs| cs.iter().any(|c| c.log_tail(40).contains("address already in use")));
                 self.kill_all();
                 return Err(if taken.unwrap_or(false) { BootError::PortTaken(e) } else { fatal(e) });
             }
@@ -553,7 +556,10 @@ impl LocalCluster {
                     None => {
                         if !get("/api/v1/namespaces/default/serviceaccounts/default").await.is_ok_and(|r| r.status().is_success()) {
                             Err("the `default` ServiceAccount in namespace default (serviceaccount controller)")
-                        } else if !get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt").await.is_ok_and(|r| r.status().is_success()) {
+                        } else if !get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
+                            .await
+                            .is_ok_and(|r| r.status().is_success())
+                        {
                             Err("the `kube-root-ca.crt` ConfigMap in namespace default (root-ca-cert-publisher)")
                         } else {
                             Ok(())
@@ -576,12 +582,7 @@ impl LocalCluster {
         let mut components = self.components.lock().map_err(|_| "poisoned".to_string())?;
         for c in components.iter_mut() {
             if let Some(status) = c.exited() {
-                return Err(format!(
-                    "{} exited ({status}); the end of {}:\n{}",
-                    c.name,
-                    c.log.display(),
-                    c.log_tail(20)
-                ));
+                return Err(format!("{} exited ({status}); the end of {}:\n{}", c.name, c.log.display(), c.log_tail(20)));
             }
         }
         Ok(())
@@ -589,12 +590,7 @@ impl LocalCluster {
 
     fn tails(&self, lines: usize) -> String {
         let components = self.components.lock().map(|c| c.iter().map(|c| (c.name, c.log_tail(lines))).collect::<Vec<_>>());
-        components
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, tail)| format!("--- {name}:\n{tail}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        components.unwrap_or_default().into_iter().map(|(name, tail)| format!("--- {name}:\n{tail}")).collect::<Vec<_>>().join("\n")
     }
 
     fn write_state(&self) -> Result<(), String> {
@@ -702,7 +698,6 @@ pub fn merge_flags(defaults: Vec<String>, user: &[String]) -> Vec<String> {
     defaults.into_iter().filter(|d| !overridden.contains(&key(d))).chain(user.iter().cloned()).collect()
 }
 
-
 /// A kubeconfig for one identity: `(user name, certificate, key)`.
 fn write_kubeconfig(path: &Path, name: &str, server: &str, ca: &str, (user, cert, key): (&str, &str, &str)) -> std::io::Result<()> {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
@@ -801,10 +796,7 @@ pub fn down(name: &str) -> Result<ClusterState, String> {
     let _lock = ClusterLock::acquire(name).map_err(|e| format!("{e}: stop that process instead"))?;
     let state = read_state(&dir).filter(|s| s.name == name).ok_or_else(|| {
         let names: Vec<String> = list().into_iter().map(|l| l.state.name).collect();
-        format!(
-            "no local cluster named `{name}` (running: {})",
-            if names.is_empty() { "none".into() } else { names.join(", ") }
-        )
+        format!("no local cluster named `{name}` (running: {})", if names.is_empty() { "none".into() } else { names.join(", ") })
     })?;
     state.kill();
     // Wait (briefly) until they are gone so ports and files are free when we return.
@@ -838,10 +830,8 @@ mod tests {
 
     #[test]
     fn user_flags_override_defaults() {
-        let merged = merge_flags(
-            vec!["--a=1".into(), "--b=2".into()],
-            &["--b=3".into(), "--service-account-max-token-expiration=2h".into()],
-        );
+        let merged =
+            merge_flags(vec!["--a=1".into(), "--b=2".into()], &["--b=3".into(), "--service-account-max-token-expiration=2h".into()]);
         assert_eq!(merged, vec!["--a=1", "--b=3", "--service-account-max-token-expiration=2h"]);
     }
 }

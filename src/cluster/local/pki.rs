@@ -7,8 +7,8 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
 };
 
 /// PEM-encoded material, written to the cluster directory by [`Pki::write`].
@@ -167,8 +167,7 @@ impl Pki {
         let etcd_ca = authority("kubeproof-etcd-ca")?;
         let (etcd_server_cert, etcd_server_key) =
             leaf(&etcd_ca, "kubeproof-etcd", None, vec![dns("localhost")?, loopback], vec![ServerAuth, ClientAuth])?;
-        let (etcd_client_cert, etcd_client_key) =
-            leaf(&etcd_ca, "kube-apiserver-etcd-client", None, Vec::new(), vec![ClientAuth])?;
+        let (etcd_client_cert, etcd_client_key) = leaf(&etcd_ca, "kube-apiserver-etcd-client", None, Vec::new(), vec![ClientAuth])?;
 
         let (controller_manager_cert, controller_manager_key) =
             leaf(&ca, "system:kube-controller-manager", None, Vec::new(), vec![ClientAuth])?;
@@ -328,7 +327,8 @@ mod tests {
         // Rewriting keeps the mode and leaves no temporary file.
         write_private(&root.join("pki/ca.crt"), b"again").expect("rewrite");
         assert_eq!(std::fs::read(root.join("pki/ca.crt")).expect("read"), b"again");
-        let count = std::fs::read_dir(root.join("pki")).expect("read").count() + std::fs::read_dir(root.join("pki/etcd")).expect("read").count();
+        let count =
+            std::fs::read_dir(root.join("pki")).expect("read").count() + std::fs::read_dir(root.join("pki/etcd")).expect("read").count();
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!(seen, 24, "every certificate and key was written");
         assert_eq!(count, 25, "24 files and the etcd directory, no temporary file");

@@ -165,7 +165,14 @@ impl Component {
     }
 
     /// [`start`](Self::start) in the namespaces and cgroups `placement` names.
-    pub fn start_in(name: &'static str, binary: &Path, args: &[String], log: PathBuf, detached: bool, placement: &Placement) -> Result<Self, String> {
+    pub fn start_in(
+        name: &'static str,
+        binary: &Path,
+        args: &[String],
+        log: PathBuf,
+        detached: bool,
+        placement: &Placement,
+    ) -> Result<Self, String> {
         use std::os::unix::process::CommandExt;
         let out = File::options()
             .create(true)
@@ -182,10 +189,8 @@ impl Component {
         let namespaces = placement.apply(&mut cmd).map_err(|e| format!("{name}: {e}"))?;
         let (tx, rx) = mpsc::channel();
         spawner().lock().map_err(|_| "spawner poisoned")?.send((cmd, tx)).map_err(|_| "spawner gone")?;
-        let mut child = rx
-            .recv()
-            .map_err(|_| "spawner gone".to_string())?
-            .map_err(|e| format!("{name}: cannot start {}: {e}", binary.display()))?;
+        let mut child =
+            rx.recv().map_err(|_| "spawner gone".to_string())?.map_err(|e| format!("{name}: cannot start {}: {e}", binary.display()))?;
         drop(namespaces);
         // spawn returns after exec, so /proc already shows the component, not kubeproof.
         match ProcessRecord::of(name, child.id(), binary) {
@@ -327,8 +332,7 @@ impl PidLock {
         use std::os::fd::AsRawFd;
         let io = |e: std::io::Error| LockError::Io(format!("{}: {e}", path.display()));
         loop {
-            let mut file =
-                File::options().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(io)?;
+            let mut file = File::options().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(io)?;
             // SAFETY: flock on a descriptor we own.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
                 let e = std::io::Error::last_os_error();

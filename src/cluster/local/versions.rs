@@ -22,7 +22,9 @@ pub fn resolve(request: &str) -> Result<KubeVersion, String> {
     let request = request.trim();
     check_request(request)?;
     let unknown = |why: String| {
-        format!("{why}. See the releases the Go module proxy has with `kubeproof cluster versions` (or `go list -m -versions k8s.io/kubernetes`).")
+        format!(
+            "{why}. See the releases the Go module proxy has with `kubeproof cluster versions` (or `go list -m -versions k8s.io/kubernetes`)."
+        )
     };
     if request == "latest" {
         return newest(None).map_err(unknown);
@@ -90,8 +92,5 @@ fn newest(minor: Option<(u32, u32)>) -> Result<KubeVersion, String> {
 }
 
 fn newest_installed(minor: Option<(u32, u32)>) -> Option<KubeVersion> {
-    install::installed_versions()
-        .into_iter()
-        .filter(|v| minor.is_none_or(|(ma, mi)| (v.major, v.minor) == (ma, mi)))
-        .max()
+    install::installed_versions().into_iter().filter(|v| minor.is_none_or(|(ma, mi)| (v.major, v.minor) == (ma, mi))).max()
 }

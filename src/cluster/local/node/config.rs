@@ -191,7 +191,10 @@ mod tests {
             assert!(!config.contains(field), "1.23 has no {field}");
         }
         let (config, args) = kubelet_for(26);
-        assert!(!args.contains(&"--container-runtime=remote".to_string()) && args.iter().any(|a| a.starts_with("--container-runtime-endpoint=")));
+        assert!(
+            !args.contains(&"--container-runtime=remote".to_string())
+                && args.iter().any(|a| a.starts_with("--container-runtime-endpoint="))
+        );
         assert!(!config.contains("containerRuntimeEndpoint"));
         let (config, args) = kubelet_for(27);
         assert!(!args.iter().any(|a| a.starts_with("--container-runtime")), "{args:?}");
@@ -201,7 +204,14 @@ mod tests {
         let (config, args) = kubelet_for(37);
         assert!(config.contains("failCgroupV1: false\n"));
         // kubeadm's authentication and authorization, on every release.
-        for needed in ["anonymous:\n    enabled: false", "clientCAFile: /c/pki/ca.crt", "mode: Webhook", "readOnlyPort: 0", "cgroupRoot: /kubeproof/c", "cgroupDriver: cgroupfs"] {
+        for needed in [
+            "anonymous:\n    enabled: false",
+            "clientCAFile: /c/pki/ca.crt",
+            "mode: Webhook",
+            "readOnlyPort: 0",
+            "cgroupRoot: /kubeproof/c",
+            "cgroupDriver: cgroupfs",
+        ] {
             assert!(config.contains(needed), "{needed} in\n{config}");
         }
         for needed in ["--hostname-override=kubeproof-node", "--node-ip=172.29.1.2", "--root-dir=/c/node/kubelet"] {
@@ -212,7 +222,16 @@ mod tests {
     #[test]
     fn containerd_and_cni_stay_in_the_node_directory() {
         let toml = containerd(&layout());
-        for needed in ["root = \"/c/node/containerd\"", "state = \"/c/node/run\"", "address = \"/c/node/run/containerd.sock\"", "restrict_oom_score_adj = true", "netns_mounts_under_state_dir = true", "sandbox_image = \"kubeproof.local/pause:1\"", "Root = \"/c/node/runc\"", "conf_dir = \"/c/node/cni/net.d\""] {
+        for needed in [
+            "root = \"/c/node/containerd\"",
+            "state = \"/c/node/run\"",
+            "address = \"/c/node/run/containerd.sock\"",
+            "restrict_oom_score_adj = true",
+            "netns_mounts_under_state_dir = true",
+            "sandbox_image = \"kubeproof.local/pause:1\"",
+            "Root = \"/c/node/runc\"",
+            "conf_dir = \"/c/node/cni/net.d\"",
+        ] {
             assert!(toml.contains(needed), "{needed} in\n{toml}");
         }
         let cni: serde_json::Value = serde_json::from_str(&cni(&layout(), "kubeproof-1")).unwrap();

@@ -34,7 +34,7 @@ pub const TOOLS_IMAGE_LATEST: &str = "kubeproof.local/tools:latest";
 /// The archive holding both images for a release, made once and cached under
 /// `<cache>/images/`, keyed by the sha256 of what goes in.
 pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, String> {
-    let busybox_sum = super::super::install::sha256_file(Path::new(BUSYBOX))
+    let busybox_sum = super::super::digest::sha256_file(Path::new(BUSYBOX))
         .map_err(|e| format!("{e}: the node images are made of busybox-static (apt-get install busybox-static)"))?;
     // The install manifest's sum when there is one: kubectl is large, hashing it takes a while.
     let recorded = kubectl
@@ -44,7 +44,7 @@ pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, 
         .and_then(|m| m.binaries.get("kubectl").map(|b| b.sha256.clone()));
     let kubectl_sum = match recorded {
         Some(sum) => sum,
-        None => super::super::install::sha256_file(kubectl)?,
+        None => super::super::digest::sha256_file(kubectl)?,
     };
     let key = hex::encode(Sha256::digest(format!("{FORMAT} {} {busybox_sum} {kubectl_sum} {}", v.tag(), arch())));
     let dir = cache.join("images");
@@ -55,7 +55,7 @@ pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, 
     }
     // Two node clusters of one release in one process (flag profiles) may both make it: each
     // writes its own file, and the last rename wins with the same content.
-    let temp = dir.join(format!(".{}.{}.{}.tmp", &key[..16], std::process::id(), crate::exec::random_suffix(6)));
+    let temp = dir.join(format!(".{}.{}.{}.tmp", &key[..16], std::process::id(), crate::random::suffix(6)));
     let made = write_archive(&temp, v, kubectl).and_then(|()| std::fs::rename(&temp, &path).map_err(|e| e.to_string()));
     if let Err(e) = made {
         let _ = std::fs::remove_file(&temp);
@@ -124,7 +124,7 @@ fn layer(build: impl FnOnce(&mut tar::Builder<&mut File>) -> std::io::Result<()>
 
 /// An unnamed temporary file (removed when closed).
 fn tempfile() -> Result<File, String> {
-    let path = std::env::temp_dir().join(format!("kubeproof-layer-{}-{}", std::process::id(), crate::exec::random_suffix(8)));
+    let path = std::env::temp_dir().join(format!("kubeproof-layer-{}-{}", std::process::id(), crate::random::suffix(8)));
     let file = File::options().read(true).write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let _ = std::fs::remove_file(&path);
     Ok(file)
@@ -146,11 +146,22 @@ fn busybox_layer() -> Result<Layer, String> {
     let applets: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::trim)
-        .filter(|a| !a.is_empty() && *a != "busybox" && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '['))
+        .filter(|a| {
+            !a.is_empty() && *a != "busybox" && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '[')
+        })
         .map(str::to_string)
         .collect();
     layer(|tar| {
-        for (path, mode) in [("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777), ("usr", 0o755), ("usr/local", 0o755), ("usr/local/bin", 0o755), ("var", 0o755)] {
+        for (path, mode) in [
+            ("bin", 0o755),
+            ("etc", 0o755),
+            ("root", 0o700),
+            ("tmp", 0o1777),
+            ("usr", 0o755),
+            ("usr/local", 0o755),
+            ("usr/local/bin", 0o755),
+            ("var", 0o755),
+        ] {
             dir(tar, path, mode)?;
         }
         file(tar, "bin/busybox", Path::new(BUSYBOX))?;

@@ -44,9 +44,8 @@ fn kubeproof_binary() -> Option<PathBuf> {
 /// Starts the janitor of the cluster `name`; it acts once the returned pipe is closed.
 pub fn spawn_janitor(name: &str) -> Result<JanitorPipe, String> {
     use std::os::unix::process::CommandExt as _;
-    let binary = kubeproof_binary().ok_or(
-        "cannot find the kubeproof binary to start a node's janitor (which cleans up if kubeproof is killed): set KUBEPROOF_BIN",
-    )?;
+    let binary = kubeproof_binary()
+        .ok_or("cannot find the kubeproof binary to start a node's janitor (which cleans up if kubeproof is killed): set KUBEPROOF_BIN")?;
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two descriptors we then own; close-on-exec, so no other child holds them.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

@@ -185,11 +185,7 @@ pub fn preflight() -> Result<(), String> {
     if !Path::new(images::BUSYBOX).is_file() {
         missing.push(images::BUSYBOX.into());
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("a node needs {} (not found); as root: {APT_LINE}", missing.join(", ")))
-    }
+    if missing.is_empty() { Ok(()) } else { Err(format!("a node needs {} (not found); as root: {APT_LINE}", missing.join(", "))) }
 }
 
 /// Makes the node's network and cgroups before anything starts (the API server listens on the
@@ -274,7 +270,10 @@ impl LocalCluster {
         let Some(identities) = &pki.node else { return Err(fatal("the node's certificates are missing".into())) };
         for binary in ["kubelet", "kube-proxy"] {
             if !self.installation.binary(binary).exists() {
-                return Err(fatal(format!("{} is missing: the release was installed without its node binaries", self.installation.binary(binary).display())));
+                return Err(fatal(format!(
+                    "{} is missing: the release was installed without its node binaries",
+                    self.installation.binary(binary).display()
+                )));
             }
         }
         // A start retried on other ports has killed containerd with the rest.
@@ -285,7 +284,10 @@ impl LocalCluster {
         }
         let layout = NodeLayout::new(state.dir.clone());
         let files = [
-            (layout.dir.join("kubelet.yaml"), config::kubelet(&layout, self.version, &self.dir.join("pki/ca.crt"), &cgroups::root(&state.cluster))),
+            (
+                layout.dir.join("kubelet.yaml"),
+                config::kubelet(&layout, self.version, &self.dir.join("pki/ca.crt"), &cgroups::root(&state.cluster)),
+            ),
             (layout.dir.join("kube-proxy.yaml"), config::kube_proxy(&self.dir.join("kube-proxy.conf"))),
         ];
         for (path, text) in &files {
@@ -301,12 +303,14 @@ impl LocalCluster {
             write_kubeconfig(path, &self.name, &self.server, &ca, (&user, cert, key)).map_err(io(path))?;
         }
 
-        let containerd = self.components.get_mut().map_err(|_| fatal("poisoned".into()))?.iter().find(|c| c.name == "containerd").map(|c| c.record.pid);
+        let containerd =
+            self.components.get_mut().map_err(|_| fatal("poisoned".into()))?.iter().find(|c| c.name == "containerd").map(|c| c.record.pid);
         let containerd = containerd.ok_or_else(|| fatal("containerd is not running".into()))?;
         let mounts = MountNamespace::Join(PathBuf::from(format!("/proc/{containerd}/ns/mnt")));
         let placement = self.node_placement(&state)?;
         let kubelet_placement = Placement { mounts: Some(mounts), ..placement.clone() };
-        let kubelet_args = config::kubelet_args(&layout, self.version, &layout.dir.join("kubelet.yaml"), &kubelet_conf, &state.node_ip().to_string());
+        let kubelet_args =
+            config::kubelet_args(&layout, self.version, &layout.dir.join("kubelet.yaml"), &kubelet_conf, &state.node_ip().to_string());
         self.start_placed("kubelet", self.installation.binary("kubelet"), kubelet_args, &kubelet_placement)?;
         let proxy_args = vec![format!("--config={}", layout.dir.join("kube-proxy.yaml").display())];
         self.start_placed("kube-proxy", self.installation.binary("kube-proxy"), proxy_args, &placement)
@@ -399,7 +403,8 @@ async fn import(socket: &Path, archive: &Path) -> Result<(), String> {
     cmd.arg("--address").arg(socket).args(["-n", "k8s.io", "images", "import"]).arg(archive);
     super::process::die_with_parent(&mut cmd);
     let shown = archive.display().to_string();
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.map_err(|e| e.to_string())?.map_err(|e| format!("cannot run ctr: {e}"))?;
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.map_err(|e| e.to_string())?.map_err(|e| format!("cannot run ctr: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {

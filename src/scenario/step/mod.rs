@@ -1,8 +1,8 @@
 //! The steps a scenario is made of: `Step`, the YAML key naming each kind, and the fields every
 //! kind may have (`versions`, `timeout`, `expect`, `capture`) reached through exhaustive matches.
 //!
-//! Each kind's own fields live with its lint rules, its description and its execution, in
-//! `src/exec/<kind>.rs`; they are re-exported here, where the format is.
+//! Each kind's own fields and lint rules live in `step/<kind>.rs`, beside this file; its execution
+//! lives in `src/exec/<kind>.rs` (`exec/pod_exec.rs` for `exec`), which reads them.
 
 use std::collections::BTreeMap;
 
@@ -14,18 +14,32 @@ use super::assertion::Assertion;
 use super::duration::GoDuration;
 use crate::version::VersionRange;
 
-pub use crate::exec::apply::{ApplyStep, ServiceAccountStep};
-pub use crate::exec::call::CallStep;
-pub use crate::exec::compare::CompareStep;
-pub use crate::exec::get::GetStep;
-pub use crate::exec::include::IncludeStep;
-pub use crate::exec::jwt::JwtStep;
-pub use crate::exec::kubectl::KubectlStep;
-pub use crate::exec::logs::LogsStep;
-pub use crate::exec::object::ObjectStep;
-pub use crate::exec::pod_exec::ExecStep;
-pub use crate::exec::secret_token::SecretTokenStep;
-pub use crate::exec::token::{BoundKind, BoundObject, TokenStep};
+pub mod apply;
+pub mod call;
+pub mod compare;
+pub mod exec;
+pub mod get;
+pub mod include;
+pub mod jwt;
+pub mod kubectl;
+pub mod lint;
+pub mod logs;
+pub mod object;
+pub mod secret_token;
+pub mod token;
+
+pub use apply::{ApplyStep, ServiceAccountStep};
+pub use call::CallStep;
+pub use compare::CompareStep;
+pub use exec::ExecStep;
+pub use get::GetStep;
+pub use include::IncludeStep;
+pub use jwt::JwtStep;
+pub use kubectl::KubectlStep;
+pub use logs::LogsStep;
+pub use object::ObjectStep;
+pub use secret_token::SecretTokenStep;
+pub use token::{BoundKind, BoundObject, TokenStep};
 
 /// One step. Written as a single-key mapping: `- token: {service-account: sa}`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -34,8 +48,8 @@ pub enum Step {
     /// Create a ServiceAccount in the scenario's namespace (short form of `apply`): its name, or
     /// `{name, status, expect, capture, versions, timeout}`.
     ServiceAccount(
-        #[serde(deserialize_with = "crate::exec::apply::short_or_long")]
-        #[schemars(with = "crate::exec::apply::ServiceAccountForm")]
+        #[serde(deserialize_with = "crate::scenario::step::apply::short_or_long")]
+        #[schemars(with = "crate::scenario::step::apply::ServiceAccountForm")]
         ServiceAccountStep,
     ),
     /// Server-side apply manifests of any kind, namespaced or cluster-scoped.

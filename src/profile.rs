@@ -1,10 +1,13 @@
 //! Profiles: what a local cluster offers beyond kubeproof's defaults, as scenarios require it
 //! (`requires: {apiserver-args, controller-manager-args, nodes}`) — its components' extra flags
 //! and its nodes. One profile is one local cluster; a kubeconfig context's flags cannot be seen.
+//! A [`Requirement`] is what a scenario asks of its cluster, in these terms.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::version::{KubeVersion, VersionRange};
 
 /// A control-plane component whose flags a scenario may require.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +80,28 @@ impl Profile {
 
 /// `kube-apiserver --a=1 --b=2; kube-controller-manager --c=3; 1 node`, leaving out components
 /// without flags; empty for the empty profile.
+/// What a scenario requires of the cluster it runs on, as the cluster pool is told it: the
+/// releases it applies to and the profile (flags, nodes) it needs. The pool never sees the
+/// scenario itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Requirement {
+    /// The releases the scenario applies to; `None` for all.
+    pub versions: Option<VersionRange>,
+    pub profile: Profile,
+}
+
+impl Requirement {
+    pub fn applies_to(&self, v: &KubeVersion) -> bool {
+        self.versions.as_ref().is_none_or(|r| r.contains(v))
+    }
+
+    /// The profile a cluster of its own must be started with; `None` when the main cluster does.
+    pub fn own_profile(&self) -> Option<Profile> {
+        let flags = self.profile.clone().canonical();
+        (!flags.is_empty()).then_some(flags)
+    }
+}
+
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nodes = match self.nodes {

@@ -167,9 +167,8 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
         body = &body[..body.len() - 1];
     }
     let alphabet = if body.contains(['-', '_']) { &base64::alphabet::URL_SAFE } else { &base64::alphabet::STANDARD };
-    let lenient = GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let lenient =
+        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(DecodePaddingMode::Indifferent);
     GeneralPurpose::new(alphabet, lenient).decode(body).ok()
 }
 
@@ -448,7 +447,10 @@ mod tests {
         let text = format!("I0101 serviceaccount.go:87] \"Response Body\" body=<\n{dump} >\nI0101 next line\n");
         let out = redact(&text);
         assert!(out.contains(&format!("\t<hex dump of {} bytes not shown: they hold <token sha256:", body.len())), "{out}");
-        assert!(out.starts_with("I0101 serviceaccount.go:87] \"Response Body\" body=<\n") && out.ends_with(" >\nI0101 next line\n"), "{out}");
+        assert!(
+            out.starts_with("I0101 serviceaccount.go:87] \"Response Body\" body=<\n") && out.ends_with(" >\nI0101 next line\n"),
+            "{out}"
+        );
         let hex_of_token: String = t.as_bytes()[..16].iter().map(|b| format!("{b:02x} ")).collect();
         assert!(!out.contains(&t[..16]) && !out.contains(hex_of_token.trim()) && !out.contains("|eyJ"), "{out}");
         // A dump without a token is left as it is.
