@@ -36,8 +36,11 @@ unit:
 install:
 	@for v in $$(echo $(VERSIONS) | tr ',' ' '); do $(KUBEPROOF) cluster install --node --version $$v || exit 1; done
 
+# Formatting (rustfmt.toml), clippy with warnings as errors, and every scenario file; CI runs it.
 lint:
-	$(KUBEPROOF) lint scenarios
+	cargo fmt --check
+	cargo clippy --all-targets --quiet -- -D warnings
+	$(KUBEPROOF) lint scenarios examples
 
 # docs/behaviour-matrix.md is the output of this target, committed as is: one release at a time
 # (each with its flag-profile clusters; all at once, ~50 clusters, do not start on 2 cores), then

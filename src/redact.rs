@@ -72,7 +72,7 @@ fn encodings(secret: &str) -> Vec<String> {
             shifted.extend_from_slice(raw);
             let encoded = unpadded.encode(&shifted);
             let skip = [0, 2, 3][offset];
-            let partial_tail = usize::from((offset + raw.len()) * 8 % 6 != 0);
+            let partial_tail = usize::from(!((offset + raw.len()) * 8).is_multiple_of(6));
             if let Some(core) = encoded.get(skip..encoded.len() - partial_tail) {
                 out.push(core.to_string());
             }

@@ -345,7 +345,9 @@ fn processes_of(dir: &Path) -> Vec<String> {
 /// kube-apiserver runs: `cluster up` exits 128+N, and no component, directory or lock is left.
 fn signal_during_up(installation: local::Installation) -> Result<(), Failed> {
     let version = installation.version.to_string();
-    let cases: [(libc::c_int, &str, fn(&Path) -> bool); 2] = [
+    /// A signal, the stage it is sent at, and how to tell the stage was reached.
+    type Case = (libc::c_int, &'static str, fn(&Path) -> bool);
+    let cases: [Case; 2] = [
         (libc::SIGINT, "the directory exists", |dir| dir.exists()),
         (libc::SIGTERM, "kube-apiserver was started", |dir| state_pids(dir).len() >= 2),
     ];

@@ -312,11 +312,10 @@ fn no_token_in_any_encoding(installation: local::Installation) -> Result<(), Fai
         secrets.create(&pp, &serde_json::from_value(legacy)?).await.map_err(|e| e.to_string())?;
         let legacy_token = tokio::time::timeout(Duration::from_secs(30), async {
             loop {
-                if let Ok(s) = secrets.get("legacy").await {
-                    if let Some(t) = s.data.and_then(|d| d.get("token").cloned()) {
+                if let Ok(s) = secrets.get("legacy").await
+                    && let Some(t) = s.data.and_then(|d| d.get("token").cloned()) {
                         return String::from_utf8_lossy(&t.0).into_owned();
                     }
-                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })

@@ -60,10 +60,10 @@ async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOu
         summary.push_str(&format!(", token {}", redact::fingerprint(&token)));
         run.save_token(name, token);
     }
-    if exit != 0 {
-        if let Some(line) = stderr.lines().find(|l| !l.trim().is_empty()) {
-            summary.push_str(&format!(": {line}"));
-        }
+    if exit != 0
+        && let Some(line) = stderr.lines().find(|l| !l.trim().is_empty())
+    {
+        summary.push_str(&format!(": {line}"));
     }
     if attempt > 1 {
         summary.push_str(&format!(" (attempt {attempt})"));

@@ -387,10 +387,10 @@ async fn with_heartbeat<F: std::future::Future>(work: F, every: Duration, beat: 
 /// it runs with. A kubeconfig context's flags cannot be seen; its nodes can: it needs that many
 /// Ready nodes.
 async fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String> {
-    if let Some(range) = &scenario.spec.versions {
-        if !range.contains(&cluster.version) {
-            return Some(format!("applies to {range}; the cluster runs {}", cluster.version));
-        }
+    if let Some(range) = &scenario.spec.versions
+        && !range.contains(&cluster.version)
+    {
+        return Some(format!("applies to {range}; the cluster runs {}", cluster.version));
     }
     let wanted = scenario.spec.requires.profile();
     let flags = crate::profile::Profile { nodes: 0, ..wanted.clone() };
@@ -710,7 +710,8 @@ pub async fn run_all(pool: &crate::cluster::pool::Pool, scenarios: &[Scenario], 
         pool.finished(&s.requirement());
         report
     });
-    let mut runs = std::pin::pin!(futures::stream::iter(runs).buffered(jobs.max(1)));
+    // Boxed, not pinned on the stack: dropping it below must really drop the running scenarios.
+    let mut runs = Box::pin(futures::stream::iter(runs).buffered(jobs.max(1)));
     let mut reports = Vec::new();
     // What scenarios stopped by a dead cluster could not delete.
     let mut left = Vec::new();

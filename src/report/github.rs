@@ -25,12 +25,7 @@ pub fn annotations(reports: &[ScenarioReport]) -> String {
             let _ = write!(props, ",col={col}");
         }
         let title = format!("{} on {}", r.scenario, r.cluster);
-        let _ = writeln!(
-            out,
-            "::error {props},title={}::{}",
-            property(&title),
-            data(&format!("{}\n{}", text::headline(f), f.error.to_string()))
-        );
+        let _ = writeln!(out, "::error {props},title={}::{}", property(&title), data(&format!("{}\n{}", text::headline(f), f.error)));
     }
     out
 }

@@ -211,11 +211,11 @@ impl Assertion {
             [] => Err(mismatch("one value".into(), "nothing".into())),
             many => Err(mismatch("one value".into(), format!("{} values", many.len()))),
         };
-        if let Some(want) = self.exists {
-            if want != !nodes.is_empty() {
-                let seen = if nodes.is_empty() { "nothing".to_string() } else { brief(nodes[0]) };
-                return Err(mismatch(if want { "a value".into() } else { "nothing".into() }, seen));
-            }
+        if let Some(want) = self.exists
+            && want == nodes.is_empty()
+        {
+            let seen = if nodes.is_empty() { "nothing".to_string() } else { brief(nodes[0]) };
+            return Err(mismatch(if want { "a value".into() } else { "nothing".into() }, seen));
         }
         if let Some(want) = &self.count {
             let want = whole_number("count", want).map_err(|e| mismatch("a count".into(), e))?;

@@ -486,10 +486,10 @@ mod tests {
         std::fs::write(dir.join("quick.yaml"), format!("description: d\n{steps}")).unwrap();
         std::fs::write(dir.join("slow.yaml"), format!("description: d\nlong: true\n{steps}")).unwrap();
         let names = |paths: &[PathBuf]| -> Vec<String> { load_all(paths, false).unwrap().into_iter().map(|s| s.name).collect() };
-        let from_dir = names(&[dir.clone()]);
+        let from_dir = names(std::slice::from_ref(&dir));
         let named = names(&[dir.join("slow.yaml")]);
         std::fs::write(dir.join("slow.yaml"), format!("description: ''\nlong: true\n{steps}")).unwrap();
-        let linted = load_all(&[dir.clone()], false);
+        let linted = load_all(std::slice::from_ref(&dir), false);
         let _ = std::fs::remove_dir_all(&dir);
         match long_wanted() {
             true => assert_eq!(from_dir, ["quick", "slow"]),

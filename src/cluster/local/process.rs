@@ -359,10 +359,11 @@ impl PidLock {
 fn holder(file: &mut File) -> Option<u32> {
     for _ in 0..10 {
         let mut text = String::new();
-        if file.seek(SeekFrom::Start(0)).is_ok() && file.read_to_string(&mut text).is_ok() {
-            if let Ok(pid) = text.trim().parse() {
-                return Some(pid);
-            }
+        if file.seek(SeekFrom::Start(0)).is_ok()
+            && file.read_to_string(&mut text).is_ok()
+            && let Ok(pid) = text.trim().parse()
+        {
+            return Some(pid);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
