@@ -9,8 +9,8 @@ use cli::ExitCode;
 /// kubeproof: documented Kubernetes ServiceAccount token behaviour, as executable evidence.
 ///
 /// Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing ran),
-/// 3 no usable cluster (or it died), 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM,
-/// 129 SIGHUP) after cleaning up.
+/// 3 no usable cluster (or it died), 4 a report file could not be written after the run,
+/// 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) after cleaning up.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Args {

@@ -1106,6 +1106,13 @@ fn exit_codes(installation: local::Installation) -> Result<(), Failed> {
         assert_eq!(out.status.code(), Some(2), "a report that cannot be written:\n{}", all_output(&out));
         assert!(all_output(&out).contains("does not exist"), "{}", all_output(&out));
 
+        // Writable when checked, not when written: a link to a directory that does not exist.
+        let dangling = f.dir.join("dangling.json");
+        std::os::unix::fs::symlink("/nonexistent-dir/report.json", &dangling).map_err(|e| e.to_string())?;
+        let out = run(&["--json", &dangling.display().to_string()])?;
+        assert_eq!(out.status.code(), Some(4), "a report that could not be written after the run:\n{}", all_output(&out));
+        assert!(all_output(&out).contains("1 passed"), "the run's results are still shown:\n{}", all_output(&out));
+
         let out = run(&["--filter", "no-such-scenario"])?;
         assert_eq!(out.status.code(), Some(2), "a filter that selects nothing:\n{}", all_output(&out));
 

@@ -96,7 +96,7 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     } else {
         assemble(&args.from, &args.scenarios, args.files)
     };
-    let (matrix, reports) = match built {
+    let Built { matrix, reports, mut code } = match built {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -104,7 +104,6 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     for i in 1..matrix.columns.len() {
         print!("\n{}", matrix.diff_text(i - 1, i));
     }
-    let mut code = if matrix.all_passed() { ExitCode::Ok } else { ExitCode::Failed };
     if let Some(path) = &args.markdown {
         code = code.max_with(write_report(path, &matrix.page(notes.as_deref())));
     }
@@ -131,9 +130,9 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
         .map(|t| if args.contexts { Target::Context(context(t)) } else { Target::Local(t.to_string()) })
         .collect();
     match build(&targets, &args.scenarios, args.files, 4, None).await {
-        Ok((matrix, _)) => {
-            print!("{}", matrix.diff_text(0, 1));
-            if matrix.all_passed() { ExitCode::Ok } else { ExitCode::Failed }
+        Ok(built) => {
+            print!("{}", built.matrix.diff_text(0, 1));
+            built.code
         }
         Err(code) => code,
     }
@@ -143,12 +142,20 @@ fn context(name: &str) -> ContextTarget {
     ContextTarget { context: Some(name.to_string()), ..Default::default() }
 }
 
+/// A matrix, the reports it was built from, and how kubeproof exits for them.
+struct Built {
+    matrix: Matrix,
+    reports: Vec<ScenarioReport>,
+    code: ExitCode,
+}
+
 /// Builds the matrix from reports of runs made elsewhere: a column per cluster, in the order
 /// the reports name them. A report of a run that stopped early is refused: its column would
 /// look complete.
-fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
+fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Result<Built, ExitCode> {
     let scenarios = load(std::slice::from_ref(scenarios), None, file_args)?;
     let mut reports = Vec::new();
+    let mut code = ExitCode::Ok;
     for file in files {
         let document = Document::read(file).map_err(|e| {
             eprintln!("error: {e}");
@@ -156,8 +163,9 @@ fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Resu
         })?;
         if let Some(stopped) = &document.outcome.stopped {
             eprint!("error: {} is the report of a run that stopped early:\n{}", file.display(), text::stopped(stopped));
-            return Err(ExitCode::of(&document.outcome));
+            return Err(document.outcome.exit_code());
         }
+        code = code.max_with(document.outcome.exit_code());
         reports.extend(document.outcome.reports);
     }
     let mut columns: Vec<Column> = Vec::new();
@@ -169,7 +177,7 @@ fn assemble(files: &[PathBuf], scenarios: &PathBuf, file_args: FileArgs) -> Resu
         }
     }
     let about = about(&scenarios);
-    Ok((Matrix::build(columns, &reports, about), reports))
+    Ok(Built { matrix: Matrix::build(columns, &reports, about), reports, code })
 }
 
 /// Opens every target, runs every scenario on each, and builds the matrix. Local releases run
@@ -181,7 +189,7 @@ async fn build(
     files: FileArgs,
     jobs: usize,
     releases_at_once: Option<u16>,
-) -> Result<(Matrix, Vec<ScenarioReport>), ExitCode> {
+) -> Result<Built, ExitCode> {
     let scenarios = load(std::slice::from_ref(scenarios), None, files).and_then(|s| selected(s, std::slice::from_ref(scenarios), None))?;
     for t in targets {
         if let Target::Local(v) = t {
@@ -216,11 +224,14 @@ async fn build(
         let not_run = scenarios.len() * targets.len() - outcomes.iter().map(|o| o.reports.len()).sum::<usize>();
         eprint!("{}{}", text::stopped(stopped), text::not_finished(not_run));
         let outcome = RunOutcome { reports: Vec::new(), stopped: Some(stopped.clone()) };
-        return Err(ExitCode::of(&outcome));
+        return Err(outcome.exit_code());
     }
     let mut columns = Vec::new();
     let mut reports = Vec::new();
+    let mut code = ExitCode::Ok;
     for (column, outcome) in finished.into_iter().flatten() {
+        // As `run` would exit on that release: a cluster a scenario needed that did not start is 3.
+        code = code.max_with(outcome.exit_code());
         let mut pool_reports = outcome.reports;
         // Scenarios that needed extra flags ran on a sibling cluster of the same release.
         for r in &mut pool_reports {
@@ -230,7 +241,7 @@ async fn build(
         reports.extend(pool_reports);
     }
     let about = about(&scenarios);
-    Ok((Matrix::build(columns, &reports, about), reports))
+    Ok(Built { matrix: Matrix::build(columns, &reports, about), reports, code })
 }
 
 /// How many local releases a matrix runs at once: one per core, and ~4 GiB of available memory

@@ -140,7 +140,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     eprintln!("kubeproof: running {} scenario(s) on {} (server {})", scenarios.len(), c.label, c.git_version);
     // The pool outlives the run, so that after a signal the cleanup still has a cluster to talk to.
     let outcome = exec::run_all(&pool, &scenarios, &opts, args.jobs).await;
-    let mut code = ExitCode::of(&outcome);
+    let mut code = outcome.exit_code();
     let files = [
         (&args.json, serde_json::to_string_pretty(&Document::of(&outcome)).unwrap_or_default()),
         (&args.junit, junit::document(&outcome.reports, outcome.stopped.as_ref())),
@@ -177,7 +177,8 @@ pub fn selected(scenarios: Vec<Scenario>, paths: &[PathBuf], filter: Option<&str
     Err(ExitCode::BadInput)
 }
 
-/// Writes a report file (0600, redacted); a failure is an error the exit code shows.
+/// Writes a report file (0600, redacted) after a run; a failure is its own exit code, since
+/// the scenarios did run.
 pub fn write_report(path: &std::path::Path, text: &str) -> ExitCode {
     match output::write_private(path, text) {
         Ok(()) => {
@@ -185,8 +186,8 @@ pub fn write_report(path: &std::path::Path, text: &str) -> ExitCode {
             ExitCode::Ok
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::BadInput
+            eprintln!("error: {e}; the results above are all there is of this run");
+            ExitCode::ReportNotWritten
         }
     }
 }
@@ -240,7 +241,7 @@ pub async fn open_pool(target: &Target, scenarios: &[Scenario]) -> Result<Pool, 
     tokio::select! {
         pool = Pool::open_for(target, &needs) => pool.map_err(|e| {
             eprintln!("error: no usable cluster: {}", redact::redact(e.message()));
-            ExitCode::of_cluster(&e)
+            e.exit_code()
         }),
         signal = interrupt::first() => Err(ExitCode::Signalled(signal)),
     }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::exit_code::ExitCode;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterError {
     /// The kubeconfig cannot be read, or lacks the context.
@@ -25,10 +27,10 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> ExitCode {
         match self {
-            ClusterError::Release(_) => 2,
-            _ => 3,
+            ClusterError::Release(_) => ExitCode::BadInput,
+            _ => ExitCode::Cluster,
         }
     }
 

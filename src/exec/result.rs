@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::StepError;
+use crate::exit_code::ExitCode;
 pub use crate::scenario::Position;
 
 /// How one scenario went on one cluster.
@@ -206,6 +207,20 @@ pub struct RunOutcome {
     pub reports: Vec<ScenarioReport>,
     /// Why the run stopped before every scenario finished.
     pub stopped: Option<Stopped>,
+}
+
+impl RunOutcome {
+    /// How this run ends kubeproof: a signal, then a dead cluster (or one that could not be
+    /// started for a scenario's flags), then a failed scenario.
+    pub fn exit_code(&self) -> ExitCode {
+        match &self.stopped {
+            Some(Stopped::Interrupted { signal, .. }) => ExitCode::Signalled(*signal),
+            Some(Stopped::ClusterDied(_)) => ExitCode::Cluster,
+            None if self.reports.iter().any(|r| r.failure.as_ref().is_some_and(|f| f.phase == Phase::Cluster)) => ExitCode::Cluster,
+            None if self.reports.iter().any(|r| r.verdict == Verdict::Failed) => ExitCode::Failed,
+            None => ExitCode::Ok,
+        }
+    }
 }
 
 /// Why a run stopped early.

@@ -66,10 +66,6 @@ impl Matrix {
         Matrix { generated, columns, rows, about }
     }
 
-    pub fn all_passed(&self) -> bool {
-        self.rows.values().flatten().flatten().all(|c| c.verdict != Verdict::Failed)
-    }
-
     /// A fixed-width table for the terminal.
     pub fn to_terminal(&self) -> String {
         let headers: Vec<String> = self.columns.iter().map(|c| c.server_version.clone()).collect();
