@@ -10,11 +10,12 @@ use kubeproof::cluster::pool::Target;
 use kubeproof::exec::{self, ExecOptions};
 use kubeproof::report::document::Document;
 use kubeproof::report::matrix::{About, Column, Matrix};
-use kubeproof::report::{RunOutcome, ScenarioReport, Tally, github, junit, terminal, text};
+use kubeproof::report::{RunOutcome, ScenarioReport, Tally, terminal, text};
 use kubeproof::scenario::Scenario;
 
 use super::ExitCode;
-use super::run::{FileArgs, check_outputs, check_version, load, open_pool, selected, write_report};
+use super::outputs::{Outputs, Results};
+use super::run::{FileArgs, check_version, load, open_pool, selected};
 
 #[derive(Args, Debug)]
 pub struct MatrixArgs {
@@ -77,7 +78,8 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
         eprintln!("error: give --versions (e.g. 1.23,1.24,latest), --contexts or --from");
         return ExitCode::BadInput;
     }
-    if let Err(code) = check_outputs([&args.markdown, &args.json, &args.junit]) {
+    let outputs = Outputs { json: args.json.clone(), junit: args.junit.clone(), markdown: args.markdown.clone() };
+    if let Err(code) = outputs.check() {
         return code;
     }
     // Read before anything runs: a wrong path should not cost a whole matrix.
@@ -104,22 +106,9 @@ pub async fn matrix(args: MatrixArgs) -> ExitCode {
     for i in 1..matrix.columns.len() {
         print!("\n{}", matrix.diff_text(i - 1, i));
     }
-    if let Some(path) = &args.markdown {
-        code = code.max_with(write_report(path, &matrix.page(notes.as_deref())));
-    }
-    if let Some(path) = &args.json {
-        let doc = serde_json::json!({"matrix": matrix, "reports": reports});
-        code = code.max_with(write_report(path, &serde_json::to_string_pretty(&doc).unwrap_or_default()));
-    }
-    if let Some(path) = &args.junit {
-        code = code.max_with(write_report(path, &junit::document(&reports, None)));
-    }
-    if github::active() {
-        print!("{}", github::annotations(&reports));
-        if let Err(e) = github::append_summary(&matrix.page(notes.as_deref())) {
-            eprintln!("warning: {e}");
-        }
-    }
+    let json = || serde_json::to_string_pretty(&serde_json::json!({"matrix": matrix, "reports": reports})).unwrap_or_default();
+    let page = Some(matrix.page(notes.as_deref()));
+    code = code.max_with(outputs.write(Results { reports: &reports, stopped: None, json: &json, page }));
     println!("\n{}", Tally::of(&reports));
     code
 }

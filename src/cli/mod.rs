@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod matrix;
+pub mod outputs;
 pub mod run;
 
 pub use kubeproof::exit_code::ExitCode;

@@ -10,11 +10,12 @@ use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::ExecOptions;
 use kubeproof::redact;
 use kubeproof::report::document::Document;
-use kubeproof::report::{github, junit, output, terminal, text};
+use kubeproof::report::{terminal, text};
 use kubeproof::scenario::{self, Scenario};
 use kubeproof::{exec, interrupt};
 
 use super::ExitCode;
+use super::outputs::{Outputs, Results};
 
 /// Which cluster to use.
 #[derive(Args, Debug, Clone)]
@@ -123,7 +124,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
             Ok(s) => s,
             Err(code) => return code,
         };
-    if let Err(code) = args.target.check().and(check_outputs([&args.json, &args.junit])) {
+    let outputs = Outputs { json: args.json.clone(), junit: args.junit.clone(), markdown: None };
+    if let Err(code) = args.target.check().and(outputs.check()) {
         return code;
     }
     let target = args.target.target();
@@ -140,24 +142,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
     eprintln!("kubeproof: running {} scenario(s) on {} (server {})", scenarios.len(), c.label, c.git_version);
     // The pool outlives the run, so that after a signal the cleanup still has a cluster to talk to.
     let outcome = exec::run_all(&pool, &scenarios, &opts, args.jobs).await;
-    let mut code = outcome.exit_code();
-    let files = [
-        (&args.json, serde_json::to_string_pretty(&Document::of(&outcome)).unwrap_or_default()),
-        (&args.junit, junit::document(&outcome.reports, outcome.stopped.as_ref())),
-    ];
-    for (path, text) in files {
-        if let Some(path) = path {
-            code = code.max_with(write_report(path, &text));
-        }
-    }
+    let json = || serde_json::to_string_pretty(&Document::of(&outcome)).unwrap_or_default();
+    let written = outputs.write(Results { reports: &outcome.reports, stopped: outcome.stopped.as_ref(), json: &json, page: None });
+    let code = outcome.exit_code().max_with(written);
     if let Some(stopped) = &outcome.stopped {
         eprint!("{}{}", text::stopped(stopped), text::not_finished(scenarios.len() - outcome.reports.len()));
-    }
-    if github::active() {
-        print!("{}", github::annotations(&outcome.reports));
-        if let Err(e) = github::append_summary(&github::summary(&outcome.reports)) {
-            eprintln!("warning: {e}");
-        }
     }
     println!("{}", text::summary(&outcome.reports));
     drop(pool);
@@ -175,32 +164,6 @@ pub fn selected(scenarios: Vec<Scenario>, paths: &[PathBuf], filter: Option<&str
         None => eprintln!("error: no scenario files (*.yaml, *.yml) in {}", paths.join(", ")),
     }
     Err(ExitCode::BadInput)
-}
-
-/// Writes a report file (0600, redacted) after a run; a failure is its own exit code, since
-/// the scenarios did run.
-pub fn write_report(path: &std::path::Path, text: &str) -> ExitCode {
-    match output::write_private(path, text) {
-        Ok(()) => {
-            eprintln!("kubeproof: wrote {}", path.display());
-            ExitCode::Ok
-        }
-        Err(e) => {
-            eprintln!("error: {e}; the results above are all there is of this run");
-            ExitCode::ReportNotWritten
-        }
-    }
-}
-
-/// Report paths are checked before anything runs: a report that cannot be written is bad input.
-pub fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Result<(), ExitCode> {
-    for path in paths.into_iter().flatten() {
-        output::check_writable(path).map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::BadInput
-        })?;
-    }
-    Ok(())
 }
 
 pub fn lint(paths: &[PathBuf], files: FileArgs) -> ExitCode {
