@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::StepError;
 use super::ledger::RUN_LABEL;
 use super::observe::{Selection, observe};
-use super::resources::{self, Answer};
+use super::request::{self, Answer};
+use super::resources;
 use super::{Run, StepOutput};
 use crate::scenario::manifest;
 use crate::scenario::parsed::{HttpStatus, Templated};
@@ -127,7 +128,7 @@ async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Applied, Ste
         &PatchParams::apply("kubeproof").force(),
         &Patch::Apply(&obj),
     );
-    let answer = resources::send(run.cluster, request).await?;
+    let answer = request::send_built(run.cluster, request).await?.without_managed_fields();
     Ok(Applied { kind, name, answer })
 }
 

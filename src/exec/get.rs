@@ -51,7 +51,8 @@ async fn read(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, 
             Some(n) => request.get(n, &Default::default()),
             None => request.list(&selection.list_params()),
         };
-        return Ok(resources::send(run.cluster, request).await?.expected(status, &format!("get {what}")));
+        let answer = super::request::send_built(run.cluster, request).await?.without_managed_fields();
+        return Ok(answer.expected(status, &format!("get {what}")));
     }
     let to_doc = |list: &ObjectList<DynamicObject>| -> Option<Value> {
         let mut items: Vec<Value> = list.items.iter().map(clean).collect();

@@ -6,7 +6,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
 use super::StepError;
-use super::token::admin_request;
 use super::{Run, StepOutput};
 use crate::redact;
 
@@ -56,7 +55,8 @@ fn decode_parts(token: &str) -> Result<(Value, Value), String> {
 
 /// Checks the RS256 signature with the key the cluster publishes under the token's `kid`.
 async fn verify(run: &Run<'_>, token: &str, header: &Value) -> Result<(), String> {
-    let (status, jwks, _) = admin_request(run, http::Method::GET, "/openid/v1/jwks", None).await?;
+    let answer = super::request::admin(run.cluster, http::Method::GET, "/openid/v1/jwks", None).await.map_err(|e| e.to_string())?;
+    let (status, jwks) = (answer.status, answer.body);
     if status != 200 {
         return Err(format!("GET /openid/v1/jwks → {status}"));
     }

@@ -16,6 +16,7 @@ pub(crate) mod logs;
 pub(crate) mod object;
 pub mod observe;
 pub(crate) mod pod_exec;
+pub(crate) mod request;
 pub mod resources;
 pub mod result;
 mod retry;
@@ -577,9 +578,7 @@ fn namespace_name(scenario: &str, run_id: &str) -> String {
 /// server's bookkeeping reads.
 pub(crate) fn object_document(obj: &impl serde::Serialize) -> Result<Value, String> {
     let mut value = serde_json::to_value(obj).map_err(|e| e.to_string())?;
-    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
+    request::strip_managed_fields(&mut value);
     Ok(value)
 }
 

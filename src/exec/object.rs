@@ -43,7 +43,7 @@ pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
     let t = target(run, s).await?;
     let status = super::apply::expected_status(run, &s.status)?;
     let request = t.resource.request(&t.namespace).delete(&t.name, &DeleteParams::default());
-    let answer = resources::send(run.cluster, request).await?;
+    let answer = super::request::send_built(run.cluster, request).await?.without_managed_fields();
     if answer.succeeded() {
         observe(
             &t.api,

@@ -1,13 +1,11 @@
-//! Finding the API resource for a kind (discovery, read again when a kind is missing), dynamic
-//! APIs for it, and the API server's answer to one request whatever its status.
+//! Finding the API resource for a kind: the cluster's discovery (read again when a kind is
+//! missing), then the Established CustomResourceDefinitions.
 
 use std::time::Instant;
 
 use kube::api::Api;
 use kube::discovery::ApiResource;
-use serde_json::{Value, json};
 
-use super::{StepError, StepOutput};
 use crate::cluster::Cluster;
 pub use crate::cluster::discovery::Resource;
 use crate::cluster::discovery::{find, split_api_version};
@@ -81,111 +79,5 @@ async fn established_crd(cluster: &Cluster, api_version: Option<&str>, kind: &st
             let versions: Vec<&str> = many.iter().map(|r| r.api.api_version.as_str()).collect();
             Err(format!("kind `{kind}` is served by several API groups ({}): give `api-version`", versions.join(", ")))
         }
-    }
-}
-
-/// The API server's answer to one request, whatever its status: what a step with `status`
-/// asserts on.
-#[derive(Debug, Clone)]
-pub(crate) struct Answer {
-    pub status: u16,
-    /// The response as JSON (an object without `metadata.managedFields`, a Status…), or its
-    /// text as a string when it is not JSON.
-    pub body: Value,
-}
-
-impl Answer {
-    pub fn succeeded(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// The body of a success; a refusal as the failure of a step that expected success, with
-    /// the server's code, reason and message.
-    pub fn success(self, context: &str) -> Result<Value, StepError> {
-        if self.succeeded() {
-            return Ok(self.body);
-        }
-        let field = |key: &str| self.body.get(key).and_then(Value::as_str).map(str::to_string);
-        let message = match &self.body {
-            Value::String(text) => text.trim().to_string(),
-            _ => field("message").unwrap_or_default(),
-        };
-        Err(StepError::Api { code: self.status, reason: field("reason").unwrap_or_default(), message: format!("{context}: {message}") })
-    }
-
-    /// The document of a step with `status`: `{status, body}`, with the assertion `status`
-    /// stands for; the summary says what was asked, the status and the server's message.
-    pub(crate) fn expected(self, status: u16, asked: &str) -> StepOutput {
-        let mut summary = format!("{asked} → {}", self.status);
-        if let Some(message) = self.body.get("message").and_then(Value::as_str) {
-            summary.push_str(&format!(": {message}"));
-        }
-        StepOutput::new(json!({"status": self.status, "body": self.body}), summary).implying(super::expect_equal("$.status", json!(status)))
-    }
-}
-
-/// Sends one request as the admin and takes its answer, whatever the status.
-pub(crate) async fn send(
-    cluster: &Cluster,
-    request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
-) -> Result<Answer, StepError> {
-    use http_body_util::BodyExt;
-    let request = request.map_err(|e| StepError::other(format!("cannot build the request: {e}")))?;
-    let what = format!("{} {}", request.method(), request.uri().path());
-    let response = cluster
-        .client
-        .send(request.map(kube::client::Body::from))
-        .await
-        .map_err(|e| StepError::other(format!("{what}: {}", crate::cluster::describe_error(&e))))?;
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.map_err(|e| StepError::other(format!("{what}: {e}")))?.to_bytes();
-    let mut body = super::body_document(&bytes);
-    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    for item in body.get_mut("items").and_then(Value::as_array_mut).into_iter().flatten() {
-        if let Some(meta) = item.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
-        }
-    }
-    Ok(Answer { status, body })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn refusal() -> Answer {
-        let body = json!({"kind": "Status", "status": "Failure", "reason": "Invalid", "code": 422,
-            "message": "ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
-            "details": {"causes": [{"field": "data"}]}});
-        Answer { status: 422, body }
-    }
-
-    #[test]
-    fn a_refusal_fails_a_step_that_expected_success_with_code_reason_and_message() {
-        let error = refusal().success("applying ConfigMap c").unwrap_err();
-        let StepError::Api { code, reason, message } = error else { panic!("{error:?}") };
-        assert_eq!((code, reason.as_str()), (422, "Invalid"));
-        assert_eq!(
-            message,
-            "applying ConfigMap c: ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
-        );
-        let text = Answer { status: 404, body: json!("404 page not found\n") }.success("deleting Widget w").unwrap_err();
-        assert_eq!(text, StepError::Api { code: 404, reason: String::new(), message: "deleting Widget w: 404 page not found".into() });
-        let stored = Answer { status: 201, body: json!({"kind": "ConfigMap"}) }.success("applying ConfigMap c").unwrap();
-        assert_eq!(stored, json!({"kind": "ConfigMap"}));
-    }
-
-    #[test]
-    fn an_expected_answer_is_the_document_and_its_status_an_assertion() {
-        let out = refusal().expected(409, "apply ConfigMap/c");
-        assert_eq!(out.doc["status"], json!(422));
-        assert_eq!(out.doc["body"]["details"]["causes"][0]["field"], json!("data"));
-        assert!(out.summary.starts_with("apply ConfigMap/c → 422: ConfigMap \"c\" is invalid"), "{}", out.summary);
-        let [implied] = out.implied.as_slice() else { panic!("{:?}", out.implied) };
-        let miss = implied.check(&out.doc).unwrap_err();
-        assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("409", "422"));
-        assert!(refusal().expected(422, "apply ConfigMap/c").implied[0].check(&json!({"status": 422})).is_ok());
     }
 }

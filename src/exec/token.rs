@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::StepError;
-use super::{Run, StepOutput, expect_equal};
+use super::{Run, StepOutput, expect_equal, request};
 use crate::redact;
 
 use crate::scenario::step::token::*;
@@ -31,7 +31,8 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
                 BoundKind::Pod => format!("/api/v1/namespaces/{}/pods/{name}", run.namespace),
                 BoundKind::Secret => format!("/api/v1/namespaces/{}/secrets/{name}", run.namespace),
             };
-            let (status, obj, _) = admin_request(run, http::Method::GET, &path, None).await?;
+            let answer = request::admin(run.cluster, http::Method::GET, &path, None).await?;
+            let (status, obj) = (answer.status, answer.body);
             if status != 200 {
                 return Err(format!(
                     "bound object {} {name}: {}",
@@ -52,7 +53,9 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
         "status": {"token": "", "expirationTimestamp": null}
     });
     let path = format!("/api/v1/namespaces/{}/serviceaccounts/{sa}/token", run.namespace);
-    let (status, response, warnings) = admin_request(run, http::Method::POST, &path, Some(body)).await?;
+    let answer = request::admin(run.cluster, http::Method::POST, &path, Some(body)).await?;
+    let warnings = answer.warnings();
+    let (status, response) = (answer.status, answer.body);
     let mut summary = format!("TokenRequest for {sa} → {status}");
     if let Some(token) = response.pointer("/status/token").and_then(Value::as_str).filter(|t| !t.is_empty()) {
         summary.push_str(&format!(
@@ -68,22 +71,6 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
     }
     let doc = json!({"status": status, "body": response, "warnings": warnings});
     Ok(StepOutput::new(doc, summary).implying(expect_equal("$.status", json!(expected))))
-}
-
-/// A request as the cluster admin (kube's own client and credentials), built and sent as
-/// `call` sends it: status, JSON body, and the `Warning` headers.
-pub async fn admin_request(
-    run: &Run<'_>,
-    method: http::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Result<(u16, Value, Vec<String>), String> {
-    use super::call;
-    let body = body.map(|b| serde_json::to_vec(&b)).transpose().map_err(|e| e.to_string())?;
-    let content_type = call::content_type(&method, None);
-    let request = call::request(&method, path, body.map(|b| (b, content_type)), http::HeaderMap::new())?;
-    let answer = call::send(run, call::Sender::Admin, request).await?;
-    Ok((answer.status, super::body_document(&answer.body), answer.warnings()))
 }
 
 pub(crate) fn describe(s: &TokenStep, r: impl Fn(&str) -> String) -> String {
