@@ -29,7 +29,7 @@ pub async fn create_namespace(run: &Run<'_>) -> Result<(), String> {
     let wait = observe(&sa_dyn, Selection::named("default"), |list| {
         if list.items.is_empty() { std::ops::ControlFlow::Continue(()) } else { std::ops::ControlFlow::Break(()) }
     });
-    tokio::time::timeout(run.timeout, wait)
+    tokio::time::timeout_at(run.deadline.at(), wait)
         .await
         .map_err(|_| "the `default` ServiceAccount did not appear (is the serviceaccount controller running?)".to_string())?
 }

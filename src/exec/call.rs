@@ -9,7 +9,7 @@ use crate::scenario::assertion::Mismatch;
 use crate::scenario::step::call::*;
 pub async fn call(run: &mut Run<'_>, s: &CallStep) -> Result<StepOutput, StepError> {
     let what = || format!("{} {}", s.method, s.path);
-    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
+    super::retry::once_or_eventually(run, s.eventually, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutput, StepError> {

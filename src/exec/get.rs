@@ -17,7 +17,7 @@ pub async fn get(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutpu
     // A named object that is not there yet is an attempt that failed: read again.
     let r = |text: &str| run.render(text).unwrap_or_else(|_| text.to_string());
     let what = format!("{} {}", r(&s.kind), s.name.as_deref().map(r).unwrap_or_else(|| "list".into()));
-    super::retry::eventually(run, s.timeout, &s.expect, &what, async |run, attempt| {
+    super::retry::eventually(run, &s.expect, &what, async |run, attempt| {
         let mut out = read(run, s, false).await?;
         if attempt > 1 {
             out.summary.push_str(&format!(" (attempt {attempt})"));
@@ -83,15 +83,9 @@ async fn read(run: &mut Run<'_>, s: &GetStep, wait: bool) -> Result<StepOutput, 
             Err(e) => ControlFlow::Break(Err(e)),
         }
     });
-    let doc = match tokio::time::timeout(run.timeout_for(s.timeout), doc).await {
+    let doc = match tokio::time::timeout_at(run.deadline.at(), doc).await {
         Ok(r) => r??,
-        Err(_) => {
-            return Err(StepError::Timeout {
-                after_ms: run.timeout_for(s.timeout).as_millis() as u64,
-                waiting_for: format!("{what} to satisfy the assertions"),
-                last_seen: Some(last_problem),
-            });
-        }
+        Err(_) => return Err(run.deadline.timed_out(format!("{what} to satisfy the assertions"), Some(last_problem))),
     };
     let summary = match doc.get("items").and_then(Value::as_array) {
         Some(items) if name.is_none() => format!("{what}: {} item(s)", items.len()),

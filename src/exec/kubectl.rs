@@ -13,7 +13,7 @@ use crate::redact;
 use crate::scenario::step::kubectl::*;
 pub async fn kubectl(run: &mut Run<'_>, s: &KubectlStep) -> Result<StepOutput, StepError> {
     let what = || format!("kubectl {}", s.args.join(" "));
-    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
+    super::retry::once_or_eventually(run, s.eventually, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOutput, StepError> {

@@ -11,7 +11,7 @@ use super::{Run, StepOutput};
 use crate::scenario::step::logs::*;
 pub async fn logs(run: &mut Run<'_>, s: &LogsStep) -> Result<StepOutput, StepError> {
     let what = || format!("the log of pod {}", s.pod);
-    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
+    super::retry::once_or_eventually(run, s.eventually, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &LogsStep, attempt: u32) -> Result<StepOutput, StepError> {

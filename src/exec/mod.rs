@@ -3,6 +3,7 @@
 pub(crate) mod apply;
 pub(crate) mod call;
 pub(crate) mod compare;
+mod deadline;
 mod diagnostics;
 mod error;
 pub mod event;
@@ -35,6 +36,7 @@ use crate::redact;
 use crate::scenario::assertion::{Assertion, Mismatch};
 use crate::scenario::step::Captures;
 use crate::scenario::{Scenario, Step, template};
+use deadline::Deadline;
 pub use error::StepError;
 use event::{Event, Events};
 use ledger::Ledger;
@@ -91,7 +93,9 @@ pub(crate) struct Run<'a> {
     /// Saved tokens by name. Never printed.
     pub tokens: BTreeMap<String, String>,
     pub ledger: Arc<Ledger>,
-    pub timeout: Duration,
+    /// When the running step must be done (before the first step: the run's default from the
+    /// namespace's creation).
+    pub deadline: Deadline,
     /// The file the running step is written in: a step file for an included step.
     pub step_file: std::path::PathBuf,
 }
@@ -123,13 +127,6 @@ impl Run<'_> {
     pub fn save_token(&mut self, name: &str, token: String) {
         redact::remember(&token);
         self.tokens.insert(name.to_string(), token);
-    }
-
-    /// A step's own timeout, else the default — slightly inside the outer limit so the step's
-    /// own, more precise, message wins.
-    pub fn timeout_for(&self, own: Option<crate::scenario::GoDuration>) -> std::time::Duration {
-        let limit = own.map(|d| d.0).unwrap_or(self.timeout);
-        limit.saturating_sub(std::time::Duration::from_millis(200)).max(std::time::Duration::from_millis(100))
     }
 }
 
@@ -231,7 +228,7 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
         vars,
         tokens: BTreeMap::new(),
         ledger,
-        timeout: opts.default_timeout,
+        deadline: Deadline::after(opts.default_timeout),
         step_file: scenario.path.clone(),
     }
 }
@@ -290,7 +287,8 @@ async fn run_one_step(
     if let Some(range) = step.versions().filter(|r| !r.contains(&cluster.version)) {
         return Ok(record(format!("skipped: only on {range}"), true));
     }
-    let limit = time_limit(step, opts.default_timeout);
+    run.deadline = Deadline::of(step, opts.default_timeout);
+    let deadline = run.deadline;
     let waiting_for = describe(step, run);
     let still_running = |elapsed: Duration| {
         opts.events.emit(Event::StillRunning {
@@ -303,10 +301,10 @@ async fn run_one_step(
             elapsed_ms: elapsed.as_millis() as u64,
         })
     };
-    let work = tokio::time::timeout(limit, run_step(run, step));
+    let work = tokio::time::timeout_at(deadline.at(), run_step(run, step));
     let outcome = match with_heartbeat(work, STILL_RUNNING_EVERY, still_running).await {
         Ok(r) => r,
-        Err(_) => Err(StepError::Timeout { after_ms: limit.as_millis() as u64, waiting_for, last_seen: None }),
+        Err(_) => Err(deadline.timed_out(waiting_for, None)),
     };
     match outcome.and_then(|out| check(run, step, out)) {
         Ok(summary) => Ok(record(summary, false)),
@@ -320,30 +318,6 @@ async fn run_one_step(
             included_from,
         }),
     }
-}
-
-/// A step's time limit: its own `timeout` or the default; for `absent` and `unchanged` the watch
-/// window comes on top (watching is their purpose, not a wait).
-fn time_limit(step: &Step, default: Duration) -> Duration {
-    let limit = step.timeout().map(|t| t.0).unwrap_or(default);
-    let window = match step {
-        Step::Absent(o) | Step::Unchanged(o) => o.window,
-        Step::ServiceAccount(_)
-        | Step::Apply(_)
-        | Step::Delete(_)
-        | Step::Token(_)
-        | Step::SecretToken(_)
-        | Step::Call(_)
-        | Step::Jwt(_)
-        | Step::CompareTokens(_)
-        | Step::Get(_)
-        | Step::Wait(_)
-        | Step::Kubectl(_)
-        | Step::Exec(_)
-        | Step::Logs(_)
-        | Step::Include(_) => None,
-    };
-    limit.saturating_add(window.map(|w| w.0).unwrap_or_default())
 }
 
 /// The run's objects deleted within the budget (or kept, with `--keep`); what could not be
@@ -617,15 +591,6 @@ steps:
       capture:
         missing: $.data.c
 ";
-
-    #[test]
-    fn a_watch_window_comes_on_top_of_the_time_limit() {
-        let text = "description: d\nsteps:\n  - unchanged: {kind: Pod, name: p, for: 5s, timeout: 2s}\n  - get: {kind: Pod, name: p}\n";
-        let scenario = Scenario::parse(std::path::Path::new("s.yaml"), text).unwrap();
-        let [unchanged, get] = [0, 1].map(|i| &scenario.spec.steps[i].value);
-        assert_eq!(time_limit(unchanged, Duration::from_secs(30)), Duration::from_secs(7));
-        assert_eq!(time_limit(get, Duration::from_secs(30)), Duration::from_secs(30));
-    }
 
     #[test]
     fn implied_assertions_check_what_their_shortcut_says() {

@@ -23,7 +23,7 @@ pub const MAX_OUTPUT: usize = 1 << 20;
 
 pub async fn exec(run: &mut Run<'_>, s: &ExecStep) -> Result<StepOutput, StepError> {
     let what = || format!("exec in pod {}: {}", s.pod, s.command.join(" "));
-    super::retry::once_or_eventually(run, s.eventually, s.timeout, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
+    super::retry::once_or_eventually(run, s.eventually, &s.expect, what, async |run, attempt| once(run, s, attempt).await).await
 }
 
 async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutput, StepError> {

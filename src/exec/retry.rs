@@ -2,12 +2,11 @@
 //! after a while and gives no object to watch (the API server's token cache, RBAC a moment
 //! after a binding, an object a controller creates). `call`, `kubectl` and `get` use it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
 use super::{Run, StepError, StepOutput};
-use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
 
 /// The pause between attempts.
@@ -18,7 +17,6 @@ const EVERY: Duration = Duration::from_millis(250);
 pub(crate) async fn once_or_eventually<'r>(
     run: &mut Run<'r>,
     repeat: bool,
-    timeout: Option<GoDuration>,
     expect: &[Spanned<Assertion>],
     what: impl FnOnce() -> String,
     mut attempt: impl AsyncFnMut(&mut Run<'r>, u32) -> Result<StepOutput, StepError>,
@@ -26,7 +24,7 @@ pub(crate) async fn once_or_eventually<'r>(
     if !repeat {
         return attempt(run, 1).await;
     }
-    eventually(run, timeout, expect, &what(), attempt).await
+    eventually(run, expect, &what(), attempt).await
 }
 
 /// Runs `attempt` (given the attempt's number, from 1) until the assertions its output implies
@@ -35,14 +33,10 @@ pub(crate) async fn once_or_eventually<'r>(
 /// the number of attempts and the last result.
 pub(crate) async fn eventually<'r>(
     run: &mut Run<'r>,
-    timeout: Option<GoDuration>,
     expect: &[Spanned<Assertion>],
     what: &str,
     mut attempt: impl AsyncFnMut(&mut Run<'r>, u32) -> Result<StepOutput, StepError>,
 ) -> Result<StepOutput, StepError> {
-    let started = Instant::now();
-    // Leave room for the last pause, so this message — not the outer timeout's — reports.
-    let limit = run.timeout_for(timeout).saturating_sub(EVERY + Duration::from_millis(50));
     let mut attempts = 1;
     loop {
         let out = attempt(run, attempts).await;
@@ -53,12 +47,9 @@ pub(crate) async fn eventually<'r>(
             },
             Err(e) => e.to_string(),
         };
-        if started.elapsed() >= limit {
-            return Err(StepError::Timeout {
-                after_ms: started.elapsed().as_millis() as u64,
-                waiting_for: format!("{what} to be as expected ({attempts} attempts)"),
-                last_seen: Some(last),
-            });
+        // No attempt starts past the step's deadline: this says what was last seen.
+        if run.deadline.passed_after(EVERY) {
+            return Err(run.deadline.timed_out(format!("{what} to be as expected ({attempts} attempts)"), Some(last)));
         }
         tokio::time::sleep(EVERY).await;
         attempts += 1;
