@@ -120,7 +120,7 @@ fn profile_cluster_retired(installation: local::Installation) -> Result<(), Fail
         let profiled = scenarios.iter().find(|s| !s.spec.requires.profile().is_empty()).ok_or("a scenario with a profile")?;
         let dir = {
             let cluster = pool.cluster_for(&profiled.requirement()).await?;
-            cluster.kubeconfig.as_ref().and_then(|k| k.parent()).map(Path::to_path_buf).ok_or("a local cluster's directory")?
+            cluster.kubeconfig().and_then(|k| k.parent()).map(Path::to_path_buf).ok_or("a local cluster's directory")?
         };
         assert!(dir.is_dir(), "the profile's cluster runs in {}", dir.display());
         let outcome = exec::run_all(&pool, &scenarios, &ExecOptions::default(), scenarios.len()).await;

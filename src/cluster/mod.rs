@@ -33,16 +33,26 @@ pub struct Cluster {
     pub client: Client,
     pub config: Config,
     /// For kubectl steps.
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
     pub kubectl: PathBuf,
-    /// The flags kubeproof added to its own (its flag profile), known for local clusters only.
-    pub flags: Option<Profile>,
     pub insecure: bool,
-    /// Keeps a local cluster alive as long as this connection.
-    pub local: Option<Arc<LocalCluster>>,
+    /// Where the cluster comes from, and so what can be known and done about it.
+    pub origin: Origin,
     /// API discovery, read on first use and again when a kind is missing from it.
     pub(crate) discovery: discovery::DiscoveryCache,
+}
+
+/// Where a connected cluster comes from: what kubeproof can know about it (its flags, its
+/// components' logs) and do to it depends on this, never on which fields happen to be set.
+pub enum Origin {
+    /// A kubeconfig context someone else made: its flags are not known.
+    Context { kubeconfig: Option<PathBuf>, context: String },
+    /// A local control plane this process started, kept alive as long as this connection.
+    Local(Arc<LocalCluster>),
+    /// A local control plane another process of this run started (and will stop); its
+    /// kubeconfig lies in the cluster's directory.
+    Attached { kubeconfig: PathBuf, flags: Profile },
+    /// An in-process HTTP stub, for the executor's tests: never a real cluster.
+    Stub,
 }
 
 /// Where to find an existing cluster.
@@ -90,7 +100,8 @@ impl Cluster {
             config.accept_invalid_certs = true;
         }
         let kubectl = std::env::var_os("KUBEPROOF_KUBECTL").map(PathBuf::from).unwrap_or_else(|| "kubectl".into());
-        Self::connect(context.clone(), config, target.kubeconfig.clone(), Some(context), kubectl, None, None).await
+        let origin = Origin::Context { kubeconfig: target.kubeconfig.clone(), context: context.clone() };
+        Self::connect(context, config, kubectl, origin).await
     }
 
     /// Connects to a local cluster another process started and will stop (a cluster shared by
@@ -106,7 +117,7 @@ impl Cluster {
         let config = Kubeconfig::read_from(&kubeconfig).map_err(|e| kubeconfig_error(&e))?;
         let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.map_err(|e| kubeconfig_error(&e))?;
         let label = local_label(version, &flags);
-        Self::connect(label, config, Some(kubeconfig), None, kubectl, Some(flags), None).await
+        Self::connect(label, config, kubectl, Origin::Attached { kubeconfig, flags }).await
     }
 
     /// Connects to a local cluster kubeproof started.
@@ -115,16 +126,8 @@ impl Cluster {
         let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(|e| e.to_string())?;
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
         let label = local_label(local.version, &local.flags);
-        Self::connect(
-            label,
-            config,
-            Some(local.kubeconfig.clone()),
-            None,
-            local.installation.binary("kubectl"),
-            Some(local.flags.clone()),
-            Some(local),
-        )
-        .await
+        let kubectl = local.installation.binary("kubectl");
+        Self::connect(label, config, kubectl, Origin::Local(local)).await
     }
 
     /// A connection to whatever serves `config`'s URL, for tests of the executor against an
@@ -132,18 +135,10 @@ impl Cluster {
     /// kube-apiserver flags known. It asks `/version` like every connection.
     pub async fn for_tests(label: &str, config: Config) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
-        Self::connect(label.to_string(), config, None, None, "kubectl".into(), None, None).await
+        Self::connect(label.to_string(), config, "kubectl".into(), Origin::Stub).await
     }
 
-    async fn connect(
-        label: String,
-        config: Config,
-        kubeconfig: Option<PathBuf>,
-        context: Option<String>,
-        kubectl: PathBuf,
-        flags: Option<Profile>,
-        local: Option<Arc<LocalCluster>>,
-    ) -> Result<Cluster, ClusterError> {
+    async fn connect(label: String, config: Config, kubectl: PathBuf, origin: Origin) -> Result<Cluster, ClusterError> {
         let mut config = config;
         config.read_timeout = Some(Duration::from_secs(30));
         let client = Client::try_from(config.clone())
@@ -169,11 +164,8 @@ impl Cluster {
             insecure: config.accept_invalid_certs,
             client,
             config,
-            kubeconfig,
-            context,
             kubectl,
-            flags,
-            local,
+            origin,
             discovery: Default::default(),
         })
     }
@@ -201,25 +193,51 @@ impl Cluster {
     /// The log file of each control-plane component, for a local cluster (started by this
     /// process or by another one of the same run); none for a context.
     pub fn component_logs(&self) -> Vec<(&'static str, PathBuf)> {
-        match (&self.local, &self.flags, &self.kubeconfig) {
-            (Some(local), _, _) => local::component_logs(&local.dir),
-            // Attached to a local cluster another process started: its kubeconfig is in the
-            // cluster's directory (contexts have no flags known).
-            (None, Some(_), Some(kubeconfig)) => kubeconfig.parent().map(local::component_logs).unwrap_or_default(),
-            _ => Vec::new(),
+        match &self.origin {
+            Origin::Local(local) => local::component_logs(&local.dir),
+            Origin::Attached { kubeconfig, .. } => kubeconfig.parent().map(local::component_logs).unwrap_or_default(),
+            Origin::Context { .. } | Origin::Stub => Vec::new(),
+        }
+    }
+
+    /// The kubeconfig kubectl steps use: the context's file (`None`: kubectl's default), or the
+    /// local cluster's own.
+    pub fn kubeconfig(&self) -> Option<&std::path::Path> {
+        match &self.origin {
+            Origin::Context { kubeconfig, .. } => kubeconfig.as_deref(),
+            Origin::Local(local) => Some(&local.kubeconfig),
+            Origin::Attached { kubeconfig, .. } => Some(kubeconfig),
+            Origin::Stub => None,
+        }
+    }
+
+    /// The kubeconfig context kubectl steps name; `None` for a local cluster's own kubeconfig.
+    pub fn context(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Context { context, .. } => Some(context),
+            Origin::Local(_) | Origin::Attached { .. } | Origin::Stub => None,
+        }
+    }
+
+    /// The flags kubeproof added to its own (its flag profile): known for local clusters only.
+    pub fn flags(&self) -> Option<&Profile> {
+        match &self.origin {
+            Origin::Local(local) => Some(&local.flags),
+            Origin::Attached { flags, .. } => Some(flags),
+            Origin::Context { .. } | Origin::Stub => None,
         }
     }
 
     /// Whether the cluster's components run with these flags; `None` when it cannot be known.
     pub fn runs_with(&self, wanted: &Profile) -> Option<bool> {
-        Some(self.flags.as_ref()?.includes(wanted))
+        Some(self.flags()?.includes(wanted))
     }
 
     /// A component of a local cluster that has died, with the end of its log.
     pub fn health(&self) -> Result<(), String> {
-        match &self.local {
-            Some(local) => local.health(),
-            None => Ok(()),
+        match &self.origin {
+            Origin::Local(local) => local.health(),
+            Origin::Context { .. } | Origin::Attached { .. } | Origin::Stub => Ok(()),
         }
     }
 

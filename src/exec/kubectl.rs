@@ -30,10 +30,10 @@ async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOu
             cmd.arg(format!("--kubeconfig={}", own.path().display()));
         }
         None => {
-            if let Some(kc) = &run.cluster.kubeconfig {
+            if let Some(kc) = run.cluster.kubeconfig() {
                 cmd.arg(format!("--kubeconfig={}", kc.display()));
             }
-            if let Some(ctx) = &run.cluster.context {
+            if let Some(ctx) = run.cluster.context() {
                 cmd.arg(format!("--context={ctx}"));
             }
         }
