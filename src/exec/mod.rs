@@ -167,7 +167,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
 }
 
 /// A passing report with nothing in it yet.
-fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioReport {
+pub(crate) fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioReport {
     ScenarioReport {
         scenario: scenario.name.clone(),
         file: scenario.path.clone(),
@@ -721,29 +721,16 @@ pub async fn run_all(pool: &crate::cluster::pool::Pool, scenarios: &[Scenario], 
 
 /// The report of a scenario whose cluster could not be had.
 pub fn unusable(cluster: &Cluster, scenario: &Scenario, error: String) -> ScenarioReport {
-    ScenarioReport {
-        scenario: scenario.name.clone(),
-        file: scenario.path.clone(),
-        cluster: cluster.label.clone(),
-        server_version: cluster.git_version.clone(),
-        verdict: Verdict::Failed,
-        reason: None,
-        failure: Some(Failure {
-            phase: Phase::Cluster,
-            step: None,
-            position: Position::file(&scenario.path),
-            keyword: "cluster".into(),
-            error: StepError::other(error).redacted(),
-            diagnostics: None,
-            included_from: Vec::new(),
-        }),
-        later_failures: Vec::new(),
-        steps: Vec::new(),
-        observed: None,
-        namespace: None,
-        left: Vec::new(),
-        elapsed: Duration::ZERO,
-    }
+    let failure = Failure {
+        phase: Phase::Cluster,
+        step: None,
+        position: Position::file(&scenario.path),
+        keyword: "cluster".into(),
+        error: StepError::other(error).redacted(),
+        diagnostics: None,
+        included_from: Vec::new(),
+    };
+    ScenarioReport { verdict: Verdict::Failed, failure: Some(failure), ..blank_report(cluster, scenario) }
 }
 
 #[cfg(test)]
