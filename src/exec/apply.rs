@@ -32,6 +32,7 @@ pub async fn create_namespace(run: &Run<'_>) -> Result<(), String> {
     tokio::time::timeout_at(run.deadline.at(), wait)
         .await
         .map_err(|_| "the `default` ServiceAccount did not appear (is the serviceaccount controller running?)".to_string())?
+        .map_err(|e| e.to_string())
 }
 
 fn label_value(s: &str) -> String {
@@ -57,9 +58,9 @@ pub async fn service_account(run: &mut Run<'_>, s: &ServiceAccountStep) -> Resul
 }
 
 pub async fn apply(run: &mut Run<'_>, step: &ApplyStep) -> Result<StepOutput, StepError> {
-    let docs = manifest::manifests(step, &run.scenario.dir())?;
+    let docs = manifest::manifests(step, &run.scenario.dir()).map_err(StepError::invalid)?;
     if let Some(status) = expected_status(run, &step.status)? {
-        let [doc] = docs.as_slice() else { return Err(several_with_status(docs.len()).into()) };
+        let [doc] = docs.as_slice() else { return Err(StepError::invalid(several_with_status(docs.len()))) };
         let doc = run.render_json(doc)?;
         let applied = apply_object(run, doc).await?;
         let asked = format!("apply {}", applied.what());
@@ -122,7 +123,7 @@ async fn apply_object(run: &Run<'_>, mut manifest: Value) -> Result<Applied, Ste
     manifest["metadata"]["labels"][RUN_LABEL] = json!(run.run_id);
     // Recorded first: a create the server half-did, or refused, is cleaned up too (gone is fine).
     run.ledger.record(&resource.api, namespace.as_deref(), &name);
-    let obj: DynamicObject = serde_json::from_value(manifest).map_err(|e| format!("{kind} {name}: {e}"))?;
+    let obj: DynamicObject = serde_json::from_value(manifest).map_err(|e| StepError::invalid(format!("{kind} {name}: {e}")))?;
     let request = resource.request(namespace.as_deref().unwrap_or(&run.namespace)).patch(
         &name,
         &PatchParams::apply("kubeproof").force(),

@@ -19,9 +19,9 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
         (Some(b), _) => {
             let mut body = run.render_json(b)?;
             if let Some(t) = &s.body_token {
-                place_token(&mut body, &t.pointer, run.token(&t.token)?)?;
+                place_token(&mut body, &t.pointer, run.token(&t.token)?).map_err(StepError::invalid)?;
             }
-            Some(serde_json::to_vec(&body).map_err(|e| e.to_string())?)
+            Some(serde_json::to_vec(&body).map_err(|e| StepError::invalid(e.to_string()))?)
         }
         (None, Some(text)) => Some(run.render(text)?.into_bytes()),
         (None, None) => None,
@@ -29,8 +29,9 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
     let patch = s.patch.as_ref().map(|p| p.get().copied()).transpose()?;
     let mut headers = http::HeaderMap::new();
     for (name, value) in &s.headers.0 {
-        let mut value = http::HeaderValue::from_bytes(run.render(value)?.as_bytes())
-            .map_err(|_| format!("header `{name}`: after `${{…}}` substitution its value holds a character a header cannot carry"))?;
+        let mut value = http::HeaderValue::from_bytes(run.render(value)?.as_bytes()).map_err(|_| {
+            StepError::invalid(format!("header `{name}`: after `${{…}}` substitution its value holds a character a header cannot carry"))
+        })?;
         // Kept out of debug output and of HTTP/2 header compression tables.
         value.set_sensitive(true);
         headers.append(name.get()?.clone(), value);

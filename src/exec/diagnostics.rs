@@ -166,7 +166,7 @@ async fn object_state(run: &Run<'_>, t: &Target) -> ObjectState {
     let namespace = t.namespace.clone().unwrap_or_else(|| run.namespace.clone());
     let resource = match resources::resolve(run.cluster, t.api_version.as_deref(), &t.kind).await {
         Ok(resource) => resource,
-        Err(e) => return ObjectState { object: format!("{} {}", t.kind, t.name), document: None, note: Some(e) },
+        Err(e) => return ObjectState { object: format!("{} {}", t.kind, t.name), document: None, note: Some(e.to_string()) },
     };
     let object = if resource.namespaced { format!("{} {} in {namespace}", t.kind, t.name) } else { format!("{} {}", t.kind, t.name) };
     let (document, note) = match resource.api(run.cluster, &namespace).get_opt(&t.name).await {

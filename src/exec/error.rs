@@ -28,13 +28,22 @@ pub enum StepError {
     Capture { name: String, message: String },
     /// The API server refused a request the step needed to make (not one it asserts on).
     Api { code: u16, reason: String, message: String },
-    /// Anything else: a client that cannot start, an unreadable response.
+    /// A value of the step that cannot be used: one that does not parse (lint says so before a
+    /// run), or a template whose rendered text does not.
+    Invalid { message: String },
+    /// The cluster serves no such kind (a CRD not installed, a kind misspelt).
+    Unserved { message: String },
+    /// Anything else: a client that cannot start, an unreadable response, a program that cannot run.
     Other { message: String },
 }
 
 impl StepError {
     pub fn other(message: impl Into<String>) -> StepError {
         StepError::Other { message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> StepError {
+        StepError::Invalid { message: message.into() }
     }
 
     /// An error from the Kubernetes client, with the API server's Status when there is one.
@@ -62,23 +71,12 @@ impl StepError {
                 StepError::Timeout { after_ms, waiting_for: r(waiting_for), last_seen: last_seen.map(r) }
             }
             StepError::Undefined { message } => StepError::Undefined { message: r(message) },
+            StepError::Invalid { message } => StepError::Invalid { message: r(message) },
+            StepError::Unserved { message } => StepError::Unserved { message: r(message) },
             StepError::Capture { name, message } => StepError::Capture { name, message: r(message) },
             StepError::Api { code, reason, message } => StepError::Api { code, reason, message: r(message) },
             StepError::Other { message } => StepError::Other { message: r(message) },
         }
-    }
-}
-
-/// Plain messages from helpers that have nothing more to say.
-impl From<String> for StepError {
-    fn from(message: String) -> StepError {
-        StepError::Other { message }
-    }
-}
-
-impl From<&str> for StepError {
-    fn from(message: &str) -> StepError {
-        StepError::other(message)
     }
 }
 
@@ -98,7 +96,10 @@ impl std::fmt::Display for StepError {
                 }
                 s
             }
-            StepError::Undefined { message } | StepError::Other { message } => message.clone(),
+            StepError::Undefined { message }
+            | StepError::Invalid { message }
+            | StepError::Unserved { message }
+            | StepError::Other { message } => message.clone(),
             StepError::Capture { name, message } => format!("capture `{name}`: {message}"),
             StepError::Api { code, reason, message } => format!("{message} ({code} {reason})"),
         })
@@ -122,4 +123,11 @@ fn mismatch(m: &Mismatch) -> String {
         }
     }
     format!("{}:\n    expected: {}\n    observed: {}\n    diff:     {shown}", m.path, m.expected, m.observed)
+}
+
+/// A value of the step that does not parse.
+impl From<crate::scenario::parsed::Invalid> for StepError {
+    fn from(invalid: crate::scenario::parsed::Invalid) -> StepError {
+        StepError::Invalid { message: invalid.0 }
+    }
 }

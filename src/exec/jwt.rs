@@ -12,7 +12,7 @@ use crate::redact;
 use crate::scenario::step::jwt::*;
 pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError> {
     let token = run.token(&s.token)?.to_string();
-    let (header, claims) = decode_parts(&token).map_err(|e| format!("token `{}` is not a JWT: {e}", s.token))?;
+    let (header, claims) = decode_parts(&token).map_err(|e| StepError::invalid(format!("token `{}` is not a JWT: {e}", s.token)))?;
     let iat = claims.get("iat").and_then(Value::as_i64);
     let since_iat = |claim: Option<&Value>| match (claim.and_then(Value::as_i64), iat) {
         (Some(t), Some(iat)) => json!(t - iat),
@@ -23,7 +23,7 @@ pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError
     let age = since_iat(Some(&json!(crate::clock::unix_now())));
     let mut verified = Value::Null;
     if s.verify {
-        verify(run, &token, &header).await?;
+        verify(run, &token, &header).await.map_err(StepError::other)?;
         verified = json!(true);
     }
     let summary = format!(

@@ -22,7 +22,7 @@ async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOu
     // which kills kubectl too.
     let token_kubeconfig = match s.identity.as_deref() {
         None | Some("admin") => None,
-        Some(name) => Some(StepKubeconfig::write(run.cluster, name, run.token(name)?)?),
+        Some(name) => Some(StepKubeconfig::write(run.cluster, name, run.token(name)?).map_err(StepError::other)?),
     };
     let mut cmd = tokio::process::Command::new(&run.cluster.kubectl);
     match &token_kubeconfig {
@@ -45,10 +45,9 @@ async fn once(run: &mut Run<'_>, s: &KubectlStep, attempt: u32) -> Result<StepOu
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let out = cmd
-        .output()
-        .await
-        .map_err(|e| format!("cannot run {}: {e} (set KUBEPROOF_KUBECTL or put kubectl on PATH)", run.cluster.kubectl.display()))?;
+    let out = cmd.output().await.map_err(|e| {
+        StepError::other(format!("cannot run {}: {e} (set KUBEPROOF_KUBECTL or put kubectl on PATH)", run.cluster.kubectl.display()))
+    })?;
     drop(token_kubeconfig);
     let exit = out.status.code().unwrap_or(-1);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

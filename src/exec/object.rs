@@ -87,7 +87,7 @@ pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
 
 pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
     let t = target(run, s).await?;
-    let window = s.window.ok_or("`unchanged` needs `for`")?;
+    let window = s.window.ok_or_else(|| StepError::invalid("`unchanged` needs `for`"))?;
     let mut first: Option<(String, String)> = None;
     let changed = observe(&t.api, Selection::named(&t.name), |list| {
         let now = list
@@ -112,7 +112,7 @@ pub async fn unchanged(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, 
             mismatches: vec![Mismatch::new(format!("{} {}", t.kind, t.name), format!("unchanged for {window}"), what.clone())],
             summary: what,
         }),
-        Ok(Err(e)) => Err(e.into()),
+        Ok(Err(e)) => Err(e),
         Err(_) => Ok(StepOutput::new(json!({"unchanged": true}), format!("{} {} unchanged for {window}", t.kind, t.name))),
     }
 }

@@ -5,6 +5,8 @@ use std::ops::ControlFlow;
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ListParams, ObjectList, WatchParams};
 
+use super::StepError;
+
 /// Which objects to look at.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
@@ -51,19 +53,20 @@ impl Selection {
 
 /// Lists the selection and hands it to `check`; while `check` continues, waits for the next
 /// watch event and lists again. No change goes unseen: each watch starts at the resource
-/// version of the list just checked. The caller bounds the time.
+/// version of the list just checked. The caller bounds the time. A refusal keeps the API
+/// server's code, reason and message (`StepError::Api`).
 pub async fn observe<T>(
     api: &Api<DynamicObject>,
     selection: Selection,
     mut check: impl FnMut(&ObjectList<DynamicObject>) -> ControlFlow<T>,
-) -> Result<T, String> {
+) -> Result<T, StepError> {
     loop {
-        let list = api.list(&selection.list_params()).await.map_err(|e| format!("list failed: {e}"))?;
+        let list = api.list(&selection.list_params()).await.map_err(|e| StepError::kube("list failed", e))?;
         if let ControlFlow::Break(done) = check(&list) {
             return Ok(done);
         }
         let version = list.metadata.resource_version.clone().unwrap_or_default();
-        let stream = api.watch(&selection.watch_params(), &version).await.map_err(|e| format!("watch failed: {e}"))?;
+        let stream = api.watch(&selection.watch_params(), &version).await.map_err(|e| StepError::kube("watch failed", e))?;
         let mut stream = std::pin::pin!(stream);
         // Any event (or the server closing the watch) is a reason to look again.
         let _ = stream.next().await;

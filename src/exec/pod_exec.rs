@@ -38,13 +38,14 @@ async fn once(run: &mut Run<'_>, s: &ExecStep, attempt: u32) -> Result<StepOutpu
     let in_container = container.as_ref().map(|c| format!(" container {c}")).unwrap_or_default();
     let request = kube::core::Request::new(Pod::url_path(&(), Some(&namespace)))
         .exec(&pod, command.clone(), &params)
-        .map_err(|e| format!("exec in pod {pod}: {e}"))?;
+        .map_err(|e| StepError::other(format!("exec in pod {pod}: {e}")))?;
     // Refused before it starts: no such pod or container, a container not running (the API
     // server's or the kubelet's message says which).
     let connection =
         run.cluster.client.connect(request).await.map_err(|e| StepError::kube(&format!("cannot exec in pod {pod}{in_container}"), e))?;
-    let (stdout, stderr, status) = streams(connection.into_stream()).await.map_err(|e| format!("exec in pod {pod}{in_container}: {e}"))?;
-    let exit = exit_code(&status).map_err(|message| format!("exec in pod {pod}{in_container}: {message}"))?;
+    let (stdout, stderr, status) =
+        streams(connection.into_stream()).await.map_err(|e| StepError::other(format!("exec in pod {pod}{in_container}: {e}")))?;
+    let exit = exit_code(&status).map_err(|message| StepError::other(format!("exec in pod {pod}{in_container}: {message}")))?;
     let mut summary = format!("exec in pod {pod}{in_container}: {} → exit {exit}", command.join(" "));
     if let (Some(name), 0) = (&s.save, exit) {
         if stdout.cut > 0 {

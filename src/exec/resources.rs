@@ -6,6 +6,7 @@ use std::time::Instant;
 use kube::api::Api;
 use kube::discovery::ApiResource;
 
+use super::StepError;
 use crate::cluster::Cluster;
 pub use crate::cluster::discovery::Resource;
 use crate::cluster::discovery::{find, split_api_version};
@@ -17,26 +18,27 @@ use crate::cluster::discovery::{find, split_api_version};
 /// cluster's discovery is looked for once more in a discovery read after the miss, and then
 /// among the Established CustomResourceDefinitions: the API server serves a CRD's kind as soon
 /// as it is Established, and its discovery documents follow a moment later.
-pub async fn resolve(cluster: &Cluster, api_version: Option<&str>, kind: &str) -> Result<Resource, String> {
+pub async fn resolve(cluster: &Cluster, api_version: Option<&str>, kind: &str) -> Result<Resource, StepError> {
     let missed = Instant::now();
-    let known = cluster.discovery.current(&cluster.client).await?;
-    if let Some(found) = find(&known, api_version, kind)? {
+    let known = cluster.discovery.current(&cluster.client).await.map_err(StepError::other)?;
+    if let Some(found) = find(&known, api_version, kind).map_err(StepError::invalid)? {
         return Ok(found);
     }
-    let fresh = cluster.discovery.read_since(&cluster.client, missed).await?;
-    if let Some(found) = find(&fresh, api_version, kind)? {
+    let fresh = cluster.discovery.read_since(&cluster.client, missed).await.map_err(StepError::other)?;
+    if let Some(found) = find(&fresh, api_version, kind).map_err(StepError::invalid)? {
         return Ok(found);
     }
     let unreadable = match fresh.unreadable.as_slice() {
         [] => String::new(),
         some => format!("; discovery could not read {}", some.join("; ")),
     };
-    established_crd(cluster, api_version, kind).await?.ok_or_else(|| match api_version {
+    let message = match api_version {
         Some(av) => format!("the cluster serves no kind `{kind}` in `{av}`{unreadable}"),
         None => format!(
             "the cluster serves no kind `{kind}` (kinds are case-sensitive: ServiceAccount, Secret, ClusterRoleBinding …){unreadable}"
         ),
-    })
+    };
+    established_crd(cluster, api_version, kind).await.map_err(StepError::invalid)?.ok_or(StepError::Unserved { message })
 }
 
 /// The resource of an Established CustomResourceDefinition defining `kind` (in `api_version`'s

@@ -25,14 +25,15 @@ pub async fn secret_token(run: &mut Run<'_>, s: &SecretTokenStep) -> Result<Step
     })
     .await?;
     let encoded = secret.data.pointer("/data/token").and_then(Value::as_str).unwrap_or_default();
-    let token =
-        base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("Secret {name}: data.token is not base64: {e}"))?;
-    let token = String::from_utf8(token).map_err(|_| format!("Secret {name}: the token is not text"))?;
+    let token = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| StepError::other(format!("Secret {name}: data.token is not base64: {e}")))?;
+    let token = String::from_utf8(token).map_err(|_| StepError::other(format!("Secret {name}: the token is not text")))?;
     let summary = format!("Secret {name} holds token {}", redact::fingerprint(&token));
     run.save_token(&s.save, token.clone());
 
     // The Secret's document keeps its keys; redaction turns the token's value into its fingerprint.
-    Ok(StepOutput::new(super::object_document(&secret)?, summary))
+    Ok(StepOutput::new(super::object_document(&secret).map_err(StepError::other)?, summary))
 }
 
 pub(crate) fn describe(s: &SecretTokenStep, r: impl Fn(&str) -> String) -> String {

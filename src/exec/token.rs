@@ -12,7 +12,7 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
     // kubectl sends null for an unset or zero duration; the server then defaults to 3600 s.
     let duration = s.duration.as_ref().map(|d| d.resolve(|text| run.render(text))).transpose()?;
     if let Some(d) = &duration {
-        sendable(d)?;
+        sendable(d).map_err(StepError::invalid)?;
     }
     let expected = s.status.as_ref().map(|st| st.resolve(|text| run.render(text))).transpose()?.map_or(201, |st| st.0);
     let expiration = match duration {
@@ -34,12 +34,11 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
             let answer = request::admin(run.cluster, http::Method::GET, &path, None).await?;
             let (status, obj) = (answer.status, answer.body);
             if status != 200 {
-                return Err(format!(
+                return Err(StepError::other(format!(
                     "bound object {} {name}: {}",
                     b.kind,
                     obj.get("message").and_then(Value::as_str).unwrap_or("not found")
-                )
-                .into());
+                )));
             }
             let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
             json!({"kind": kind.as_str(), "apiVersion": "v1", "name": name, "uid": uid})

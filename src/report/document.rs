@@ -18,7 +18,9 @@ pub const FORMAT: &str = "kubeproof-report";
 ///
 /// 2: a failure's `phase` may be `finally` (and so may a step's); failures carry `diagnostics`,
 /// reports `later_failures`. A version 1 document reads as version 2.
-pub const VERSION: u32 = 2;
+/// 3: a failure's `error.kind` may be `invalid` (a step's value that cannot be used) or
+/// `unserved` (the cluster serves no such kind), which were `other`. Versions 1 and 2 read as 3.
+pub const VERSION: u32 = 3;
 
 /// The versions this kubeproof reads.
 const READS: std::ops::RangeInclusive<u64> = 1..=VERSION as u64;

@@ -204,7 +204,7 @@ impl Assertion {
     /// Evaluates the assertion (with `${…}` already rendered) against a document.
     pub fn check(&self, doc: &Value) -> Result<(), Mismatch> {
         let mismatch = |expected: String, observed: String| Mismatch::new(self.path.as_str(), expected, observed);
-        let path = self.path.get().map_err(|e| mismatch("a valid JSONPath".into(), e))?;
+        let path = self.path.get().map_err(|e| mismatch("a valid JSONPath".into(), e.0))?;
         let nodes: Vec<&Value> = path.query(doc).all();
         let single = || match nodes.as_slice() {
             [one] => Ok(*one),
@@ -282,7 +282,7 @@ impl Assertion {
         }
         if let Some(re) = &self.matches {
             let got = single()?;
-            let regex = re.get().map_err(|e| mismatch("a valid regex".into(), e))?;
+            let regex = re.get().map_err(|e| mismatch("a valid regex".into(), e.0))?;
             match got {
                 Value::String(s) if regex.is_match(s) => {}
                 other => return Err(mismatch(format!("a string matching /{re}/"), brief(other))),

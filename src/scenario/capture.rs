@@ -39,7 +39,7 @@ impl Capture {
     /// The captured value from `doc`, or why there is none.
     pub fn take(&self, doc: &Value) -> Result<Value, String> {
         let path = &self.path;
-        let nodes = path.get()?.query(doc).all();
+        let nodes = path.get().map_err(|e| e.0)?.query(doc).all();
         match self.measure {
             Measure::Count => Ok(Value::from(nodes.len())),
             Measure::Length => length(&nodes).map(Value::from).map_err(|seen| format!("`{path}` selects {seen}, which has no length")),

@@ -6,6 +6,12 @@ use std::fmt;
 
 use serde::Deserialize;
 
+/// A step's value that cannot be used: it does not parse as written (lint reports that before a
+/// run), or a template's rendered text does not parse when the step runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
 /// What a scenario string parses into.
 pub trait FromText: Sized {
     /// The value, or a message for the scenario's author.
@@ -30,8 +36,8 @@ impl<T: FromText> Parsed<T> {
 impl<T> Parsed<T> {
     /// The parsed value; the error was reported by lint, so a run only meets it if lint was
     /// skipped.
-    pub fn get(&self) -> Result<&T, String> {
-        self.value.as_ref().map_err(Clone::clone)
+    pub fn get(&self) -> Result<&T, Invalid> {
+        self.value.as_ref().map_err(|e| Invalid(e.clone()))
     }
 
     /// Why the text does not parse, if it does not.
@@ -116,7 +122,7 @@ pub enum Templated<T> {
 
 impl<T: FromText + Clone> Templated<T> {
     /// The value: as parsed at load, or the template rendered by `render` and parsed now.
-    pub fn resolve<E: From<String>>(&self, render: impl FnOnce(&str) -> Result<String, E>) -> Result<T, E> {
+    pub fn resolve<E: From<Invalid>>(&self, render: impl FnOnce(&str) -> Result<String, E>) -> Result<T, E> {
         match self {
             Templated::Written(value) => Ok(value.clone()),
             Templated::Template(text) => Ok(Self::parse_rendered(text, &render(text)?)?),
@@ -124,8 +130,8 @@ impl<T: FromText + Clone> Templated<T> {
     }
 
     /// A template's rendered text parsed, the error naming both.
-    pub fn parse_rendered(template: &str, rendered: &str) -> Result<T, String> {
-        T::from_text(rendered).map_err(|e| format!("`{template}` is `{}`: {e}", super::source::excerpt(rendered)))
+    pub fn parse_rendered(template: &str, rendered: &str) -> Result<T, Invalid> {
+        T::from_text(rendered).map_err(|e| Invalid(format!("`{template}` is `{}`: {e}", super::source::excerpt(rendered))))
     }
 }
 
@@ -257,13 +263,13 @@ mod tests {
         let parse = |yaml: &str| serde_saphyr::from_str::<Templated<GoDuration>>(yaml);
         let written = parse("600s").unwrap();
         assert!(matches!(written, Templated::Written(_)));
-        let render_nothing = |_: &str| -> Result<String, String> { Err("not rendered".into()) };
+        let render_nothing = |_: &str| -> Result<String, Invalid> { Err(Invalid("not rendered".into())) };
         assert_eq!(written.resolve(render_nothing).unwrap().0.as_secs(), 600);
         assert!(parse("10").unwrap_err().to_string().contains("write 10s"), "a bad literal is a parse error, in the type's words");
         let template = parse("'${d}'").unwrap();
         assert_eq!(template.to_string(), "${d}");
-        assert_eq!(template.resolve(|_| Ok::<_, String>("599s".into())).unwrap().0.as_secs(), 599);
-        let bad = template.resolve(|_| Ok::<_, String>("599".into())).unwrap_err();
+        assert_eq!(template.resolve(|_| Ok::<_, Invalid>("599s".into())).unwrap().0.as_secs(), 599);
+        let Invalid(bad) = template.resolve(|_| Ok::<_, Invalid>("599".into())).unwrap_err();
         assert!(bad.starts_with("`${d}` is `599`: ") && bad.contains("no unit"), "{bad}");
         let status = serde_saphyr::from_str::<Templated<HttpStatus>>("42").unwrap_err().to_string();
         assert!(status.contains("between 100 and 599"), "{status}");

@@ -221,7 +221,7 @@ pub(crate) fn header_rules(s: &CallStep, l: &mut StepLint) {
         let parsed = match name.get() {
             Ok(parsed) => parsed,
             Err(problem) => {
-                l.problem(problem);
+                l.problem(problem.0);
                 continue;
             }
         };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::scenario::cases::CaseValues;
 use crate::scenario::duration::GoDuration;
-use crate::scenario::parsed::{FromText, Templated};
+use crate::scenario::parsed::{FromText, Invalid, Templated};
 use crate::scenario::source::{Diagnostic, SourcePos};
 use crate::scenario::template::{BUILTINS, json_references, references};
 
@@ -143,8 +143,9 @@ impl StepLint<'_> {
             Templated::Template(text) => {
                 self.var(text);
                 let Some(rendered) = self.known(text) else { return };
-                let checked = Templated::<T>::parse_rendered(text, &rendered)
-                    .and_then(|v| check(&v).map_err(|e| format!("`{text}` is `{}`: {e}", crate::scenario::source::excerpt(&rendered))));
+                let checked = Templated::<T>::parse_rendered(text, &rendered).and_then(|v| {
+                    check(&v).map_err(|e| Invalid(format!("`{text}` is `{}`: {e}", crate::scenario::source::excerpt(&rendered))))
+                });
                 if let Err(e) = checked {
                     let case = self.case().unwrap_or_default().to_string();
                     self.problem(format!("case `{case}`: {e}"));
