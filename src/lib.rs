@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cluster;
 pub mod exec;
 pub mod exit_code;
+pub mod harness;
 pub mod interrupt;
 pub mod profile;
 pub mod progress;
