@@ -12,7 +12,7 @@ use cli::ExitCode;
 /// 3 no usable cluster (or it died), 4 a report file could not be written after the run,
 /// 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) after cleaning up.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version = version_text(), about, long_about)]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -46,9 +46,23 @@ enum Command {
     Matrix(cli::matrix::MatrixArgs),
     /// What changed between two releases: the scenarios whose outcome differs.
     Diff(cli::matrix::DiffArgs),
+    /// Write a starter into a repository: a first check, the scenario schema, a CI workflow.
+    Init(cli::init::InitArgs),
     /// Local control planes of the official binaries, built from the Go modules (no Docker).
     #[command(subcommand)]
     Cluster(cli::cluster::ClusterCommand),
+}
+
+/// `kubeproof --version`: this kubeproof, and the Kubernetes releases its behaviour matrix ran on.
+fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let releases = kubeproof::cluster::local::versions::MATRIX_RELEASES.join(", ");
+        format!(
+            "{}\nKubernetes releases of the behaviour matrix: {releases} (any release from 1.22 is built the same way)",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
 }
 
 fn main() {
@@ -57,7 +71,7 @@ fn main() {
     // any Unix tool. Commands that talk to a cluster keep SIGPIPE ignored: a write to a
     // connection the API server has just closed must be an error the run handles (and cleans up
     // after), not a signal that kills it.
-    if matches!(args.command, Command::Lint { .. } | Command::List { .. } | Command::Schema { .. }) {
+    if matches!(args.command, Command::Lint { .. } | Command::List { .. } | Command::Schema { .. } | Command::Init(_)) {
         // SAFETY: restoring the default disposition of a signal before any thread starts.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -83,6 +97,7 @@ fn main() {
             Command::Schema { report } => cli::run::schema(report),
             Command::Matrix(a) => cli::matrix::matrix(a).await,
             Command::Diff(a) => cli::matrix::diff(a).await,
+            Command::Init(a) => cli::init::init(a),
             Command::Cluster(cmd) => cli::cluster::run(cmd).await.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
                 ExitCode::Cluster

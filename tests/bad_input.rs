@@ -1857,3 +1857,28 @@ fn every_problem_of_an_included_step_file() {
     }
     assert_eq!(found.len(), 2, "{said}");
 }
+
+/// `kubeproof init` writes a starter whose check lints clean, and refuses, writing nothing, where
+/// any of its files exists.
+#[test]
+fn init_writes_a_starter_and_never_overwrites() {
+    let repo = std::env::temp_dir().join(format!("kp-init-{}", std::process::id()));
+    std::fs::create_dir_all(&repo).unwrap();
+    let init = || std::process::Command::new(env!("CARGO_BIN_EXE_kubeproof")).arg("init").arg(&repo).output().expect("run kubeproof");
+    let out = init();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let check = repo.join("kubeproof/checks/service-account-token.yaml");
+    let scenario = kubeproof::scenario::Scenario::load(&check).unwrap();
+    assert!(kubeproof::scenario::lint::lint(&scenario).is_empty());
+    assert!(std::fs::read_to_string(&check).unwrap().starts_with("# yaml-language-server: $schema=../scenario.schema.json"));
+    assert!(repo.join("kubeproof/scenario.schema.json").is_file() && repo.join(".github/workflows/kubeproof.yml").is_file());
+    std::fs::remove_file(repo.join("kubeproof/scenario.schema.json")).unwrap();
+    std::fs::write(&check, "mine").unwrap();
+    let out = init();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "a second init refuses: {said}");
+    assert!(said.contains("writes nothing over what exists") && said.contains("service-account-token.yaml"), "{said}");
+    assert_eq!(std::fs::read_to_string(&check).unwrap(), "mine", "and leaves the file as it was");
+    assert!(!repo.join("kubeproof/scenario.schema.json").exists(), "nothing is written when one file exists");
+    let _ = std::fs::remove_dir_all(&repo);
+}

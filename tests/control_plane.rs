@@ -40,6 +40,7 @@ fn main() {
         Trial::ignorable_test("cli::concurrent_up_one_wins", || with_version(concurrent_up)),
         Trial::test("cli::down_refuses_paths_and_reused_pids", down_refuses_paths_and_reused_pids),
         Trial::ignorable_test("node::runs_pods_and_leaves_nothing", || with_node_version(node_runs_pods)),
+        Trial::ignorable_test("harness::consumer_crate", || with_version(consumer_crate)),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -727,4 +728,37 @@ fn node_runs_pods(installation: local::Installation) -> Result<(), Failed> {
         nothing_left_within(&name, &dir, &netns, Duration::from_secs(10))?;
         Ok(())
     })
+}
+
+/// Someone else's repository (tests/consumer: its own Cargo.toml, kubeproof by path, its own
+/// `checks/`) runs its scenarios under its own `cargo test` through `kubeproof::harness`, on a
+/// real control plane: each check a trial named for the release, each file a lint trial, all
+/// passing.
+fn consumer_crate(installation: local::Installation) -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let release = installation.version.to_string();
+    let out = Command::new(cargo)
+        .args(["test", "--offline", "--quiet", "--manifest-path"])
+        .arg(root.join("tests/consumer/Cargo.toml"))
+        .args(["--test", "platform"])
+        // Its own target directory: the outer `cargo test` holds this one's.
+        .env("CARGO_TARGET_DIR", root.join("target/consumer"))
+        .env("KUBEPROOF_VERSION", &release)
+        .env_remove("KUBEPROOF_VERSIONS")
+        .env_remove("KUBEPROOF_CONTEXT")
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the consumer's cargo test failed:\n{said}");
+    for trial in [
+        format!("{release}::default-sa-cannot-list-secrets"),
+        format!("{release}::token-per-release"),
+        "lint::default-sa-cannot-list-secrets".to_string(),
+        "lint::token-per-release".to_string(),
+    ] {
+        assert!(said.contains(&format!("test {trial} ... ok")), "no passing trial `{trial}`:\n{said}");
+    }
+    assert!(said.contains("test result: ok. 4 passed; 0 failed"), "{said}");
+    Ok(())
 }

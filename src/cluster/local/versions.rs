@@ -4,6 +4,12 @@ use super::go::Go;
 use super::install;
 use crate::version::KubeVersion;
 
+/// The releases the behaviour matrix (docs/behaviour-matrix.md) was last made on: what kubeproof
+/// has shown to run faithfully, from the seeds' 1.22.7 to the newest. Other releases of 1.22 and
+/// later are built the same way; `kubeproof --version` says this list.
+pub const MATRIX_RELEASES: [&str; 11] =
+    ["1.22.7", "1.23.17", "1.24.0", "1.24.17", "1.27.4", "1.28.3", "1.29.15", "1.30.14", "1.32.0", "1.34.2", "1.37.2"];
+
 /// Checks a request's form only — `latest`, `1.24`, `1.24.17` (a leading `v` is fine) — so
 /// that a typo is reported as bad input before anything is looked up or built.
 pub fn check_request(request: &str) -> Result<(), String> {
@@ -93,4 +99,17 @@ fn newest(minor: Option<(u32, u32)>) -> Result<KubeVersion, String> {
 
 fn newest_installed(minor: Option<(u32, u32)>) -> Option<KubeVersion> {
     install::installed_versions().into_iter().filter(|v| minor.is_none_or(|(ma, mi)| (v.major, v.minor) == (ma, mi))).max()
+}
+
+#[cfg(test)]
+mod matrix_tests {
+    /// The list `--version` gives is the one the committed matrix was made on.
+    #[test]
+    fn the_matrix_releases_are_the_documented_matrix() {
+        let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/behaviour-matrix.md")).unwrap();
+        let header = page.lines().find(|l| l.starts_with("| scenario |")).unwrap();
+        let columns: Vec<&str> =
+            header.split('|').map(str::trim).filter(|c| c.starts_with("`v")).map(|c| c.trim_matches('`').trim_start_matches('v')).collect();
+        assert_eq!(columns, super::MATRIX_RELEASES);
+    }
 }
