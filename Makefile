@@ -15,7 +15,7 @@ KUBEPROOF ?= cargo run --
 CLUSTER ?= kubeproof
 KIND_VERSION ?= 1.37.0
 
-.PHONY: build demo test unit install lint matrix-doc bench-cluster bench-node kind-up kind-down kind-test kind-matrix clean-clusters
+.PHONY: build demo test unit install lint stress matrix-doc bench-cluster bench-node kind-up kind-down kind-test kind-matrix clean-clusters
 
 build:
 	cargo build
@@ -52,6 +52,16 @@ matrix-doc:
 	  echo "$$v: $$(tail -1 target/matrix/$$v.log)"; done
 	$(KUBEPROOF) matrix --from $$(echo $(MATRIX_VERSIONS) | tr ',' '\n' | sed 's|.*|target/matrix/&.json|' | paste -sd,) \
 	  --markdown docs/behaviour-matrix.md --notes docs/behaviour-notes.md --json target/behaviour-matrix.json
+
+# Flake hunt (a benchmark, not CI): the catalogue on two releases at once, STRESS_RUNS times;
+# each run's closing line and the failed scenarios go to target/stress.log (docs/reliability.md).
+STRESS_RUNS ?= 10
+stress:
+	@mkdir -p target; : > target/stress.log
+	@for i in $$(seq 1 $(STRESS_RUNS)); do \
+	  $(KUBEPROOF) matrix --versions $(VERSIONS) --releases-at-once 2 > target/stress-$$i.log 2>&1; \
+	  echo "run $$i (exit $$?): $$(tail -1 target/stress-$$i.log)" | tee -a target/stress.log; \
+	  grep '^FAIL' target/stress-$$i.log >> target/stress.log || true; done
 
 # Cluster start/stop medians; the figures go to docs/performance.md.
 bench-cluster:

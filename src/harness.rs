@@ -208,7 +208,8 @@ impl Harness {
                     return Ok(Completion::ignored_with(format!("no usable cluster for {} (see the failed trial)", target.label())));
                 }
             };
-            let outcome = exec::run_all(pool, std::slice::from_ref(&scenario), &ExecOptions::default(), 1).await;
+            let opts = ExecOptions { retries: retries(), ..ExecOptions::default() };
+            let outcome = exec::run_all(pool, std::slice::from_ref(&scenario), &opts, 1).await;
             let Some(report) = outcome.reports.into_iter().next() else {
                 let why = outcome.stopped.map(|s| text::stopped(&s)).unwrap_or_default();
                 return Err(Failed::from(why));
@@ -219,6 +220,11 @@ impl Harness {
                 return Err(Failed::from("a report contains a token (not shown): this is a kubeproof bug"));
             }
             match report.verdict {
+                Verdict::Passed if report.is_flaky() => {
+                    // libtest has no flaky outcome: the trial passes, and says so where it is seen.
+                    eprintln!("kubeproof: FLAKY {}", text::line(&report));
+                    Ok(Completion::Completed)
+                }
                 Verdict::Passed => Ok(Completion::Completed),
                 Verdict::NotApplicable => Ok(Completion::ignored_with(report.reason.unwrap_or_default())),
                 Verdict::Failed => Err(Failed::from(details)),
@@ -275,6 +281,12 @@ fn serve_as_kubeproof() {
         std::process::exit(3);
     }
     std::process::exit(0);
+}
+
+/// `KUBEPROOF_RETRIES=N` (0 to 10): `run --retries` for the harness. Under cargo-nextest,
+/// its own `--retries` does the same per trial process.
+fn retries() -> u32 {
+    std::env::var("KUBEPROOF_RETRIES").ok().and_then(|n| n.parse().ok()).unwrap_or(0).min(10)
 }
 
 /// Long scenarios (`long: true`, minutes each) run only with `KUBEPROOF_LONG=1` (the matrix

@@ -1882,3 +1882,17 @@ fn init_writes_a_starter_and_never_overwrites() {
     assert!(!repo.join("kubeproof/scenario.schema.json").exists(), "nothing is written when one file exists");
     let _ = std::fs::remove_dir_all(&repo);
 }
+
+/// `--retries` and `--repeat` out of range are bad input before anything runs, naming the range.
+#[test]
+fn retries_and_repeat_out_of_range_name_their_range() {
+    for (flag, value, range) in [("--retries", "11", "0..=10"), ("--repeat", "0", "1..=1000"), ("--repeat", "1001", "1..=1000")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(["run", "scenarios", "--local", "latest", flag, value])
+            .output()
+            .expect("run kubeproof");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {said}");
+        assert!(said.contains(range) || said.contains(&format!("{flag} <")), "{flag} {value} names the range: {said}");
+    }
+}

@@ -79,6 +79,7 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
         reason: None,
         failure: None,
         later_failures: Vec::new(),
+        earlier_attempts: Vec::new(),
         steps: Vec::new(),
         observed: None,
         namespace: Some(format!("kp-{name}-abcdefgh")),
@@ -222,7 +223,7 @@ fn reports() -> Vec<ScenarioReport> {
         included_from: Vec::new(),
     }];
 
-    let timeout = failed(
+    let mut timeout = failed(
         "legacy-secret-not-regenerated",
         c,
         30012,
@@ -235,6 +236,8 @@ fn reports() -> Vec<ScenarioReport> {
             last_seen: Some("$.data.token: expected a value, observed nothing".into()),
         },
     );
+    // `--retries 1`: it failed the same way twice.
+    timeout.earlier_attempts = timeout.failure.clone().into_iter().collect();
     let undefined = failed(
         "bound-token-invalidated",
         c,
@@ -323,7 +326,23 @@ fn reports() -> Vec<ScenarioReport> {
     other_cluster.observed = Some("600s".into());
     other_cluster.steps = vec![step(0, 11, "token", "TokenRequest for reader → 201, 600s, token sha256:0f0e0d0c0b0a", 20)];
 
-    vec![passed, mismatch, timeout, undefined, capture, api, setup, cleanup, finally_fails, not_applicable, other_cluster]
+    // `--retries 2`: a 403 the first time (RBAC not seen yet), then 200.
+    let mut flaky = base("rbac-patch-as-token", c, Verdict::Passed, 1500);
+    flaky.steps = vec![step(0, 9, "call", "PATCH /api/v1/namespaces/ns/configmaps/c as t → 200", 30)];
+    flaky.earlier_attempts = failed(
+        "rbac-patch-as-token",
+        c,
+        700,
+        Some(0),
+        at("scenarios/rbac-patch-as-token.yaml", 9, 5),
+        "call",
+        StepError::Mismatch { mismatches: vec![Mismatch::new("$.status", "200", "403")], summary: "PATCH … as t → 403".into() },
+    )
+    .failure
+    .into_iter()
+    .collect();
+
+    vec![passed, mismatch, timeout, undefined, capture, api, setup, cleanup, finally_fails, not_applicable, other_cluster, flaky]
 }
 
 fn interrupted() -> Stopped {

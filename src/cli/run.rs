@@ -90,6 +90,13 @@ pub struct RunArgs {
     /// Scenarios run at once.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
+    /// Run a failed scenario again, up to N times (0 to 10): one that then passes is reported
+    /// flaky, its first failure kept, and does not fail the run.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: u32,
+    /// Run every scenario N times (1 to 1000) and report each one's pass count: to hunt flakes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
     /// Default step timeout in seconds (1 to 3600).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
@@ -109,8 +116,13 @@ pub fn load(paths: &[PathBuf], filter: Option<&str>, files: FileArgs) -> Result<
     match scenario::load_all(paths, files.allow_outside_files) {
         Ok(all) => Ok(all.into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect()),
         Err(problems) => {
-            for p in &problems {
+            // The first ones are what to fix first; a file with a thousand says so, not all.
+            const SHOWN: usize = 50;
+            for p in problems.iter().take(SHOWN) {
                 eprintln!("error: {p}");
+            }
+            if problems.len() > SHOWN {
+                eprintln!("… and {} more", problems.len() - SHOWN);
             }
             eprintln!("{} problem(s); nothing was run", problems.len());
             Err(ExitCode::BadInput)
@@ -133,7 +145,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
         keep: args.keep,
         default_timeout: std::time::Duration::from_secs(args.timeout),
         events: terminal::reporter(args.verbose),
+        retries: args.retries,
     };
+    // `--repeat N`: every scenario N times over (each run in a namespace of its own).
+    let scenarios: Vec<Scenario> = (0..args.repeat).flat_map(|_| scenarios.iter().cloned()).collect();
     let pool = match open_pool(&target, &scenarios).await {
         Ok(p) => p,
         Err(code) => return code,
@@ -147,6 +162,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let code = outcome.exit_code().max_with(written);
     if let Some(stopped) = &outcome.stopped {
         eprint!("{}{}", text::stopped(stopped), text::not_finished(scenarios.len() - outcome.reports.len()));
+    }
+    if args.repeat > 1 {
+        print!("{}", text::pass_counts(&outcome.reports, args.repeat));
     }
     println!("{}", text::summary(&outcome.reports));
     drop(pool);

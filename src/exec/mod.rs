@@ -51,11 +51,13 @@ pub struct ExecOptions {
     pub default_timeout: Duration,
     /// Where the run's events go (a reporter), as they happen.
     pub events: Events,
+    /// How many times a failed scenario runs again (`--retries`); one that then passes is flaky.
+    pub retries: u32,
 }
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        ExecOptions { keep: false, default_timeout: Duration::from_secs(30), events: Events::default() }
+        ExecOptions { keep: false, default_timeout: Duration::from_secs(30), events: Events::default(), retries: 0 }
     }
 }
 
@@ -177,6 +179,7 @@ pub(crate) fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioRe
         reason: None,
         failure: None,
         later_failures: Vec::new(),
+        earlier_attempts: Vec::new(),
         steps: Vec::new(),
         observed: None,
         namespace: None,
@@ -670,7 +673,19 @@ async fn run_on_pool(pool: &crate::cluster::pool::Pool, s: &Scenario, opts: &Exe
 pub async fn run_all(pool: &crate::cluster::pool::Pool, scenarios: &[Scenario], opts: &ExecOptions, jobs: usize) -> RunOutcome {
     use futures::StreamExt;
     let runs = scenarios.iter().map(|s| async move {
-        let report = run_on_pool(pool, s, opts).await;
+        let mut report = run_on_pool(pool, s, opts).await;
+        let mut earlier = Vec::new();
+        // A failed scenario runs again, as a whole, up to `retries` times; not when its cluster
+        // could not be had (a retry cannot help) or a signal is stopping the run.
+        while earlier.len() < opts.retries as usize
+            && report.verdict == Verdict::Failed
+            && report.failure.as_ref().is_some_and(|f| f.phase != Phase::Cluster)
+            && crate::interrupt::received().is_none()
+        {
+            earlier.extend(report.failure.take());
+            report = run_on_pool(pool, s, opts).await;
+        }
+        report.earlier_attempts = earlier;
         pool.finished(&s.requirement());
         report
     });

@@ -171,6 +171,10 @@ pub struct ScenarioReport {
     /// Failures after the first: `finally` steps that failed too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub later_failures: Vec<Failure>,
+    /// With `--retries`: the failure of each attempt before this one, first to last. A scenario
+    /// that passed with any is flaky.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_attempts: Vec<Failure>,
     /// The steps that passed or were skipped, then the `finally` steps that did.
     pub steps: Vec<StepRecord>,
     /// The scenario's `observe` value, for the behaviour matrix.
@@ -183,6 +187,13 @@ pub struct ScenarioReport {
     #[serde(with = "millis")]
     #[schemars(with = "u64")]
     pub elapsed: Duration,
+}
+
+impl ScenarioReport {
+    /// Passed, after failing at least once (`--retries`).
+    pub fn is_flaky(&self) -> bool {
+        self.verdict == Verdict::Passed && !self.earlier_attempts.is_empty()
+    }
 }
 
 /// Durations as whole milliseconds.

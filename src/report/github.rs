@@ -27,6 +27,19 @@ pub fn annotations(reports: &[ScenarioReport]) -> String {
         let title = format!("{} on {}", r.scenario, r.cluster);
         let _ = writeln!(out, "::error {props},title={}::{}", property(&title), data(&format!("{}\n{}", text::headline(f), f.error)));
     }
+    // A flaky scenario passed: a warning at its first failure, so it is seen, not lost.
+    for r in reports.iter().filter(|r| r.is_flaky()) {
+        let f = &r.earlier_attempts[0];
+        let title = format!("flaky: {} on {}", r.scenario, r.cluster);
+        let passed = format!("passed on attempt {} after: {}", r.earlier_attempts.len() + 1, text::headline(f));
+        let _ = writeln!(
+            out,
+            "::warning file={},title={}::{}",
+            property(&f.position.file.display().to_string()),
+            property(&title),
+            data(&passed)
+        );
+    }
     out
 }
 
@@ -92,6 +105,7 @@ mod tests {
                 included_from: Vec::new(),
             }),
             later_failures: Vec::new(),
+            earlier_attempts: Vec::new(),
             steps: Vec::new(),
             observed: None,
             namespace: None,

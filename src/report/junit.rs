@@ -81,6 +81,18 @@ fn testcase(x: &mut String, r: &ScenarioReport) {
         }
         _ => {}
     }
+    // Each earlier failed attempt (`--retries`), as nextest writes a flaky test's: inside the
+    // testcase of its last attempt, a `flakyFailure` when it passed, a `rerunFailure` when not.
+    let rerun = if r.verdict == Verdict::Passed { "flakyFailure" } else { "rerunFailure" };
+    for f in &r.earlier_attempts {
+        let _ = write!(
+            x,
+            "\n      <{rerun} message=\"{}\" type=\"{}\">{}</{rerun}>",
+            escape(&text::headline(f)),
+            escape(&f.keyword),
+            escape(&f.error.to_string())
+        );
+    }
     let _ = write!(x, "\n      <system-out>{}</system-out>\n    </testcase>\n", escape(&text::details(r)));
 }
 
@@ -126,6 +138,7 @@ mod tests {
                 included_from: Vec::new(),
             }),
             later_failures: Vec::new(),
+            earlier_attempts: Vec::new(),
             reason: (verdict == Verdict::NotApplicable).then(|| "applies to <1.24".into()),
             verdict,
             steps: vec![StepRecord {

@@ -7,6 +7,7 @@ use super::{Diagnostics, Failure, Phase, ScenarioReport, Stopped, Tally, Verdict
 /// One line per scenario: `PASS  name  [cluster]  (1.2s)`.
 pub fn line(r: &ScenarioReport) -> String {
     let tag = match r.verdict {
+        Verdict::Passed if r.is_flaky() => "FLAKY",
         Verdict::Passed => "PASS",
         Verdict::Failed => "FAIL",
         Verdict::NotApplicable => "N/A ",
@@ -17,6 +18,35 @@ pub fn line(r: &ScenarioReport) -> String {
     }
     if let Some(reason) = &r.reason {
         let _ = write!(s, "  — {reason}");
+    }
+    let attempts = r.earlier_attempts.len() + 1;
+    match r.earlier_attempts.first() {
+        Some(first) if r.verdict == Verdict::Passed => {
+            let _ = write!(s, "  (passed on attempt {attempts}; first failure: {})", headline(first));
+        }
+        Some(_) => {
+            let _ = write!(s, "  ({attempts} attempts, every one failed)");
+        }
+        None => {}
+    }
+    s
+}
+
+/// `--repeat N`: each scenario's passes out of its runs, the least reliable first.
+pub fn pass_counts(reports: &[ScenarioReport], repeat: u32) -> String {
+    let mut counts: Vec<(String, usize, usize)> = Vec::new();
+    for r in reports.iter().filter(|r| r.verdict != Verdict::NotApplicable) {
+        let name = format!("{} [{}]", r.scenario, r.cluster);
+        let passed = usize::from(r.verdict == Verdict::Passed && !r.is_flaky());
+        match counts.iter_mut().find(|(n, _, _)| *n == name) {
+            Some((_, p, runs)) => (*p, *runs) = (*p + passed, *runs + 1),
+            None => counts.push((name, passed, 1)),
+        }
+    }
+    counts.sort_by(|a, b| (a.1 * b.2).cmp(&(b.1 * a.2)).then(a.0.cmp(&b.0)));
+    let mut s = format!("passes in {repeat} runs each (a flaky pass does not count):\n");
+    for (name, passed, runs) in counts {
+        let _ = writeln!(s, "  {passed:>4}/{runs:<4} {name}");
     }
     s
 }
@@ -68,7 +98,12 @@ fn failure(s: &mut String, f: &Failure, namespace: Option<&str>) {
 
 /// The closing line, in the form test-result readers look for.
 pub fn summary(reports: &[ScenarioReport]) -> String {
-    format!("kubeproof: {}", Tally::of(reports))
+    let flaky: Vec<String> = reports.iter().filter(|r| r.is_flaky()).map(|r| format!("{} [{}]", r.scenario, r.cluster)).collect();
+    match flaky.is_empty() {
+        true => format!("kubeproof: {}", Tally::of(reports)),
+        // The closing line stays the count alone, as CI reads it; the flaky ones before it.
+        false => format!("kubeproof: {} flaky (passed on a retry): {}\nkubeproof: {}", flaky.len(), flaky.join(", "), Tally::of(reports)),
+    }
 }
 
 /// Why a run stopped early, and what was left behind.
