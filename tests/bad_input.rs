@@ -751,6 +751,52 @@ cases! {
               expect:
                 - {path: $.body.status.token}
         ");
+    not_matches_invalid_regex => lint_at(6, 11, &["`[a-`", "not a regular expression", "unclosed character class"], "
+        description: d
+        steps:
+          - kubectl:
+              args: [version]
+              expect:
+                - {path: $.stdout, not-matches: \"[a-\"}
+        ");
+    // A negation needs the one value it looks into: on a path that must select nothing it
+    // could never hold.
+    negation_on_a_path_that_must_be_missing => lint_at(6, 11, &["`exists: false`", "`not-contains` needs the one value", "count: 0"], "
+        description: d
+        steps:
+          - kubectl:
+              args: [version]
+              expect:
+                - {path: $.stderr, exists: false, not-contains: warning}
+        ");
+    undefined_variable_in_a_path => lint_at(7, 11, &["`${group}` is not defined before this step", "defined: namespace"], "
+        description: d
+        steps:
+          - get:
+              kind: ClusterRole
+              name: view
+              expect:
+                - {path: '$.rules[?@.apiGroups[0] == \"${group}\"]', count: 0}
+        ");
+    token_in_a_path => lint_at(6, 16, &["`${t}`", "saved token, not a variable"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - jwt:
+              token: t
+              expect: [{path: '$.claims[\"${t}\"]', exists: false}]
+        ");
+    case_value_breaks_a_path => lint_at(9, 11, &["case `spaced`", "path `$.data.${key}` with `${key}` substituted", "`$.data.a b` is not a JSONPath"], "
+        description: d
+        cases:
+          - {name: spaced, key: a b}
+        steps:
+          - get:
+              kind: ConfigMap
+              name: cm
+              expect:
+                - {path: '$.data.${key}', exists: true}
+        ");
 
     // Each assertion and capture keeps its own position: the third assertion, not the step.
     third_assertion_is_located => lint_at(9, 11, &["`${nope}` is not defined"], "

@@ -488,6 +488,7 @@ fn mismatches<'a>(
         for value in a.expected_values_mut() {
             *value = value.take().map(render).transpose()?;
         }
+        a.render_path(vars).map_err(|message| StepError::Undefined { message })?;
         if let Err(m) = a.check(doc) {
             out.push(m.at(position));
         }
