@@ -956,10 +956,38 @@ cases! {
         steps:
           - call: {as: admin, path: /api, headers: {X-Trace: \"a\\nb\"}}
         ");
-    call_header_twice => lint_at(3, 5, &["`x-trace`", "twice", "case-insensitive"], "
+    call_header_twice => lint_at(3, 5, &["`x-trace`", "twice", "case-insensitive", "give a list"], "
         description: d
         steps:
           - call: {as: admin, path: /api, headers: {X-Trace: a, x-trace: b}}
+        ");
+    call_header_list_where_one_value_is_read => lint_at(3, 5, &["`Content-Type` takes one value, not a list of 2", "`Impersonate-Group`"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /api/v1/namespaces, body: {}, headers: {Content-Type: [application/json, text/plain]}}
+        ");
+    call_impersonate_user_list => lint_at(3, 5, &["`Impersonate-User` takes one value, not a list:"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {Impersonate-User: [alice]}}
+        ");
+    call_header_empty_list => lint_at(3, 5, &["`Impersonate-Group` is an empty list", "at least one value"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {Impersonate-User: alice, Impersonate-Group: []}}
+        ");
+    call_header_list_of_mappings => parse_line(6, &["expected a string|invalid type"], "
+        description: d
+        steps:
+          - call:
+              as: admin
+              path: /api
+              headers: {Impersonate-Group: [{name: team-a}]}
+        ");
+    call_header_list_value_undefined_variable => lint_at(3, 5, &["`${team}` is not defined"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {Impersonate-User: alice, Impersonate-Group: [readers, '${team}']}}
         ");
     call_authorization_header_with_a_token => lint_at(4, 5, &["`Authorization`", "`as: t`", "as: anonymous"], "
         description: d
