@@ -1222,6 +1222,16 @@ cases! {
         steps:
           - delete: {kind: Secret, name: x, for: 5s}
         ");
+    delete_with_eventually => lint_at(3, 5, &["`eventually` has no meaning on `delete`", "already waits"], "
+        description: d
+        steps:
+          - delete: {kind: ConfigMap, name: c, eventually: true}
+        ");
+    unchanged_with_eventually => lint_at(3, 5, &["`eventually` has no meaning on `unchanged`", "`absent` with `eventually: true`"], "
+        description: d
+        steps:
+          - unchanged: {kind: ConfigMap, name: c, for: 1s, eventually: true}
+        ");
     empty_description => lint_at(1, 1, &["description", "empty"], "
         description: \"\"
         steps:
