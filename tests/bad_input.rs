@@ -1029,6 +1029,22 @@ cases! {
               service-account: sa
               bound-object: {kind: ConfigMap, name: cm}
         ");
+    bound_object_empty_uid => lint_at(4, 5, &["`bound-object.uid` is empty", "leave it out"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              bound-object: {kind: Secret, name: s, uid: ''}
+        ");
+    bound_object_uid_undefined_variable => lint_at(4, 5, &["`${old}` is not defined before this step"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              bound-object: {kind: Secret, name: s, uid: '${old}'}
+        ");
     unchanged_without_for => lint_at(4, 5, &["unchanged", "`for`"], "
         description: d
         steps:
