@@ -32,7 +32,9 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
         // A list repeats the header, one value each, in order.
         for value in &values.values {
             let mut value = http::HeaderValue::from_bytes(run.render(value)?.as_bytes()).map_err(|_| {
-                StepError::invalid(format!("header `{name}`: after `${{…}}` substitution its value holds a character a header cannot carry"))
+                StepError::invalid(format!(
+                    "header `{name}`: after `${{…}}` substitution its value holds a character a header cannot carry"
+                ))
             })?;
             // Kept out of debug output and of HTTP/2 header compression tables.
             value.set_sensitive(true);

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::parsed::Parsed;
+use super::parsed::{Invalid, Parsed};
 use super::source::Position;
 use crate::version::VersionRange;
 
@@ -224,19 +224,15 @@ impl Assertion {
         !super::template::references(self.path.as_str()).is_empty()
     }
 
-    /// Substitutes `${…}` in the path and parses the result; a path that is no JSONPath once
-    /// substituted is an error naming the variables (lint with a case's values, the run with all).
-    pub fn render_path(&mut self, vars: &super::template::Vars) -> Result<(), String> {
-        if !self.path_is_template() {
-            return Ok(());
+    /// Takes `rendered`, the path with its `${…}` substituted (by lint with a case's values, by
+    /// the run with all), parsed; one that is no JSONPath is an error naming the variables.
+    pub fn with_rendered_path(&mut self, rendered: &str) -> Result<(), Invalid> {
+        let parsed = Parsed::<JsonPath>::new(rendered);
+        if let Some(problem) = parsed.problem() {
+            let names: Vec<String> = super::template::references(self.path.as_str()).iter().map(|n| format!("`${{{n}}}`")).collect();
+            return Err(Invalid(format!("path `{}` with {} substituted: {problem}", self.path, names.join(", "))));
         }
-        let template = self.path.as_str().to_string();
-        let rendered = Parsed::<JsonPath>::new(super::template::render(&template, vars).map_err(|e| format!("path `{template}`: {e}"))?);
-        if let Some(problem) = rendered.problem() {
-            let names: Vec<String> = super::template::references(&template).iter().map(|n| format!("`${{{n}}}`")).collect();
-            return Err(format!("path `{template}` with {} substituted: {problem}", names.join(", ")));
-        }
-        self.path = rendered;
+        self.path = parsed;
         Ok(())
     }
 
@@ -569,7 +565,10 @@ mod tests {
         assert!(check("$.message", |a| Assertion { not_contains: Some(json!("allowed")), ..a }).is_ok());
         assert!(check("$.aud", |a| Assertion { not_contains: Some(json!("z")), ..a }).is_ok());
         let miss = check("$.aud", |a| Assertion { not_contains: Some(json!("y")), ..a }).unwrap_err();
-        assert_eq!((miss.expected.as_str(), miss.observed.as_str()), (r#"something not containing "y""#, r#"element [1] is "y"; the whole value: ["x","y"]"#));
+        assert_eq!(
+            (miss.expected.as_str(), miss.observed.as_str()),
+            (r#"something not containing "y""#, r#"element [1] is "y"; the whole value: ["x","y"]"#)
+        );
         let miss = check("$.message", |a| Assertion { not_contains: Some(json!("forbidden")), ..a }).unwrap_err();
         assert_eq!(miss.expected, r#"something not containing "forbidden""#);
         assert!(miss.observed.starts_with(r#""pods is forbidden: User" (at character 8); the whole value: "#), "{}", miss.observed);
@@ -600,9 +599,13 @@ mod tests {
         let doc = json!({"rules": [{"apiGroups": ["a.example.com"], "verbs": ["get"]}, {"apiGroups": [""], "verbs": ["list"]}]});
         let vars =
             crate::scenario::template::Vars::from([("group".to_string(), json!("a.example.com")), ("key".to_string(), json!("a b"))]);
+        let render = |a: &mut Assertion| {
+            let rendered = crate::scenario::template::render(a.path.as_str(), &vars).map_err(Invalid)?;
+            a.with_rendered_path(&rendered)
+        };
         let mut filter = Assertion { equals: Some(json!(["get"])), ..a("$.rules[?@.apiGroups[0] == '${group}'].verbs") };
-        assert!(filter.validate().is_ok());
-        filter.render_path(&vars).unwrap();
+        assert!(filter.validate().is_ok() && filter.path_is_template());
+        render(&mut filter).unwrap();
         assert_eq!(filter.path.as_str(), "$.rules[?@.apiGroups[0] == 'a.example.com'].verbs");
         assert!(filter.check(&doc).is_ok());
         let miss = Assertion { equals: Some(json!(["list"])), ..filter.clone() }.check(&doc).unwrap_err();
@@ -610,9 +613,9 @@ mod tests {
         // Not a JSONPath as written, nor once substituted: the message names the variable.
         let mut broken = Assertion { exists: Some(true), ..a("$.data.${key}") };
         assert!(broken.validate().is_ok(), "parsed once substituted, not before");
-        let e = broken.render_path(&vars).unwrap_err();
+        let Invalid(e) = render(&mut broken).unwrap_err();
         assert!(e.starts_with("path `$.data.${key}` with `${key}` substituted: `$.data.a b` is not a JSONPath"), "{e}");
-        let e = Assertion { exists: Some(true), ..a("$.data.${nope}") }.render_path(&vars).unwrap_err();
+        let Invalid(e) = render(&mut Assertion { exists: Some(true), ..a("$.data.${nope}") }).unwrap_err();
         assert!(e.contains("`${nope}` is not defined"), "{e}");
     }
 

@@ -189,11 +189,10 @@ fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
         if a.path_is_template() {
             l.var(a.path.as_str());
             // With a case's values the substituted path is checked now; captures, at the run.
-            if l.known(a.path.as_str()).is_some() {
-                let vars = l.scope.case.as_ref().map(|c| c.vars.clone().into_iter().collect()).unwrap_or_default();
-                if let Err(e) = a.clone().render_path(&vars) {
-                    l.problem(format!("case `{}`: {e}", l.case().unwrap_or_default()));
-                }
+            if let Some(rendered) = l.known(a.path.as_str())
+                && let Err(super::parsed::Invalid(e)) = a.clone().with_rendered_path(&rendered)
+            {
+                l.problem(format!("case `{}`: {e}", l.case().unwrap_or_default()));
             }
         }
         for v in a.expected_values().into_iter().flatten() {
