@@ -128,6 +128,13 @@ fn mismatch(m: &Mismatch) -> String {
     format!("{}:\n    expected: {expected}\n    observed: {observed}\n    diff:     {shown}", m.path)
 }
 
+/// A value of the step that does not parse.
+impl From<crate::scenario::parsed::Invalid> for StepError {
+    fn from(invalid: crate::scenario::parsed::Invalid) -> StepError {
+        StepError::Invalid { message: invalid.0 }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,12 +146,5 @@ mod tests {
         assert!(mismatch(&values).contains("diff:"), "{}", mismatch(&values));
         let negation = Mismatch::new("$.a", format!("something not containing {:?}", long), serde_json::json!(long).to_string());
         assert!(!mismatch(&negation).contains("diff:"), "{}", mismatch(&negation));
-    }
-}
-
-/// A value of the step that does not parse.
-impl From<crate::scenario::parsed::Invalid> for StepError {
-    fn from(invalid: crate::scenario::parsed::Invalid) -> StepError {
-        StepError::Invalid { message: invalid.0 }
     }
 }
