@@ -751,6 +751,52 @@ cases! {
               expect:
                 - {path: $.body.status.token}
         ");
+    not_matches_invalid_regex => lint_at(6, 11, &["`[a-`", "not a regular expression", "unclosed character class"], "
+        description: d
+        steps:
+          - kubectl:
+              args: [version]
+              expect:
+                - {path: $.stdout, not-matches: \"[a-\"}
+        ");
+    // A negation needs the one value it looks into: on a path that must select nothing it
+    // could never hold.
+    negation_on_a_path_that_must_be_missing => lint_at(6, 11, &["`exists: false`", "`not-contains` needs the one value", "count: 0"], "
+        description: d
+        steps:
+          - kubectl:
+              args: [version]
+              expect:
+                - {path: $.stderr, exists: false, not-contains: warning}
+        ");
+    undefined_variable_in_a_path => lint_at(7, 11, &["`${group}` is not defined before this step", "defined: namespace"], "
+        description: d
+        steps:
+          - get:
+              kind: ClusterRole
+              name: view
+              expect:
+                - {path: '$.rules[?@.apiGroups[0] == \"${group}\"]', count: 0}
+        ");
+    token_in_a_path => lint_at(6, 16, &["`${t}`", "saved token, not a variable"], "
+        description: d
+        steps:
+          - token: {service-account: default, save: t}
+          - jwt:
+              token: t
+              expect: [{path: '$.claims[\"${t}\"]', exists: false}]
+        ");
+    case_value_breaks_a_path => lint_at(9, 11, &["case `spaced`", "path `$.data.${key}` with `${key}` substituted", "`$.data.a b` is not a JSONPath"], "
+        description: d
+        cases:
+          - {name: spaced, key: a b}
+        steps:
+          - get:
+              kind: ConfigMap
+              name: cm
+              expect:
+                - {path: '$.data.${key}', exists: true}
+        ");
 
     // Each assertion and capture keeps its own position: the third assertion, not the step.
     third_assertion_is_located => lint_at(9, 11, &["`${nope}` is not defined"], "
@@ -910,10 +956,38 @@ cases! {
         steps:
           - call: {as: admin, path: /api, headers: {X-Trace: \"a\\nb\"}}
         ");
-    call_header_twice => lint_at(3, 5, &["`x-trace`", "twice", "case-insensitive"], "
+    call_header_twice => lint_at(3, 5, &["`x-trace`", "twice", "case-insensitive", "give a list"], "
         description: d
         steps:
           - call: {as: admin, path: /api, headers: {X-Trace: a, x-trace: b}}
+        ");
+    call_header_list_where_one_value_is_read => lint_at(3, 5, &["`Content-Type` takes one value, not a list of 2", "`Impersonate-Group`"], "
+        description: d
+        steps:
+          - call: {as: admin, method: POST, path: /api/v1/namespaces, body: {}, headers: {Content-Type: [application/json, text/plain]}}
+        ");
+    call_impersonate_user_list => lint_at(3, 5, &["`Impersonate-User` takes one value, not a list:"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {Impersonate-User: [alice]}}
+        ");
+    call_header_empty_list => lint_at(3, 5, &["`Impersonate-Group` is an empty list", "at least one value"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {Impersonate-User: alice, Impersonate-Group: []}}
+        ");
+    call_header_list_of_mappings => parse_line(6, &["expected a string|invalid type"], "
+        description: d
+        steps:
+          - call:
+              as: admin
+              path: /api
+              headers: {Impersonate-Group: [{name: team-a}]}
+        ");
+    call_header_list_value_undefined_variable => lint_at(3, 5, &["`${team}` is not defined"], "
+        description: d
+        steps:
+          - call: {as: admin, path: /api, headers: {Impersonate-User: alice, Impersonate-Group: [readers, '${team}']}}
         ");
     call_authorization_header_with_a_token => lint_at(4, 5, &["`Authorization`", "`as: t`", "as: anonymous"], "
         description: d
@@ -954,6 +1028,22 @@ cases! {
           - token:
               service-account: sa
               bound-object: {kind: ConfigMap, name: cm}
+        ");
+    bound_object_empty_uid => lint_at(4, 5, &["`bound-object.uid` is empty", "leave it out"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              bound-object: {kind: Secret, name: s, uid: ''}
+        ");
+    bound_object_uid_undefined_variable => lint_at(4, 5, &["`${old}` is not defined before this step"], "
+        description: d
+        steps:
+          - service-account: sa
+          - token:
+              service-account: sa
+              bound-object: {kind: Secret, name: s, uid: '${old}'}
         ");
     unchanged_without_for => lint_at(4, 5, &["unchanged", "`for`"], "
         description: d
@@ -1147,6 +1237,16 @@ cases! {
         description: d
         steps:
           - delete: {kind: Secret, name: x, for: 5s}
+        ");
+    delete_with_eventually => lint_at(3, 5, &["`eventually` has no meaning on `delete`", "already waits"], "
+        description: d
+        steps:
+          - delete: {kind: ConfigMap, name: c, eventually: true}
+        ");
+    unchanged_with_eventually => lint_at(3, 5, &["`eventually` has no meaning on `unchanged`", "`absent` with `eventually: true`"], "
+        description: d
+        steps:
+          - unchanged: {kind: ConfigMap, name: c, for: 1s, eventually: true}
         ");
     empty_description => lint_at(1, 1, &["description", "empty"], "
         description: \"\"

@@ -28,13 +28,18 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
     };
     let patch = s.patch.as_ref().map(|p| p.get().copied()).transpose()?;
     let mut headers = http::HeaderMap::new();
-    for (name, value) in &s.headers.0 {
-        let mut value = http::HeaderValue::from_bytes(run.render(value)?.as_bytes()).map_err(|_| {
-            StepError::invalid(format!("header `{name}`: after `${{…}}` substitution its value holds a character a header cannot carry"))
-        })?;
-        // Kept out of debug output and of HTTP/2 header compression tables.
-        value.set_sensitive(true);
-        headers.append(name.get()?.clone(), value);
+    for (name, values) in &s.headers.0 {
+        // A list repeats the header, one value each, in order.
+        for value in &values.values {
+            let mut value = http::HeaderValue::from_bytes(run.render(value)?.as_bytes()).map_err(|_| {
+                StepError::invalid(format!(
+                    "header `{name}`: after `${{…}}` substitution its value holds a character a header cannot carry"
+                ))
+            })?;
+            // Kept out of debug output and of HTTP/2 header compression tables.
+            value.set_sensitive(true);
+            headers.append(name.get()?.clone(), value);
+        }
     }
     let request = request(&method, &path, body.map(|b| (b, content_type(&method, patch))), headers)?;
     let sender = match s.identity.as_str() {

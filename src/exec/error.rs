@@ -106,13 +106,16 @@ impl std::fmt::Display for StepError {
     }
 }
 
-/// One mismatch, with a word diff when both sides are long.
+/// One mismatch, with a word diff when both sides are long values (`equals`: a diff against
+/// "something not containing …" says nothing).
 fn mismatch(m: &Mismatch) -> String {
     let long = m.expected.len() > 60 && m.observed.len() > 60;
-    if !long {
+    if !long || serde_json::from_str::<serde_json::Value>(&m.expected).is_err() {
         return format!("{m}");
     }
-    let diff = similar::TextDiff::from_words(&m.expected, &m.observed);
+    // The values as shown: cut, saying so (the JSON report keeps them whole).
+    let (expected, observed) = m.shown();
+    let diff = similar::TextDiff::from_words(&expected, &observed);
     let mut shown = String::new();
     for change in diff.iter_all_changes() {
         let text = change.value();
@@ -122,12 +125,26 @@ fn mismatch(m: &Mismatch) -> String {
             similar::ChangeTag::Equal => shown.push_str(text),
         }
     }
-    format!("{}:\n    expected: {}\n    observed: {}\n    diff:     {shown}", m.path, m.expected, m.observed)
+    format!("{}:\n    expected: {expected}\n    observed: {observed}\n    diff:     {shown}", m.path)
 }
 
 /// A value of the step that does not parse.
 impl From<crate::scenario::parsed::Invalid> for StepError {
     fn from(invalid: crate::scenario::parsed::Invalid) -> StepError {
         StepError::Invalid { message: invalid.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_diff_only_between_two_long_values() {
+        let long = "a value long enough to be diffed word by word, which is over sixty characters";
+        let values = Mismatch::new("$.a", serde_json::json!(long).to_string(), serde_json::json!(format!("{long}!")).to_string());
+        assert!(mismatch(&values).contains("diff:"), "{}", mismatch(&values));
+        let negation = Mismatch::new("$.a", format!("something not containing {:?}", long), serde_json::json!(long).to_string());
+        assert!(!mismatch(&negation).contains("diff:"), "{}", mismatch(&negation));
     }
 }

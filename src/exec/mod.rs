@@ -491,6 +491,10 @@ fn mismatches<'a>(
         for value in a.expected_values_mut() {
             *value = value.take().map(render).transpose()?;
         }
+        if a.path_is_template() {
+            let rendered = template::render(a.path.as_str(), vars).map_err(|message| StepError::Undefined { message })?;
+            a.with_rendered_path(&rendered)?;
+        }
         if let Err(m) = a.check(doc) {
             out.push(m.at(position));
         }

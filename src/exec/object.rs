@@ -45,14 +45,7 @@ pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
     let request = t.resource.request(&t.namespace).delete(&t.name, &DeleteParams::default());
     let answer = super::request::send_built(run.cluster, request).await?.without_managed_fields();
     if answer.succeeded() {
-        observe(
-            &t.api,
-            Selection::named(&t.name),
-            |list| {
-                if list.items.is_empty() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-            },
-        )
-        .await?;
+        gone(&t).await?;
     }
     match status {
         Some(status) => Ok(answer.expected(status, &format!("delete {}/{}", t.kind, t.name))),
@@ -63,8 +56,22 @@ pub async fn delete(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
     }
 }
 
+/// Watches until the object is gone (finalizers included).
+async fn gone(t: &Target) -> Result<(), StepError> {
+    observe(
+        &t.api,
+        Selection::named(&t.name),
+        |list| if list.items.is_empty() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) },
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, StepError> {
     let t = target(run, s).await?;
+    if s.eventually {
+        gone(&t).await?;
+    }
     let appeared = observe(&t.api, Selection::named(&t.name), |list| match list.items.first() {
         Some(obj) => ControlFlow::Break(obj.metadata.uid.clone().unwrap_or_default()),
         None if s.window.is_none() => ControlFlow::Break(String::new()),
@@ -81,6 +88,7 @@ pub async fn absent(run: &mut Run<'_>, s: &ObjectStep) -> Result<StepOutput, Ste
             summary: format!("{} {} exists", t.kind, t.name),
         }),
         (None, Some(w)) => Ok(StepOutput::new(json!({"absent": true}), format!("{} {} stayed absent for {w}", t.kind, t.name))),
+        (None, None) if s.eventually => Ok(StepOutput::new(json!({"absent": true}), format!("{} {} is gone", t.kind, t.name))),
         (None, None) => Ok(StepOutput::new(json!({"absent": true}), format!("{} {} is absent", t.kind, t.name))),
     }
 }
@@ -121,6 +129,7 @@ pub(crate) fn describe(s: &ObjectStep, watch: Watch, r: impl Fn(&str) -> String)
     let (kind, name) = (r(&s.kind), r(&s.name));
     match watch {
         Watch::Delete => format!("waiting for {kind} {name} to be deleted"),
+        Watch::Absent if s.eventually => format!("waiting for {kind} {name} to be gone"),
         Watch::Absent => format!("watching that {kind} {name} stays absent"),
         Watch::Unchanged => format!("watching that {kind} {name} stays unchanged"),
     }

@@ -31,16 +31,21 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
                 BoundKind::Pod => format!("/api/v1/namespaces/{}/pods/{name}", run.namespace),
                 BoundKind::Secret => format!("/api/v1/namespaces/{}/secrets/{name}", run.namespace),
             };
-            let answer = request::admin(run.cluster, http::Method::GET, &path, None).await?;
-            let (status, obj) = (answer.status, answer.body);
-            if status != 200 {
-                return Err(StepError::other(format!(
-                    "bound object {} {name}: {}",
-                    b.kind,
-                    obj.get("message").and_then(Value::as_str).unwrap_or("not found")
-                )));
-            }
-            let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+            let uid = match &b.uid {
+                Some(uid) => json!(run.render(uid)?),
+                None => {
+                    let answer = request::admin(run.cluster, http::Method::GET, &path, None).await?;
+                    match answer.status {
+                        200 => answer.body.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+                        // Sent without a uid: the API server's own refusal is what `status` checks.
+                        404 => Value::Null,
+                        status => {
+                            let why = answer.body.get("message").and_then(Value::as_str).unwrap_or("unreadable");
+                            return Err(StepError::other(format!("bound object {} {name}: {why} ({status})", b.kind)));
+                        }
+                    }
+                }
+            };
             json!({"kind": kind.as_str(), "apiVersion": "v1", "name": name, "uid": uid})
         }
     };

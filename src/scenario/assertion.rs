@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::parsed::Parsed;
+use super::parsed::{Invalid, Parsed};
 use super::source::Position;
 use crate::version::VersionRange;
 
@@ -13,7 +13,8 @@ use crate::version::VersionRange;
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Assertion {
-    /// JSONPath into the step's result, e.g. `$.body.message` or `$.claims.aud[0]`.
+    /// JSONPath into the step's result, e.g. `$.body.message` or `$.claims.aud[0]`. `${…}` is
+    /// substituted before it is parsed (`$.rules[?@.apiGroups[0] == '${group}']`).
     #[schemars(with = "String")]
     pub path: Parsed<JsonPath>,
     /// The single selected value equals this (numbers compare by value; `null` is a value).
@@ -25,10 +26,18 @@ pub struct Assertion {
     /// The selected string contains this text, or the selected array contains this element.
     #[serde(default)]
     pub contains: Option<Value>,
+    /// The single selected string does not contain this text, or the selected array has no
+    /// element equal to it (nothing selected fails: there is nothing to look into).
+    #[serde(default)]
+    pub not_contains: Option<Value>,
     /// The selected string matches this regular expression.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub matches: Option<Parsed<regex::Regex>>,
+    /// The single selected string does not match this regular expression.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub not_matches: Option<Parsed<regex::Regex>>,
     /// Exactly this many nodes are selected (`$.data.*` counts keys; nothing selected is 0).
     #[serde(default)]
     #[schemars(with = "Option<NumberOrReference>")]
@@ -90,6 +99,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 pub struct Mismatch {
     pub path: String,
     pub expected: String,
+    /// What the path selected: the whole value, redacted (messages show its first 300
+    /// characters and say how much they left out).
     pub observed: String,
     /// Where the assertion is written; absent for the checks a step's shortcut fields
     /// (`status`, `exit`, `same`) stand for, which the step's own position locates.
@@ -109,26 +120,43 @@ impl Mismatch {
     }
 }
 
+/// Where a message that shortens a mismatch's value says the whole of it is.
+pub const WHOLE_IN_REPORT: &str = "; the whole value is in the JSON report, `--json FILE`, at `mismatches[].observed`";
+
+impl Mismatch {
+    /// `expected` and `observed` as a message shows them: each at most [`SHOWN_CHARS`]
+    /// characters, saying how much was cut and where the whole value is.
+    pub fn shown(&self) -> (String, String) {
+        (shorten(&self.expected, ""), shorten(&self.observed, WHOLE_IN_REPORT))
+    }
+}
+
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: expected {}, observed {}", self.path, self.expected, self.observed)
+        let (expected, observed) = self.shown();
+        write!(f, "{}: expected {expected}, observed {observed}", self.path)
     }
 }
 
 impl Assertion {
     /// Checks that the path parsed and the regex compiled (both at load); the message is for the user.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(problem) = self.path.problem() {
+        // A path with `${…}` is parsed once substituted (lint, with a case's values; the run).
+        if let Some(problem) = self.path.problem().filter(|_| !self.path_is_template()) {
             return Err(problem.to_string());
         }
-        if let Some(problem) = self.matches.as_ref().and_then(Parsed::problem) {
-            return Err(problem.to_string());
+        for re in [&self.matches, &self.not_matches] {
+            if let Some(problem) = re.as_ref().and_then(Parsed::problem) {
+                return Err(problem.to_string());
+            }
         }
         let checks = [
             self.equals.is_some(),
             self.not_equals.is_some(),
             self.contains.is_some(),
+            self.not_contains.is_some(),
             self.matches.is_some(),
+            self.not_matches.is_some(),
             self.count.is_some(),
             self.length.is_some(),
             self.exists.is_some(),
@@ -139,7 +167,15 @@ impl Assertion {
         ];
         if !checks.contains(&true) {
             return Err(format!(
-                "the assertion on `{}` checks nothing: give equals, not-equals, contains, matches, count, length, exists, greater-than, less-than, at-least or at-most",
+                "the assertion on `{}` checks nothing: give equals, not-equals, contains, not-contains, matches, not-matches, count, length, exists, greater-than, less-than, at-least or at-most",
+                self.path
+            ));
+        }
+        if self.exists == Some(false)
+            && let Some(key) = self.one_value_checks().first()
+        {
+            return Err(format!(
+                "`exists: false` says `{}` selects nothing, but `{key}` needs the one value it selects: a check that holds when the value is missing is `count: 0`; give the two as separate assertions only if both may hold",
                 self.path
             ));
         }
@@ -170,15 +206,46 @@ impl Assertion {
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
     }
 
+    /// The checks given that compare the one selected value, by key.
+    fn one_value_checks(&self) -> Vec<&'static str> {
+        let given = [
+            ("equals", self.equals.is_some()),
+            ("not-equals", self.not_equals.is_some()),
+            ("contains", self.contains.is_some()),
+            ("not-contains", self.not_contains.is_some()),
+            ("matches", self.matches.is_some()),
+            ("not-matches", self.not_matches.is_some()),
+        ];
+        given.into_iter().filter(|(_, g)| *g).map(|(k, _)| k).chain(self.bounds().map(|(k, _)| k)).collect()
+    }
+
+    /// Whether the path has `${…}` in it, to be substituted before it is parsed.
+    pub fn path_is_template(&self) -> bool {
+        !super::template::references(self.path.as_str()).is_empty()
+    }
+
+    /// Takes `rendered`, the path with its `${…}` substituted (by lint with a case's values, by
+    /// the run with all), parsed; one that is no JSONPath is an error naming the variables.
+    pub fn with_rendered_path(&mut self, rendered: &str) -> Result<(), Invalid> {
+        let parsed = Parsed::<JsonPath>::new(rendered);
+        if let Some(problem) = parsed.problem() {
+            let names: Vec<String> = super::template::references(self.path.as_str()).iter().map(|n| format!("`${{{n}}}`")).collect();
+            return Err(Invalid(format!("path `{}` with {} substituted: {problem}", self.path, names.join(", "))));
+        }
+        self.path = parsed;
+        Ok(())
+    }
+
     /// The values compared with what the path selects, where `${…}` may be written: rendered
     /// before [`Assertion::check`], read by lint.
-    pub fn expected_values_mut(&mut self) -> [&mut Option<Value>; 9] {
+    pub fn expected_values_mut(&mut self) -> [&mut Option<Value>; 10] {
         [
             &mut self.count,
             &mut self.length,
             &mut self.equals,
             &mut self.not_equals,
             &mut self.contains,
+            &mut self.not_contains,
             &mut self.greater_than,
             &mut self.less_than,
             &mut self.at_least,
@@ -187,13 +254,14 @@ impl Assertion {
     }
 
     /// [`Assertion::expected_values_mut`], to read.
-    pub fn expected_values(&self) -> [&Option<Value>; 9] {
+    pub fn expected_values(&self) -> [&Option<Value>; 10] {
         [
             &self.count,
             &self.length,
             &self.equals,
             &self.not_equals,
             &self.contains,
+            &self.not_contains,
             &self.greater_than,
             &self.less_than,
             &self.at_least,
@@ -214,7 +282,7 @@ impl Assertion {
         if let Some(want) = self.exists
             && want == nodes.is_empty()
         {
-            let seen = if nodes.is_empty() { "nothing".to_string() } else { brief(nodes[0]) };
+            let seen = if nodes.is_empty() { "nothing".to_string() } else { whole(nodes[0]) };
             return Err(mismatch(if want { "a value".into() } else { "nothing".into() }, seen));
         }
         if let Some(want) = &self.count {
@@ -242,9 +310,9 @@ impl Assertion {
             if !equal {
                 let expected = match self.tolerance {
                     Some(t) => format!("{} ± {t}", brief(want)),
-                    None => brief(want),
+                    None => whole(want),
                 };
-                return Err(mismatch(expected, brief(got)));
+                return Err(mismatch(expected, whole(got)));
             }
         }
         for (key, bound) in self.bounds() {
@@ -260,24 +328,27 @@ impl Assertion {
                 (None, _) => false,
             };
             if !holds {
-                return Err(mismatch(format!("a value {} {}", key.replace('-', " "), brief(bound)), brief(got)));
+                return Err(mismatch(format!("a value {} {}", key.replace('-', " "), brief(bound)), whole(got)));
             }
         }
         if let Some(unwanted) = &self.not_equals {
             let got = single()?;
             if json_equal(got, unwanted) {
-                return Err(mismatch(format!("anything but {}", brief(unwanted)), brief(got)));
+                return Err(mismatch(format!("anything but {}", brief(unwanted)), whole(got)));
             }
         }
         if let Some(want) = &self.contains {
             let got = single()?;
-            let ok = match (got, want) {
-                (Value::String(s), Value::String(w)) => s.contains(w.as_str()),
-                (Value::Array(items), w) => items.iter().any(|i| json_equal(i, w)),
-                _ => false,
-            };
-            if !ok {
-                return Err(mismatch(format!("something containing {}", brief(want)), brief(got)));
+            if contains(got, want) != Some(true) {
+                return Err(mismatch(format!("something containing {}", brief(want)), whole(got)));
+            }
+        }
+        if let Some(unwanted) = &self.not_contains {
+            let got = single().map_err(|m| Mismatch { expected: format!("one value not containing {}", brief(unwanted)), ..m })?;
+            match contains(got, unwanted) {
+                Some(false) => {}
+                Some(true) => return Err(mismatch(format!("something not containing {}", brief(unwanted)), found(got, unwanted))),
+                None => return Err(mismatch(format!("a string or an array not containing {}", brief(unwanted)), whole(got))),
             }
         }
         if let Some(re) = &self.matches {
@@ -285,7 +356,19 @@ impl Assertion {
             let regex = re.get().map_err(|e| mismatch("a valid regex".into(), e.0))?;
             match got {
                 Value::String(s) if regex.is_match(s) => {}
-                other => return Err(mismatch(format!("a string matching /{re}/"), brief(other))),
+                other => return Err(mismatch(format!("a string matching /{re}/"), whole(other))),
+            }
+        }
+        if let Some(re) = &self.not_matches {
+            let got = single().map_err(|m| Mismatch { expected: format!("one string not matching /{re}/"), ..m })?;
+            let regex = re.get().map_err(|e| mismatch("a valid regex".into(), e.0))?;
+            match got {
+                Value::String(s) if !regex.is_match(s) => {}
+                Value::String(s) => {
+                    let at = regex.find(s).map(|m| (m.start(), m.end())).unwrap_or_default();
+                    return Err(mismatch(format!("a string not matching /{re}/"), around(s, at)));
+                }
+                other => return Err(mismatch(format!("a string not matching /{re}/"), whole(other))),
             }
         }
         Ok(())
@@ -300,7 +383,7 @@ pub fn length(nodes: &[&Value]) -> Result<usize, String> {
         [Value::Array(a)] => Ok(a.len()),
         [Value::Object(o)] => Ok(o.len()),
         [Value::String(s)] => Ok(s.chars().count()),
-        [other] => Err(brief(other)),
+        [other] => Err(whole(other)),
         many => Err(format!("{} values", many.len())),
     }
 }
@@ -332,6 +415,41 @@ impl Quantity {
     }
 }
 
+/// Whether a string holds a text or an array an element; `None` for anything else.
+fn contains(got: &Value, want: &Value) -> Option<bool> {
+    match (got, want) {
+        (Value::String(s), Value::String(w)) => Some(s.contains(w.as_str())),
+        (Value::String(_), _) => Some(false),
+        (Value::Array(items), w) => Some(items.iter().any(|i| json_equal(i, w))),
+        _ => None,
+    }
+}
+
+/// What a negation found, where it is first and then the whole value: a long log shows the
+/// offending line before a message cuts it.
+fn found(got: &Value, unwanted: &Value) -> String {
+    match (got, unwanted) {
+        (Value::String(s), Value::String(w)) => match s.find(w.as_str()) {
+            Some(start) => around(s, (start, start + w.len())),
+            None => whole(got),
+        },
+        (Value::Array(items), w) => match items.iter().position(|i| json_equal(i, w)) {
+            Some(index) => format!("element [{index}] is {}; the whole value: {}", brief(w), whole(got)),
+            None => whole(got),
+        },
+        _ => whole(got),
+    }
+}
+
+/// `s` with the bytes `start..end` found in it: up to 60 characters either side, then the whole.
+fn around(s: &str, (start, end): (usize, usize)) -> String {
+    let before: String = s[..start].chars().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect();
+    let after: String = s[end..].chars().take(60).collect();
+    let excerpt = whole(&Value::String(format!("{before}{}{after}", &s[start..end])));
+    let at = s[..start].chars().count();
+    format!("{excerpt} (at character {at}); the whole value: {}", whole(&Value::String(s.to_string())))
+}
+
 /// Equality where 3600 and 3600.0 are the same number.
 fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -346,16 +464,31 @@ fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// A value short enough for one line of a report.
+/// The most characters of a value a message shows (the JSON report keeps the whole of an
+/// observed value: [`whole`]).
+pub const SHOWN_CHARS: usize = 300;
+
+/// A value short enough for one line of a message.
 pub fn brief(v: &Value) -> String {
-    // Redacted before it is cut: a token cut in half would no longer be recognised.
-    let s = crate::redact::redact(&v.to_string());
-    if s.chars().count() > 300 {
-        let cut: String = s.chars().take(300).collect();
-        format!("{cut}… ({} bytes)", s.len())
-    } else {
-        s
+    shorten(&whole(v), "")
+}
+
+/// A value whole, redacted: what a mismatch observed (step outputs are already bounded, 1 MiB
+/// for a command's output or a log).
+pub fn whole(v: &Value) -> String {
+    // Redacted whole: a token cut in half would no longer be recognised.
+    crate::redact::redact(&v.to_string())
+}
+
+/// `text` cut to [`SHOWN_CHARS`], saying how much was left out and, with `whole_at`, where
+/// the whole of it is.
+pub fn shorten(text: &str, whole_at: &str) -> String {
+    let chars = text.chars().count();
+    if chars <= SHOWN_CHARS {
+        return text.to_string();
     }
+    let cut: String = text.chars().take(SHOWN_CHARS).collect();
+    format!("{cut}… ({} of {chars} characters not shown{whole_at})", chars - SHOWN_CHARS)
 }
 
 #[cfg(test)]
@@ -423,6 +556,81 @@ mod tests {
         assert!(Assertion { contains: Some(json!("z")), ..a("$.aud") }.check(&doc).is_err());
         assert!(Assertion { matches: Some("^pods is".into()), ..a("$.message") }.check(&doc).is_ok());
         assert!(Assertion { matches: Some("^nope".into()), ..a("$.message") }.check(&doc).is_err());
+    }
+
+    #[test]
+    fn negations_fail_on_what_they_exclude_and_on_nothing() {
+        let doc = json!({"message": "pods is forbidden: User", "aud": ["x", "y"], "n": 3});
+        let check = |path: &str, f: fn(Assertion) -> Assertion| f(a(path)).check(&doc);
+        assert!(check("$.message", |a| Assertion { not_contains: Some(json!("allowed")), ..a }).is_ok());
+        assert!(check("$.aud", |a| Assertion { not_contains: Some(json!("z")), ..a }).is_ok());
+        let miss = check("$.aud", |a| Assertion { not_contains: Some(json!("y")), ..a }).unwrap_err();
+        assert_eq!(
+            (miss.expected.as_str(), miss.observed.as_str()),
+            (r#"something not containing "y""#, r#"element [1] is "y"; the whole value: ["x","y"]"#)
+        );
+        let miss = check("$.message", |a| Assertion { not_contains: Some(json!("forbidden")), ..a }).unwrap_err();
+        assert_eq!(miss.expected, r#"something not containing "forbidden""#);
+        assert!(miss.observed.starts_with(r#""pods is forbidden: User" (at character 8); the whole value: "#), "{}", miss.observed);
+        let miss = check("$.n", |a| Assertion { not_contains: Some(json!(3)), ..a }).unwrap_err();
+        assert_eq!(miss.expected, "a string or an array not containing 3", "a number contains nothing, nor lacks anything");
+        // Nothing selected is no evidence of absence.
+        let miss = check("$.missing", |a| Assertion { not_contains: Some(json!("x")), ..a }).unwrap_err();
+        assert_eq!((miss.expected.as_str(), miss.observed.as_str()), (r#"one value not containing "x""#, "nothing"));
+        assert!(check("$.message", |a| Assertion { not_matches: Some("^allowed".into()), ..a }).is_ok());
+        let miss = check("$.message", |a| Assertion { not_matches: Some("User$".into()), ..a }).unwrap_err();
+        assert_eq!(miss.expected, "a string not matching /User$/");
+        assert!(miss.observed.starts_with(r#""pods is forbidden: User" (at character 19); the whole"#), "{}", miss.observed);
+        // In a long value, the place comes first, within what a message shows.
+        let log = format!("{}ERROR: disk full\n{}", "ok\n".repeat(500), "ok\n".repeat(500));
+        let miss = Assertion { not_contains: Some(json!("ERROR")), ..a("$.log") }.check(&json!({"log": log})).unwrap_err();
+        assert!(miss.to_string().contains(r#"ok\nERROR: disk full\nok"#), "{miss}");
+        assert!(miss.observed.ends_with(&json!(log).to_string()), "the report keeps the whole value");
+        let miss = check("$.missing", |a| Assertion { not_matches: Some("x".into()), ..a }).unwrap_err();
+        assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("one string not matching /x/", "nothing"));
+        assert!(check("$.n", |a| Assertion { not_matches: Some("x".into()), ..a }).is_err(), "a number is no string");
+        assert!(Assertion { not_matches: Some("(".into()), ..a("$.x") }.validate().unwrap_err().contains("not a regular expression"));
+        let both = Assertion { exists: Some(false), not_contains: Some(json!("x")), ..a("$.x") }.validate().unwrap_err();
+        assert!(both.contains("`exists: false`") && both.contains("`not-contains`") && both.contains("count: 0"), "{both}");
+    }
+
+    #[test]
+    fn a_path_takes_variables_before_it_is_parsed() {
+        let doc = json!({"rules": [{"apiGroups": ["a.example.com"], "verbs": ["get"]}, {"apiGroups": [""], "verbs": ["list"]}]});
+        let vars =
+            crate::scenario::template::Vars::from([("group".to_string(), json!("a.example.com")), ("key".to_string(), json!("a b"))]);
+        let render = |a: &mut Assertion| {
+            let rendered = crate::scenario::template::render(a.path.as_str(), &vars).map_err(Invalid)?;
+            a.with_rendered_path(&rendered)
+        };
+        let mut filter = Assertion { equals: Some(json!(["get"])), ..a("$.rules[?@.apiGroups[0] == '${group}'].verbs") };
+        assert!(filter.validate().is_ok() && filter.path_is_template());
+        render(&mut filter).unwrap();
+        assert_eq!(filter.path.as_str(), "$.rules[?@.apiGroups[0] == 'a.example.com'].verbs");
+        assert!(filter.check(&doc).is_ok());
+        let miss = Assertion { equals: Some(json!(["list"])), ..filter.clone() }.check(&doc).unwrap_err();
+        assert_eq!((miss.path.as_str(), miss.observed.as_str()), ("$.rules[?@.apiGroups[0] == 'a.example.com'].verbs", r#"["get"]"#));
+        // Not a JSONPath as written, nor once substituted: the message names the variable.
+        let mut broken = Assertion { exists: Some(true), ..a("$.data.${key}") };
+        assert!(broken.validate().is_ok(), "parsed once substituted, not before");
+        let Invalid(e) = render(&mut broken).unwrap_err();
+        assert!(e.starts_with("path `$.data.${key}` with `${key}` substituted: `$.data.a b` is not a JSONPath"), "{e}");
+        let Invalid(e) = render(&mut Assertion { exists: Some(true), ..a("$.data.${nope}") }).unwrap_err();
+        assert!(e.contains("`${nope}` is not defined"), "{e}");
+    }
+
+    #[test]
+    fn a_long_observed_value_is_kept_whole_and_shown_cut() {
+        let log = "line of a long kubectl log\n".repeat(400);
+        let miss = Assertion { contains: Some(json!("panic")), ..a("$.stdout") }.check(&json!({"stdout": log})).unwrap_err();
+        assert_eq!(miss.observed, json!(log).to_string(), "the report keeps it whole");
+        let shown = miss.to_string();
+        let hidden = miss.observed.chars().count() - SHOWN_CHARS;
+        assert!(shown.contains(&format!("… ({hidden} of {} characters not shown", miss.observed.chars().count())), "{shown}");
+        assert!(shown.contains("--json FILE") && shown.contains("mismatches[].observed"), "{shown}");
+        assert!(shown.len() < 600, "{}", shown.len());
+        let short = Assertion { contains: Some(json!("panic")), ..a("$.s") }.check(&json!({"s": "ok"})).unwrap_err();
+        assert_eq!(short.to_string(), r#"$.s: expected something containing "panic", observed "ok""#, "nothing cut, nothing said");
     }
 
     #[test]

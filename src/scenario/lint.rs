@@ -175,8 +175,9 @@ fn kind_rules(step: &Step, l: &mut StepLint) {
     }
 }
 
-/// Assertions: a JSONPath and regex that compiled at load, something to check, defined
-/// variables in expected values — each problem at the assertion's own line.
+/// Assertions: a JSONPath and regex that compiled at load (a path with `${…}`: once
+/// substituted, when a case's values say how), something to check, defined variables in paths and
+/// expected values — each problem at the assertion's own line.
 fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
     for spanned in assertions {
         let a = &spanned.value;
@@ -184,6 +185,15 @@ fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
         let before = l.problems.len();
         if let Err(e) = a.validate() {
             l.problem(e);
+        }
+        if a.path_is_template() {
+            l.var(a.path.as_str());
+            // With a case's values the substituted path is checked now; captures, at the run.
+            if let Some(rendered) = l.known(a.path.as_str())
+                && let Err(super::parsed::Invalid(e)) = a.clone().with_rendered_path(&rendered)
+            {
+                l.problem(format!("case `{}`: {e}", l.case().unwrap_or_default()));
+            }
         }
         for v in a.expected_values().into_iter().flatten() {
             l.json_vars(v);

@@ -26,9 +26,10 @@ pub struct CallStep {
     pub method: Parsed<http::Method>,
     pub path: String,
     /// Request headers; `${…}` is substituted in the values. They replace kubeproof's own
-    /// `Accept` and `Content-Type`.
+    /// `Accept` and `Content-Type`. A list sends the header once per value, in order
+    /// (`Impersonate-Group: [team-a, team-b]`, as `kubectl --as-group` does).
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[schemars(with = "BTreeMap<String, StringOrList>")]
     pub headers: Headers,
     /// A JSON value (written as YAML) sent as the request body.
     #[serde(default)]
@@ -108,14 +109,70 @@ pub(crate) fn place_token(body: &mut Value, pointer: &str, token: &str) -> Resul
 
 /// Request headers as written: each name parsed at load, each value substituted when sent.
 #[derive(Debug, Clone, Default)]
-pub struct Headers(pub Vec<(Parsed<http::HeaderName>, String)>);
+pub struct Headers(pub Vec<(Parsed<http::HeaderName>, HeaderValues)>);
+
+/// A header's values: one string, or a list sent as the header repeated.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderValues {
+    pub values: Vec<String>,
+    /// Written as a list (even of one): lint refuses a list where a header takes one value.
+    pub list: bool,
+}
+
+/// A header's value in the schema.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
 
 impl<'de> Deserialize<'de> for Headers {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = BTreeMap::<String, String>::deserialize(d)?;
-        Ok(Headers(map.into_iter().map(|(name, value)| (Parsed::new(name), value)).collect()))
+        let map = BTreeMap::<String, HeaderValues>::deserialize(d)?;
+        Ok(Headers(map.into_iter().map(|(name, values)| (Parsed::new(name), values)).collect()))
     }
 }
+
+impl<'de> Deserialize<'de> for HeaderValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = HeaderValues;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a header value: a string, or a list of strings to send the header once per value")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<HeaderValues, E> {
+                Ok(HeaderValues { values: vec![s.to_string()], list: false })
+            }
+            // An unquoted number or boolean is its text, as a plain string value always was.
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<HeaderValues, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<HeaderValues, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<HeaderValues, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<HeaderValues, E> {
+                self.visit_str(&b.to_string())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<HeaderValues, A::Error> {
+                let mut values = Vec::new();
+                while let Some(value) = seq.next_element::<String>()? {
+                    values.push(value);
+                }
+                Ok(HeaderValues { values, list: true })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Headers the API server reads one value of: a list there would be a request it cannot mean.
+const ONE_VALUE_HEADERS: &[&str] = &["authorization", "content-type", "impersonate-user", "impersonate-uid"];
 
 impl FromText for http::HeaderName {
     fn from_text(text: &str) -> Result<Self, String> {
@@ -216,8 +273,8 @@ pub fn lint(s: &CallStep, l: &mut StepLint) {
 pub(crate) fn header_rules(s: &CallStep, l: &mut StepLint) {
     use http::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
     let mut seen = std::collections::BTreeSet::new();
-    for (name, value) in &s.headers.0 {
-        l.var(value);
+    for (name, values) in &s.headers.0 {
+        values.values.iter().for_each(|v| l.var(v));
         let parsed = match name.get() {
             Ok(parsed) => parsed,
             Err(problem) => {
@@ -226,9 +283,19 @@ pub(crate) fn header_rules(s: &CallStep, l: &mut StepLint) {
             }
         };
         if !seen.insert(parsed.as_str().to_string()) {
-            l.problem(format!("header `{name}` is given twice (header names are case-insensitive)"));
+            l.problem(format!(
+                "header `{name}` is given twice (header names are case-insensitive); to send it with several values, give a list: `{name}: [a, b]`"
+            ));
         }
-        if http::HeaderValue::from_bytes(value.as_bytes()).is_err() {
+        match values.values.len() {
+            0 => l.problem(format!("header `{name}` is an empty list: give at least one value, or leave the header out")),
+            n if values.list && ONE_VALUE_HEADERS.contains(&parsed.as_str()) => l.problem(format!(
+                "header `{name}` takes one value, not a list{}: the API server reads only one (a list sends the header once per value, for `Impersonate-Group`, `Impersonate-Extra-*` and headers of your own)",
+                if n == 1 { String::new() } else { format!(" of {n}") }
+            )),
+            _ => {}
+        }
+        if values.values.iter().any(|v| http::HeaderValue::from_bytes(v.as_bytes()).is_err()) {
             l.problem(format!(
                 "header `{name}`: the value holds a character a header cannot carry (a newline or another control character)"
             ));

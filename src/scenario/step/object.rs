@@ -28,6 +28,10 @@ pub struct ObjectStep {
     /// `absent`: keep watching this long; `unchanged`: the window to watch.
     #[serde(default, rename = "for")]
     pub window: Option<GoDuration>,
+    /// `absent` only: wait, watching within the step's timeout, until the object is gone (a
+    /// controller deletes it, a finalizer lets go); with `for`, it must then stay absent that long.
+    #[serde(default)]
+    pub eventually: bool,
     /// `delete` only: expected HTTP status of the DELETE (200, 404 …); left out, any success.
     /// With it, the document is `{status, body}`. `${s}` takes a variable's value.
     #[serde(default)]
@@ -56,7 +60,7 @@ pub enum Watch {
 }
 
 /// The names may use variables; `unchanged` needs its window; a window is in range; only
-/// `delete` answers with a document to expect on.
+/// `delete` answers with a document to expect on; only `absent` waits with `eventually`.
 pub fn lint(s: &ObjectStep, watch: Watch, l: &mut StepLint) {
     for text in [&s.kind, &s.name].into_iter().chain(&s.api_version).chain(&s.namespace) {
         l.var(text);
@@ -79,6 +83,14 @@ pub fn lint(s: &ObjectStep, watch: Watch, l: &mut StepLint) {
     }
     if watch == Watch::Unchanged && s.window.is_none() {
         l.problem("`unchanged` needs `for`: the window to watch, e.g. `for: 5s`");
+    }
+    match watch {
+        _ if !s.eventually => {}
+        Watch::Absent => {}
+        Watch::Delete => l.problem("`eventually` has no meaning on `delete`: it already waits until the object is gone"),
+        Watch::Unchanged => l.problem(
+            "`eventually` has no meaning on `unchanged`, which watches an object that exists: to wait until an object is gone, use `absent` with `eventually: true`",
+        ),
     }
     if watch == Watch::Delete && s.window.is_some() {
         l.problem("`for` has no meaning on `delete` (it waits until the object is gone); to check it stays gone, add `absent` with `for`");

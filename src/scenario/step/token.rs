@@ -50,6 +50,11 @@ pub struct BoundObject {
     #[schemars(with = "String")]
     pub kind: Parsed<BoundKind>,
     pub name: String,
+    /// The uid sent in `boundObjectRef` (`${old}` for a captured one): the API server answers
+    /// 409 Conflict when it is not the object's. Left out, the object's own uid is looked up
+    /// and sent; an object that does not exist is sent without one, for the server to refuse.
+    #[serde(default)]
+    pub uid: Option<String>,
 }
 
 /// The kinds of object a token can be bound to.
@@ -82,7 +87,7 @@ impl FromText for BoundKind {
 }
 
 /// Variables defined, a duration `expirationSeconds` can carry, a bound-object kind the API
-/// accepts (parsed at load).
+/// accepts (parsed at load), a bound-object uid that is not empty.
 pub fn lint(s: &TokenStep, l: &mut StepLint) {
     l.var(&s.service_account);
     if let Some(d) = &s.duration {
@@ -93,6 +98,13 @@ pub fn lint(s: &TokenStep, l: &mut StepLint) {
     }
     if let Some(b) = &s.bound_object {
         l.var(&b.name);
+        match b.uid.as_deref() {
+            Some(uid) if uid.trim().is_empty() => l.problem(
+                "`bound-object.uid` is empty: give the uid to send (`${old}` for a captured one), or leave it out to send the object's own",
+            ),
+            Some(uid) => l.var(uid),
+            None => {}
+        }
         if let Some(problem) = b.kind.problem() {
             l.problem(problem);
         }
