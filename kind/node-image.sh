@@ -49,7 +49,7 @@ release_binaries() {
   [ -x "$etcd_dir/bin/etcd" ] || missing=1
   if [ $missing = 1 ]; then
     say "building Kubernetes $TAG and its node binaries the way kubeproof does (cluster install --node)"
-    (cd "$REPO_DIR" && nice -n 10 $KUBEPROOF cluster install --node --version "$V")
+    (cd "$REPO_DIR" && nice -n 10 $KUBEPROOF cluster install --node --version "$V") >&2
   fi
 }
 
@@ -236,7 +236,8 @@ main() {
   local wanted sandbox img name b
   sandbox=$(sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p' "$KIND_SRC/images/base/files/etc/containerd/config.toml")
   storage_manifest >"$work/default-storage.yaml"
-  wanted="$("$kubeadm" config images list --kubernetes-version "$TAG" 2>/dev/null) $sandbox $(grep -o 'docker.io/kindest/local-path-[a-z]*:[^ ]*' "$work/default-storage.yaml" | sort -u)"
+  wanted=$( { "$kubeadm" config images list --kubernetes-version "$TAG" 2>/dev/null; echo "$sandbox"
+             grep -o 'docker.io/kindest/local-path-[a-z]*:[^ ]*' "$work/default-storage.yaml"; } | sort -u | tr '\n' ' ')
   for img in $wanted; do
     name=${img##*/}; name=${name%%:*}
     case $name in
@@ -250,7 +251,7 @@ main() {
       *) die "no recipe for image $img" ;;
     esac
   done
-  say "images: $(echo $wanted)"
+  say "images: $wanted"
 
   # The node, assembled in a container of the base like kind's builder does.
   cid=$(docker run -d --network none --security-opt seccomp=unconfined --entrypoint sleep "$base" infinity)

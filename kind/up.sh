@@ -9,6 +9,11 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ $# -ge 1 ] || { echo "usage: $0 RELEASE [NAME]" >&2; exit 2; }
+# "latest": the newest release in kubeproof's cache (CI has just built it with `make test`).
+if [ "$1" = latest ]; then
+  set -- "$(ls "$KP_CACHE/kubernetes" 2>/dev/null | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tail -1)" "${@:2}"
+  [ -n "$1" ] || die "latest: no release in $KP_CACHE/kubernetes (kubeproof cluster install --node --version latest)"
+fi
 TAG=$(tag_of "$1")
 V=${TAG#v}
 NAME=${2:-kubeproof}
