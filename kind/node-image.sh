@@ -35,6 +35,9 @@ BASE_PACKAGES=systemd,dbus,containerd,runc,containernetworking-plugins,conntrack
 KIND_SRC=""
 ADDONS=$KIND_HOME/addons/bin
 export DOCKER_BUILDKIT=0  # the classic builder: nothing here needs BuildKit, and 20.10's is old
+# Debian's own docker CLI for builds where it is (a newer CLI first on PATH calls the classic
+# builder deprecated at every build).
+dbuild() { if [ -x /usr/bin/docker ]; then /usr/bin/docker build "$@"; else docker build "$@"; fi; }
 
 # --- the release's binaries --------------------------------------------------------------
 k8s_dir=$KP_CACHE/kubernetes/$TAG
@@ -168,7 +171,7 @@ CNI
   tar -C "$fs" -c . | docker import - "$image.rootfs" >/dev/null
   # docker 20.10's import refuses STOPSIGNAL: a metadata-only build sets what kind's image has.
   printf 'FROM %s\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\n' "$image.rootfs" \
-    | docker build -q -t "$image" - >/dev/null
+    | dbuild -q -t "$image" - >/dev/null
   docker rmi "$image.rootfs" >/dev/null
   say "base image $image in $(since "$started")"
   echo "$image"
@@ -183,7 +186,7 @@ image_of() { # name binary path-in-image [from] [entrypoint-json]
     echo "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
     echo "COPY bin $3"
     [ -z "${5:-}" ] || echo "ENTRYPOINT $5"; } >"$ctx/Dockerfile"
-  docker build -q -t "$1" "$ctx" >/dev/null
+  dbuild -q -t "$1" "$ctx" >/dev/null
   rm -rf "$ctx"
 }
 
@@ -194,7 +197,7 @@ busybox_image() {
   cp /bin/busybox "$ctx/bin/busybox"
   for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$ctx/bin/$a"; done
   printf 'FROM scratch\nENV PATH=/bin\nCOPY bin /bin\nCOPY tmp /tmp\nCMD ["sh"]\n' >"$ctx/Dockerfile"
-  docker build -q -t "$1" "$ctx" >/dev/null
+  dbuild -q -t "$1" "$ctx" >/dev/null
   rm -rf "$ctx"
 }
 
@@ -228,9 +231,10 @@ main() {
   fi
   local started; started=$(now)
   say "assembling node image $NODE_IMAGE"
-  local work; work=$(mktemp -d /var/tmp/kubeproof-kind-node.XXXXXX)
-  local cid=""
-  trap 'rm -rf "$work"; [ -z "$cid" ] || docker rm -f -v "$cid" >/dev/null 2>&1 || true' EXIT
+  # Globals: the EXIT trap runs after main has returned.
+  work=$(mktemp -d /var/tmp/kubeproof-kind-node.XXXXXX)
+  cid=""
+  trap 'rm -rf "${work:-}"; [ -z "${cid:-}" ] || docker rm -f -v "$cid" >/dev/null 2>&1 || true' EXIT
 
   # The names: what this release's kubeadm lists, kind's sandbox image, kind's storage images.
   local wanted sandbox img name b

@@ -94,7 +94,8 @@ else
   for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$ctx/bin/$a"; done
   cp "$KP_CACHE/kubernetes/$TAG/bin/kubectl" "$ctx/kubectl/kubectl"
   printf 'FROM scratch\nENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin\nCOPY bin /bin\nCOPY tmp /tmp\nCOPY kubectl /usr/local/bin\nCMD ["sh"]\n' >"$ctx/Dockerfile"
-  DOCKER_BUILDKIT=0 docker build -q -t "kubeproof.local/tools:$TAG" "$ctx" >/dev/null
+  docker=docker; [ -x /usr/bin/docker ] && docker=/usr/bin/docker  # Debian's CLI: no deprecation notice
+  DOCKER_BUILDKIT=0 $docker build -q -t "kubeproof.local/tools:$TAG" "$ctx" >/dev/null
   docker tag "kubeproof.local/tools:$TAG" kubeproof.local/tools:latest
   rm -rf "$ctx"
   "$KIND_BIN" load docker-image "kubeproof.local/tools:$TAG" kubeproof.local/tools:latest --name "$NAME"
