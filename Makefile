@@ -91,8 +91,9 @@ kind-up:
 kind-down:
 	KIND_IMAGES=$(KIND_IMAGES) kind/down.sh $(CLUSTER)
 
+# KUBEPROOF_CONTEXT=kind-$(CLUSTER) cargo test --test scenarios, with the release's kubectl first on PATH.
 kind-test:
-	KUBEPROOF_CONTEXT=kind-$(CLUSTER) cargo test --test scenarios
+	KIND_IMAGES=$(KIND_IMAGES) kind/test.sh $(CLUSTER)
 
 # One kind cluster per release, the matrix over their contexts, then every cluster down
 # (also when a step fails).
