@@ -55,6 +55,34 @@ mkdir -p "$KIND_HOME"
   if [ "$IMAGES" = built ] && ! version_ge "$V" 1.24; then
     printf -- '- |\n  kind: ClusterConfiguration\n  etcd:\n    local:\n      extraArgs:\n        listen-client-http-urls: https://127.0.0.1:2382\n'
   fi
+  # Flag profiles (issue 25 §1: the catalogue's `requires: apiserver-args / controller-manager-args`):
+  # KIND_APISERVER_ARGS / KIND_CONTROLLER_MANAGER_ARGS="--a=b --c=", one word per flag, added
+  # to the static pods' command lines. kubeadm v1beta3 (< 1.36 in kind v0.33) has maps: a merge
+  # patch adds keys. v1beta4 has {name, value} lists that a merge patch would replace (losing
+  # kind's own args): a JSON 6902 append instead. A flag given again overrides kubeadm's value.
+  json6902=""
+  for component in apiServer controllerManager; do
+    case $component in
+      apiServer) args=${KIND_APISERVER_ARGS:-} ;;
+      controllerManager) args=${KIND_CONTROLLER_MANAGER_ARGS:-} ;;
+    esac
+    [ -n "$args" ] || continue
+    if version_ge "$V" 1.36; then
+      for a in $args; do
+        a=${a#--}; [[ $a == *=* ]] || a="$a=true"
+        json6902+=$(printf '\n    - op: add\n      path: /%s/extraArgs/-\n      value: {name: "%s", value: "%s"}' "$component" "${a%%=*}" "${a#*=}")
+      done
+    else
+      printf -- '- |\n  kind: ClusterConfiguration\n  %s:\n    extraArgs:\n' "$component"
+      for a in $args; do
+        a=${a#--}; [[ $a == *=* ]] || a="$a=true"
+        printf '      "%s": "%s"\n' "${a%%=*}" "${a#*=}"
+      done
+    fi
+  done
+  if [ -n "$json6902" ]; then
+    printf 'kubeadmConfigPatchesJSON6902:\n- group: kubeadm.k8s.io\n  version: v1beta4\n  kind: ClusterConfiguration\n  patch: |%b\n' "$json6902"
+  fi
 } >"$config"
 # A lone "kubeadmConfigPatches:" with no item is not valid: drop it.
 tail -1 "$config" | grep -qx 'kubeadmConfigPatches:' && sed -i '$d' "$config"
