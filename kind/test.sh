@@ -14,7 +14,7 @@ if [ -n "$tag" ] && [ -x "$KP_CACHE/kubernetes/$tag/bin/kubectl" ]; then
   say "kubectl $tag first on PATH ($KP_CACHE/kubernetes/$tag/bin)"
   export PATH=$KP_CACHE/kubernetes/$tag/bin:$PATH
 else
-  say "no kubectl ${tag:-of the cluster's release} in kubeproof's cache: kubectl steps use $(command -v kubectl || echo none)"
+  say "no kubectl ${tag:-of the release} in kubeproof's cache: kubectl steps use $(command -v kubectl || echo none)"
 fi
 cd "$REPO_DIR"
 KUBEPROOF_CONTEXT=kind-$NAME exec cargo test --test scenarios "$@"
