@@ -66,7 +66,7 @@ stop() {
   # Its iptables chains (filter and nat), and the jumps into them.
   if command -v iptables-save >/dev/null; then
     for table in filter nat; do
-      iptables-save -t "$table" | grep -E '^-A .* -j DOCKER' | sed 's/^-A/-D/' | while read -r rule; do
+      { iptables-save -t "$table" | grep -E '^-A .* -j DOCKER' || true; } | sed 's/^-A/-D/' | while read -r rule; do
         eval "iptables -t $table $rule" 2>/dev/null || true
       done
       for chain in $(iptables-save -t "$table" | awk '/^:DOCKER/ {print substr($1, 2)}'); do
