@@ -91,7 +91,7 @@ kind-up:
 kind-down:
 	KIND_IMAGES=$(KIND_IMAGES) kind/down.sh $(CLUSTER)
 
-# KUBEPROOF_CONTEXT=kind-$(CLUSTER) cargo test --test scenarios, with the release's kubectl first on PATH.
+# KUBEPROOF_CONTEXT=kind-$(CLUSTER) cargo test --test scenarios, KUBEPROOF_KUBECTL the release's kubectl.
 kind-test:
 	KIND_IMAGES=$(KIND_IMAGES) kind/test.sh $(CLUSTER)
 
