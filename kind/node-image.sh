@@ -52,7 +52,8 @@ release_binaries() {
   [ -x "$etcd_dir/bin/etcd" ] || missing=1
   if [ $missing = 1 ]; then
     say "building Kubernetes $TAG and its node binaries the way kubeproof does (cluster install --node)"
-    (cd "$REPO_DIR" && nice -n 10 $KUBEPROOF cluster install --node --version "$V") >&2
+    # Built from the Go modules unless told otherwise: the air-gapped path tries no download site.
+    (cd "$REPO_DIR" && KUBEPROOF_SOURCE=${KUBEPROOF_SOURCE:-build} nice -n 10 $KUBEPROOF cluster install --node --version "$V") >&2
   fi
 }
 
