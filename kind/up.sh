@@ -11,7 +11,8 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 RELEASE [NAME]" >&2; exit 2; }
 # "latest": the newest release in kubeproof's cache (CI has just built it with `make test`).
 if [ "$1" = latest ]; then
-  set -- "$(ls "$KP_CACHE/kubernetes" 2>/dev/null | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tail -1)" "${@:2}"
+  # (an entry with a manifest: one being built has none yet)
+  set -- "$(cd "$KP_CACHE/kubernetes" 2>/dev/null && ls -d v*/manifest.json | cut -d/ -f1 | sort -V | tail -1)" "${@:2}"
   [ -n "$1" ] || die "latest: no release in $KP_CACHE/kubernetes (kubeproof cluster install --node --version latest)"
 fi
 TAG=$(tag_of "$1")
