@@ -13,7 +13,6 @@ MATRIX_VERSIONS ?= 1.22.7,1.23.17,1.24.0,1.24.17,1.27.4,1.28.3,1.29.15,1.30.14,1
 MATRIX_LONG ?= 0
 KUBEPROOF ?= cargo run --
 CLUSTER ?= kubeproof
-KIND_VERSION ?= 1.37.0
 
 .PHONY: build demo test unit install lint stress matrix-doc bench-cluster bench-node kind-up kind-down kind-test kind-matrix clean-clusters
 
@@ -72,9 +71,15 @@ bench-node:
 	cargo build --release
 	benches/node.sh
 
-# --- kind (needs Docker and a registry; not available on our CI machines: checked by hand) ---
-# Node images pinned by digest (kind release notes; not pullable here, so checked by hand).
-# Each needs the kind release in brackets or one close to it.
+# --- kind (docs/kind.md) ---
+# KIND_IMAGES=built (the default): no registry needed. kind/up.sh installs Debian's docker.io if
+# missing, starts a private dockerd, installs kind pinned from its Go module, and makes the node
+# image of the release from the binaries kubeproof builds (cached under ~/.cache/kubeproof/kind).
+# Needs root, Go and the Debian, Go-module and crates registries.
+# KIND_IMAGES=official: the pinned kindest/node images below, with the machine's own docker and
+# a registry to pull them from (checked by hand). Each needs the kind release in brackets or one
+# close to it.
+KIND_IMAGES ?= built
 KIND_IMAGE_1.37.0 ?= kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5
 # [kind v0.33.0]
 KIND_IMAGE_1.30.13 ?= kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648
@@ -83,22 +88,34 @@ KIND_IMAGE_1.24.17 ?= kindest/node:v1.24.17@sha256:bad10f9b98d54586cba05a7eaa1b6
 # [kind v0.22.0]
 KIND_IMAGE_1.23.17 ?= kindest/node:v1.23.17@sha256:14d0a9a892b943866d7e6be119a06871291c517d279aedb816a4b4bc0ec0a5b3
 # [kind v0.22.0]
+ifeq ($(KIND_IMAGES),official)
+KIND_VERSION ?= 1.37.0
 KIND_VERSIONS ?= 1.23.17,1.37.0
+else
+KIND_VERSION ?= 1.37.2
+KIND_VERSIONS ?= 1.23.17,1.37.2
+endif
+KIND_ENV = KIND_IMAGES=$(KIND_IMAGES) KIND_IMAGE='$(KIND_IMAGE_$(KIND_VERSION))' KUBEPROOF='$(KUBEPROOF)'
 
 kind-up:
-	kind create cluster --name $(CLUSTER) --config kind-config.yaml --image $(KIND_IMAGE_$(KIND_VERSION)) --wait 120s
+	$(KIND_ENV) kind/up.sh $(KIND_VERSION) $(CLUSTER)
 
+# Deletes the cluster; the last one down also stops the private dockerd, leaving nothing.
 kind-down:
-	kind delete cluster --name $(CLUSTER)
+	KIND_IMAGES=$(KIND_IMAGES) kind/down.sh $(CLUSTER)
 
+# KUBEPROOF_CONTEXT=kind-$(CLUSTER) cargo test --test scenarios, KUBEPROOF_KUBECTL the release's kubectl.
 kind-test:
-	KUBEPROOF_CONTEXT=kind-$(CLUSTER) cargo test --test scenarios
+	KIND_IMAGES=$(KIND_IMAGES) kind/test.sh $(CLUSTER)
 
-# One kind cluster per release, then the matrix over their contexts.
+# One kind cluster per release, the matrix over their contexts, then every cluster down
+# (also when a step fails).
 kind-matrix:
-	@for v in $$(echo $(KIND_VERSIONS) | tr ',' ' '); do \
-	  $(MAKE) kind-up CLUSTER=kp-$$(echo $$v | tr . -) KIND_VERSION=$$v || exit 1; done
-	$(KUBEPROOF) matrix --contexts $$(echo $(KIND_VERSIONS) | tr ',' '\n' | sed 's/^/kind-kp-/; s/\./-/g' | paste -sd,)
+	@names=$$(echo $(KIND_VERSIONS) | tr ',' '\n' | sed 's/^/kp-/; s/\./-/g'); rc=0; \
+	for v in $$(echo $(KIND_VERSIONS) | tr ',' ' '); do \
+	  $(MAKE) kind-up CLUSTER=kp-$$(echo $$v | tr . -) KIND_VERSION=$$v || { rc=1; break; }; done; \
+	[ $$rc = 1 ] || $(KUBEPROOF) matrix --contexts $$(echo "$$names" | sed 's/^/kind-/' | paste -sd,) || rc=1; \
+	for n in $$names; do $(MAKE) kind-down CLUSTER=$$n; done; exit $$rc
 
 clean-clusters:
 	@$(KUBEPROOF) cluster list

@@ -1,0 +1,3 @@
+module kubeproof.local/kind-pause
+
+go 1.22
