@@ -757,7 +757,8 @@ fn consumer_crate(installation: local::Installation) -> Result<(), Failed> {
         "lint::default-sa-cannot-list-secrets".to_string(),
         "lint::token-per-release".to_string(),
     ] {
-        let passed = said.lines().any(|l| l.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... ok")).is_some_and(|n| n.trim() == trial));
+        let passed =
+            said.lines().any(|l| l.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... ok")).is_some_and(|n| n.trim() == trial));
         assert!(passed, "no passing trial `{trial}`:\n{said}");
     }
     assert!(said.contains("test result: ok. 4 passed; 0 failed"), "{said}");
