@@ -742,8 +742,9 @@ fn consumer_crate(installation: local::Installation) -> Result<(), Failed> {
         .args(["test", "--offline", "--manifest-path"])
         .arg(root.join("tests/consumer/Cargo.toml"))
         .args(["--test", "platform"])
-        // Its own target directory: the outer `cargo test` holds this one's.
-        .env("CARGO_TARGET_DIR", root.join("target/consumer"))
+        // Its own target directory (the outer `cargo test` holds this one's), kept in kubeproof's
+        // cache so that the next clone's run builds only kubeproof again, not every dependency.
+        .env("CARGO_TARGET_DIR", local::cache_root().join("consumer-target"))
         .env("KUBEPROOF_VERSION", &release)
         .env_remove("KUBEPROOF_VERSIONS")
         .env_remove("KUBEPROOF_CONTEXT")

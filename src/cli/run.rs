@@ -154,7 +154,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     let c = pool.base();
-    eprintln!("kubeproof: running {} scenario(s) on {} (server {})", scenarios.len(), c.label, c.git_version);
+    eprintln!(
+        "kubeproof: running {} scenario(s) on {} (server {}, kubectl {})",
+        scenarios.len(),
+        c.label,
+        c.git_version,
+        c.kubectl.display()
+    );
     // The pool outlives the run, so that after a signal the cleanup still has a cluster to talk to.
     let outcome = exec::run_all(&pool, &scenarios, &opts, args.jobs).await;
     let json = || serde_json::to_string_pretty(&Document::of(&outcome)).unwrap_or_default();

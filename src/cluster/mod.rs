@@ -99,9 +99,10 @@ impl Cluster {
         if target.insecure {
             config.accept_invalid_certs = true;
         }
-        let kubectl = std::env::var_os("KUBEPROOF_KUBECTL").map(PathBuf::from).unwrap_or_else(|| "kubectl".into());
         let origin = Origin::Context { kubeconfig: target.kubeconfig.clone(), context: context.clone() };
-        Self::connect(context, config, kubectl, origin).await
+        let mut cluster = Self::connect(context, config, "kubectl".into(), origin).await?;
+        cluster.kubectl = context_kubectl(cluster.version);
+        Ok(cluster)
     }
 
     /// Connects to a local cluster another process started and will stop (a cluster shared by
@@ -297,6 +298,20 @@ impl Cluster {
             Err(dead) => format!("{}: {dead}", self.label),
             Ok(()) => format!("{}: the API server at {} stopped answering: {error}", self.label, self.server()),
         }
+    }
+}
+
+/// The kubectl `kubectl` steps run on a context: `KUBEPROOF_KUBECTL` when set; else the
+/// server's own release's, when kubeproof has that release installed (a kubectl of another
+/// minor words its output otherwise: `Error:` for `error:`, other columns, other log lines);
+/// else the `kubectl` on PATH.
+fn context_kubectl(server: KubeVersion) -> PathBuf {
+    if let Some(named) = std::env::var_os("KUBEPROOF_KUBECTL") {
+        return PathBuf::from(named);
+    }
+    match local::install::is_installed(server) {
+        true => local::install::kube_dir(server).join("bin").join("kubectl"),
+        false => "kubectl".into(),
     }
 }
 

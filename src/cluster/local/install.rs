@@ -94,7 +94,7 @@ pub fn cache_root() -> PathBuf {
     base.join("kubeproof")
 }
 
-fn kube_dir(v: KubeVersion) -> PathBuf {
+pub(crate) fn kube_dir(v: KubeVersion) -> PathBuf {
     cache_root().join("kubernetes").join(v.tag())
 }
 
