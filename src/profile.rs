@@ -78,8 +78,6 @@ impl Profile {
     }
 }
 
-/// `kube-apiserver --a=1 --b=2; kube-controller-manager --c=3; 1 node`, leaving out components
-/// without flags; empty for the empty profile.
 /// What a scenario requires of the cluster it runs on, as the cluster pool is told it: the
 /// releases it applies to and the profile (flags, nodes) it needs. The pool never sees the
 /// scenario itself.
@@ -102,6 +100,8 @@ impl Requirement {
     }
 }
 
+/// `kube-apiserver --a=1 --b=2; kube-controller-manager --c=3; 1 node`, leaving out components
+/// without flags; empty for the empty profile.
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nodes = match self.nodes {

@@ -39,6 +39,9 @@ pub struct Cluster {
     pub origin: Origin,
     /// API discovery, read on first use and again when a kind is missing from it.
     pub(crate) discovery: discovery::DiscoveryCache,
+    /// A context's control-plane command lines, read once from its static pods (see
+    /// [`Cluster::control_plane_flags`]).
+    control_plane: tokio::sync::OnceCell<Option<Profile>>,
 }
 
 /// Where a connected cluster comes from: what kubeproof can know about it (its flags, its
@@ -168,6 +171,7 @@ impl Cluster {
             kubectl,
             origin,
             discovery: Default::default(),
+            control_plane: Default::default(),
         })
     }
 
@@ -232,6 +236,33 @@ impl Cluster {
     /// Whether the cluster's components run with these flags; `None` when it cannot be known.
     pub fn runs_with(&self, wanted: &Profile) -> Option<bool> {
         Some(self.flags()?.includes(wanted))
+    }
+
+    /// The flags a context's kube-apiserver and kube-controller-manager run with, as their
+    /// mirror pods in kube-system show them where the control plane runs as static pods
+    /// (kubeadm, kind): the whole command line of each. `None` where they are not to be seen
+    /// (a managed control plane, no right to list kube-system's pods). Read once.
+    pub async fn control_plane_flags(&self) -> Option<&Profile> {
+        let read = async {
+            let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(self.client.clone(), "kube-system");
+            let mut seen = Profile::default();
+            for component in [Component::ApiServer, Component::ControllerManager] {
+                let params = kube::api::ListParams::default().labels(&format!("component={}", component.binary()));
+                let listed = tokio::time::timeout(Duration::from_secs(10), pods.list(&params)).await.ok()?.ok()?;
+                let container = listed.items.first()?.spec.as_ref()?.containers.first()?.clone();
+                let words = container.command.into_iter().flatten().chain(container.args.into_iter().flatten());
+                let flags: Vec<String> = words.filter(|w| w.starts_with("--")).collect();
+                match component {
+                    Component::ApiServer => seen.apiserver = flags,
+                    Component::ControllerManager => seen.controller_manager = flags,
+                }
+            }
+            Some(seen)
+        };
+        match &self.origin {
+            Origin::Context { .. } => self.control_plane.get_or_init(|| read).await.as_ref(),
+            Origin::Local(_) | Origin::Attached { .. } | Origin::Stub => None,
+        }
     }
 
     /// A component of a local cluster that has died, with the end of its log.

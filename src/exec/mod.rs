@@ -376,11 +376,39 @@ async fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String
         _ if wanted.is_empty() => None,
         Some(true) => None,
         Some(false) => Some(format!("needs {wanted}; this cluster runs without")),
-        None if !flags.is_empty() => {
-            Some(format!("needs {flags}; kubeproof cannot see the flags of context {} (run it with --local)", cluster.label))
-        }
+        None if !flags.is_empty() => match cluster.control_plane_flags().await {
+            Some(seen) => match flags_missing(&flags, seen) {
+                Some(why) => Some(why),
+                None => lacks_ready_nodes(cluster, wanted.nodes).await,
+            },
+            None => Some(format!(
+                "needs {flags}; kubeproof cannot see the flags of context {} (its control plane is not static pods it may read; run it with --local)",
+                cluster.label
+            )),
+        },
         None => lacks_ready_nodes(cluster, wanted.nodes).await,
     }
+}
+
+/// The first flag of `wanted` that a context's control plane (`seen`, its command lines) does not
+/// run with: `needs --x=y, the cluster has --x=z` (or has no `--x`).
+fn flags_missing(wanted: &crate::profile::Profile, seen: &crate::profile::Profile) -> Option<String> {
+    for (component, flags) in wanted.components() {
+        let running = seen.of(component);
+        for flag in flags {
+            if running.contains(flag) {
+                continue;
+            }
+            let name = flag.split('=').next().unwrap_or(flag);
+            let has = running.iter().filter(|f| f.split('=').next() == Some(name)).cloned().collect::<Vec<_>>();
+            let binary = component.binary();
+            return Some(match has.as_slice() {
+                [] => format!("needs {binary} {flag}; the cluster's {binary} runs without {name}"),
+                _ => format!("needs {binary} {flag}; the cluster's has {}", has.join(" ")),
+            });
+        }
+    }
+    None
 }
 
 /// How long listing a context's nodes may take before a scenario needing them is not applicable.
@@ -770,5 +798,26 @@ mod heartbeat_tests {
         .await;
         assert_eq!(out, 7);
         assert_eq!(beats.load(Ordering::SeqCst), 3, "at 10 s, 20 s and 30 s");
+    }
+}
+
+#[cfg(test)]
+mod context_flags_tests {
+    use crate::profile::Profile;
+
+    #[test]
+    fn a_context_lacks_a_flag_it_runs_otherwise_or_not_at_all() {
+        let seen =
+            Profile { apiserver: vec!["--service-account-extend-token-expiration=true".into(), "--v=2".into()], ..Profile::default() };
+        let wanted = |f: &str| Profile { apiserver: vec![f.into()], ..Profile::default() };
+        assert_eq!(super::flags_missing(&wanted("--v=2"), &seen), None);
+        assert_eq!(
+            super::flags_missing(&wanted("--service-account-extend-token-expiration=false"), &seen).as_deref(),
+            Some(
+                "needs kube-apiserver --service-account-extend-token-expiration=false; the cluster's has --service-account-extend-token-expiration=true"
+            )
+        );
+        let absent = super::flags_missing(&wanted("--service-account-lookup=false"), &seen).unwrap();
+        assert!(absent.ends_with("runs without --service-account-lookup"), "{absent}");
     }
 }
