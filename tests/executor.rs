@@ -898,3 +898,66 @@ async fn a_refusal_that_echoes_a_token_is_redacted_with_and_without_status() {
     }
     assert!(stub.requests().iter().any(|r| r.method == "PATCH" && r.body.contains(jwt)), "the label was sent as written");
 }
+
+/// A header given as a list is sent once per value, in order; the API server reads each as one
+/// group (here: 200 only with both, apart), and a comma-joined value is one group it refuses.
+#[tokio::test]
+async fn a_header_list_is_sent_once_per_value() {
+    let stub = Stub::start(|r| {
+        (r.path_only() == "/api/v1/namespaces/default/pods").then(|| {
+            let groups: Vec<&str> =
+                r.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("impersonate-group")).map(|(_, v)| v.as_str()).collect();
+            if groups == ["team-a", "readers"] {
+                Reply::Json(200, "{\"kind\":\"PodList\",\"items\":[]}".into())
+            } else {
+                status(403, "Forbidden", "no")
+            }
+        })
+    });
+    let listed = "  - call: {as: admin, path: /api/v1/namespaces/default/pods, headers: {Impersonate-User: alice, Impersonate-Group: [team-a, readers]}}\n";
+    let report = run(&stub, listed).await;
+    assert_eq!(report.verdict, Verdict::Passed, "{report:#?}");
+    let joined = "  - call: {as: admin, path: /api/v1/namespaces/default/pods, headers: {Impersonate-User: alice, Impersonate-Group: 'team-a, readers'}}\n";
+    let (_, _, error) = step_failure(&run(&stub, joined).await);
+    let StepError::Mismatch { mismatches, .. } = &error else { panic!("gave {error:?}") };
+    assert_eq!((mismatches[0].path.as_str(), mismatches[0].observed.as_str()), ("$.status", "403"));
+}
+
+/// `absent` with `eventually: true` waits until the object is gone: one that never goes fails
+/// with the step's timeout; one that is gone passes.
+#[tokio::test]
+async fn absent_eventually_waits_for_deletion_and_times_out_when_it_never_comes() {
+    let stub = Stub::start(|r| {
+        let segments: Vec<&str> = r.path_only().trim_matches('/').split('/').collect();
+        let ["api", "v1", "namespaces", ns, "configmaps"] = segments.as_slice() else { return None };
+        let stays = (*ns).to_string();
+        Some(config_map_list(&stays, Some(json!({"a": "1"}))))
+    });
+    let report = run(&stub, "  - absent: {kind: ConfigMap, name: settings, eventually: true, timeout: 2s}\n").await;
+    let (_, position, error) = step_failure(&report);
+    assert_eq!(position, at(3, 5));
+    assert!(matches!(error, StepError::Timeout { .. }), "an object that stays is waited for, then a timeout: {error:?}");
+    let gone = Stub::start(|r| r.path_only().ends_with("/configmaps").then(|| config_map_list("x", None)));
+    let report = run(&gone, "  - absent: {kind: ConfigMap, name: settings, eventually: true, timeout: 2s}\n").await;
+    assert_eq!(report.verdict, Verdict::Passed, "{report:#?}");
+}
+
+/// `token` with `bound-object.uid` sends that uid as written, with no lookup; the API server's
+/// 409 on a mismatch is what `status` checks, and fails a step that expected 201.
+#[tokio::test]
+async fn a_bound_object_uid_is_sent_as_written_and_the_refusal_checked() {
+    let stub = Stub::start(|r| {
+        (r.method == "POST" && r.path_only().ends_with("/serviceaccounts/sa/token"))
+            .then(|| status(409, "Conflict", "the UID in the bound object reference (wrong) does not match the UID in record"))
+    });
+    let step = |expect: u16| {
+        format!("  - token: {{service-account: sa, bound-object: {{kind: Secret, name: s, uid: wrong}}, status: {expect}}}\n")
+    };
+    assert_eq!(run(&stub, &step(409)).await.verdict, Verdict::Passed);
+    let (_, _, error) = step_failure(&run(&stub, &step(201)).await);
+    let StepError::Mismatch { mismatches, .. } = &error else { panic!("gave {error:?}") };
+    assert_eq!((mismatches[0].expected.as_str(), mismatches[0].observed.as_str()), ("201", "409"));
+    let posted: Vec<Request> = stub.requests().into_iter().filter(|r| r.method == "POST" && r.path.contains("/token")).collect();
+    assert!(posted.iter().all(|r| r.body.contains("\"uid\":\"wrong\"")), "{posted:?}");
+    assert!(!stub.requests().iter().any(|r| r.method == "GET" && r.path.contains("/secrets/s")), "no lookup of the bound object");
+}

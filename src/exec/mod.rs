@@ -381,10 +381,8 @@ async fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String
                 Some(why) => Some(why),
                 None => lacks_ready_nodes(cluster, wanted.nodes).await,
             },
-            None => Some(format!(
-                "needs {flags}; kubeproof cannot see the flags of context {} (its control plane is not static pods it may read; run it with --local)",
-                cluster.label
-            )),
+            // Not static pods it may read (a managed control plane, no right to list kube-system).
+            None => Some(format!("needs {flags}; kubeproof cannot see the flags of context {} (run it with --local)", cluster.label)),
         },
         None => lacks_ready_nodes(cluster, wanted.nodes).await,
     }
