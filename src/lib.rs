@@ -1,8 +1,26 @@
-//! kubeproof: documented Kubernetes ServiceAccount token behaviour as executable evidence.
+//! kubeproof: documented Kubernetes behaviour — ServiceAccount tokens first — as executable
+//! evidence, against real clusters.
 //!
 //! The pipeline: [`scenario`] files are parsed into typed steps; [`cluster`] provides a real
 //! cluster (a local control plane built from the official Go modules, or a kubeconfig context);
-//! [`exec`] runs the steps into a plain result model; [`report`] renders results.
+//! [`exec`] runs the steps into a plain result model ([`exec::result`]); [`report`] renders it.
+//! [`harness`] makes a directory of scenarios the trials of a `cargo test` target.
+//!
+//! Running one scenario file on a local control plane of the newest release, from a program:
+//!
+//! ```no_run
+//! use kubeproof::cluster::pool::{Pool, Target};
+//! use kubeproof::exec::{self, ExecOptions};
+//! use kubeproof::scenario::Scenario;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let scenario = Scenario::load(std::path::Path::new("checks/default-sa.yaml")).map_err(|d| format!("{d:?}"))?;
+//! let pool = Pool::open_for(&Target::Local("latest".into()), &[scenario.requirement()]).await?;
+//! let outcome = exec::run_all(&pool, &[scenario], &ExecOptions::default(), 1).await;
+//! println!("{}", kubeproof::report::text::summary(&outcome.reports));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod clock;
 pub mod cluster;

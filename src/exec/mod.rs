@@ -134,9 +134,9 @@ impl Run<'_> {
 
 /// Runs one scenario on one cluster. Never panics on user input; every failure is in the report.
 ///
-/// The stages: applicability, the run's namespace ([`open_run`]), the steps ([`run_steps`], each
-/// [`run_one_step`]), the `finally` steps (whatever happened to the steps), what the run
-/// observed, and the cleanup ([`clean_up`]). Every failure carries diagnostics.
+/// The stages: applicability, the run's namespace (`open_run`), the steps (`run_steps`, each
+/// `run_one_step`), the `finally` steps (whatever happened to the steps), what the run
+/// observed, and the cleanup (`clean_up`). Every failure carries diagnostics.
 pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
     let started = Instant::now();
     let mut report = blank_report(cluster, scenario);

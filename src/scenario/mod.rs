@@ -157,7 +157,7 @@ pub struct Scenario {
     pub included: Included,
 }
 
-/// The origins of a scenario's included steps ([`include::expand`]).
+/// The origins of a scenario's included steps (`include::expand`).
 #[derive(Debug, Clone, Default)]
 pub struct Included {
     pub steps: BTreeMap<usize, include::Origin>,

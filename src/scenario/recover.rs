@@ -1,7 +1,7 @@
 //! Every problem of a file that does not parse, as far as the YAML allows, not only the first.
 //!
 //! serde stops at a document's first error. When the whole file does not parse, its YAML is read
-//! once more as a tree of nodes that know where they start and end ([`Node`]); then
+//! once more as a tree of nodes that know where they start and end (`Node`); then
 //!
 //! - each step is parsed on its own, from its own text: one step's error cannot hide another's.
 //!   After an error inside a step, the mapping entry holding it is blanked and the step parsed

@@ -60,7 +60,7 @@ pub struct Manifest {
     #[serde(default)]
     pub origin: Origin,
     /// Staging modules built at another version than the release's own, and why (see
-    /// [`Quirks::substitutes`]).
+    /// `Quirks::substitutes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub substitutes: Vec<String>,
 }

@@ -1,5 +1,5 @@
 //! `kubectl`: the client itself, where what it sends matters (`create token --duration=0s`), as
-//! the admin or as a saved token (through a kubeconfig of its own, [`super::kubeconfig`]).
+//! the admin or as a saved token (through a kubeconfig of its own, `exec::kubeconfig`).
 
 use std::collections::BTreeMap;
 

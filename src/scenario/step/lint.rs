@@ -52,7 +52,7 @@ impl Scope {
     }
 }
 
-/// One step's lint: what its kind's rules ([`StepLint`]'s callers in src/exec/<kind>.rs) find,
+/// One step's lint: what its kind's rules (`lint` in `scenario/step/<kind>.rs`) find,
 /// and the tokens it saves.
 pub struct StepLint<'a> {
     pub(crate) scope: &'a Scope,
