@@ -14,7 +14,7 @@ MATRIX_LONG ?= 0
 KUBEPROOF ?= cargo run --
 CLUSTER ?= kubeproof
 
-.PHONY: build demo test unit install lint stress matrix-doc bench-cluster bench-node kind-up kind-down kind-test kind-matrix clean-clusters
+.PHONY: build demo test unit install lint stress kind-compare matrix-doc bench-cluster bench-node kind-up kind-down kind-test kind-matrix clean-clusters
 
 build:
 	cargo build
@@ -116,6 +116,16 @@ kind-matrix:
 	  $(MAKE) kind-up CLUSTER=kp-$$(echo $$v | tr . -) KIND_VERSION=$$v || { rc=1; break; }; done; \
 	[ $$rc = 1 ] || $(KUBEPROOF) matrix --contexts $$(echo "$$names" | sed 's/^/kind-/' | paste -sd,) || rc=1; \
 	for n in $$names; do $(MAKE) kind-down CLUSTER=$$n; done; exit $$rc
+
+# The same scenarios on kind and on kubeproof's own control plane of one release, side by side:
+# `matrix --from` prints both columns and every scenario whose outcome differs (docs/kind.md).
+kind-compare:
+	@mkdir -p target; rc=0; \
+	$(MAKE) kind-up CLUSTER=kp-compare KIND_VERSION=$(KIND_VERSION) || exit 1; \
+	$(KUBEPROOF) run scenarios --context kind-kp-compare --json target/compare-kind.json > target/compare-kind.log 2>&1; \
+	$(MAKE) kind-down CLUSTER=kp-compare; \
+	$(KUBEPROOF) run scenarios --local $(KIND_VERSION) --json target/compare-local.json > target/compare-local.log 2>&1; \
+	$(KUBEPROOF) matrix --from target/compare-local.json,target/compare-kind.json || rc=1; exit $$rc
 
 clean-clusters:
 	@$(KUBEPROOF) cluster list
