@@ -165,7 +165,8 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             if let Err(e) = local.health() {
-                assert!(e.contains("kube-controller-manager exited"), "{e}");
+                assert_eq!(e.component, "kube-controller-manager", "{e}");
+                assert!(e.to_string().contains("kube-controller-manager exited"), "{e}");
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "the death of kube-controller-manager went unnoticed");
@@ -711,7 +712,7 @@ fn node_runs_pods(installation: local::Installation) -> Result<(), Failed> {
                 break logs;
             }
             if Instant::now() > deadline {
-                return Err(format!("the pod did not print the API server's /version within 60s (phase {phase:?}):\n{logs}\n{}", local.health().err().unwrap_or_default()).into());
+                return Err(format!("the pod did not print the API server's /version within 60s (phase {phase:?}):\n{logs}\n{}", local.health().err().map(|e| e.to_string()).unwrap_or_default()).into());
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         };

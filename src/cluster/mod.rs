@@ -123,8 +123,9 @@ impl Cluster {
     /// Connects to a local cluster kubeproof started.
     pub async fn from_local(local: Arc<LocalCluster>) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
-        let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(|e| e.to_string())?;
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
+        let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(local::StartError::Kubeconfig)?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(local::StartError::Kubeconfig)?;
         let label = local_label(local.version, &local.flags);
         let kubectl = local.installation.binary("kubectl");
         Self::connect(label, config, kubectl, Origin::Local(local)).await
@@ -234,7 +235,7 @@ impl Cluster {
     }
 
     /// A component of a local cluster that has died, with the end of its log.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), local::Exited> {
         match &self.origin {
             Origin::Local(local) => local.health(),
             Origin::Context { .. } | Origin::Attached { .. } | Origin::Stub => Ok(()),
