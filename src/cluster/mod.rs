@@ -256,12 +256,12 @@ impl Cluster {
 
     /// Resolves once the cluster is dead: a local component exited (seen at once), or the API
     /// server failed `FAILED_PROBES` probes in a row, a second apart. The error names what died.
-    pub async fn died(&self) -> String {
+    pub async fn died(&self) -> Dead {
         let mut failed = 0;
         let mut last_probe = std::time::Instant::now();
         loop {
-            if let Err(dead) = self.health() {
-                return format!("{}: {dead}", self.label);
+            if let Err(exited) = self.health() {
+                return Dead::Exited { label: self.label.clone(), exited };
             }
             if last_probe.elapsed() >= PROBE_INTERVAL {
                 last_probe = std::time::Instant::now();
@@ -277,8 +277,8 @@ impl Cluster {
 
     /// Checks at once, with `FAILED_PROBES` quick probes, that the cluster is alive: after a
     /// scenario failed, before the next one goes on.
-    pub async fn confirm_alive(&self) -> Result<(), String> {
-        self.health().map_err(|dead| format!("{}: {dead}", self.label))?;
+    pub async fn confirm_alive(&self) -> Result<(), Dead> {
+        self.health().map_err(|exited| Dead::Exited { label: self.label.clone(), exited })?;
         let mut last = None;
         for attempt in 0..FAILED_PROBES {
             if attempt > 0 {
@@ -294,10 +294,10 @@ impl Cluster {
 
     /// Why an API server that does not answer is gone: a local component that died is the
     /// better reason, when there is one.
-    fn unanswered(&self, error: &str) -> String {
+    fn unanswered(&self, error: &str) -> Dead {
         match self.health() {
-            Err(dead) => format!("{}: {dead}", self.label),
-            Ok(()) => format!("{}: the API server at {} stopped answering: {error}", self.label, self.server()),
+            Err(exited) => Dead::Exited { label: self.label.clone(), exited },
+            Ok(()) => Dead::Unanswered { label: self.label.clone(), server: self.server(), error: error.to_string() },
         }
     }
 }
@@ -317,6 +317,18 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Probes fail now and then on a loaded machine; three in a row mean the server is gone.
 const FAILED_PROBES: u32 = 3;
+
+/// Why a connected cluster is gone: what the death watch and the check after a failed
+/// scenario say, the cluster's label first.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Dead {
+    /// A component of a local cluster exited.
+    #[error("{label}: {exited}")]
+    Exited { label: String, exited: local::Exited },
+    /// The API server failed its probes in a row.
+    #[error("{label}: the API server at {server} stopped answering: {error}")]
+    Unanswered { label: String, server: String, error: String },
+}
 
 /// An HTTP client for the cluster's API server could not be made.
 #[derive(Debug, thiserror::Error)]

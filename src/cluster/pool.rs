@@ -187,7 +187,7 @@ impl Pool {
     }
 
     /// Checks at once that every cluster of the pool is alive; `Err` names the first that is not.
-    pub async fn confirm_alive(&self) -> Result<(), String> {
+    pub async fn confirm_alive(&self) -> Result<(), super::Dead> {
         for c in self.clusters() {
             c.confirm_alive().await?;
         }
@@ -195,7 +195,7 @@ impl Pool {
     }
 
     /// Resolves once any cluster of the pool has died, naming it and what died.
-    pub async fn died(&self) -> String {
+    pub async fn died(&self) -> super::Dead {
         loop {
             let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
             let watched = self.clusters();
