@@ -263,7 +263,11 @@ impl Cluster {
             if let Err(exited) = self.health() {
                 return Dead::Exited { label: self.label.clone(), exited };
             }
-            if last_probe.elapsed() >= PROBE_INTERVAL {
+            // An API server kubeproof restarts on purpose is not dead for not answering.
+            let restarting = matches!(&self.origin, Origin::Local(local) if local.restarting());
+            if restarting {
+                failed = 0;
+            } else if last_probe.elapsed() >= PROBE_INTERVAL {
                 last_probe = std::time::Instant::now();
                 match self.probe().await {
                     Ok(()) => failed = 0,
@@ -281,6 +285,9 @@ impl Cluster {
         self.health().map_err(|exited| Dead::Exited { label: self.label.clone(), exited })?;
         let mut last = None;
         for attempt in 0..FAILED_PROBES {
+            if matches!(&self.origin, Origin::Local(local) if local.restarting()) {
+                return Ok(());
+            }
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }

@@ -129,11 +129,21 @@ pub struct LocalCluster {
     started: bool,
     /// Held for the start, and for the cluster's life unless detached; released after `drop`.
     _lock: ClusterLock,
+    /// The loopback ports the components listen on, once they were started.
+    ports: Option<Ports>,
+    /// The admin identity's client, once the cluster was usable (`restart` waits with it).
+    admin: Option<reqwest::Client>,
+    /// How many component restarts are under way: the death watch does not take an API
+    /// server kubeproof restarts on purpose for a dead one.
+    restarting: std::sync::atomic::AtomicUsize,
 }
 
 /// The control-plane components, in the order they start; each writes `logs/<name>.log` in
 /// its cluster's directory.
 pub const COMPONENTS: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+
+/// The components [`LocalCluster::restart`] starts again: the Kubernetes control plane's own.
+pub const RESTARTABLE: [&str; 3] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
 /// The log file of each component of the cluster whose directory is `dir`, and of its node's
 /// daemons when it has a node.
@@ -266,6 +276,9 @@ impl LocalCluster {
             detached: opts.detached,
             started: false,
             _lock: lock,
+            ports: None,
+            admin: None,
+            restarting: Default::default(),
         };
         let create = |d: &Path| pki::private_dir(d).map_err(FileError::new("cannot create", d));
         create(&dir)?;
@@ -321,6 +334,7 @@ impl LocalCluster {
     /// ports → kubeconfigs → flags → etcd and kube-apiserver → (once ready) the controllers.
     async fn boot(&mut self, pki: &Pki) -> Result<(), BootError> {
         let ports = Ports::pick()?;
+        self.ports = Some(ports);
         self.server = format!("https://{}:{}", self.apiserver_address(), ports.apiserver);
         self.etcd = format!("https://127.0.0.1:{}", ports.etcd_client);
         self.etcd_http = format!("https://127.0.0.1:{}", ports.etcd_http);
@@ -522,6 +536,7 @@ impl LocalCluster {
         let fatal = BootError::Fatal;
         let mut controllers = Some(controllers);
         let client = admin_http_client(pki).map_err(|e| fatal(e.into()))?;
+        self.admin = Some(client.clone());
         let deadline = started + Duration::from_secs(120);
         let mut waiting_for = "kube-apiserver /readyz";
         loop {
@@ -573,6 +588,65 @@ impl LocalCluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
+    }
+
+    /// The loopback ports of the components, once started (a restarted component keeps its own).
+    pub fn ports(&self) -> Option<Ports> {
+        self.ports
+    }
+
+    /// The command line a component of the control plane runs with now.
+    pub fn args(&self, component: &str) -> Option<Vec<String>> {
+        let components = self.components.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        components.iter().find(|c| c.name == component).map(|c| c.args.clone())
+    }
+
+    /// Whether a component is being restarted on purpose: the API server may not answer meanwhile.
+    pub fn restarting(&self) -> bool {
+        self.restarting.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
+    /// Stops a control-plane component and starts it again on the same ports, with its command
+    /// line and `extra_flags` on top (a flag of the same name replaces the one it had). Returns
+    /// once it runs again, and for kube-apiserver once `/readyz` answers. Meanwhile `health`
+    /// never sees it exited (it is replaced under the components' lock) and `restarting` is true.
+    pub async fn restart(&self, component: &str, extra_flags: &[String]) -> Result<(), StartError> {
+        if !RESTARTABLE.contains(&component) {
+            return Err(StartError::NotRestartable(component.to_string()));
+        }
+        struct Restarting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Restarting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.restarting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _restarting = Restarting(&self.restarting);
+        {
+            let mut components = self.components.lock().map_err(|_| StartError::Poisoned)?;
+            let Some(old) = components.iter_mut().find(|c| c.name == component) else {
+                return Err(StartError::NotRestartable(component.to_string()));
+            };
+            let args = merge_flags(old.args.clone(), extra_flags);
+            old.kill();
+            *old = Component::start(old.name, &old.binary.clone(), &args, old.log.clone(), self.detached)?;
+        }
+        self.write_state()?;
+        if component != "kube-apiserver" {
+            return Ok(());
+        }
+        let client = self.admin.clone().ok_or(StartError::Poisoned)?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            self.health()?;
+            if client.get(format!("{}/readyz", self.server)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(StartError::NotUsable { waiting_for: "kube-apiserver /readyz", tails: self.tails(15) });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// `Err` naming the first component that has exited, with the end of its log.
@@ -646,14 +720,14 @@ impl Drop for LocalCluster {
 }
 
 /// The loopback ports of one cluster.
-#[derive(Clone, Copy)]
-struct Ports {
-    etcd_client: u16,
-    etcd_http: u16,
-    etcd_peer: u16,
-    apiserver: u16,
-    controller_manager: u16,
-    scheduler: u16,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ports {
+    pub etcd_client: u16,
+    pub etcd_http: u16,
+    pub etcd_peer: u16,
+    pub apiserver: u16,
+    pub controller_manager: u16,
+    pub scheduler: u16,
 }
 
 impl Ports {
@@ -875,6 +949,9 @@ pub enum StartError {
     StateJson(serde_json::Error),
     #[error(transparent)]
     AdminClient(#[from] AdminClientError),
+    /// Not a control-plane component this cluster runs and can restart.
+    #[error("`{0}` is not a component kubeproof can restart (kube-apiserver, kube-controller-manager, kube-scheduler)")]
+    NotRestartable(String),
     /// The cluster's own kubeconfig cannot be read back.
     #[error("{0}")]
     Kubeconfig(kube::config::KubeconfigError),

@@ -24,12 +24,15 @@ use serde::{Deserialize, Serialize};
 
 use super::FileError;
 
-/// One running component: its name, process, identity and log file.
+/// One running component: its name, process, identity and log file, and the command line it
+/// was started with (to start it again).
 pub struct Component {
     pub name: &'static str,
     pub child: Child,
     pub record: ProcessRecord,
     pub log: PathBuf,
+    pub binary: PathBuf,
+    pub args: Vec<String>,
 }
 
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
@@ -201,7 +204,7 @@ impl Component {
         drop(namespaces);
         // spawn returns after exec, so /proc already shows the component, not kubeproof.
         match ProcessRecord::of(name, child.id(), binary) {
-            Ok(record) => Ok(Component { name, child, record, log }),
+            Ok(record) => Ok(Component { name, child, record, log, binary: binary.to_path_buf(), args: args.to_vec() }),
             Err(e) => {
                 kill_group(child.id());
                 let _ = child.wait();
