@@ -185,8 +185,10 @@ impl Cluster {
         if self.insecure {
             builder = builder.danger_accept_invalid_certs(true);
         } else if let Some(roots) = &self.config.root_cert {
-            let certs: Vec<reqwest::Certificate> =
-                roots.iter().map(|der| reqwest::Certificate::from_der(der).map_err(HttpClientError::Ca)).collect::<Result<_, _>>()?;
+            let certs: Vec<reqwest::Certificate> = roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der).map_err(HttpClientError::ClusterCa))
+                .collect::<Result<_, _>>()?;
             builder = builder.tls_certs_only(certs);
         }
         builder.build().map_err(HttpClientError::Build)
@@ -337,11 +339,18 @@ pub enum Dead {
     Unanswered { label: String, server: String, error: String },
 }
 
-/// An HTTP client for the cluster's API server could not be made.
+/// An HTTP client for the cluster's API server could not be made: the anonymous one of
+/// [`Cluster::http`], or a local cluster's admin identity's.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpClientError {
+    /// A CA certificate of the kubeconfig (DER).
     #[error("cluster CA: {0}")]
+    ClusterCa(reqwest::Error),
+    /// The local cluster's own CA (PEM).
+    #[error("{0}")]
     Ca(reqwest::Error),
+    #[error("admin identity: {0}")]
+    Identity(reqwest::Error),
     #[error("HTTP client: {0}")]
     Build(reqwest::Error),
 }

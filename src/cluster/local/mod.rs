@@ -27,7 +27,7 @@ pub use install::{InstallError, InstallOptions, Installation, cache_root, instal
 use pki::Pki;
 use process::{Component, LockError, PidLock, ProcessRecord};
 
-use super::Profile;
+use super::{HttpClientError, Profile};
 use crate::version::KubeVersion;
 
 /// The service-account issuer kind and kubeadm clusters use, so `iss` and `aud` match theirs.
@@ -783,17 +783,17 @@ fn write_kubeconfig(path: &Path, name: &str, server: &str, ca: &str, (user, cert
     pki::write_private(path, text.as_bytes())
 }
 
-fn admin_http_client(pki: &Pki) -> Result<reqwest::Client, AdminClientError> {
+fn admin_http_client(pki: &Pki) -> Result<reqwest::Client, HttpClientError> {
     crate::cluster::ensure_crypto_provider();
-    let ca = reqwest::Certificate::from_pem(pki.ca_cert.as_bytes()).map_err(AdminClientError::Ca)?;
+    let ca = reqwest::Certificate::from_pem(pki.ca_cert.as_bytes()).map_err(HttpClientError::Ca)?;
     let identity =
-        reqwest::Identity::from_pem(format!("{}{}", pki.admin_cert, pki.admin_key).as_bytes()).map_err(AdminClientError::Identity)?;
+        reqwest::Identity::from_pem(format!("{}{}", pki.admin_cert, pki.admin_key).as_bytes()).map_err(HttpClientError::Identity)?;
     reqwest::Client::builder()
         .tls_certs_only([ca])
         .identity(identity)
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(AdminClientError::Build)
+        .map_err(HttpClientError::Build)
 }
 
 fn read_state(dir: &Path) -> Option<ClusterState> {
@@ -947,8 +947,9 @@ pub enum StartError {
     State(std::io::Error),
     #[error("{0}")]
     StateJson(serde_json::Error),
+    /// The admin identity's HTTP client.
     #[error(transparent)]
-    AdminClient(#[from] AdminClientError),
+    AdminClient(#[from] HttpClientError),
     /// Not a control-plane component this cluster runs and can restart.
     #[error("`{0}` is not a component kubeproof can restart (kube-apiserver, kube-controller-manager, kube-scheduler)")]
     NotRestartable(String),
@@ -968,17 +969,6 @@ pub struct Exited {
     pub status: String,
     pub log: PathBuf,
     pub tail: String,
-}
-
-/// The HTTP client of the cluster's admin identity could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminClientError {
-    #[error("{0}")]
-    Ca(reqwest::Error),
-    #[error("admin identity: {0}")]
-    Identity(reqwest::Error),
-    #[error("HTTP client: {0}")]
-    Build(reqwest::Error),
 }
 
 /// Why `cluster down` did not stop a cluster.
