@@ -33,6 +33,7 @@ fn main() {
         Trial::ignorable_test("control_plane::apiserver_flags", || with_version(apiserver_flags)),
         Trial::ignorable_test("control_plane::flags_are_kubeadms", || with_version(flags_are_kubeadms)),
         Trial::ignorable_test("control_plane::component_death_is_reported", || with_version(component_death)),
+        Trial::ignorable_test("control_plane::restart_keeps_ports_and_takes_flags", || with_version(restart)),
         Trial::ignorable_test("pool::a_profile_cluster_stops_after_its_last_scenario", || with_version(profile_cluster_retired)),
         Trial::ignorable_test("cli::no_token_in_any_output", || with_version(no_token_in_output)),
         Trial::ignorable_test("control_plane::etcd_requires_client_certificates", || with_version(etcd_requires_certificates)),
@@ -155,6 +156,62 @@ fn apiserver_flags(installation: local::Installation) -> Result<(), Failed> {
     })
 }
 
+/// kube-apiserver restarted with a flag added serves with it on the same port, and the death
+/// watch does not call the cluster dead meanwhile; kube-controller-manager restarted with the
+/// same flags still makes a namespace's ServiceAccount.
+fn restart(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let local = Arc::new(LocalCluster::start(installation, ClusterOptions::default()).await?);
+        let cluster = Cluster::from_local(local.clone()).await?;
+        let ports = local.ports().ok_or("no ports after the start")?;
+        let mint = |cluster: &Cluster| {
+            let sas: Api<ServiceAccount> = Api::namespaced(cluster.client.clone(), "default");
+            async move {
+                let request: TokenRequest =
+                    serde_json::from_value(serde_json::json!({"spec": {"audiences": [], "expirationSeconds": 36000}})).unwrap();
+                let minted = sas.create_token_request("default", &PostParams::default(), &request).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>(minted.spec.and_then(|s| s.expiration_seconds))
+            }
+        };
+        assert_eq!(mint(&cluster).await?, Some(36000), "no maximum before the restart");
+        let apiserver_pid = state_pids(&local.dir)[1];
+
+        let flag = "--service-account-max-token-expiration=2h".to_string();
+        let watch = cluster.died();
+        tokio::select! {
+            restarted = local.restart("kube-apiserver", std::slice::from_ref(&flag)) => restarted?,
+            dead = watch => return Err(format!("the restart was taken for a death: {dead}").into()),
+        }
+        assert!(local.health().is_ok());
+        assert_eq!(local.ports(), Some(ports), "the ports are kept");
+        assert!(local.args("kube-apiserver").is_some_and(|a| a.contains(&flag)), "the flag is on the command line");
+        assert_ne!(state_pids(&local.dir)[1], apiserver_pid, "state.json records the new process");
+        assert!(local.server.ends_with(&format!(":{}", ports.apiserver)));
+        assert_eq!(mint(&cluster).await?, Some(7200), "the restarted API server caps tokens at 2h");
+        // Nor does the watch fire once it is back.
+        if let Ok(dead) = tokio::time::timeout(Duration::from_secs(4), cluster.died()).await {
+            return Err(format!("the cluster was called dead after the restart: {dead}").into());
+        }
+
+        let kcm_args = local.args("kube-controller-manager");
+        local.restart("kube-controller-manager", &[]).await?;
+        assert_eq!(local.args("kube-controller-manager"), kcm_args, "the same flags");
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
+        let ns: k8s_openapi::api::core::v1::Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "after-restart"}})).unwrap();
+        namespaces.create(&PostParams::default(), &ns).await.map_err(|e| e.to_string())?;
+        let sas: Api<ServiceAccount> = Api::namespaced(cluster.client.clone(), "after-restart");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while sas.get_opt("default").await.map_err(|e| e.to_string())?.is_none() {
+            assert!(std::time::Instant::now() < deadline, "no default ServiceAccount: the restarted controller manager does not work");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(local.health().is_ok());
+        assert!(matches!(local.restart("etcd", &[]).await, Err(local::StartError::NotRestartable(_))));
+        Ok(())
+    })
+}
+
 /// When a component dies, `health()` names it instead of letting callers hang.
 fn component_death(installation: local::Installation) -> Result<(), Failed> {
     rt().block_on(async {
@@ -166,7 +223,8 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             if let Err(e) = local.health() {
-                assert!(e.contains("kube-controller-manager exited"), "{e}");
+                assert_eq!(e.component, "kube-controller-manager", "{e}");
+                assert!(e.to_string().contains("kube-controller-manager exited"), "{e}");
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "the death of kube-controller-manager went unnoticed");
@@ -712,7 +770,7 @@ fn node_runs_pods(installation: local::Installation) -> Result<(), Failed> {
                 break logs;
             }
             if Instant::now() > deadline {
-                return Err(format!("the pod did not print the API server's /version within 60s (phase {phase:?}):\n{logs}\n{}", local.health().err().unwrap_or_default()).into());
+                return Err(format!("the pod did not print the API server's /version within 60s (phase {phase:?}):\n{logs}\n{}", local.health().err().map(|e| e.to_string()).unwrap_or_default()).into());
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         };

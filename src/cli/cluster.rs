@@ -90,7 +90,7 @@ fn bad_input(e: String) -> ExitCode {
     ExitCode::BadInput
 }
 
-pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
+pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cmd {
         ClusterCommand::Install { version, verify, force, source, mirror, node } => {
             if let Err(e) = versions::check_request(&version) {
@@ -167,7 +167,7 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, String> {
                         [] => return Err("no local cluster is running".into()),
                         many => {
                             let names: Vec<&str> = many.iter().map(|l| l.state.name.as_str()).collect();
-                            return Err(format!("several clusters run ({}): name one with --name", names.join(", ")));
+                            return Err(format!("several clusters run ({}): name one with --name", names.join(", ")).into());
                         }
                     }
                 }

@@ -227,7 +227,7 @@ pub async fn open_pool(target: &Target, scenarios: &[Scenario]) -> Result<Pool, 
     let needs: Vec<_> = scenarios.iter().map(Scenario::requirement).collect();
     tokio::select! {
         pool = Pool::open_for(target, &needs) => pool.map_err(|e| {
-            eprintln!("error: no usable cluster: {}", redact::redact(e.message()));
+            eprintln!("error: no usable cluster: {}", redact::redact(&e.to_string()));
             e.exit_code()
         }),
         signal = interrupt::first() => Err(ExitCode::Signalled(signal)),

@@ -74,7 +74,7 @@ pub struct DiscoveryCache {
 
 impl DiscoveryCache {
     /// The latest reading; the first use reads.
-    pub async fn current(&self, client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
+    pub async fn current(&self, client: &kube::Client) -> Result<Arc<DiscoveryRead>, DiscoveryError> {
         let mut latest = self.latest.lock().await;
         match &*latest {
             Some(read) => Ok(read.clone()),
@@ -83,7 +83,7 @@ impl DiscoveryCache {
     }
 
     /// A reading that began at `since` or later: the latest if it did, else a new one.
-    pub async fn read_since(&self, client: &kube::Client, since: Instant) -> Result<Arc<DiscoveryRead>, String> {
+    pub async fn read_since(&self, client: &kube::Client, since: Instant) -> Result<Arc<DiscoveryRead>, DiscoveryError> {
         let mut latest = self.latest.lock().await;
         match &*latest {
             Some(read) if read.began >= since => Ok(read.clone()),
@@ -96,7 +96,7 @@ impl DiscoveryCache {
 /// server offers it, else every group version at once. A group version listed and then gone
 /// (another scenario's CRD, deleted meanwhile) is left out; one that cannot be read (an
 /// aggregated API that is down) is left out and named.
-async fn read(client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
+async fn read(client: &kube::Client) -> Result<Arc<DiscoveryRead>, DiscoveryError> {
     let began = Instant::now();
     let mut read = DiscoveryRead { served: Vec::new(), unreadable: Vec::new(), began };
     // An older server answers with the plain lists, which read as an empty aggregated discovery.
@@ -106,9 +106,8 @@ async fn read(client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
         discovery.groups().for_each(|g| read.add_group(g));
         return Ok(Arc::new(read));
     }
-    let failed = |e: kube::Error| format!("API discovery failed: {e}");
-    let core = client.list_core_api_versions().await.map_err(failed)?;
-    let groups = client.list_api_groups().await.map_err(failed)?;
+    let core = client.list_core_api_versions().await.map_err(DiscoveryError)?;
+    let groups = client.list_api_groups().await.map_err(DiscoveryError)?;
     let mut versions: Vec<(GroupVersion, bool)> =
         core.versions.iter().enumerate().map(|(i, v)| (GroupVersion::gv("", v), i == 0)).collect();
     for group in &groups.groups {
@@ -133,6 +132,11 @@ async fn read(client: &kube::Client) -> Result<Arc<DiscoveryRead>, String> {
     }
     Ok(Arc::new(read))
 }
+
+/// The API server's lists of groups and versions could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("API discovery failed: {0}")]
+pub struct DiscoveryError(pub kube::Error);
 
 /// The resource serving `kind` in one discovery; `None` when none does, an error when several do.
 pub fn find(read: &DiscoveryRead, api_version: Option<&str>, kind: &str) -> Result<Option<Resource>, String> {

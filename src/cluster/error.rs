@@ -1,64 +1,86 @@
 //! Why no usable cluster could be had, by kind. Each kind knows its exit code (docs/cli.md):
-//! a release that is not even a version is bad input (2); everything else is 3.
+//! a release that is not even a version is bad input (2); everything else is 3. The errors of
+//! a local cluster's install and start are kept whole, as they were made (`local::InstallError`,
+//! `local::StartError`, …); their messages are their `Display`.
 
-use std::fmt;
+use std::sync::Arc;
 
 use crate::exit_code::ExitCode;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+use super::local::shared::SharedError;
+use super::local::{InstallError, StartError};
+
+/// Cloned for every scenario a failed cluster was to run: the local errors are shared, not copied.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
     /// The kubeconfig cannot be read, or lacks the context.
+    #[error("{0}")]
     Kubeconfig(String),
     /// A context kubeproof does not create and delete objects in unless told to.
+    #[error("{0}")]
     RefusedContext(String),
     /// The API server did not answer, or refused the connection.
+    #[error("{0}")]
     Unreachable(String),
     /// The API server's certificate is not one the kubeconfig's CA vouches for.
+    #[error("{0}")]
     Tls(String),
-    /// A release that is not a version at all.
+    /// A release that is not a version at all: what `versions::check_request` says.
+    #[error("{0}")]
     Release(String),
     /// The release could not be resolved, built or downloaded.
-    Install(String),
+    #[error(transparent)]
+    Install(Arc<InstallError>),
     /// A local control plane did not start.
-    Start(String),
+    #[error(transparent)]
+    Start(Arc<StartError>),
+    /// A local control plane shared by the processes of a test run could not be had.
+    #[error(transparent)]
+    Shared(Arc<SharedError>),
     /// A local cluster with a node was asked for, and this machine cannot run one (not root,
     /// containerd or another program missing): the reason says what is missing.
+    #[error("{0}")]
     NoNode(String),
+    /// The install's blocking task panicked or was cancelled: what tokio says.
+    #[error("{0}")]
+    Unfinished(String),
+    /// A lock of this process was poisoned by a panic.
+    #[error("poisoned")]
+    Poisoned,
 }
 
 impl ClusterError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             ClusterError::Release(_) => ExitCode::BadInput,
-            _ => ExitCode::Cluster,
-        }
-    }
-
-    pub fn message(&self) -> &str {
-        match self {
-            ClusterError::Kubeconfig(m)
-            | ClusterError::RefusedContext(m)
-            | ClusterError::Unreachable(m)
-            | ClusterError::Tls(m)
-            | ClusterError::Release(m)
-            | ClusterError::Install(m)
-            | ClusterError::Start(m)
-            | ClusterError::NoNode(m) => m,
+            ClusterError::Kubeconfig(_)
+            | ClusterError::RefusedContext(_)
+            | ClusterError::Unreachable(_)
+            | ClusterError::Tls(_)
+            | ClusterError::Install(_)
+            | ClusterError::Start(_)
+            | ClusterError::Shared(_)
+            | ClusterError::NoNode(_)
+            | ClusterError::Unfinished(_)
+            | ClusterError::Poisoned => ExitCode::Cluster,
         }
     }
 }
 
-impl fmt::Display for ClusterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
+impl From<InstallError> for ClusterError {
+    fn from(e: InstallError) -> ClusterError {
+        ClusterError::Install(Arc::new(e))
     }
 }
 
-impl std::error::Error for ClusterError {}
+impl From<StartError> for ClusterError {
+    fn from(e: StartError) -> ClusterError {
+        ClusterError::Start(Arc::new(e))
+    }
+}
 
-/// Failures of a local start that say no more than a message.
-impl From<String> for ClusterError {
-    fn from(message: String) -> ClusterError {
-        ClusterError::Start(message)
+impl From<SharedError> for ClusterError {
+    fn from(e: SharedError) -> ClusterError {
+        ClusterError::Shared(Arc::new(e))
     }
 }

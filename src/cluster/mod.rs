@@ -127,8 +127,9 @@ impl Cluster {
     /// Connects to a local cluster kubeproof started.
     pub async fn from_local(local: Arc<LocalCluster>) -> Result<Cluster, ClusterError> {
         ensure_crypto_provider();
-        let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(|e| e.to_string())?;
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
+        let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(local::StartError::Kubeconfig)?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(local::StartError::Kubeconfig)?;
         let label = local_label(local.version, &local.flags);
         let kubectl = local.installation.binary("kubectl");
         Self::connect(label, config, kubectl, Origin::Local(local)).await
@@ -152,9 +153,12 @@ impl Cluster {
             .await
             .map_err(|_| ClusterError::Unreachable(format!("{label}: the API server at {url} did not answer within 15s")))?
             .map_err(|e| {
-                let said = describe_error(&e);
+                let said = describe(&e);
                 let message = format!("{label}: the API server at {url} is unreachable: {said}");
-                if said.starts_with(TLS_FAILED) { ClusterError::Tls(message) } else { ClusterError::Unreachable(message) }
+                match said {
+                    Described::Tls { .. } => ClusterError::Tls(message),
+                    Described::Plain(_) => ClusterError::Unreachable(message),
+                }
             })?;
         let version: KubeVersion = info
             .git_version
@@ -181,18 +185,18 @@ impl Cluster {
     }
 
     /// An HTTP client that trusts the cluster's CA (and nothing else) and sends no credentials.
-    pub fn http(&self) -> Result<reqwest::Client, String> {
+    pub fn http(&self) -> Result<reqwest::Client, HttpClientError> {
         let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
         if self.insecure {
             builder = builder.danger_accept_invalid_certs(true);
         } else if let Some(roots) = &self.config.root_cert {
             let certs: Vec<reqwest::Certificate> = roots
                 .iter()
-                .map(|der| reqwest::Certificate::from_der(der).map_err(|e| format!("cluster CA: {e}")))
+                .map(|der| reqwest::Certificate::from_der(der).map_err(HttpClientError::ClusterCa))
                 .collect::<Result<_, _>>()?;
             builder = builder.tls_certs_only(certs);
         }
-        builder.build().map_err(|e| format!("HTTP client: {e}"))
+        builder.build().map_err(HttpClientError::Build)
     }
 
     /// The log file of each control-plane component, for a local cluster (started by this
@@ -266,7 +270,7 @@ impl Cluster {
     }
 
     /// A component of a local cluster that has died, with the end of its log.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), local::Exited> {
         match &self.origin {
             Origin::Local(local) => local.health(),
             Origin::Context { .. } | Origin::Attached { .. } | Origin::Stub => Ok(()),
@@ -275,29 +279,33 @@ impl Cluster {
 
     /// Asks the API server whether it is ready (`/readyz`, which covers its storage), within
     /// a short time.
-    pub async fn probe(&self) -> Result<(), String> {
-        let request = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
+    pub async fn probe(&self) -> Result<(), ProbeError> {
+        let request = http::Request::get("/readyz").body(Vec::new()).map_err(ProbeError::Request)?;
         match tokio::time::timeout(PROBE_TIMEOUT, self.client.request_text(request)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(describe_error(&e)),
-            Err(_) => Err(format!("/readyz gave no answer within {}s", PROBE_TIMEOUT.as_secs())),
+            Ok(Err(e)) => Err(ProbeError::Failed(describe(&e))),
+            Err(_) => Err(ProbeError::Silent),
         }
     }
 
     /// Resolves once the cluster is dead: a local component exited (seen at once), or the API
     /// server failed `FAILED_PROBES` probes in a row, a second apart. The error names what died.
-    pub async fn died(&self) -> String {
+    pub async fn died(&self) -> Dead {
         let mut failed = 0;
         let mut last_probe = std::time::Instant::now();
         loop {
-            if let Err(dead) = self.health() {
-                return format!("{}: {dead}", self.label);
+            if let Err(exited) = self.health() {
+                return Dead::Exited { label: self.label.clone(), exited };
             }
-            if last_probe.elapsed() >= PROBE_INTERVAL {
+            // An API server kubeproof restarts on purpose is not dead for not answering.
+            let restarting = matches!(&self.origin, Origin::Local(local) if local.restarting());
+            if restarting {
+                failed = 0;
+            } else if last_probe.elapsed() >= PROBE_INTERVAL {
                 last_probe = std::time::Instant::now();
                 match self.probe().await {
                     Ok(()) => failed = 0,
-                    Err(e) if failed + 1 >= FAILED_PROBES => return self.unanswered(&e),
+                    Err(e) if failed + 1 >= FAILED_PROBES => return self.unanswered(&e.to_string()),
                     Err(_) => failed += 1,
                 }
             }
@@ -307,27 +315,30 @@ impl Cluster {
 
     /// Checks at once, with `FAILED_PROBES` quick probes, that the cluster is alive: after a
     /// scenario failed, before the next one goes on.
-    pub async fn confirm_alive(&self) -> Result<(), String> {
-        self.health().map_err(|dead| format!("{}: {dead}", self.label))?;
-        let mut last = String::new();
+    pub async fn confirm_alive(&self) -> Result<(), Dead> {
+        self.health().map_err(|exited| Dead::Exited { label: self.label.clone(), exited })?;
+        let mut last = None;
         for attempt in 0..FAILED_PROBES {
+            if matches!(&self.origin, Origin::Local(local) if local.restarting()) {
+                return Ok(());
+            }
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
             match self.probe().await {
                 Ok(()) => return Ok(()),
-                Err(e) => last = e,
+                Err(e) => last = Some(e),
             }
         }
-        Err(self.unanswered(&last))
+        Err(self.unanswered(&last.map(|e| e.to_string()).unwrap_or_default()))
     }
 
     /// Why an API server that does not answer is gone: a local component that died is the
     /// better reason, when there is one.
-    fn unanswered(&self, error: &str) -> String {
+    fn unanswered(&self, error: &str) -> Dead {
         match self.health() {
-            Err(dead) => format!("{}: {dead}", self.label),
-            Ok(()) => format!("{}: the API server at {} stopped answering: {error}", self.label, self.server()),
+            Err(exited) => Dead::Exited { label: self.label.clone(), exited },
+            Ok(()) => Dead::Unanswered { label: self.label.clone(), server: self.server(), error: error.to_string() },
         }
     }
 }
@@ -362,11 +373,66 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Probes fail now and then on a loaded machine; three in a row mean the server is gone.
 const FAILED_PROBES: u32 = 3;
 
-const TLS_FAILED: &str = "TLS verification failed";
+/// Why a connected cluster is gone: what the death watch and the check after a failed
+/// scenario say, the cluster's label first.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Dead {
+    /// A component of a local cluster exited.
+    #[error("{label}: {exited}")]
+    Exited { label: String, exited: local::Exited },
+    /// The API server failed its probes in a row.
+    #[error("{label}: the API server at {server} stopped answering: {error}")]
+    Unanswered { label: String, server: String, error: String },
+}
+
+/// An HTTP client for the cluster's API server could not be made: the anonymous one of
+/// [`Cluster::http`], or a local cluster's admin identity's.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    /// A CA certificate of the kubeconfig (DER).
+    #[error("cluster CA: {0}")]
+    ClusterCa(reqwest::Error),
+    /// The local cluster's own CA (PEM).
+    #[error("{0}")]
+    Ca(reqwest::Error),
+    #[error("admin identity: {0}")]
+    Identity(reqwest::Error),
+    #[error("HTTP client: {0}")]
+    Build(reqwest::Error),
+}
+
+/// Why one probe of `/readyz` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{0}")]
+    Request(http::Error),
+    #[error("{0}")]
+    Failed(Described),
+    #[error("/readyz gave no answer within {}s", PROBE_TIMEOUT.as_secs())]
+    Silent,
+}
+
+/// An error with its causes, as [`describe`] words it: a certificate the cluster's CA does not
+/// vouch for is a kind of its own, said plainly.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Described {
+    #[error(
+        "TLS verification failed: the API server's certificate is not trusted by the CA in the kubeconfig \
+         ({chain}); pass --insecure-skip-tls-verify only if you know why"
+    )]
+    Tls { chain: String },
+    #[error("{0}")]
+    Plain(String),
+}
 
 /// An error with its causes, and a plain word for the ones users meet: a certificate the
 /// cluster's CA does not vouch for, a refused connection.
 pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
+    describe(e).to_string()
+}
+
+/// [`describe_error`], by kind.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> Described {
     let mut chain = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {
@@ -379,12 +445,9 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
     let all = chain.join(": ");
     let lower = all.to_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer") {
-        format!(
-            "{TLS_FAILED}: the API server's certificate is not trusted by the CA in the kubeconfig \
-             ({all}); pass --insecure-skip-tls-verify only if you know why"
-        )
+        Described::Tls { chain: all }
     } else {
-        all
+        Described::Plain(all)
     }
 }
 

@@ -104,8 +104,7 @@ impl Pool {
                     local::install(v, &InstallOptions::default())
                 })
                 .await
-                .map_err(|e| ClusterError::Install(e.to_string()))?
-                .map_err(ClusterError::Install)?;
+                .map_err(|e| ClusterError::Unfinished(e.to_string()))??;
                 // Only for the scenarios that apply to this release: the others never run here.
                 // A profile with a node that this machine cannot run is left to its scenarios,
                 // which `cluster_for` tells why (they are not applicable here).
@@ -159,7 +158,7 @@ impl Pool {
         if !scenario.applies_to(&installation.version) {
             return Ok(self.base.clone());
         }
-        let slot = self.profiles.lock().map_err(|_| ClusterError::Start("poisoned".into()))?.entry(args.clone()).or_default().clone();
+        let slot = self.profiles.lock().map_err(|_| ClusterError::Poisoned)?.entry(args.clone()).or_default().clone();
         slot.get_or_init(|| start(installation, args, self.sharing.as_ref())).await.clone()
     }
 
@@ -188,7 +187,7 @@ impl Pool {
     }
 
     /// Checks at once that every cluster of the pool is alive; `Err` names the first that is not.
-    pub async fn confirm_alive(&self) -> Result<(), String> {
+    pub async fn confirm_alive(&self) -> Result<(), super::Dead> {
         for c in self.clusters() {
             c.confirm_alive().await?;
         }
@@ -196,7 +195,7 @@ impl Pool {
     }
 
     /// Resolves once any cluster of the pool has died, naming it and what died.
-    pub async fn died(&self) -> String {
+    pub async fn died(&self) -> super::Dead {
         loop {
             let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
             let watched = self.clusters();
@@ -231,10 +230,8 @@ async fn start(installation: &Installation, flags: Profile, sharing: Option<&Sha
         local::node::preflight().map_err(ClusterError::NoNode)?;
         // The node's binaries join the release's cache entry the first time a node is asked for.
         let (v, opts) = (installation.version, InstallOptions { nodes: true, ..Default::default() });
-        with_node = tokio::task::spawn_blocking(move || local::install(v, &opts))
-            .await
-            .map_err(|e| ClusterError::Install(e.to_string()))?
-            .map_err(ClusterError::Install)?;
+        with_node =
+            tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| ClusterError::Unfinished(e.to_string()))??;
         &with_node
     } else {
         installation

@@ -734,13 +734,13 @@ pub async fn run_all(pool: &crate::cluster::pool::Pool, scenarios: &[Scenario], 
                     Ok(()) => reports.push(report),
                     Err(dead) => {
                         left.extend(report.left);
-                        break Some(Stopped::ClusterDied(dead));
+                        break Some(Stopped::ClusterDied(dead.to_string()));
                     }
                 },
                 Some(report) => reports.push(report),
                 None => break None,
             },
-            dead = &mut died => break Some(Stopped::ClusterDied(dead)),
+            dead = &mut died => break Some(Stopped::ClusterDied(dead.to_string())),
             signal = crate::interrupt::first() => break Some(Stopped::Interrupted { signal, left: Vec::new() }),
         }
     };

@@ -143,7 +143,7 @@ pub(crate) async fn send(cluster: &Cluster, sender: Sender<'_>, request: http::R
         }
         Sender::Bearer(token) => {
             let (parts, body) = request.into_parts();
-            let client = cluster.http().map_err(StepError::other)?;
+            let client = cluster.http().map_err(|e| StepError::other(e.to_string()))?;
             let mut request = client.request(parts.method, format!("{}{}", cluster.server(), parts.uri)).headers(parts.headers).body(body);
             if let Some(token) = token {
                 request = request.bearer_auth(token);

@@ -20,11 +20,11 @@ use crate::cluster::discovery::{find, split_api_version};
 /// as it is Established, and its discovery documents follow a moment later.
 pub async fn resolve(cluster: &Cluster, api_version: Option<&str>, kind: &str) -> Result<Resource, StepError> {
     let missed = Instant::now();
-    let known = cluster.discovery.current(&cluster.client).await.map_err(StepError::other)?;
+    let known = cluster.discovery.current(&cluster.client).await.map_err(|e| StepError::other(e.to_string()))?;
     if let Some(found) = find(&known, api_version, kind).map_err(StepError::invalid)? {
         return Ok(found);
     }
-    let fresh = cluster.discovery.read_since(&cluster.client, missed).await.map_err(StepError::other)?;
+    let fresh = cluster.discovery.read_since(&cluster.client, missed).await.map_err(|e| StepError::other(e.to_string()))?;
     if let Some(found) = find(&fresh, api_version, kind).map_err(StepError::invalid)? {
         return Ok(found);
     }

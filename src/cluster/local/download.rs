@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::FileError;
 use crate::version::KubeVersion;
 
 /// Where Kubernetes publishes release binaries.
@@ -50,12 +51,24 @@ impl FromStr for Source {
 
 impl Source {
     /// `KUBEPROOF_SOURCE`, or auto when it is unset or empty.
-    pub fn from_env() -> Result<Source, String> {
+    pub fn from_env() -> Result<Source, SettingError> {
         match std::env::var("KUBEPROOF_SOURCE") {
-            Ok(v) if !v.trim().is_empty() => v.parse().map_err(|e| format!("KUBEPROOF_SOURCE: {e}")),
+            Ok(v) if !v.trim().is_empty() => v.parse().map_err(SettingError::Source),
             _ => Ok(Source::Auto),
         }
     }
+}
+
+/// A download setting (`--source`/`KUBEPROOF_SOURCE`, `--mirror`/`KUBEPROOF_MIRROR`) that
+/// cannot be used: refused before anything is downloaded or built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// `KUBEPROOF_SOURCE` names no source: what [`Source::from_str`] says.
+    #[error("KUBEPROOF_SOURCE: {0}")]
+    Source(String),
+    /// A mirror that is not an http(s) URL, and where it was given.
+    #[error("{from}: `{base}` is not a base URL (write http://HOST/PATH or https://HOST/PATH)")]
+    Mirror { from: &'static str, base: String },
 }
 
 /// The base URLs of both layouts.
@@ -80,7 +93,7 @@ impl Site {
 
     /// The mirror given (`--mirror`), else `KUBEPROOF_MIRROR`, else the official sites. A
     /// mirror that is not an http(s) URL is an error here: a typo must not turn into a build.
-    pub fn choose(mirror: Option<&str>) -> Result<Site, String> {
+    pub fn choose(mirror: Option<&str>) -> Result<Site, SettingError> {
         let env = std::env::var("KUBEPROOF_MIRROR").ok().filter(|m| !m.trim().is_empty());
         let (base, from) = match (mirror, env) {
             (Some(m), _) => (m.to_string(), "--mirror"),
@@ -90,7 +103,7 @@ impl Site {
         let base = base.trim();
         let rest = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
         if rest.is_none_or(|host| host.is_empty() || host.starts_with('/')) {
-            return Err(format!("{from}: `{base}` is not a base URL (write http://HOST/PATH or https://HOST/PATH)"));
+            return Err(SettingError::Mirror { from, base: base.to_string() });
         }
         Ok(Site::mirror(base))
     }
@@ -181,10 +194,10 @@ pub struct Fetched {
 
 impl Fetched {
     /// Moves the file to `dest` (same filesystem: the cache entry) as an executable.
-    pub fn persist(mut self, dest: &Path) -> Result<(), String> {
-        let temp = self.temp.take().ok_or("the downloaded file is gone")?;
-        set_executable(&temp)?;
-        std::fs::rename(&temp, dest).map_err(|e| format!("cannot move {} to {}: {e}", temp.display(), dest.display()))
+    pub fn persist(mut self, dest: &Path) -> Result<(), Failure> {
+        let temp = self.temp.take().ok_or_else(|| Failure::Fatal("the downloaded file is gone".into()))?;
+        set_executable(&temp).map_err(|e| Failure::Fatal(e.to_string()))?;
+        std::fs::rename(&temp, dest).map_err(|e| Failure::Fatal(format!("cannot move {} to {}: {e}", temp.display(), dest.display())))
     }
 
     fn path(&self) -> &Path {
@@ -218,9 +231,9 @@ pub fn remove_stale(dir: &Path) {
     }
 }
 
-fn set_executable(path: &Path) -> Result<(), String> {
+fn set_executable(path: &Path) -> Result<(), FileError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(FileError::at(path))
 }
 
 /// Downloads and verifies the named Kubernetes release binaries into temporary files in `dir`.
@@ -256,7 +269,7 @@ pub fn fetch_etcd(site: &Site, tag: &str, dir: &Path, limits: &Limits) -> Result
     let extracted = extract(archive.path(), &member, dir, limits.max_file).map_err(|e| Failure::Fatal(format!("{url}: {e}")))?;
     // Owned by a Fetched at once, so that any error below removes it.
     let mut etcd = Fetched { name: "etcd".into(), url: url.clone(), sha256: String::new(), size: 0, temp: Some(extracted) };
-    etcd.sha256 = super::digest::sha256_file(etcd.path()).map_err(Failure::Fatal)?;
+    etcd.sha256 = super::digest::sha256_file(etcd.path()).map_err(|e| Failure::Fatal(e.to_string()))?;
     etcd.size = std::fs::metadata(etcd.path()).map_err(|e| Failure::Fatal(format!("{}: {e}", etcd.path().display())))?.len();
     Ok(etcd)
 }
@@ -313,7 +326,7 @@ async fn stream(
     cap: u64,
     started: Instant,
     limits: &Limits,
-    mut sink: impl FnMut(&[u8]) -> Result<(), String>,
+    mut sink: impl FnMut(&[u8]) -> Result<(), FileError>,
 ) -> Result<u64, Failure> {
     if resp.content_length().is_some_and(|n| n > cap) {
         return Err(Failure::Fatal(format!("{url} is larger than the {} MiB kubeproof accepts", cap >> 20)));
@@ -331,7 +344,7 @@ async fn stream(
         if size > cap {
             return Err(Failure::Fatal(format!("{url} is larger than the {} MiB kubeproof accepts", cap >> 20)));
         }
-        sink(&chunk).map_err(Failure::Fatal)?;
+        sink(&chunk).map_err(|e| Failure::Fatal(e.to_string()))?;
     }
 }
 
@@ -366,7 +379,7 @@ async fn get_verified(
     let mut hasher = Sha256::new();
     fetched.size = stream(resp, url, limits.max_file, started, limits, |c| {
         hasher.update(c);
-        file.write_all(c).map_err(|e| format!("cannot write {}: {e}", temp.display()))
+        file.write_all(c).map_err(FileError::new("cannot write", &temp))
     })
     .await?;
     file.sync_all().map_err(|e| Failure::Fatal(format!("cannot write {}: {e}", temp.display())))?;
@@ -397,18 +410,18 @@ pub fn digest_for(sums: &str, file: &str) -> Option<String> {
 }
 
 /// Extracts one regular file of a `.tar.gz` into a temporary file in `dir`, within `cap` bytes.
-fn extract(archive: &Path, member: &str, dir: &Path, cap: u64) -> Result<PathBuf, String> {
-    let file = File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+fn extract(archive: &Path, member: &str, dir: &Path, cap: u64) -> Result<PathBuf, ArchiveError> {
+    let file = File::open(archive).map_err(FileError::at(archive))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
-    let entries = tar.entries().map_err(|e| format!("not a tar.gz archive: {e}"))?;
+    let entries = tar.entries().map_err(ArchiveError::NotTarGz)?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("not a valid tar.gz archive: {e}"))?;
-        let path = entry.path().map_err(|e| format!("bad entry name: {e}"))?.to_string_lossy().trim_start_matches("./").to_string();
+        let mut entry = entry.map_err(ArchiveError::Invalid)?;
+        let path = entry.path().map_err(ArchiveError::EntryName)?.to_string_lossy().trim_start_matches("./").to_string();
         if path != member || !entry.header().entry_type().is_file() {
             continue;
         }
         if entry.size() > cap {
-            return Err(format!("{member} is larger than the {} MiB kubeproof accepts", cap >> 20));
+            return Err(ArchiveError::TooLarge { member: member.to_string(), mib: cap >> 20 });
         }
         let dest = temp_path(dir, "etcd");
         let written = File::create(&dest)
@@ -417,11 +430,30 @@ fn extract(archive: &Path, member: &str, dir: &Path, cap: u64) -> Result<PathBuf
             Ok(_) => Ok(dest),
             Err(e) => {
                 let _ = std::fs::remove_file(&dest);
-                Err(format!("cannot extract {member} to {}: {e}", dest.display()))
+                Err(ArchiveError::Extract { member: member.to_string(), error: FileError::at(dest)(e) })
             }
         };
     }
-    Err(format!("the archive has no {member}"))
+    Err(ArchiveError::Missing(member.to_string()))
+}
+
+/// Why etcd's release archive gave no binary.
+#[derive(Debug, thiserror::Error)]
+enum ArchiveError {
+    #[error(transparent)]
+    Open(#[from] FileError),
+    #[error("not a tar.gz archive: {0}")]
+    NotTarGz(std::io::Error),
+    #[error("not a valid tar.gz archive: {0}")]
+    Invalid(std::io::Error),
+    #[error("bad entry name: {0}")]
+    EntryName(std::io::Error),
+    #[error("{member} is larger than the {mib} MiB kubeproof accepts")]
+    TooLarge { member: String, mib: u64 },
+    #[error("cannot extract {member} to {error}")]
+    Extract { member: String, error: FileError },
+    #[error("the archive has no {0}")]
+    Missing(String),
 }
 
 /// An error and its causes: reqwest's own message hides whether it was DNS, refusal or timeout.
@@ -473,7 +505,7 @@ mod tests {
     fn mirror_must_be_a_url() {
         assert_eq!(Site::choose(Some("https://m.example/k8s")), Ok(Site::mirror("https://m.example/k8s")));
         for bad in ["m.example", "ftp://m.example", "http://", "https:///x"] {
-            let err = Site::choose(Some(bad)).unwrap_err();
+            let err = Site::choose(Some(bad)).unwrap_err().to_string();
             assert!(err.starts_with("--mirror:") && err.contains(bad), "{err}");
         }
     }

@@ -7,6 +7,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::version::KubeVersion;
 
+/// Why the Go toolchain could not do what kubeproof asked of it.
+#[derive(Debug, thiserror::Error)]
+pub enum GoError {
+    /// No `go` (or `$KUBEPROOF_GO`) that answers `go env GOVERSION`.
+    #[error(
+        "the Go toolchain (`{}`) was not found: kubeproof builds the control plane from the official Go \
+         modules. Install Go 1.21 or newer (https://go.dev/dl, or your distribution's golang package) \
+         or point KUBEPROOF_GO at a go binary.",
+        .program.display()
+    )]
+    NotFound { program: PathBuf },
+    /// A go command could not be started.
+    #[error("`{what}` could not start: {error}")]
+    Spawn { what: String, error: std::io::Error },
+    /// A go command could not be waited for.
+    #[error("`{what}`: {error}")]
+    Wait { what: String, error: std::io::Error },
+    /// A go command failed: its exit status and the end of its output.
+    #[error("`{what}` failed ({status}):\n{tail}")]
+    Failed { what: String, status: std::process::ExitStatus, tail: String },
+}
+
 /// The `go` command kubeproof drives (`$KUBEPROOF_GO`, else `go` on PATH).
 #[derive(Clone, Debug)]
 pub struct Go {
@@ -14,16 +36,11 @@ pub struct Go {
 }
 
 impl Go {
-    pub fn find() -> Result<Go, String> {
+    pub fn find() -> Result<Go, GoError> {
         let program = std::env::var_os("KUBEPROOF_GO").map(PathBuf::from).unwrap_or_else(|| "go".into());
         match Command::new(&program).arg("env").arg("GOVERSION").output() {
             Ok(out) if out.status.success() => Ok(Go { program }),
-            _ => Err(format!(
-                "the Go toolchain (`{}`) was not found: kubeproof builds the control plane from the official Go \
-                 modules. Install Go 1.21 or newer (https://go.dev/dl, or your distribution's golang package) \
-                 or point KUBEPROOF_GO at a go binary.",
-                program.display()
-            )),
+            _ => Err(GoError::NotFound { program }),
         }
     }
 
@@ -47,13 +64,13 @@ impl Go {
             .unwrap_or_default()
     }
 
-    pub fn mod_cache(&self) -> Result<PathBuf, String> {
+    pub fn mod_cache(&self) -> Result<PathBuf, GoError> {
         let out = run(self.command().args(["env", "GOMODCACHE"]), "go env GOMODCACHE")?;
         Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
     }
 
     /// Every published `k8s.io/kubernetes` release the module proxy lists (no pre-releases).
-    pub fn listed_kubernetes_versions(&self) -> Result<Vec<KubeVersion>, String> {
+    pub fn listed_kubernetes_versions(&self) -> Result<Vec<KubeVersion>, GoError> {
         let out = run(
             self.command().args(["list", "-m", "-versions", "k8s.io/kubernetes"]).current_dir(std::env::temp_dir()),
             "go list -m -versions k8s.io/kubernetes",
@@ -84,14 +101,14 @@ const KEPT_LINES: usize = 200;
 
 /// Runs a command, counting the packages a `go build -v` names on stderr as they go; a failure
 /// names the command and shows the end of its output.
-pub fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
+pub fn run(cmd: &mut Command, what: &str) -> Result<Output, GoError> {
     use std::io::{BufRead as _, Read as _};
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("`{what}` could not start: {e}"))?;
+        .map_err(|error| GoError::Spawn { what: what.to_string(), error })?;
     let mut stdout_pipe = child.stdout.take();
     let stdout = std::thread::spawn(move || {
         let mut all = Vec::new();
@@ -113,10 +130,10 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
             kept.push_back(line);
         }
     }
-    let status = child.wait().map_err(|e| format!("`{what}`: {e}"))?;
+    let status = child.wait().map_err(|error| GoError::Wait { what: what.to_string(), error })?;
     let stderr = kept.into_iter().flat_map(|l| (l + "\n").into_bytes()).collect();
     let out = Output { status, stdout: stdout.join().unwrap_or_default(), stderr };
-    if out.status.success() { Ok(out) } else { Err(format!("`{what}` failed ({}):\n{}", out.status, tail(&out, 30))) }
+    if out.status.success() { Ok(out) } else { Err(GoError::Failed { what: what.to_string(), status: out.status, tail: tail(&out, 30) }) }
 }
 
 /// The last lines of a command's stderr and stdout.

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::FileError;
 use super::digest::sha256_file;
-use super::download::{self, Failure, Fetched, Limits, Site, Source};
-use super::go::{self, Go};
+use super::download::{self, Failure, Fetched, Limits, SettingError, Site, Source};
+use super::go::{self, Go, GoError};
+use super::versions::ResolveError;
 use crate::version::KubeVersion;
 
 /// The Kubernetes binaries kubeproof builds. A cache entry made when this list was shorter
@@ -119,6 +121,40 @@ pub fn is_installed(v: KubeVersion) -> bool {
     quick_check(&kube_dir(v)) && quick_check(&etcd_dir(etcd_version_for(v)))
 }
 
+/// Why a release could not be installed: resolved, downloaded, built or cached.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// `--source`, `--mirror` or their variables cannot be used.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The request names no release the Go module proxy serves.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The download site cannot be reached or lacks the release, and no build was allowed.
+    #[error("cannot download the official {what} binaries: {why} (--source auto builds them instead)")]
+    Unavailable { what: String, why: String },
+    /// The download site answered with something kubeproof refuses: a checksum that does not
+    /// match, a file too large, an archive without the binary.
+    #[error("{what}: {why}")]
+    Refused { what: String, why: String },
+    /// No Go toolchain, or a go command (a build) failed: its status and the end of its output.
+    #[error(transparent)]
+    Go(#[from] GoError),
+    /// `go mod download -json` printed no such field.
+    #[error("go mod download printed no {0}")]
+    GoOutput(&'static str),
+    /// The cache entry cannot be created, locked, read or written.
+    #[error(transparent)]
+    Cache(#[from] FileError),
+    /// The build's module directory cannot be written.
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("cannot write the manifest: {0}")]
+    Manifest(std::io::Error),
+    #[error("{0}")]
+    Json(serde_json::Error),
+}
+
 /// Options for [`install`].
 #[derive(Clone, Debug, Default)]
 pub struct InstallOptions {
@@ -135,7 +171,7 @@ pub struct InstallOptions {
 }
 
 /// Makes sure a release is installed and returns it. Downloads or builds when needed.
-pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, String> {
+pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, InstallError> {
     let source = match opts.source {
         Some(s) => s,
         None => Source::from_env()?,
@@ -175,15 +211,15 @@ fn place(dir: &Path, module: &str, version: &str, fetched: Vec<Fetched>) -> Resu
     let fatal = |e: String| Failure::Fatal(e);
     let manifest = dir.join("manifest.json");
     if manifest.exists() {
-        std::fs::remove_file(&manifest).map_err(|e| fatal(format!("cannot remove {}: {e}", manifest.display())))?;
+        std::fs::remove_file(&manifest).map_err(|e| fatal(FileError::new("cannot remove", &manifest)(e).to_string()))?;
     }
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|e| fatal(format!("cannot create {}: {e}", bin.display())))?;
+    std::fs::create_dir_all(&bin).map_err(|e| fatal(FileError::new("cannot create", &bin)(e).to_string()))?;
     let mut binaries = BTreeMap::new();
     for f in fetched {
         let record = BinaryRecord { sha256: f.sha256.clone(), size: f.size, url: Some(f.url.clone()) };
         let name = f.name.clone();
-        f.persist(&bin.join(&name)).map_err(fatal)?;
+        f.persist(&bin.join(&name))?;
         binaries.insert(name, record);
     }
     Ok(Manifest {
@@ -200,10 +236,10 @@ fn place(dir: &Path, module: &str, version: &str, fetched: Vec<Fetched>) -> Resu
 }
 
 /// Removes a release from the cache.
-pub fn uninstall(v: KubeVersion) -> Result<(), String> {
+pub fn uninstall(v: KubeVersion) -> Result<(), FileError> {
     let dir = kube_dir(v);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+        std::fs::remove_dir_all(&dir).map_err(FileError::new("cannot remove", &dir))?;
     }
     Ok(())
 }
@@ -224,10 +260,10 @@ impl How<'_> {
         site: &str,
         wanted: &[&str],
         download: impl FnOnce(&Path, &[&str]) -> Result<Manifest, Failure>,
-        build: impl FnOnce(&Go, &Path, &[&str]) -> Result<Manifest, String>,
-    ) -> Result<(), String> {
+        build: impl FnOnce(&Go, &Path, &[&str]) -> Result<Manifest, InstallError>,
+    ) -> Result<(), InstallError> {
         let opts = self.opts;
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(FileError::new("cannot create", dir))?;
         // One installer per entry at a time, across processes.
         let _lock = lock(&dir.join(".lock"))?;
         download::remove_stale(dir);
@@ -262,9 +298,9 @@ impl How<'_> {
                         None
                     }
                     Err(Failure::Unavailable(why)) => {
-                        return Err(format!("cannot download the official {what} binaries: {why} (--source auto builds them instead)"));
+                        return Err(InstallError::Unavailable { what: what.clone(), why });
                     }
-                    Err(Failure::Fatal(why)) => return Err(format!("{what}: {why}")),
+                    Err(Failure::Fatal(why)) => return Err(InstallError::Refused { what: what.clone(), why }),
                 }
             }
         };
@@ -293,8 +329,8 @@ impl How<'_> {
             }
             manifest = kept;
         }
-        let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("manifest.json"), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
+        let text = serde_json::to_string_pretty(&manifest).map_err(InstallError::Json)?;
+        std::fs::write(dir.join("manifest.json"), text).map_err(InstallError::Manifest)?;
         crate::progress::say(&format!("{verb} {what} in {}", human(started.elapsed())));
         Ok(())
     }
@@ -315,12 +351,12 @@ fn full_check(dir: &Path) -> bool {
     quick_check(dir) && m.binaries.iter().all(|(name, rec)| sha256_file(&dir.join("bin").join(name)).is_ok_and(|h| h == rec.sha256))
 }
 
-fn record(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, BinaryRecord>, String> {
+fn record(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, BinaryRecord>, FileError> {
     names
         .iter()
         .map(|name| {
             let path = dir.join("bin").join(name);
-            let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+            let size = std::fs::metadata(&path).map_err(FileError::at(&path))?.len();
             Ok((name.to_string(), BinaryRecord { sha256: sha256_file(&path)?, size, url: None }))
         })
         .collect()
@@ -466,9 +502,9 @@ fn version_ldflags(v: KubeVersion, commit: &str) -> String {
 
 /// Builds the named commands of a release into `dir/bin`. A wrapper module left by an earlier
 /// build of the entry is reused as is, so adding one binary costs the link, not the release.
-fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Result<Manifest, String> {
+fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Result<Manifest, InstallError> {
     let module_dir = dir.join("module");
-    std::fs::create_dir_all(&module_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&module_dir).map_err(InstallError::Io)?;
     let q = quirks(v);
     let with_env = |cmd: &mut std::process::Command| {
         cmd.current_dir(&module_dir).env("CGO_ENABLED", "0").env("GOFLAGS", "-mod=mod -buildvcs=false");
@@ -483,25 +519,25 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
     let mut dl = go.command();
     dl.args(["mod", "download", "-json", &format!("k8s.io/kubernetes@{}", v.tag())]).current_dir(std::env::temp_dir());
     let out = go::run(&mut dl, &format!("go mod download k8s.io/kubernetes@{}", v.tag()))?;
-    let info: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(InstallError::Json)?;
     let commit = info.pointer("/Origin/Hash").and_then(|h| h.as_str()).unwrap_or("").to_string();
-    let gomod_path = info.get("GoMod").and_then(|p| p.as_str()).ok_or("go mod download printed no GoMod")?;
-    let upstream = std::fs::read_to_string(gomod_path).map_err(|e| format!("{gomod_path}: {e}"))?;
+    let gomod_path = info.get("GoMod").and_then(|p| p.as_str()).ok_or(InstallError::GoOutput("GoMod"))?;
+    let upstream = std::fs::read_to_string(gomod_path).map_err(FileError::at(gomod_path))?;
     let mut gomod = wrapper_go_mod(&upstream, v);
-    std::fs::write(module_dir.join("go.mod"), &gomod).map_err(|e| e.to_string())?;
+    std::fs::write(module_dir.join("go.mod"), &gomod).map_err(InstallError::Io)?;
     let _ = std::fs::remove_file(module_dir.join("go.sum"));
 
     // Up to 1.23 the module lacks its generated OpenAPI definitions: regenerate them.
-    let source = info.get("Dir").and_then(|d| d.as_str()).ok_or("go mod download printed no Dir")?;
+    let source = info.get("Dir").and_then(|d| d.as_str()).ok_or(InstallError::GoOutput("Dir"))?;
     let generated = Path::new(source).join("pkg/generated/openapi/zz_generated.openapi.go");
     let regenerated = module_dir.join("kubernetes/pkg/generated/openapi/zz_generated.openapi.go");
     if !generated.exists() && regenerated.exists() {
         // Regenerated by an earlier build of this entry (deterministic output): reuse it.
         gomod.push_str(REGENERATED_REPLACE);
-        std::fs::write(module_dir.join("go.mod"), &gomod).map_err(|e| e.to_string())?;
+        std::fs::write(module_dir.join("go.mod"), &gomod).map_err(InstallError::Io)?;
     } else if !generated.exists() {
         let script = module_dir.join("openapi-gen.sh");
-        std::fs::write(&script, include_str!("openapi-gen.sh")).map_err(|e| e.to_string())?;
+        std::fs::write(&script, include_str!("openapi-gen.sh")).map_err(InstallError::Io)?;
         let mut generate = std::process::Command::new("bash");
         generate.arg(&script).arg(v.tag()).arg(&module_dir).env("PATH", go_path_env(go));
         if let Some(tc) = q.toolchain {
@@ -509,12 +545,12 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         }
         go::run(&mut generate, &format!("openapi-gen.sh {} (regenerating the OpenAPI definitions)", v.tag()))?;
         gomod.push_str(REGENERATED_REPLACE);
-        std::fs::write(module_dir.join("go.mod"), &gomod).map_err(|e| e.to_string())?;
+        std::fs::write(module_dir.join("go.mod"), &gomod).map_err(InstallError::Io)?;
     }
 
     let packages: Vec<String> = names.iter().map(|b| format!("k8s.io/kubernetes/cmd/{b}")).collect();
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&bin).map_err(InstallError::Io)?;
     let mut build = go.command();
     // -v: the packages as they compile, counted for the progress lines.
     build.args(["build", "-v", "-trimpath", "-ldflags", &version_ldflags(v, &commit), "-o"]).arg(&bin).args(&packages);
@@ -555,16 +591,16 @@ fn go_path_env(go: &Go) -> std::ffi::OsString {
     std::env::join_paths(paths).unwrap_or_default()
 }
 
-fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, String> {
+fn build_etcd(go: &Go, dir: &Path, tag: &str) -> Result<Manifest, InstallError> {
     let module_dir = dir.join("module");
-    std::fs::create_dir_all(&module_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&module_dir).map_err(InstallError::Io)?;
     let gomod = format!(
         "// Generated by kubeproof: builds the official etcd server.\nmodule kubeproof.local/etcd\n\ngo 1.23\n\nrequire go.etcd.io/etcd/server/v3 {tag}\n"
     );
-    std::fs::write(module_dir.join("go.mod"), gomod).map_err(|e| e.to_string())?;
+    std::fs::write(module_dir.join("go.mod"), gomod).map_err(InstallError::Io)?;
     let _ = std::fs::remove_file(module_dir.join("go.sum"));
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&bin).map_err(InstallError::Io)?;
     let mut build = go.command();
     build
         .args(["build", "-v", "-trimpath", "-ldflags", "-s -w", "-o"])
@@ -595,12 +631,12 @@ pub fn human(d: Duration) -> String {
 /// An exclusive `flock` held until dropped.
 struct Lock(File);
 
-fn lock(path: &Path) -> Result<Lock, String> {
+fn lock(path: &Path) -> Result<Lock, FileError> {
     use std::os::fd::AsRawFd;
-    let f = File::options().create(true).truncate(false).write(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let f = File::options().create(true).truncate(false).write(true).open(path).map_err(FileError::at(path))?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(format!("cannot lock {}: {}", path.display(), std::io::Error::last_os_error()));
+        return Err(FileError::new("cannot lock", path)(std::io::Error::last_os_error()));
     }
     Ok(Lock(f))
 }

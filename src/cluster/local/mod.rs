@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod download;
+mod file_error;
 pub mod go;
 pub mod install;
 pub mod node;
@@ -21,11 +22,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-pub use install::{InstallOptions, Installation, cache_root, install};
+pub use file_error::FileError;
+pub use install::{InstallError, InstallOptions, Installation, cache_root, install};
 use pki::Pki;
 use process::{Component, LockError, PidLock, ProcessRecord};
 
-use super::Profile;
+use super::{HttpClientError, Profile};
 use crate::version::KubeVersion;
 
 /// The service-account issuer kind and kubeadm clusters use, so `iss` and `aud` match theirs.
@@ -118,7 +120,7 @@ pub struct LocalCluster {
     /// Cleans up the node if kubeproof is killed (ephemeral clusters only).
     _janitor: Option<node::JanitorPipe>,
     /// The node's images being imported while the control plane starts.
-    importing: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    importing: Option<tokio::task::JoinHandle<Result<(), node::NodeError>>>,
     /// Image archives of the user's, imported with the node's own.
     node_images: Vec<PathBuf>,
     detached: bool,
@@ -127,11 +129,21 @@ pub struct LocalCluster {
     started: bool,
     /// Held for the start, and for the cluster's life unless detached; released after `drop`.
     _lock: ClusterLock,
+    /// The loopback ports the components listen on, once they were started.
+    ports: Option<Ports>,
+    /// The admin identity's client, once the cluster was usable (`restart` waits with it).
+    admin: Option<reqwest::Client>,
+    /// How many component restarts are under way: the death watch does not take an API
+    /// server kubeproof restarts on purpose for a dead one.
+    restarting: std::sync::atomic::AtomicUsize,
 }
 
 /// The control-plane components, in the order they start; each writes `logs/<name>.log` in
 /// its cluster's directory.
 pub const COMPONENTS: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+
+/// The components [`LocalCluster::restart`] starts again: the Kubernetes control plane's own.
+pub const RESTARTABLE: [&str; 3] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
 /// The log file of each component of the cluster whose directory is `dir`, and of its node's
 /// daemons when it has a node.
@@ -171,8 +183,8 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// The directory of a cluster, for a valid name only.
-pub(crate) fn cluster_dir(name: &str) -> Result<PathBuf, String> {
-    validate_name(name)?;
+pub(crate) fn cluster_dir(name: &str) -> Result<PathBuf, InvalidName> {
+    validate_name(name).map_err(InvalidName)?;
     Ok(clusters_dir().join(name))
 }
 
@@ -186,24 +198,21 @@ pub struct ClusterLock {
 
 impl ClusterLock {
     /// Takes the lock of `name`, or says at once which process holds it.
-    pub fn acquire(name: &str) -> Result<ClusterLock, String> {
+    pub fn acquire(name: &str) -> Result<ClusterLock, ClusterLockError> {
         Self::acquire_within(name, Duration::from_millis(300))
     }
 
-    pub(crate) fn acquire_within(name: &str, patience: Duration) -> Result<ClusterLock, String> {
+    pub(crate) fn acquire_within(name: &str, patience: Duration) -> Result<ClusterLock, ClusterLockError> {
         let dir = cluster_dir(name)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(clusters_dir())
-            .map_err(|e| format!("cannot create {}: {e}", clusters_dir().display()))?;
+            .map_err(FileError::new("cannot create", clusters_dir()))?;
         match PidLock::acquire(&dir.with_extension("lock"), patience) {
             Ok(lock) => Ok(ClusterLock { name: name.to_string(), _lock: lock }),
-            Err(LockError::Held(pid)) => Err(format!(
-                "a cluster named {name} is being started or running (pid {})",
-                pid.map_or_else(|| "unknown".to_string(), |p| p.to_string())
-            )),
-            Err(LockError::Io(e)) => Err(format!("cannot lock cluster {name}: {e}")),
+            Err(LockError::Held(pid)) => Err(ClusterLockError::Held { name: name.to_string(), pid }),
+            Err(LockError::Io(error)) => Err(ClusterLockError::Io { name: name.to_string(), error }),
         }
     }
 
@@ -218,7 +227,7 @@ impl LocalCluster {
     ///
     /// Cancellation-safe: if the returned future is dropped (Ctrl-C) or the start fails, every
     /// component started so far is killed and the cluster directory removed, detached or not.
-    pub async fn start(installation: Installation, opts: ClusterOptions) -> Result<LocalCluster, String> {
+    pub async fn start(installation: Installation, opts: ClusterOptions) -> Result<LocalCluster, StartError> {
         let version = installation.version;
         let name = opts.name.clone().unwrap_or_else(|| format!("{}-{}", version.tag().replace('.', "-"), crate::random::suffix(5)));
         let lock = ClusterLock::acquire(&name)?;
@@ -228,7 +237,7 @@ impl LocalCluster {
     /// [`start`](Self::start) with the name's lock already taken (`cluster up` takes it before
     /// installing, so that a second start of the same name fails at once). The cluster is
     /// named after the lock; `opts.name` is not used.
-    pub async fn start_locked(installation: Installation, opts: ClusterOptions, lock: ClusterLock) -> Result<LocalCluster, String> {
+    pub async fn start_locked(installation: Installation, opts: ClusterOptions, lock: ClusterLock) -> Result<LocalCluster, StartError> {
         // What a kubeproof killed with its whole process tree left (a CI job's end, where no
         // janitor survives): no directory of a dead cluster outlives the next start.
         drop(list());
@@ -239,12 +248,12 @@ impl LocalCluster {
             // dead kubeproof left behind.
             match read_state(&dir) {
                 Some(state) if state.detached && state.any_running() => {
-                    return Err(format!("a cluster named `{name}` is already running: `kubeproof cluster down --name {name}` first"));
+                    return Err(StartError::AlreadyRunning(name));
                 }
                 _ => clean_leftover(&dir),
             }
             if dir.exists() {
-                return Err(format!("cannot remove the leftover {}", dir.display()));
+                return Err(StartError::Leftover(dir));
             }
         }
         // From here on, dropping `cluster` undoes everything below.
@@ -267,8 +276,11 @@ impl LocalCluster {
             detached: opts.detached,
             started: false,
             _lock: lock,
+            ports: None,
+            admin: None,
+            restarting: Default::default(),
         };
-        let create = |d: &Path| pki::private_dir(d).map_err(|e| format!("cannot create {}: {e}", d.display()));
+        let create = |d: &Path| pki::private_dir(d).map_err(FileError::new("cannot create", d));
         create(&dir)?;
         create(&dir.join("logs"))?;
         match opts.flags.nodes {
@@ -281,11 +293,11 @@ impl LocalCluster {
                 cluster.node = Some(node::prepare(&cluster.name, &dir)?);
                 cluster.write_state()?;
             }
-            n => return Err(format!("a local cluster has at most 1 node ({n} asked)")),
+            n => return Err(StartError::Nodes(n)),
         }
         let identity = cluster.node.as_ref().map(|n| pki::NodeIdentity { name: node::NODE_NAME, apiserver_ip: n.host_ip() });
-        let pki = tokio::task::spawn_blocking(move || Pki::generate_for(identity)).await.map_err(|e| e.to_string())??;
-        pki.write(&dir.join("pki")).map_err(|e| format!("cannot write certificates: {e}"))?;
+        let pki = tokio::task::spawn_blocking(move || Pki::generate_for(identity)).await.map_err(StartError::Task)??;
+        pki.write(&dir.join("pki")).map_err(StartError::Certificates)?;
         // The node's runtime and images while the control plane starts.
         match cluster.start_runtime(&opts.image_archives.clone()).await {
             Ok(()) => {}
@@ -296,7 +308,7 @@ impl LocalCluster {
         // matrix of releases, each with its flag profiles, booting all at once on a small machine
         // starves every cluster past its usable deadline. A few at a time all finish sooner.
         let _slot = boot_slot().await;
-        let mut last_error = String::new();
+        let mut last_error = None;
         // A port picked as free can be taken before the component binds it: try again.
         for _attempt in 0..3 {
             match cluster.boot(&pki).await {
@@ -310,11 +322,11 @@ impl LocalCluster {
                     cluster.started = true;
                     return Ok(cluster);
                 }
-                Err(BootError::PortTaken(e)) => last_error = e,
+                Err(BootError::PortTaken(e)) => last_error = Some(e),
                 Err(BootError::Fatal(e)) => return Err(e),
             }
         }
-        Err(last_error)
+        Err(last_error.unwrap_or(StartError::Poisoned))
     }
 
     /// One attempt at starting the components; on error they are killed again.
@@ -322,6 +334,7 @@ impl LocalCluster {
     /// ports → kubeconfigs → flags → etcd and kube-apiserver → (once ready) the controllers.
     async fn boot(&mut self, pki: &Pki) -> Result<(), BootError> {
         let ports = Ports::pick()?;
+        self.ports = Some(ports);
         self.server = format!("https://{}:{}", self.apiserver_address(), ports.apiserver);
         self.etcd = format!("https://127.0.0.1:{}", ports.etcd_client);
         self.etcd_http = format!("https://127.0.0.1:{}", ports.etcd_http);
@@ -348,7 +361,7 @@ impl LocalCluster {
             (&kubeconfigs.scheduler, "system:kube-scheduler", &pki.scheduler_cert, &pki.scheduler_key),
         ] {
             write_kubeconfig(path, &self.name, &self.server, &pki.ca_cert, (user, cert, key))
-                .map_err(|e| BootError::Fatal(format!("{}: {e}", path.display())))?;
+                .map_err(|e| BootError::Fatal(FileError::at(path)(e).into()))?;
         }
         Ok(kubeconfigs)
     }
@@ -356,11 +369,10 @@ impl LocalCluster {
     fn check_binaries(&self) -> Result<(), BootError> {
         for binary in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
             if !self.installation.binary(binary).exists() {
-                return Err(BootError::Fatal(format!(
-                    "{} is missing: `kubeproof cluster install --version {}` adds it",
-                    self.installation.binary(binary).display(),
-                    self.version
-                )));
+                return Err(BootError::Fatal(StartError::MissingBinary {
+                    binary: self.installation.binary(binary),
+                    version: self.version,
+                }));
             }
         }
         Ok(())
@@ -510,7 +522,7 @@ impl LocalCluster {
     ) -> Result<(), BootError> {
         let log = log_file(&self.dir, name);
         let c = Component::start_in(name, &binary, &args, log, self.detached, placement);
-        self.components.get_mut().map_err(|_| BootError::Fatal("poisoned".into()))?.push(c.map_err(BootError::Fatal)?);
+        self.components.get_mut().map_err(|_| BootError::Fatal(StartError::Poisoned))?.push(c.map_err(|e| BootError::Fatal(e.into()))?);
         self.write_state().map_err(|e| {
             self.kill_all();
             BootError::Fatal(e)
@@ -523,19 +535,20 @@ impl LocalCluster {
     async fn await_usable(&mut self, pki: &Pki, started: Instant, controllers: (Vec<String>, Vec<String>)) -> Result<(), BootError> {
         let fatal = BootError::Fatal;
         let mut controllers = Some(controllers);
-        let client = admin_http_client(pki).map_err(fatal)?;
+        let client = admin_http_client(pki).map_err(|e| fatal(e.into()))?;
+        self.admin = Some(client.clone());
         let deadline = started + Duration::from_secs(120);
         let mut waiting_for = "kube-apiserver /readyz";
         loop {
             if let Err(e) = self.health() {
                 let taken = self.components.lock().map(|cs| cs.iter().any(|c| c.log_tail(40).contains("address already in use")));
                 self.kill_all();
-                return Err(if taken.unwrap_or(false) { BootError::PortTaken(e) } else { fatal(e) });
+                return Err(if taken.unwrap_or(false) { BootError::PortTaken(e.into()) } else { fatal(e.into()) });
             }
             if Instant::now() > deadline {
                 let tails = self.tails(15);
                 self.kill_all();
-                return Err(fatal(format!("the cluster did not become usable within 120s (waiting for {waiting_for})\n{tails}")));
+                return Err(fatal(StartError::NotUsable { waiting_for, tails }));
             }
             let get = |path: &str| client.get(format!("{}{path}", self.server)).send();
             let ready = async {
@@ -577,12 +590,71 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// The loopback ports of the components, once started (a restarted component keeps its own).
+    pub fn ports(&self) -> Option<Ports> {
+        self.ports
+    }
+
+    /// The command line a component of the control plane runs with now.
+    pub fn args(&self, component: &str) -> Option<Vec<String>> {
+        let components = self.components.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        components.iter().find(|c| c.name == component).map(|c| c.args.clone())
+    }
+
+    /// Whether a component is being restarted on purpose: the API server may not answer meanwhile.
+    pub fn restarting(&self) -> bool {
+        self.restarting.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
+    /// Stops a control-plane component and starts it again on the same ports, with its command
+    /// line and `extra_flags` on top (a flag of the same name replaces the one it had). Returns
+    /// once it runs again, and for kube-apiserver once `/readyz` answers. Meanwhile `health`
+    /// never sees it exited (it is replaced under the components' lock) and `restarting` is true.
+    pub async fn restart(&self, component: &str, extra_flags: &[String]) -> Result<(), StartError> {
+        if !RESTARTABLE.contains(&component) {
+            return Err(StartError::NotRestartable(component.to_string()));
+        }
+        struct Restarting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Restarting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.restarting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _restarting = Restarting(&self.restarting);
+        {
+            let mut components = self.components.lock().map_err(|_| StartError::Poisoned)?;
+            let Some(old) = components.iter_mut().find(|c| c.name == component) else {
+                return Err(StartError::NotRestartable(component.to_string()));
+            };
+            let args = merge_flags(old.args.clone(), extra_flags);
+            old.kill();
+            *old = Component::start(old.name, &old.binary.clone(), &args, old.log.clone(), self.detached)?;
+        }
+        self.write_state()?;
+        if component != "kube-apiserver" {
+            return Ok(());
+        }
+        let client = self.admin.clone().ok_or(StartError::Poisoned)?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            self.health()?;
+            if client.get(format!("{}/readyz", self.server)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(StartError::NotUsable { waiting_for: "kube-apiserver /readyz", tails: self.tails(15) });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// `Err` naming the first component that has exited, with the end of its log.
-    pub fn health(&self) -> Result<(), String> {
-        let mut components = self.components.lock().map_err(|_| "poisoned".to_string())?;
+    pub fn health(&self) -> Result<(), Exited> {
+        let mut components = self.components.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for c in components.iter_mut() {
             if let Some(status) = c.exited() {
-                return Err(format!("{} exited ({status}); the end of {}:\n{}", c.name, c.log.display(), c.log_tail(20)));
+                return Err(Exited { component: c.name, status, log: c.log.clone(), tail: c.log_tail(20) });
             }
         }
         Ok(())
@@ -593,8 +665,8 @@ impl LocalCluster {
         components.unwrap_or_default().into_iter().map(|(name, tail)| format!("--- {name}:\n{tail}")).collect::<Vec<_>>().join("\n")
     }
 
-    fn write_state(&self) -> Result<(), String> {
-        let components = self.components.lock().map_err(|_| "poisoned")?.iter().map(|c| c.record.clone()).collect();
+    fn write_state(&self) -> Result<(), StartError> {
+        let components = self.components.lock().map_err(|_| StartError::Poisoned)?.iter().map(|c| c.record.clone()).collect();
         let state = ClusterState {
             name: self.name.clone(),
             version: self.version.to_string(),
@@ -606,8 +678,8 @@ impl LocalCluster {
             components,
             node: self.node.clone(),
         };
-        let text = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
-        pki::write_private(&self.dir.join("state.json"), text.as_bytes()).map_err(|e| format!("cannot write cluster state: {e}"))
+        let text = serde_json::to_string_pretty(&state).map_err(StartError::StateJson)?;
+        pki::write_private(&self.dir.join("state.json"), text.as_bytes()).map_err(StartError::State)
     }
 
     fn kill_all(&self) {
@@ -648,19 +720,19 @@ impl Drop for LocalCluster {
 }
 
 /// The loopback ports of one cluster.
-#[derive(Clone, Copy)]
-struct Ports {
-    etcd_client: u16,
-    etcd_http: u16,
-    etcd_peer: u16,
-    apiserver: u16,
-    controller_manager: u16,
-    scheduler: u16,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ports {
+    pub etcd_client: u16,
+    pub etcd_http: u16,
+    pub etcd_peer: u16,
+    pub apiserver: u16,
+    pub controller_manager: u16,
+    pub scheduler: u16,
 }
 
 impl Ports {
     fn pick() -> Result<Ports, BootError> {
-        let port = || process::free_port().map_err(BootError::Fatal);
+        let port = || process::free_port().map_err(|e| BootError::Fatal(e.into()));
         Ok(Ports {
             etcd_client: port()?,
             etcd_http: port()?,
@@ -687,8 +759,8 @@ struct Flags {
 }
 
 enum BootError {
-    PortTaken(String),
-    Fatal(String),
+    PortTaken(StartError),
+    Fatal(StartError),
 }
 
 /// Defaults overridden by user flags of the same name; user flags without a default are added.
@@ -711,17 +783,17 @@ fn write_kubeconfig(path: &Path, name: &str, server: &str, ca: &str, (user, cert
     pki::write_private(path, text.as_bytes())
 }
 
-fn admin_http_client(pki: &Pki) -> Result<reqwest::Client, String> {
+fn admin_http_client(pki: &Pki) -> Result<reqwest::Client, HttpClientError> {
     crate::cluster::ensure_crypto_provider();
-    let ca = reqwest::Certificate::from_pem(pki.ca_cert.as_bytes()).map_err(|e| e.to_string())?;
-    let identity = reqwest::Identity::from_pem(format!("{}{}", pki.admin_cert, pki.admin_key).as_bytes())
-        .map_err(|e| format!("admin identity: {e}"))?;
+    let ca = reqwest::Certificate::from_pem(pki.ca_cert.as_bytes()).map_err(HttpClientError::Ca)?;
+    let identity =
+        reqwest::Identity::from_pem(format!("{}{}", pki.admin_cert, pki.admin_key).as_bytes()).map_err(HttpClientError::Identity)?;
     reqwest::Client::builder()
         .tls_certs_only([ca])
         .identity(identity)
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))
+        .map_err(HttpClientError::Build)
 }
 
 fn read_state(dir: &Path) -> Option<ClusterState> {
@@ -791,13 +863,12 @@ fn status_of(state: &ClusterState) -> Status {
 /// Stops a cluster started with `kubeproof cluster up` and deletes its directory. The name is
 /// checked before any file is read; recorded processes are signalled only if they are still
 /// the ones kubeproof started.
-pub fn down(name: &str) -> Result<ClusterState, String> {
+pub fn down(name: &str) -> Result<ClusterState, DownError> {
     let dir = cluster_dir(name)?;
-    let _lock = ClusterLock::acquire(name).map_err(|e| format!("{e}: stop that process instead"))?;
-    let state = read_state(&dir).filter(|s| s.name == name).ok_or_else(|| {
-        let names: Vec<String> = list().into_iter().map(|l| l.state.name).collect();
-        format!("no local cluster named `{name}` (running: {})", if names.is_empty() { "none".into() } else { names.join(", ") })
-    })?;
+    let _lock = ClusterLock::acquire(name).map_err(DownError::Locked)?;
+    let state = read_state(&dir)
+        .filter(|s| s.name == name)
+        .ok_or_else(|| DownError::NotRunning { name: name.to_string(), running: list().into_iter().map(|l| l.state.name).collect() })?;
     state.kill();
     // Wait (briefly) until they are gone so ports and files are free when we return.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -805,10 +876,116 @@ pub fn down(name: &str) -> Result<ClusterState, String> {
         std::thread::sleep(Duration::from_millis(20));
     }
     if let Some(node) = &state.node {
-        node.sweep().map_err(|e| format!("cluster {name}: {e}"))?;
+        node.sweep().map_err(|error| DownError::Sweep { name: name.to_string(), error })?;
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    std::fs::remove_dir_all(&dir).map_err(FileError::new("cannot remove", &dir))?;
     Ok(state)
+}
+
+/// A cluster name that could not name a directory under the clusters directory: what
+/// [`validate_name`] says.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidName(pub String);
+
+/// Why the lock of a cluster's name was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterLockError {
+    #[error(transparent)]
+    Name(#[from] InvalidName),
+    /// The clusters directory cannot be created.
+    #[error(transparent)]
+    Directory(#[from] FileError),
+    /// Another kubeproof starts, runs or cleans up a cluster of this name.
+    #[error("a cluster named {name} is being started or running (pid {})", .pid.map_or_else(|| "unknown".to_string(), |p| p.to_string()))]
+    Held { name: String, pid: Option<u32> },
+    #[error("cannot lock cluster {name}: {error}")]
+    Io { name: String, error: String },
+}
+
+/// Why a local control plane did not start. Each kind says what the user sees; the component
+/// that failed, and the end of its log, when one did.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Lock(#[from] ClusterLockError),
+    #[error(transparent)]
+    Name(#[from] InvalidName),
+    /// A detached cluster of this name runs (`cluster up`).
+    #[error("a cluster named `{0}` is already running: `kubeproof cluster down --name {0}` first")]
+    AlreadyRunning(String),
+    /// What a dead kubeproof left in the cluster's directory could not be removed.
+    #[error("cannot remove the leftover {}", .0.display())]
+    Leftover(PathBuf),
+    /// The cluster's directory, its logs or its kubeconfigs.
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("a local cluster has at most 1 node ({0} asked)")]
+    Nodes(u32),
+    #[error(transparent)]
+    Node(#[from] node::NodeError),
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    #[error("cannot write certificates: {0}")]
+    Certificates(std::io::Error),
+    /// A blocking task of the start panicked or was cancelled.
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A component's process could not be started.
+    #[error(transparent)]
+    Process(#[from] process::ProcessError),
+    /// The release's cache entry lacks a component (made by an older kubeproof).
+    #[error("{} is missing: `kubeproof cluster install --version {version}` adds it", .binary.display())]
+    MissingBinary { binary: PathBuf, version: KubeVersion },
+    /// A component exited while the cluster started.
+    #[error(transparent)]
+    Exited(#[from] Exited),
+    /// Not usable in time: what it waited for, and the end of every component's log.
+    #[error("the cluster did not become usable within 120s (waiting for {waiting_for})\n{tails}")]
+    NotUsable { waiting_for: &'static str, tails: String },
+    #[error("cannot write cluster state: {0}")]
+    State(std::io::Error),
+    #[error("{0}")]
+    StateJson(serde_json::Error),
+    /// The admin identity's HTTP client.
+    #[error(transparent)]
+    AdminClient(#[from] HttpClientError),
+    /// Not a control-plane component this cluster runs and can restart.
+    #[error("`{0}` is not a component kubeproof can restart (kube-apiserver, kube-controller-manager, kube-scheduler)")]
+    NotRestartable(String),
+    /// The cluster's own kubeconfig cannot be read back.
+    #[error("{0}")]
+    Kubeconfig(kube::config::KubeconfigError),
+    /// A lock of this process was poisoned by a panic.
+    #[error("poisoned")]
+    Poisoned,
+}
+
+/// A component of a local cluster that has exited: which, how, and the end of its log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{component} exited ({status}); the end of {}:\n{tail}", .log.display())]
+pub struct Exited {
+    pub component: &'static str,
+    pub status: String,
+    pub log: PathBuf,
+    pub tail: String,
+}
+
+/// Why `cluster down` did not stop a cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum DownError {
+    #[error(transparent)]
+    Name(#[from] InvalidName),
+    /// Another process holds the cluster: it is the one to stop.
+    #[error("{0}: stop that process instead")]
+    Locked(ClusterLockError),
+    #[error("no local cluster named `{name}` (running: {})", if .running.is_empty() { "none".to_string() } else { .running.join(", ") })]
+    NotRunning { name: String, running: Vec<String> },
+    /// The node's network, cgroups or mounts could not all be undone.
+    #[error("cluster {name}: {error}")]
+    Sweep { name: String, error: node::NodeError },
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 #[cfg(test)]
@@ -820,7 +997,7 @@ mod tests {
         for bad in ["", "/abs/path", "../x", "..", ".", "a/b", "-rf", ".hidden", "x.lock", "a b", &"x".repeat(64)] {
             let e = validate_name(bad).expect_err(bad);
             assert!(e.contains("not a valid cluster name"), "{e}");
-            assert!(down(bad).is_err_and(|e| e.contains("not a valid cluster name")), "down({bad:?})");
+            assert!(down(bad).is_err_and(|e| e.to_string().contains("not a valid cluster name")), "down({bad:?})");
             assert!(ClusterLock::acquire(bad).is_err(), "lock({bad:?})");
         }
         for good in ["v1-37-2", "old", "a_b-9", "1-23"] {

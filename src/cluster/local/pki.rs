@@ -100,11 +100,28 @@ struct Authority {
     issuer: Issuer<'static, KeyPair>,
 }
 
-fn err(what: &str) -> impl Fn(rcgen::Error) -> String + '_ {
-    move |e| format!("generating the {what}: {e}")
+/// Why a cluster's certificates or service-account key could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// rcgen refused a key or certificate (named by its common name).
+    #[error("generating the {what}: {error}")]
+    Certificate { what: String, error: rcgen::Error },
+    /// A name kubeproof puts in a certificate is not a DNS name.
+    #[error("bad DNS name {name}: {error}")]
+    DnsName { name: String, error: rcgen::Error },
+    /// The service-account signing key.
+    #[error("generating the RSA key: {0}")]
+    RsaKey(rsa::Error),
+    /// The service-account key could not be written as PEM.
+    #[error("{0}")]
+    Pem(String),
 }
 
-fn authority(common: &str) -> Result<Authority, String> {
+fn err(what: &str) -> impl Fn(rcgen::Error) -> PkiError + '_ {
+    move |error| PkiError::Certificate { what: what.to_string(), error }
+}
+
+fn authority(common: &str) -> Result<Authority, PkiError> {
     let key = KeyPair::generate().map_err(err(common))?;
     let mut params = CertificateParams::default();
     params.distinguished_name = name(common, None);
@@ -121,7 +138,7 @@ fn leaf(
     org: Option<&str>,
     sans: Vec<SanType>,
     usages: Vec<ExtendedKeyUsagePurpose>,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), PkiError> {
     let key = KeyPair::generate().map_err(err(common))?;
     let mut params = CertificateParams::default();
     params.distinguished_name = name(common, org);
@@ -133,12 +150,12 @@ fn leaf(
 }
 
 impl Pki {
-    pub fn generate() -> Result<Pki, String> {
+    pub fn generate() -> Result<Pki, PkiError> {
         Self::generate_for(None)
     }
 
     /// The certificates of a cluster, with a node's identities and address when it has one.
-    pub fn generate_for(node: Option<NodeIdentity>) -> Result<Pki, String> {
+    pub fn generate_for(node: Option<NodeIdentity>) -> Result<Pki, PkiError> {
         use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
         let loopback = SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let node_san = node.as_ref().map(|n| SanType::IpAddress(IpAddr::V4(n.apiserver_ip)));
@@ -285,16 +302,16 @@ fn name(common: &str, org: Option<&str>) -> DistinguishedName {
     dn
 }
 
-fn dns(s: &str) -> Result<SanType, String> {
-    Ok(SanType::DnsName(s.try_into().map_err(|e| format!("bad DNS name {s}: {e}"))?))
+fn dns(s: &str) -> Result<SanType, PkiError> {
+    Ok(SanType::DnsName(s.try_into().map_err(|error| PkiError::DnsName { name: s.to_string(), error })?))
 }
 
-fn rsa_key() -> Result<(String, String), String> {
+fn rsa_key() -> Result<(String, String), PkiError> {
     use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
     use rsa::pkcs8::EncodePublicKey;
-    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| format!("generating the RSA key: {e}"))?;
-    let private = key.to_pkcs1_pem(LineEnding::LF).map_err(|e| e.to_string())?.to_string();
-    let public = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| e.to_string())?;
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(PkiError::RsaKey)?;
+    let private = key.to_pkcs1_pem(LineEnding::LF).map_err(|e| PkiError::Pem(e.to_string()))?.to_string();
+    let public = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| PkiError::Pem(e.to_string()))?;
     Ok((private, public))
 }
 

@@ -22,12 +22,17 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// One running component: its name, process, identity and log file.
+use super::FileError;
+
+/// One running component: its name, process, identity and log file, and the command line it
+/// was started with (to start it again).
 pub struct Component {
     pub name: &'static str,
     pub child: Child,
     pub record: ProcessRecord,
     pub log: PathBuf,
+    pub binary: PathBuf,
+    pub args: Vec<String>,
 }
 
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
@@ -93,24 +98,22 @@ pub enum MountNamespace {
 
 impl Placement {
     /// Joins the cgroups and enters the namespace between fork and exec.
-    fn apply(&self, cmd: &mut Command) -> Result<[Option<File>; 2], String> {
+    fn apply(&self, cmd: &mut Command) -> Result<[Option<File>; 2], PlacementError> {
         use std::os::fd::AsRawFd as _;
         use std::os::unix::process::CommandExt;
         let netns = match &self.netns {
-            Some(path) => Some(File::open(path).map_err(|e| format!("cannot open the network namespace {}: {e}", path.display()))?),
+            Some(path) => Some(File::open(path).map_err(FileError::new("cannot open the network namespace", path))?),
             None => None,
         };
         let netns_fd = netns.as_ref().map(|f| f.as_raw_fd());
-        let c_path = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string());
+        let c_path = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(PlacementError::Path);
         let (binds, join) = match &self.mounts {
             None => (None, None),
             Some(MountNamespace::New { binds }) => {
-                let binds = binds.iter().map(|(from, to)| Ok((c_path(from)?, c_path(to)?))).collect::<Result<Vec<_>, String>>()?;
+                let binds = binds.iter().map(|(from, to)| Ok((c_path(from)?, c_path(to)?))).collect::<Result<Vec<_>, PlacementError>>()?;
                 (Some(binds), None)
             }
-            Some(MountNamespace::Join(ns)) => {
-                (None, Some(File::open(ns).map_err(|e| format!("cannot open the mount namespace {}: {e}", ns.display()))?))
-            }
+            Some(MountNamespace::Join(ns)) => (None, Some(File::open(ns).map_err(FileError::new("cannot open the mount namespace", ns))?)),
         };
         let join_fd = join.as_ref().map(|f| f.as_raw_fd());
         let root = c"/";
@@ -160,7 +163,7 @@ impl Placement {
 
 impl Component {
     /// Starts `binary args…` with stdout and stderr appended to `log` (created 0600).
-    pub fn start(name: &'static str, binary: &Path, args: &[String], log: PathBuf, detached: bool) -> Result<Self, String> {
+    pub fn start(name: &'static str, binary: &Path, args: &[String], log: PathBuf, detached: bool) -> Result<Self, ProcessError> {
         Self::start_in(name, binary, args, log, detached, &Placement::default())
     }
 
@@ -172,33 +175,40 @@ impl Component {
         log: PathBuf,
         detached: bool,
         placement: &Placement,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ProcessError> {
         use std::os::unix::process::CommandExt;
         let out = File::options()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&log)
-            .map_err(|e| format!("{name}: cannot open log {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
+            .map_err(|e| ProcessError::Log { name, error: FileError::new("cannot open log", &log)(e) })?;
+        let err = out.try_clone().map_err(ProcessError::Io)?;
         let mut cmd = Command::new(binary);
         cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
         if !detached {
             die_with_parent(&mut cmd);
         }
-        let namespaces = placement.apply(&mut cmd).map_err(|e| format!("{name}: {e}"))?;
+        let namespaces = placement.apply(&mut cmd).map_err(|error| ProcessError::Placement { name, error })?;
         let (tx, rx) = mpsc::channel();
-        spawner().lock().map_err(|_| "spawner poisoned")?.send((cmd, tx)).map_err(|_| "spawner gone")?;
-        let mut child =
-            rx.recv().map_err(|_| "spawner gone".to_string())?.map_err(|e| format!("{name}: cannot start {}: {e}", binary.display()))?;
+        spawner()
+            .lock()
+            .map_err(|_| ProcessError::Spawner("spawner poisoned"))?
+            .send((cmd, tx))
+            .map_err(|_| ProcessError::Spawner("spawner gone"))?;
+        let mut child = rx.recv().map_err(|_| ProcessError::Spawner("spawner gone"))?.map_err(|error| ProcessError::Spawn {
+            name,
+            binary: binary.to_path_buf(),
+            error,
+        })?;
         drop(namespaces);
         // spawn returns after exec, so /proc already shows the component, not kubeproof.
         match ProcessRecord::of(name, child.id(), binary) {
-            Ok(record) => Ok(Component { name, child, record, log }),
+            Ok(record) => Ok(Component { name, child, record, log, binary: binary.to_path_buf(), args: args.to_vec() }),
             Err(e) => {
                 kill_group(child.id());
                 let _ = child.wait();
-                Err(format!("{name}: {e}"))
+                Err(ProcessError::Vanished { name, pid: e })
             }
         }
     }
@@ -261,8 +271,8 @@ fn exe(pid: u32) -> Option<PathBuf> {
 impl ProcessRecord {
     /// Records the running process `pid`; `binary` stands in for its executable when /proc
     /// no longer shows one (it has already exited).
-    pub fn of(name: &str, pid: u32, binary: &Path) -> Result<ProcessRecord, String> {
-        let stat = stat(pid).ok_or_else(|| format!("process {pid} is not in /proc"))?;
+    pub fn of(name: &str, pid: u32, binary: &Path) -> Result<ProcessRecord, NotInProc> {
+        let stat = stat(pid).ok_or(NotInProc(pid))?;
         let exe = exe(pid).unwrap_or_else(|| binary.canonicalize().unwrap_or_else(|_| binary.to_path_buf()));
         Ok(ProcessRecord { name: name.to_string(), pid, start_time: stat.start_time, exe })
     }
@@ -395,11 +405,45 @@ pub fn last_lines(text: &str, lines: usize) -> String {
 }
 
 /// A loopback port nobody listens on right now.
-pub fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+pub fn free_port() -> Result<u16, ProcessError> {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).map(|a| a.port()).map_err(ProcessError::NoFreePort)
+}
+
+/// Why a component's process could not be started (each kind names the component).
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{name}: {error}")]
+    Log { name: &'static str, error: FileError },
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// The namespaces or cgroups it was to run in.
+    #[error("{name}: {error}")]
+    Placement { name: &'static str, error: PlacementError },
+    /// The thread that forks every component is gone.
+    #[error("{0}")]
+    Spawner(&'static str),
+    #[error("{name}: cannot start {}: {error}", .binary.display())]
+    Spawn { name: &'static str, binary: PathBuf, error: std::io::Error },
+    /// It exited before /proc could record it.
+    #[error("{name}: {pid}")]
+    Vanished { name: &'static str, pid: NotInProc },
+    #[error("cannot find a free loopback port: {0}")]
+    NoFreePort(std::io::Error),
+}
+
+/// A process that /proc does not show (it has exited, or never was).
+#[derive(Debug, thiserror::Error)]
+#[error("process {0} is not in /proc")]
+pub struct NotInProc(pub u32);
+
+/// Why the namespaces or cgroups a component was to run in cannot be entered.
+#[derive(Debug, thiserror::Error)]
+pub enum PlacementError {
+    #[error(transparent)]
+    Open(#[from] FileError),
+    /// A path with a NUL byte.
+    #[error("{0}")]
+    Path(std::ffi::NulError),
 }
 
 #[cfg(test)]

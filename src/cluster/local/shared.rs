@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::process::{PidLock, ProcessRecord};
-use super::{ClusterOptions, Installation, LocalCluster, clusters_dir, down, read_state};
+use super::process::{LockError, NotInProc, PidLock, ProcessRecord};
+use super::{ClusterOptions, DownError, FileError, Installation, LocalCluster, StartError, clusters_dir, down, read_state};
 use crate::cluster::Profile;
 use crate::version::KubeVersion;
 
@@ -35,20 +35,20 @@ fn users_dir(name: &str) -> PathBuf {
 /// The kubeconfig of the shared cluster `name`, started (with its reaper, `reaper` being the
 /// kubeproof binary) unless a process of this run already did. This process is recorded as a
 /// user first, so the reaper keeps the cluster while it lives.
-pub async fn attach(installation: &Installation, flags: &Profile, key: &str, reaper: &Path) -> Result<PathBuf, String> {
+pub async fn attach(installation: &Installation, flags: &Profile, key: &str, reaper: &Path) -> Result<PathBuf, SharedError> {
     let name = name(key, installation.version, flags);
     let users = users_dir(&name);
-    std::fs::create_dir_all(&users).map_err(|e| format!("cannot create {}: {e}", users.display()))?;
+    std::fs::create_dir_all(&users).map_err(FileError::new("cannot create", &users))?;
     let me = ProcessRecord::of("user", std::process::id(), Path::new(""))?;
-    let record = serde_json::to_vec(&me).map_err(|e| e.to_string())?;
-    std::fs::write(users.join(format!("{}.json", me.pid)), record).map_err(|e| format!("cannot record this process: {e}"))?;
+    let record = serde_json::to_vec(&me).map_err(SharedError::Json)?;
+    std::fs::write(users.join(format!("{}.json", me.pid)), record).map_err(SharedError::Record)?;
 
     // One starter at a time; the others wait for it, then find the cluster running.
     let starting = clusters_dir().join(format!("{name}.starting"));
     let _turn = tokio::task::spawn_blocking(move || PidLock::acquire(&starting, Duration::from_secs(300)))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("waiting for the shared cluster {name}: {e:?}"))?;
+        .map_err(SharedError::Task)?
+        .map_err(|error| SharedError::Turn { name: name.clone(), error })?;
     let dir = clusters_dir().join(&name);
     let running = read_state(&dir).is_some_and(|s| s.components.iter().all(ProcessRecord::is_running));
     if !running {
@@ -67,8 +67,31 @@ pub async fn attach(installation: &Installation, flags: &Profile, key: &str, rea
     Ok(dir.join("kubeconfig"))
 }
 
+/// Why a cluster shared by the processes of a test run could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    /// The directory of its users' records.
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    NotInProc(#[from] NotInProc),
+    #[error("{0}")]
+    Json(serde_json::Error),
+    #[error("cannot record this process: {0}")]
+    Record(std::io::Error),
+    #[error("{0}")]
+    Task(tokio::task::JoinError),
+    /// The turn to start it (another process of the run starts it) did not come.
+    #[error("waiting for the shared cluster {name}: {error:?}")]
+    Turn { name: String, error: LockError },
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("cannot start the reaper of {name} ({}): {error}", .binary.display())]
+    Reaper { name: String, binary: PathBuf, error: std::io::Error },
+}
+
 /// `kubeproof cluster reap --name NAME` in its own session: it outlives the test processes.
-fn start_reaper(kubeproof: &Path, name: &str) -> Result<(), String> {
+fn start_reaper(kubeproof: &Path, name: &str) -> Result<(), SharedError> {
     use std::os::unix::process::CommandExt as _;
     std::process::Command::new(kubeproof)
         .args(["cluster", "reap", "--name", name])
@@ -78,12 +101,12 @@ fn start_reaper(kubeproof: &Path, name: &str) -> Result<(), String> {
         .process_group(0)
         .spawn()
         .map(|_reaper| ())
-        .map_err(|e| format!("cannot start the reaper of {name} ({}): {e}", kubeproof.display()))
+        .map_err(|error| SharedError::Reaper { name: name.to_string(), binary: kubeproof.to_path_buf(), error })
 }
 
 /// Waits until no recorded user of the shared cluster `name` has been alive for `IDLE` (or
 /// `MAX_LIFE` has passed), then stops the cluster and removes its records.
-pub fn reap(name: &str) -> Result<(), String> {
+pub fn reap(name: &str) -> Result<(), DownError> {
     let users = users_dir(name);
     let born = Instant::now();
     let mut idle_since: Option<Instant> = None;

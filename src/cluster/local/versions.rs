@@ -1,6 +1,6 @@
 //! Turning `latest`, `1.24` or `1.24.17` into one exact release.
 
-use super::go::Go;
+use super::go::{Go, GoError};
 use super::install;
 use crate::version::KubeVersion;
 
@@ -24,19 +24,15 @@ pub fn check_request(request: &str) -> Result<(), String> {
 }
 
 /// Resolves a version request. Exact versions that are installed need no network.
-pub fn resolve(request: &str) -> Result<KubeVersion, String> {
+pub fn resolve(request: &str) -> Result<KubeVersion, ResolveError> {
     let request = request.trim();
-    check_request(request)?;
-    let unknown = |why: String| {
-        format!(
-            "{why}. See the releases the Go module proxy has with `kubeproof cluster versions` (or `go list -m -versions k8s.io/kubernetes`)."
-        )
-    };
+    check_request(request).map_err(ResolveError::NotARelease)?;
+    let unknown = |why: NotServed| ResolveError::NotServed { why };
     if request == "latest" {
         return newest(None).map_err(unknown);
     }
     let parts: Vec<&str> = request.trim_start_matches('v').split('.').collect();
-    let exact: KubeVersion = request.parse().map_err(|e: crate::version::VersionError| unknown(e.to_string()))?;
+    let exact: KubeVersion = request.parse().map_err(|e| unknown(NotServed::Unreadable(e)))?;
     match parts.len() {
         2 => newest(Some((exact.major, exact.minor))).map_err(unknown),
         3 => {
@@ -44,32 +40,62 @@ pub fn resolve(request: &str) -> Result<KubeVersion, String> {
                 return Ok(exact);
             }
             let go = Go::find()?;
-            if go.has_kubernetes(exact) {
-                Ok(exact)
-            } else {
-                Err(unknown(format!("Kubernetes {exact} is not on the Go module proxy (k8s.io/kubernetes@{})", exact.tag())))
-            }
+            if go.has_kubernetes(exact) { Ok(exact) } else { Err(unknown(NotServed::Release(exact))) }
         }
-        _ => Err(unknown(format!("`{request}` is not a version (write latest, 1.24 or 1.24.17)"))),
+        _ => Err(unknown(NotServed::NotAVersion(request.to_string()))),
     }
+}
+
+/// Why a release could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Not even a release (bad input): the message of [`check_request`].
+    #[error("{0}")]
+    NotARelease(String),
+    /// An exact release not installed, and no Go toolchain to ask the proxy about it.
+    #[error(transparent)]
+    Go(#[from] GoError),
+    /// The Go module proxy does not serve it (or could not be asked, and none is installed).
+    #[error(
+        "{why}. See the releases the Go module proxy has with `kubeproof cluster versions` (or `go list -m -versions k8s.io/kubernetes`)."
+    )]
+    NotServed { why: NotServed },
+}
+
+/// Why the Go module proxy gave no release for a request.
+#[derive(Debug, thiserror::Error)]
+pub enum NotServed {
+    /// `go` is missing or failed, and no release of the request is installed.
+    #[error(transparent)]
+    Go(GoError),
+    #[error("the module proxy lists no k8s.io/kubernetes release")]
+    NoneListed,
+    #[error("Kubernetes {major}.{minor} is not on the Go module proxy")]
+    Minor { major: u32, minor: u32 },
+    #[error("Kubernetes {0} is not on the Go module proxy (k8s.io/kubernetes@{tag})", tag = .0.tag())]
+    Release(KubeVersion),
+    #[error(transparent)]
+    Unreadable(crate::version::VersionError),
+    #[error("`{0}` is not a version (write latest, 1.24 or 1.24.17)")]
+    NotAVersion(String),
 }
 
 /// The newest release, or the newest patch of one minor. The proxy's list can lag behind its
 /// contents, so patches after the newest listed one are probed (patch numbers have no gaps).
-fn newest(minor: Option<(u32, u32)>) -> Result<KubeVersion, String> {
+fn newest(minor: Option<(u32, u32)>) -> Result<KubeVersion, NotServed> {
     let go = match Go::find() {
         Ok(go) => go,
-        Err(e) => return newest_installed(minor).ok_or(e),
+        Err(e) => return newest_installed(minor).ok_or(NotServed::Go(e)),
     };
     let listed = match go.listed_kubernetes_versions() {
         Ok(v) => v,
         // Offline: the newest installed release that fits is the best answer there is.
-        Err(e) => return newest_installed(minor).ok_or(e),
+        Err(e) => return newest_installed(minor).ok_or(NotServed::Go(e)),
     };
     let (major, minor) = match minor {
         Some(m) => m,
         None => {
-            let top = listed.last().ok_or("the module proxy lists no k8s.io/kubernetes release")?;
+            let top = listed.last().ok_or(NotServed::NoneListed)?;
             (top.major, top.minor)
         }
     };
@@ -77,7 +103,7 @@ fn newest(minor: Option<(u32, u32)>) -> Result<KubeVersion, String> {
     let start = match known {
         Some(p) => p,
         None if go.has_kubernetes(KubeVersion::new(major, minor, 0)) => 0,
-        None => return Err(format!("Kubernetes {major}.{minor} is not on the Go module proxy")),
+        None => return Err(NotServed::Minor { major, minor }),
     };
     // Exponential probe for the first missing patch, then bisect.
     let exists = |p: u32| go.has_kubernetes(KubeVersion::new(major, minor, p));

@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::NodeError;
+use crate::cluster::local::FileError;
+
 /// Where the daemons go, below the subtree.
 const DAEMONS: &str = "node";
 
@@ -29,14 +32,14 @@ fn hierarchies() -> Vec<PathBuf> {
 
 /// Creates the subtree and its daemons' cgroup in every hierarchy; the `cgroup.procs` files a
 /// daemon writes itself into.
-pub fn create(cluster: &str) -> Result<Vec<PathBuf>, String> {
+pub fn create(cluster: &str) -> Result<Vec<PathBuf>, NodeError> {
     let mut procs = Vec::new();
     for hierarchy in hierarchies() {
         let mut dir = hierarchy.clone();
         for part in ["kubeproof", cluster, DAEMONS] {
             dir.push(part);
             if !dir.exists() {
-                std::fs::create_dir(&dir).map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
+                std::fs::create_dir(&dir).map_err(FileError::new("cannot create the cgroup", &dir))?;
                 inherit_cpuset(&dir);
                 enable_controllers(&dir);
             }
@@ -44,7 +47,7 @@ pub fn create(cluster: &str) -> Result<Vec<PathBuf>, String> {
         procs.push(dir.join("cgroup.procs"));
     }
     if procs.is_empty() {
-        return Err("no cgroup hierarchy is mounted (/sys/fs/cgroup): a node needs cgroups".into());
+        return Err(NodeError::NoCgroups);
     }
     Ok(procs)
 }
@@ -101,7 +104,7 @@ pub fn processes(cluster: &str) -> Vec<u32> {
 
 /// SIGKILL to every process of the subtree until none is left (a process may fork while we
 /// kill), then removes the subtree. What could not be done is returned, said.
-pub fn destroy(cluster: &str) -> Result<(), String> {
+pub fn destroy(cluster: &str) -> Result<(), NodeError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let pids = processes(cluster);
@@ -109,7 +112,7 @@ pub fn destroy(cluster: &str) -> Result<(), String> {
             break;
         }
         if Instant::now() > deadline {
-            return Err(format!("processes {pids:?} of the cgroup {} survived SIGKILL", root(cluster)));
+            return Err(NodeError::Survivors { pids, cgroup: root(cluster) });
         }
         for pid in pids {
             // SAFETY: plain syscall; these pids are in our cgroup right now.
@@ -127,7 +130,7 @@ pub fn destroy(cluster: &str) -> Result<(), String> {
                 break;
             }
             if Instant::now() > deadline {
-                return Err(format!("cannot remove the cgroup {}: {e}", dir.display()));
+                return Err(FileError::new("cannot remove the cgroup", &dir)(e).into());
             }
             std::thread::sleep(Duration::from_millis(50));
         }

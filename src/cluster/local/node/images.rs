@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::NodeError;
+use crate::cluster::local::FileError;
 use crate::version::KubeVersion;
 
 /// The sandbox image every pod's network namespace is held by.
@@ -33,9 +35,8 @@ pub const TOOLS_IMAGE_LATEST: &str = "kubeproof.local/tools:latest";
 
 /// The archive holding both images for a release, made once and cached under
 /// `<cache>/images/`, keyed by the sha256 of what goes in.
-pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, String> {
-    let busybox_sum = super::super::digest::sha256_file(Path::new(BUSYBOX))
-        .map_err(|e| format!("{e}: the node images are made of busybox-static (apt-get install busybox-static)"))?;
+pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, NodeError> {
+    let busybox_sum = super::super::digest::sha256_file(Path::new(BUSYBOX)).map_err(NodeError::Busybox)?;
     // The install manifest's sum when there is one: kubectl is large, hashing it takes a while.
     let recorded = kubectl
         .parent()
@@ -48,7 +49,7 @@ pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, 
     };
     let key = hex::encode(Sha256::digest(format!("{FORMAT} {} {busybox_sum} {kubectl_sum} {}", v.tag(), arch())));
     let dir = cache.join("images");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(FileError::new("cannot create", &dir))?;
     let path = dir.join(format!("node-{}-{}.tar", v.tag(), &key[..16]));
     if path.exists() {
         return Ok(path);
@@ -56,10 +57,10 @@ pub fn archive(cache: &Path, v: KubeVersion, kubectl: &Path) -> Result<PathBuf, 
     // Two node clusters of one release in one process (flag profiles) may both make it: each
     // writes its own file, and the last rename wins with the same content.
     let temp = dir.join(format!(".{}.{}.{}.tmp", &key[..16], std::process::id(), crate::random::suffix(6)));
-    let made = write_archive(&temp, v, kubectl).and_then(|()| std::fs::rename(&temp, &path).map_err(|e| e.to_string()));
+    let made = write_archive(&temp, v, kubectl).and_then(|()| std::fs::rename(&temp, &path).map_err(ImageError::Io));
     if let Err(e) = made {
         let _ = std::fs::remove_file(&temp);
-        return Err(format!("cannot make the node images: {e}"));
+        return Err(NodeError::Images(e));
     }
     // Older archives of the release (another kubectl, busybox or layout) are not used again.
     let prefix = format!("node-{}-", v.tag());
@@ -99,33 +100,33 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h
 }
 
-fn layer(build: impl FnOnce(&mut tar::Builder<&mut File>) -> std::io::Result<()>) -> Result<Layer, String> {
+fn layer(build: impl FnOnce(&mut tar::Builder<&mut File>) -> std::io::Result<()>) -> Result<Layer, ImageError> {
     let mut file = tempfile()?;
     {
         let mut tar = tar::Builder::new(&mut file);
-        build(&mut tar).map_err(|e| e.to_string())?;
-        tar.finish().map_err(|e| e.to_string())?;
+        build(&mut tar).map_err(ImageError::Io)?;
+        tar.finish().map_err(ImageError::Io)?;
     }
-    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    file.seek(SeekFrom::Start(0)).map_err(ImageError::Io)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = std::io::Read::read(&mut file, &mut buf).map_err(|e| e.to_string())?;
+        let n = std::io::Read::read(&mut file, &mut buf).map_err(ImageError::Io)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    file.seek(SeekFrom::Start(0)).map_err(ImageError::Io)?;
     Ok(Layer { file, sha256: hex::encode(hasher.finalize()), size })
 }
 
 /// An unnamed temporary file (removed when closed).
-fn tempfile() -> Result<File, String> {
+fn tempfile() -> Result<File, ImageError> {
     let path = std::env::temp_dir().join(format!("kubeproof-layer-{}-{}", std::process::id(), crate::random::suffix(8)));
-    let file = File::options().read(true).write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = File::options().read(true).write(true).create_new(true).open(&path).map_err(FileError::at(&path))?;
     let _ = std::fs::remove_file(&path);
     Ok(file)
 }
@@ -140,9 +141,22 @@ fn file(tar: &mut tar::Builder<&mut File>, path: &str, source: &Path) -> std::io
     tar.append_data(&mut header(tar::EntryType::Regular, 0o755, size), path, f)
 }
 
+/// Why the node's image archive could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{BUSYBOX} --list: {0}")]
+    Busybox(std::io::Error),
+    #[error("{0}")]
+    Json(serde_json::Error),
+}
+
 /// busybox-static with a link per applet it lists.
-fn busybox_layer() -> Result<Layer, String> {
-    let out = std::process::Command::new(BUSYBOX).arg("--list").output().map_err(|e| format!("{BUSYBOX} --list: {e}"))?;
+fn busybox_layer() -> Result<Layer, ImageError> {
+    let out = std::process::Command::new(BUSYBOX).arg("--list").output().map_err(ImageError::Busybox)?;
     let applets: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::trim)
@@ -173,7 +187,7 @@ fn busybox_layer() -> Result<Layer, String> {
     })
 }
 
-fn kubectl_layer(kubectl: &Path) -> Result<Layer, String> {
+fn kubectl_layer(kubectl: &Path) -> Result<Layer, ImageError> {
     layer(|tar| file(tar, "usr/local/bin/kubectl", kubectl))
 }
 
@@ -195,7 +209,7 @@ fn config(layers: &[&Layer], entrypoint: Option<&[&str]>, cmd: &[&str]) -> Vec<u
     serde_json::to_vec(&config).unwrap_or_default()
 }
 
-fn write_archive(path: &Path, v: KubeVersion, kubectl: &Path) -> Result<(), String> {
+fn write_archive(path: &Path, v: KubeVersion, kubectl: &Path) -> Result<(), ImageError> {
     let base = busybox_layer()?;
     let tools = kubectl_layer(kubectl)?;
     // Blocks until told to stop, then exits at once (a plain `sleep` as PID 1 ignores SIGTERM).
@@ -208,21 +222,21 @@ fn write_archive(path: &Path, v: KubeVersion, kubectl: &Path) -> Result<(), Stri
         { "Config": pause_config, "RepoTags": [PAUSE_IMAGE], "Layers": [layer_path(&base)] },
         { "Config": tools_config, "RepoTags": [tools_image(v), TOOLS_IMAGE_LATEST], "Layers": [layer_path(&base), layer_path(&tools)] },
     ]);
-    let manifest = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
+    let manifest = serde_json::to_vec(&manifest).map_err(ImageError::Json)?;
 
-    let mut out = File::options().write(true).create_new(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = File::options().write(true).create_new(true).open(path).map_err(FileError::at(path))?;
     let mut tar = tar::Builder::new(&mut out);
     let add = |tar: &mut tar::Builder<&mut File>, name: &str, size: u64, data: &mut dyn std::io::Read| {
-        tar.append_data(&mut header(tar::EntryType::Regular, 0o644, size), name, data).map_err(|e| e.to_string())
+        tar.append_data(&mut header(tar::EntryType::Regular, 0o644, size), name, data).map_err(ImageError::Io)
     };
     for l in [&base, &tools] {
-        tar.append_data(&mut header(tar::EntryType::Directory, 0o755, 0), &l.sha256, std::io::empty()).map_err(|e| e.to_string())?;
+        tar.append_data(&mut header(tar::EntryType::Directory, 0o755, 0), &l.sha256, std::io::empty()).map_err(ImageError::Io)?;
         add(&mut tar, &layer_path(l), l.size, &mut &l.file)?;
     }
     add(&mut tar, &pause_config, pause.len() as u64, &mut pause.as_slice())?;
     add(&mut tar, &tools_config, workload.len() as u64, &mut workload.as_slice())?;
     add(&mut tar, "manifest.json", manifest.len() as u64, &mut manifest.as_slice())?;
-    tar.finish().map_err(|e| e.to_string())?;
+    tar.finish().map_err(ImageError::Io)?;
     drop(tar);
-    out.flush().map_err(|e| e.to_string())
+    out.flush().map_err(ImageError::Io)
 }

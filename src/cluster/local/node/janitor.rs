@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::JanitorPipe;
-use crate::cluster::local::{ClusterLock, clean_leftover, cluster_dir};
+use super::NodeError;
+use crate::cluster::local::{ClusterLock, ClusterLockError, clean_leftover, cluster_dir};
 
 /// This program, when it is the kubeproof command line under whatever name (set by its `main`).
 static THE_CLI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -42,14 +43,13 @@ fn kubeproof_binary() -> Option<PathBuf> {
 }
 
 /// Starts the janitor of the cluster `name`; it acts once the returned pipe is closed.
-pub fn spawn_janitor(name: &str) -> Result<JanitorPipe, String> {
+pub fn spawn_janitor(name: &str) -> Result<JanitorPipe, NodeError> {
     use std::os::unix::process::CommandExt as _;
-    let binary = kubeproof_binary()
-        .ok_or("cannot find the kubeproof binary to start a node's janitor (which cleans up if kubeproof is killed): set KUBEPROOF_BIN")?;
+    let binary = kubeproof_binary().ok_or(NodeError::NoJanitor)?;
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two descriptors we then own; close-on-exec, so no other child holds them.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("cannot make the janitor's pipe: {}", std::io::Error::last_os_error()));
+        return Err(NodeError::JanitorPipe(std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned here only.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -60,13 +60,13 @@ pub fn spawn_janitor(name: &str) -> Result<JanitorPipe, String> {
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start the node's janitor ({}): {e}", binary.display()))?;
+        .map_err(|error| NodeError::JanitorSpawn { binary: binary.clone(), error })?;
     Ok(JanitorPipe(write))
 }
 
 /// The janitor's work: wait for EOF on stdin, then for the cluster's lock, then clean up what
 /// its owner left (nothing, if it stopped the cluster itself).
-pub fn janitor(name: &str) -> Result<(), String> {
+pub fn janitor(name: &str) -> Result<(), ClusterLockError> {
     let mut sink = [0u8; 64];
     let mut stdin = std::io::stdin();
     while stdin.read(&mut sink).map(|n| n > 0).unwrap_or(false) {}

@@ -24,7 +24,7 @@ pub use janitor::{janitor, spawn_janitor, this_program_is_the_cli};
 
 use super::pki::{self, Pki};
 use super::process::{MountNamespace, Placement};
-use super::{BootError, LocalCluster, cache_root, write_kubeconfig};
+use super::{BootError, FileError, LocalCluster, StartError, cache_root, write_kubeconfig};
 
 /// The node's name (the kubelet registers it; its user is `system:node:kubeproof-node`).
 pub const NODE_NAME: &str = "kubeproof-node";
@@ -75,7 +75,7 @@ impl NodeState {
     /// it), the subtree removed, libcni's cache and the shims' sockets outside the directory removed,
     /// the kernel settings put back when it was the last node. Idempotent; the cluster's
     /// directory itself is removed by the caller.
-    pub fn sweep(&self) -> Result<(), String> {
+    pub fn sweep(&self) -> Result<(), NodeError> {
         let mut errors = Vec::new();
         if let Err(e) = cgroups::destroy(&self.cluster) {
             errors.push(e);
@@ -95,7 +95,7 @@ impl NodeState {
                 let _ = std::fs::remove_dir(dir);
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        if errors.is_empty() { Ok(()) } else { Err(NodeError::Sweep(errors)) }
     }
 
     /// Whether anything is mounted at or below `dir` (then it must not be removed recursively:
@@ -190,16 +190,13 @@ pub fn preflight() -> Result<(), String> {
 
 /// Makes the node's network and cgroups before anything starts (the API server listens on the
 /// host side of the network). On error, what was made is undone.
-pub fn prepare(cluster: &str, cluster_dir: &Path) -> Result<NodeState, String> {
-    preflight()?;
+pub fn prepare(cluster: &str, cluster_dir: &Path) -> Result<NodeState, NodeError> {
+    preflight().map_err(NodeError::Unfit)?;
     let dir = cluster_dir.join("node");
     let socket = NodeLayout::new(dir.clone()).containerd_socket;
     // A unix socket's path is at most 107 bytes.
     if socket.as_os_str().len() > 100 {
-        return Err(format!(
-            "the node's socket path {} is too long for a unix socket: use a shorter cluster name or KUBEPROOF_CACHE_DIR",
-            socket.display()
-        ));
+        return Err(NodeError::SocketPath(socket));
     }
     let index = network::create()?;
     let state = NodeState { index, cluster: cluster.to_string(), dir };
@@ -215,7 +212,7 @@ impl LocalCluster {
     /// starts: the configuration files, containerd in the node's namespace and cgroup, and the
     /// images' import (awaited by [`start_node`](Self::start_node)).
     pub(super) async fn start_runtime(&mut self, images: &[PathBuf]) -> Result<(), BootError> {
-        let fatal = BootError::Fatal;
+        let fatal = |e: NodeError| BootError::Fatal(e.into());
         let Some(state) = self.node.clone() else { return Ok(()) };
         let layout = NodeLayout::new(state.dir.clone());
         for d in [&layout.dir, &layout.containerd_state, &layout.dir.join("cni"), &layout.cni_conf_dir] {
@@ -233,7 +230,7 @@ impl LocalCluster {
         let (version, kubectl) = (self.version, self.installation.binary("kubectl"));
         let archive = tokio::task::spawn_blocking(move || images::archive(&cache_root(), version, &kubectl))
             .await
-            .map_err(|e| fatal(e.to_string()))?
+            .map_err(|e| fatal(NodeError::Task(e)))?
             .map_err(fatal)?;
         sysctls::save(&cache_root()).map_err(fatal)?;
         sysctls::raise().map_err(fatal)?;
@@ -265,19 +262,17 @@ impl LocalCluster {
     /// the kubelet and kube-proxy with their identities. [`await_node`](Self::await_node) waits
     /// for the result.
     pub(super) async fn launch_node(&mut self, pki: &Pki) -> Result<(), BootError> {
-        let fatal = BootError::Fatal;
+        let fatal = |e: NodeError| BootError::Fatal(e.into());
+        let poisoned = || BootError::Fatal(StartError::Poisoned);
         let Some(state) = self.node.clone() else { return Ok(()) };
-        let Some(identities) = &pki.node else { return Err(fatal("the node's certificates are missing".into())) };
+        let Some(identities) = &pki.node else { return Err(fatal(NodeError::NoCertificates)) };
         for binary in ["kubelet", "kube-proxy"] {
             if !self.installation.binary(binary).exists() {
-                return Err(fatal(format!(
-                    "{} is missing: the release was installed without its node binaries",
-                    self.installation.binary(binary).display()
-                )));
+                return Err(fatal(NodeError::MissingBinary(self.installation.binary(binary))));
             }
         }
         // A start retried on other ports has killed containerd with the rest.
-        let runtime_up = self.components.get_mut().map_err(|_| fatal("poisoned".into()))?.iter().any(|c| c.name == "containerd");
+        let runtime_up = self.components.get_mut().map_err(|_| poisoned())?.iter().any(|c| c.name == "containerd");
         if !runtime_up {
             let images = self.node_images.clone();
             self.start_runtime(&images).await?;
@@ -303,9 +298,8 @@ impl LocalCluster {
             write_kubeconfig(path, &self.name, &self.server, &ca, (&user, cert, key)).map_err(io(path))?;
         }
 
-        let containerd =
-            self.components.get_mut().map_err(|_| fatal("poisoned".into()))?.iter().find(|c| c.name == "containerd").map(|c| c.record.pid);
-        let containerd = containerd.ok_or_else(|| fatal("containerd is not running".into()))?;
+        let containerd = self.components.get_mut().map_err(|_| poisoned())?.iter().find(|c| c.name == "containerd").map(|c| c.record.pid);
+        let containerd = containerd.ok_or_else(|| fatal(NodeError::NoRuntime))?;
         let mounts = MountNamespace::Join(PathBuf::from(format!("/proc/{containerd}/ns/mnt")));
         let placement = self.node_placement(&state)?;
         let kubelet_placement = Placement { mounts: Some(mounts), ..placement.clone() };
@@ -323,7 +317,7 @@ impl LocalCluster {
         }
         self.await_node_ready(pki, Instant::now()).await?;
         if let Some(importing) = self.importing.take() {
-            importing.await.map_err(|e| BootError::Fatal(e.to_string()))?.map_err(BootError::Fatal)?;
+            importing.await.map_err(|e| BootError::Fatal(e.into()))?.map_err(|e| BootError::Fatal(e.into()))?;
         }
         Ok(())
     }
@@ -332,7 +326,7 @@ impl LocalCluster {
     fn node_placement(&self, state: &NodeState) -> Result<Placement, BootError> {
         Ok(Placement {
             netns: Some(network::netns_file(&state.netns())),
-            cgroups: cgroups::create(&state.cluster).map_err(BootError::Fatal)?,
+            cgroups: cgroups::create(&state.cluster).map_err(|e| BootError::Fatal(e.into()))?,
             mounts: None,
         })
     }
@@ -340,9 +334,10 @@ impl LocalCluster {
     async fn await_socket(&self, socket: &Path) -> Result<(), BootError> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::os::unix::net::UnixStream::connect(socket).is_err() {
-            self.health().map_err(BootError::Fatal)?;
+            self.health().map_err(|e| BootError::Fatal(e.into()))?;
             if Instant::now() > deadline {
-                return Err(BootError::Fatal(format!("containerd did not open {} within 30s\n{}", socket.display(), self.tails(15))));
+                let tails = self.tails(15);
+                return Err(BootError::Fatal(NodeError::NoSocket { socket: socket.to_path_buf(), tails }.into()));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -352,17 +347,13 @@ impl LocalCluster {
     /// Until the node is Ready and the node lifecycle controller has lifted its `not-ready`
     /// taint, so that a pod created next is scheduled at once.
     async fn await_node_ready(&self, pki: &Pki, started: Instant) -> Result<(), BootError> {
-        let client = super::admin_http_client(pki).map_err(BootError::Fatal)?;
+        let client = super::admin_http_client(pki).map_err(|e| BootError::Fatal(e.into()))?;
         let url = format!("{}/api/v1/nodes/{NODE_NAME}", self.server);
         let mut seen = String::from("not registered");
         loop {
-            self.health().map_err(BootError::Fatal)?;
+            self.health().map_err(|e| BootError::Fatal(e.into()))?;
             if started.elapsed() > READY_WITHIN {
-                return Err(BootError::Fatal(format!(
-                    "the node did not become Ready within {}s of the control plane ({seen})\n{}",
-                    READY_WITHIN.as_secs(),
-                    self.tails(15)
-                )));
+                return Err(BootError::Fatal(NodeError::NotReady { seen, tails: self.tails(15) }.into()));
             }
             let node = match client.get(&url).send().await {
                 Ok(response) => response.json::<serde_json::Value>().await.ok(),
@@ -398,22 +389,78 @@ fn which(program: &Path) -> PathBuf {
 }
 
 /// `ctr images import` of an archive into the node's containerd (namespace `k8s.io`, the CRI's).
-async fn import(socket: &Path, archive: &Path) -> Result<(), String> {
+async fn import(socket: &Path, archive: &Path) -> Result<(), NodeError> {
     let mut cmd = std::process::Command::new(which(Path::new("ctr")));
     cmd.arg("--address").arg(socket).args(["-n", "k8s.io", "images", "import"]).arg(archive);
     super::process::die_with_parent(&mut cmd);
     let shown = archive.display().to_string();
-    let out =
-        tokio::task::spawn_blocking(move || cmd.output()).await.map_err(|e| e.to_string())?.map_err(|e| format!("cannot run ctr: {e}"))?;
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.map_err(NodeError::Task)?.map_err(NodeError::Ctr)?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("cannot import the images of {shown}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(NodeError::Import { archive: shown, stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
     }
 }
 
 fn io(what: &Path) -> impl Fn(std::io::Error) -> BootError + '_ {
-    move |e| BootError::Fatal(format!("{}: {e}", what.display()))
+    move |e| BootError::Fatal(FileError::at(what)(e).into())
+}
+
+/// Why a node could not be made, started or cleaned up.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// This machine cannot run a node: what [`preflight`] says is missing.
+    #[error("{0}")]
+    Unfit(String),
+    #[error("the node's socket path {} is too long for a unix socket: use a shorter cluster name or KUBEPROOF_CACHE_DIR", .0.display())]
+    SocketPath(PathBuf),
+    #[error("no free node network: 172.29.1.0/30 to 172.29.254.0/30 are all taken (`ip netns list` shows kp-N)")]
+    NoNetwork,
+    #[error("cannot run `ip`: {0}")]
+    IpRun(std::io::Error),
+    #[error("`ip {args}` failed: {stderr}")]
+    Ip { args: String, stderr: String },
+    #[error("no cgroup hierarchy is mounted (/sys/fs/cgroup): a node needs cgroups")]
+    NoCgroups,
+    #[error("processes {pids:?} of the cgroup {cgroup} survived SIGKILL")]
+    Survivors { pids: Vec<u32>, cgroup: String },
+    #[error("mounts left under {}: {left:?}", .dir.display())]
+    MountsLeft { dir: PathBuf, left: Vec<PathBuf> },
+    /// Every part of a sweep that failed, in order.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Sweep(Vec<NodeError>),
+    #[error("cannot raise /proc/sys/{setting} to {wanted}: {error}")]
+    Sysctl { setting: &'static str, wanted: u64, error: std::io::Error },
+    #[error("cannot find the kubeproof binary to start a node's janitor (which cleans up if kubeproof is killed): set KUBEPROOF_BIN")]
+    NoJanitor,
+    #[error("cannot make the janitor's pipe: {0}")]
+    JanitorPipe(std::io::Error),
+    #[error("cannot start the node's janitor ({}): {error}", .binary.display())]
+    JanitorSpawn { binary: PathBuf, error: std::io::Error },
+    #[error("{0}: the node images are made of busybox-static (apt-get install busybox-static)")]
+    Busybox(FileError),
+    #[error("cannot make the node images: {0}")]
+    Images(images::ImageError),
+    #[error("cannot run ctr: {0}")]
+    Ctr(std::io::Error),
+    #[error("cannot import the images of {archive}: {stderr}")]
+    Import { archive: String, stderr: String },
+    #[error("the node's certificates are missing")]
+    NoCertificates,
+    #[error("{} is missing: the release was installed without its node binaries", .0.display())]
+    MissingBinary(PathBuf),
+    #[error("containerd is not running")]
+    NoRuntime,
+    #[error("containerd did not open {} within 30s\n{tails}", .socket.display())]
+    NoSocket { socket: PathBuf, tails: String },
+    #[error("the node did not become Ready within {}s of the control plane ({seen})\n{tails}", READY_WITHIN.as_secs())]
+    NotReady { seen: String, tails: String },
+    #[error("{0}")]
+    Task(tokio::task::JoinError),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{0}")]
+    Json(serde_json::Error),
 }
 
 /// Keeps a janitor alive for an ephemeral cluster's node: the write end of its pipe.

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::NodeError;
+
 /// `/proc/self/mountinfo` escapes space, tab, newline and backslash as `\ooo`.
 pub fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
@@ -36,7 +38,7 @@ pub fn under(dir: &Path) -> Vec<PathBuf> {
 
 /// Unmounts (lazily: a mount still in use goes once unused) everything at or below `dir`,
 /// deepest first, until nothing is left.
-pub fn unmount_under(dir: &Path) -> Result<(), String> {
+pub fn unmount_under(dir: &Path) -> Result<(), NodeError> {
     use std::os::unix::ffi::OsStrExt as _;
     for _round in 0..10 {
         let mounts = under(dir);
@@ -52,7 +54,7 @@ pub fn unmount_under(dir: &Path) -> Result<(), String> {
         }
     }
     let left = under(dir);
-    if left.is_empty() { Ok(()) } else { Err(format!("mounts left under {}: {left:?}", dir.display())) }
+    if left.is_empty() { Ok(()) } else { Err(NodeError::MountsLeft { dir: dir.to_path_buf(), left }) }
 }
 
 #[cfg(test)]

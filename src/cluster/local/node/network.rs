@@ -8,6 +8,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::Command;
 
+use super::NodeError;
+
 /// The first octets of every node network; the third is the node's index.
 const PREFIX: [u8; 2] = [172, 29];
 
@@ -33,7 +35,7 @@ pub fn netns_file(name: &str) -> PathBuf {
 
 /// Creates the namespace and its veth pair at the first free index. `ip netns add` fails on a
 /// name that exists, so two kubeproofs never take the same index.
-pub fn create() -> Result<u8, String> {
+pub fn create() -> Result<u8, NodeError> {
     let routes = routed_networks();
     for index in 1..=254u8 {
         let ns = name(index);
@@ -50,10 +52,10 @@ pub fn create() -> Result<u8, String> {
         }
         return Ok(index);
     }
-    Err("no free node network: 172.29.1.0/30 to 172.29.254.0/30 are all taken (`ip netns list` shows kp-N)".into())
+    Err(NodeError::NoNetwork)
 }
 
-fn wire(index: u8) -> Result<(), String> {
+fn wire(index: u8) -> Result<(), NodeError> {
     let ns = name(index);
     let (host, node) = (format!("{}/30", host_ip(index)), format!("{}/30", node_ip(index)));
     ip(&["link", "add", &ns, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
@@ -118,12 +120,12 @@ pub fn delete(ns: &str) {
     }
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip").args(args).output().map_err(|e| format!("cannot run `ip`: {e}"))?;
+fn ip(args: &[&str]) -> Result<(), NodeError> {
+    let out = Command::new("ip").args(args).output().map_err(NodeError::IpRun)?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("`ip {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(NodeError::Ip { args: args.join(" "), stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
     }
 }
 

@@ -9,6 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::NodeError;
+use crate::cluster::local::FileError;
+
 /// The settings of `setupKernelTunables` (pkg/kubelet/cm/container_manager_linux.go), 1.23–1.37.
 const SETTINGS: [&str; 8] = [
     "vm/overcommit_memory",
@@ -33,7 +36,7 @@ fn read(setting: &str) -> Option<String> {
 }
 
 /// Records the current values, keeping those a running node's record has already.
-pub fn save(cache: &Path) -> Result<(), String> {
+pub fn save(cache: &Path) -> Result<(), NodeError> {
     let file = saved_file(cache);
     let mut values: std::collections::BTreeMap<String, String> =
         std::fs::read(&file).ok().and_then(|t| serde_json::from_slice(&t).ok()).unwrap_or_default();
@@ -46,17 +49,20 @@ pub fn save(cache: &Path) -> Result<(), String> {
     if file.exists() && values.len() == before {
         return Ok(());
     }
-    let text = serde_json::to_vec_pretty(&values).map_err(|e| e.to_string())?;
-    super::super::pki::write_private(&file, &text).map_err(|e| format!("cannot record the kernel settings in {}: {e}", file.display()))
+    let text = serde_json::to_vec_pretty(&values).map_err(NodeError::Json)?;
+    super::super::pki::write_private(&file, &text).map_err(|e| FileError::new("cannot record the kernel settings in", &file)(e).into())
 }
 
 /// Raises the inotify limits that are lower than a node needs (after [`save`]).
-pub fn raise() -> Result<(), String> {
+pub fn raise() -> Result<(), NodeError> {
     for (setting, wanted) in RAISED {
         let now: u64 = read(setting).and_then(|v| v.parse().ok()).unwrap_or(0);
         if now < wanted {
-            std::fs::write(Path::new("/proc/sys").join(setting), wanted.to_string())
-                .map_err(|e| format!("cannot raise /proc/sys/{setting} to {wanted}: {e}"))?;
+            std::fs::write(Path::new("/proc/sys").join(setting), wanted.to_string()).map_err(|error| NodeError::Sysctl {
+                setting,
+                wanted,
+                error,
+            })?;
         }
     }
     Ok(())
