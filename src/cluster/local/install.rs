@@ -17,7 +17,7 @@ use super::FileError;
 use super::digest::sha256_file;
 use super::download::{self, Failure, Fetched, Limits, SettingError, Site, Source};
 use super::go::{self, Go, GoError};
-use super::versions::ResolveError;
+use super::resolve_error::ResolveError;
 use crate::version::KubeVersion;
 
 /// The Kubernetes binaries kubeproof builds. A cache entry made when this list was shorter

@@ -11,6 +11,7 @@ pub mod install;
 pub mod node;
 pub mod pki;
 pub mod process;
+pub mod resolve_error;
 pub mod shared;
 pub mod versions;
 

@@ -1,7 +1,8 @@
 //! Turning `latest`, `1.24` or `1.24.17` into one exact release.
 
-use super::go::{Go, GoError};
+use super::go::Go;
 use super::install;
+pub use super::resolve_error::{NotServed, ResolveError};
 use crate::version::KubeVersion;
 
 /// The releases the behaviour matrix (docs/behaviour-matrix.md) was last made on: what kubeproof
@@ -44,40 +45,6 @@ pub fn resolve(request: &str) -> Result<KubeVersion, ResolveError> {
         }
         _ => Err(unknown(NotServed::NotAVersion(request.to_string()))),
     }
-}
-
-/// Why a release could not be resolved.
-#[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
-    /// Not even a release (bad input): the message of [`check_request`].
-    #[error("{0}")]
-    NotARelease(String),
-    /// An exact release not installed, and no Go toolchain to ask the proxy about it.
-    #[error(transparent)]
-    Go(#[from] GoError),
-    /// The Go module proxy does not serve it (or could not be asked, and none is installed).
-    #[error(
-        "{why}. See the releases the Go module proxy has with `kubeproof cluster versions` (or `go list -m -versions k8s.io/kubernetes`)."
-    )]
-    NotServed { why: NotServed },
-}
-
-/// Why the Go module proxy gave no release for a request.
-#[derive(Debug, thiserror::Error)]
-pub enum NotServed {
-    /// `go` is missing or failed, and no release of the request is installed.
-    #[error(transparent)]
-    Go(GoError),
-    #[error("the module proxy lists no k8s.io/kubernetes release")]
-    NoneListed,
-    #[error("Kubernetes {major}.{minor} is not on the Go module proxy")]
-    Minor { major: u32, minor: u32 },
-    #[error("Kubernetes {0} is not on the Go module proxy (k8s.io/kubernetes@{tag})", tag = .0.tag())]
-    Release(KubeVersion),
-    #[error(transparent)]
-    Unreadable(crate::version::VersionError),
-    #[error("`{0}` is not a version (write latest, 1.24 or 1.24.17)")]
-    NotAVersion(String),
 }
 
 /// The newest release, or the newest patch of one minor. The proxy's list can lag behind its
