@@ -1,6 +1,9 @@
 # kubeproof — the two commands: `make demo` (the main job) and `make test` (the tests).
 # Releases the test suite runs on: both sides of the 1.24 token-Secret change.
 VERSIONS ?= 1.23.17,latest
+# Releases the suite's `upgrade` steps go to (scenarios/upgrade-*.yaml: 1.23.17 → 1.24.0, one hop
+# in CI), installed up front with the rest.
+UPGRADES ?= 1.24.0
 # The behaviour matrix: the seeds' own releases (k3s 1.22.7 and kind 1.24.0 in seeds/000,
 # minikube 1.28.3 in seeds/001) and the releases where a catalogued behaviour changes: 1.23/1.24
 # (token Secrets), 1.27/1.28 (tracking, SelfSubjectReview v1), 1.29/1.30 (jti, node claims,
@@ -34,6 +37,7 @@ unit:
 
 install:
 	@for v in $$(echo $(VERSIONS) | tr ',' ' '); do $(KUBEPROOF) cluster install --node --version $$v || exit 1; done
+	@for v in $$(echo $(UPGRADES) | tr ',' ' '); do $(KUBEPROOF) cluster install --version $$v || exit 1; done
 
 # Formatting (rustfmt.toml), clippy with warnings as errors, and every scenario file; CI runs it.
 lint:

@@ -163,6 +163,12 @@ impl Harness {
                             Some(label) => format!("{}::{stem}::{label}", target.label()),
                             None => format!("{}::{stem}", target.label()),
                         };
+                        // An upgrade scenario's name says its path: `1.23.17::x (1.23.17 → 1.24.0)`.
+                        let upgrades = run.as_ref().map(Scenario::upgrades).unwrap_or_default();
+                        let name = match upgrades.is_empty() {
+                            true => name,
+                            false => format!("{name} ({} → {})", target.label(), upgrades.join(" → ")),
+                        };
                         let (path, target, harness) = (file.clone(), target.clone(), self.clone());
                         trials.push(Trial::ignorable_test(name, move || harness.run_trial(&target, is_newest, &path, case.as_deref())));
                     }
@@ -351,6 +357,7 @@ mod tests {
         std::fs::write(checks.join("sa.yaml"), "description: d\nsteps:\n  - service-account: sa\n").unwrap();
         std::fs::write(checks.join("new.yaml"), "description: d\nversions: '>=1.24'\nsteps:\n  - service-account: sa\n").unwrap();
         std::fs::write(extra.join("x.yaml"), "description: d\nsteps:\n  - service-account: x\n").unwrap();
+        std::fs::write(checks.join("up.yaml"), "description: d\nversions: '<1.24'\nsteps:\n  - upgrade: {to: 1.24.0}\n").unwrap();
         let harness = Harness::new().scenarios(&checks).on_newest("extra", &extra);
         let old: KubeVersion = "1.23.17".parse().unwrap();
         let new: KubeVersion = "1.37.2".parse().unwrap();
@@ -361,8 +368,18 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             got,
-            ["1.23.17::sa", "1.37.2::extra::x", "1.37.2::new", "1.37.2::sa", "lint::extra::x", "lint::new", "lint::sa",],
-            "no trial on a release a scenario does not apply to; the extra suite on the newest only"
+            [
+                "1.23.17::sa",
+                "1.23.17::up (1.23.17 → 1.24.0)",
+                "1.37.2::extra::x",
+                "1.37.2::new",
+                "1.37.2::sa",
+                "lint::extra::x",
+                "lint::new",
+                "lint::sa",
+                "lint::up"
+            ],
+            "no trial on a release a scenario does not apply to; the extra suite on the newest only; an upgrade's path in its name"
         );
         assert!(unconfigured.contains(&"scenario::sa".to_string()), "without a cluster, an ignored trial says why: {unconfigured:?}");
     }

@@ -62,6 +62,14 @@ impl Profile {
         }
     }
 
+    /// The flags of one component, to change.
+    pub fn of_mut(&mut self, component: Component) -> &mut Vec<String> {
+        match component {
+            Component::ApiServer => &mut self.apiserver,
+            Component::ControllerManager => &mut self.controller_manager,
+        }
+    }
+
     /// The same profile with each component's flags sorted: two scenarios that list the same
     /// flags in another order share a cluster.
     pub fn canonical(mut self) -> Profile {
@@ -86,6 +94,9 @@ pub struct Requirement {
     /// The releases the scenario applies to; `None` for all.
     pub versions: Option<VersionRange>,
     pub profile: Profile,
+    /// The scenario changes its cluster (upgrades it, restarts components, rotates its signing
+    /// key): it gets a local cluster of its own, started for it alone and never shared.
+    pub own_cluster: bool,
 }
 
 impl Requirement {
@@ -93,10 +104,11 @@ impl Requirement {
         self.versions.as_ref().is_none_or(|r| r.contains(v))
     }
 
-    /// The profile a cluster of its own must be started with; `None` when the main cluster does.
+    /// The profile a shared cluster of its own must be started with; `None` when the main
+    /// cluster does, or when the scenario changes its cluster (it gets one started for it alone).
     pub fn own_profile(&self) -> Option<Profile> {
         let flags = self.profile.clone().canonical();
-        (!flags.is_empty()).then_some(flags)
+        (!flags.is_empty() && !self.own_cluster).then_some(flags)
     }
 }
 

@@ -1675,6 +1675,42 @@ cases! {
         steps:
           - include: {file: steps/get.yaml}
         ").with_files(&[("steps/get.yaml", "steps:\n  - get:\n      kind: Pod\n      expect:\n        - {path: $.x}\n")]).in_file("steps/get.yaml");
+    upgrade_to_not_a_release => lint_line(3, &["`1.2x` is not a Kubernetes release", "1.24.17", "minor such as 1.24"], "
+        description: d
+        steps:
+          - upgrade: {to: 1.2x}
+        ");
+    upgrade_via_a_minor => lint_line(3, &["`via: 1.24` must name a patch"], "
+        description: d
+        steps:
+          - upgrade: {to: 1.25.0, via: [\"1.24\"]}
+        ");
+    upgrade_via_not_below_to => lint_line(3, &["`via: 1.25.1` is not below `to: 1.25`"], "
+        description: d
+        steps:
+          - upgrade: {to: \"1.25\", via: [1.25.1]}
+        ");
+    upgrade_via_going_down => lint_line(3, &["`via` must go up one minor at a time", "1.24.2 comes after 1.25.1"], "
+        description: d
+        steps:
+          - upgrade: {to: 1.27.0, via: [1.25.1, 1.24.2]}
+        ");
+    restart_unknown_component => parse_line(4, &["kube-scheduler", "kube-apiserver", "kube-controller-manager"], "
+        description: d
+        steps:
+          - restart:
+              component: kube-scheduler
+        ");
+    restart_flag_without_dashes => lint_line(3, &["`extend=false` is not a flag", "--name=value"], "
+        description: d
+        steps:
+          - restart: {component: kube-apiserver, flags: [extend=false]}
+        ");
+    signing_key_unknown_action => parse_line(3, &["`forget`", "rotate", "drop-previous"], "
+        description: d
+        steps:
+          - signing-key: {action: forget}
+        ");
 }
 
 /// The table is big enough and its names are unique (the `#[test]` names already are).

@@ -147,6 +147,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         events: terminal::reporter(args.verbose),
         retries: args.retries,
     };
+    if let Err(code) = check_upgrades(&target, &scenarios).await {
+        return code;
+    }
     // `--repeat N`: every scenario N times over (each run in a namespace of its own).
     let scenarios: Vec<Scenario> = (0..args.repeat).flat_map(|_| scenarios.iter().cloned()).collect();
     let pool = match open_pool(&target, &scenarios).await {
@@ -175,6 +178,40 @@ pub async fn run(args: RunArgs) -> ExitCode {
     println!("{}", text::summary(&outcome.reports));
     drop(pool);
     code
+}
+
+/// Every `upgrade` path of the scenarios that run on a local release, checked and installed
+/// before anything runs: a downgrade, a skipped minor or a release that cannot be installed is
+/// bad input, located in the file. (On a context, those scenarios are not applicable.)
+async fn check_upgrades(target: &Target, scenarios: &[Scenario]) -> Result<(), ExitCode> {
+    let Target::Local(request) = target else { return Ok(()) };
+    let upgrading: Vec<Scenario> = scenarios.iter().filter(|s| !s.upgrades().is_empty()).cloned().collect();
+    if upgrading.is_empty() {
+        return Ok(());
+    }
+    let request = request.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let Ok(from) = versions::resolve(&request) else { return Ok(()) };
+        let problems: Vec<String> = upgrading
+            .iter()
+            .filter(|s| s.applies_to(&from))
+            .filter_map(|s| exec::upgrade::plan(s, from, s.spec.requires.profile().nodes > 0).err())
+            .map(|(at, why)| format!("{at}: {why}"))
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    });
+    match checked.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(problems)) => {
+            problems.iter().for_each(|p| eprintln!("error: {p}"));
+            eprintln!("{} problem(s); nothing was run", problems.len());
+            Err(ExitCode::BadInput)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::BadInput)
+        }
+    }
 }
 
 /// A filter or a path that selects no scenario is a mistake, not a green run.

@@ -82,6 +82,11 @@ impl DiscoveryCache {
         }
     }
 
+    /// Forgets the reading: the cluster serves other APIs now (it was upgraded); the next use reads.
+    pub async fn forget(&self) {
+        *self.latest.lock().await = None;
+    }
+
     /// A reading that began at `since` or later: the latest if it did, else a new one.
     pub async fn read_since(&self, client: &kube::Client, since: Instant) -> Result<Arc<DiscoveryRead>, DiscoveryError> {
         let mut latest = self.latest.lock().await;

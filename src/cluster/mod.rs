@@ -130,8 +130,8 @@ impl Cluster {
         let kubeconfig = Kubeconfig::read_from(&local.kubeconfig).map_err(local::StartError::Kubeconfig)?;
         let config =
             Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(local::StartError::Kubeconfig)?;
-        let label = local_label(local.version, &local.flags);
-        let kubectl = local.installation.binary("kubectl");
+        let label = local_label(local.version(), &local.flags);
+        let kubectl = local.installation().binary("kubectl");
         Self::connect(label, config, kubectl, Origin::Local(local)).await
     }
 

@@ -153,11 +153,16 @@ impl Pool {
     /// The cluster a scenario runs on: for local targets, one started with the flags it requires.
     pub async fn cluster_for(&self, scenario: &Requirement) -> Result<Arc<Cluster>, ClusterError> {
         let Some(installation) = &self.installation else { return Ok(self.base.clone()) };
-        let Some(args) = scenario.own_profile() else { return Ok(self.base.clone()) };
         // Not for this release: the main cluster says so (no cluster starts just for that).
         if !scenario.applies_to(&installation.version) {
             return Ok(self.base.clone());
         }
+        // A scenario that changes its cluster gets one of its own, in this process (never shared
+        // with other processes of a test run), stopped when the scenario lets go of it.
+        if scenario.own_cluster {
+            return start(installation, scenario.profile.clone().canonical(), None).await;
+        }
+        let Some(args) = scenario.own_profile() else { return Ok(self.base.clone()) };
         let slot = self.profiles.lock().map_err(|_| ClusterError::Poisoned)?.entry(args.clone()).or_default().clone();
         slot.get_or_init(|| start(installation, args, self.sharing.as_ref())).await.clone()
     }

@@ -10,6 +10,11 @@ use tokio::time::Instant;
 use super::StepError;
 use crate::scenario::Step;
 
+/// An `upgrade`'s limit when it sets none: every component of every hop restarted and usable.
+const UPGRADE: Duration = Duration::from_secs(300);
+/// A `restart`'s or `signing-key`'s limit when it sets none.
+const RESTART: Duration = Duration::from_secs(120);
+
 /// When the running step must be done.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Deadline {
@@ -24,11 +29,21 @@ impl Deadline {
     }
 
     /// A step's deadline from now: its own `timeout` or `default`; for `absent` and `unchanged`
-    /// the watch window comes on top (watching is their purpose, not a wait).
+    /// the watch window comes on top (watching is their purpose, not a wait). Steps that change
+    /// the cluster have longer defaults of their own: restarts and builds of components are not
+    /// what `--timeout` is set for.
     pub fn of(step: &Step, default: Duration) -> Deadline {
-        let limit = step.timeout().map(|t| t.0).unwrap_or(default);
+        let mut limit = step.timeout().map(|t| t.0).unwrap_or(default);
         let window = match step {
             Step::Absent(o) | Step::Unchanged(o) => o.window,
+            Step::Upgrade(s) => {
+                limit = s.timeout.map_or(UPGRADE, |t| t.0);
+                None
+            }
+            Step::Restart(_) | Step::SigningKey(_) => {
+                limit = step.timeout().map_or(RESTART, |t| t.0);
+                None
+            }
             Step::ServiceAccount(_)
             | Step::Apply(_)
             | Step::Delete(_)

@@ -123,6 +123,8 @@ fn touched(run: &Run<'_>, step: &Step) -> Vec<Result<Target, String>> {
         Step::Exec(s) => vec![one(Some("v1".into()), "Pod", &s.pod, &s.namespace)],
         Step::Logs(s) => vec![one(Some("v1".into()), "Pod", &s.pod, &s.namespace)],
         Step::Call(_) | Step::Jwt(_) | Step::CompareTokens(_) | Step::Kubectl(_) | Step::Include(_) => Vec::new(),
+        // The cluster itself: its failure names the component and the end of its log.
+        Step::Upgrade(_) | Step::Restart(_) | Step::SigningKey(_) => Vec::new(),
     }
 }
 

@@ -19,10 +19,13 @@ pub mod observe;
 pub(crate) mod pod_exec;
 pub(crate) mod request;
 pub mod resources;
+pub(crate) mod restart;
 pub mod result;
 mod retry;
 pub(crate) mod secret_token;
+pub(crate) mod signing_key;
 pub(crate) mod token;
+pub mod upgrade;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -100,6 +103,11 @@ pub(crate) struct Run<'a> {
     pub deadline: Deadline,
     /// The file the running step is written in: a step file for an included step.
     pub step_file: std::path::PathBuf,
+    /// The release the cluster runs now: its own until an `upgrade`. Steps' and assertions'
+    /// `versions` are judged against it, and `${release}` says it.
+    pub release: crate::version::KubeVersion,
+    /// The paths of the `upgrade` steps still to run, each release installed (see `upgrade::plan`).
+    pub upgrade_paths: std::collections::VecDeque<Vec<crate::cluster::local::Installation>>,
 }
 
 impl Run<'_> {
@@ -126,6 +134,23 @@ impl Run<'_> {
         self.tokens.get(name).map(String::as_str).ok_or_else(|| StepError::Undefined { message: format!("no token is saved as `{name}`") })
     }
 
+    /// The run goes on on another release (after an `upgrade`).
+    pub fn set_release(&mut self, release: crate::version::KubeVersion) {
+        self.release = release;
+        self.vars.insert("release".to_string(), Value::String(release.to_string()));
+    }
+
+    /// The local cluster kubeproof started for this scenario, which `keyword` steps change.
+    pub fn local_cluster(&self, keyword: &str) -> Result<Arc<crate::cluster::local::LocalCluster>, StepError> {
+        match &self.cluster.origin {
+            crate::cluster::Origin::Local(local) => Ok(local.clone()),
+            _ => Err(StepError::invalid(format!(
+                "`{keyword}` changes the cluster: it runs only on a local cluster kubeproof starts for the scenario (--local), not on {}",
+                self.cluster.label
+            ))),
+        }
+    }
+
     pub fn save_token(&mut self, name: &str, token: String) {
         redact::remember(&token);
         self.tokens.insert(name.to_string(), token);
@@ -149,15 +174,19 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
     opts.events.emit(Event::ScenarioStarted { scenario: scenario.name.clone(), cluster: cluster.label.clone() });
     let mut run = open_run(cluster, scenario, opts);
     report.namespace = Some(run.namespace.clone());
-    match apply::create_namespace(&run).await {
-        Err(e) => {
-            let error = StepError::other(format!("cannot create namespace {}: {e}", run.namespace));
-            fail_outside_steps(&run, &mut report, Phase::Setup, error).await;
-        }
-        Ok(()) => {
-            run_steps(&mut run, &mut report, (Phase::Step, &scenario.spec.steps), opts).await;
-            run_steps(&mut run, &mut report, (Phase::Finally, &scenario.spec.finally), opts).await;
-        }
+    let planned = plan_upgrades(&mut run).await;
+    match planned.and(Ok(())) {
+        Err(failure) => add_failure(&mut report, failure),
+        Ok(()) => match apply::create_namespace(&run).await {
+            Err(e) => {
+                let error = StepError::other(format!("cannot create namespace {}: {e}", run.namespace));
+                fail_outside_steps(&run, &mut report, Phase::Setup, error).await;
+            }
+            Ok(()) => {
+                run_steps(&mut run, &mut report, (Phase::Step, &scenario.spec.steps), opts).await;
+                run_steps(&mut run, &mut report, (Phase::Finally, &scenario.spec.finally), opts).await;
+            }
+        },
     }
     if report.verdict == Verdict::Passed {
         report.observed = scenario.spec.observe.iter().find_map(|o| run.render(o).ok()).map(|s| redact::redact(&s));
@@ -166,6 +195,36 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
     report.elapsed = started.elapsed();
     opts.events.emit(Event::ScenarioFinished { report: report.clone() });
     report
+}
+
+/// The `upgrade` steps' paths, every release on them installed before the first step: a path that
+/// cannot be taken (a downgrade, a release that cannot be installed) fails the scenario at that
+/// step before anything ran.
+async fn plan_upgrades(run: &mut Run<'_>) -> Result<(), Failure> {
+    let Some(first) = run.scenario.spec.steps.iter().chain(&run.scenario.spec.finally).position(|s| matches!(s.value, Step::Upgrade(_)))
+    else {
+        return Ok(());
+    };
+    let (scenario, from) = (run.scenario.clone(), run.release);
+    let nodes = matches!(&run.cluster.origin, crate::cluster::Origin::Local(l) if l.node.is_some());
+    let planned = tokio::task::spawn_blocking(move || upgrade::plan(&scenario, from, nodes)).await;
+    let failed = |position: Position, message: String| Failure {
+        phase: Phase::Setup,
+        step: Some(first),
+        position,
+        keyword: "upgrade".into(),
+        error: StepError::invalid(message),
+        diagnostics: None,
+        included_from: Vec::new(),
+    };
+    match planned {
+        Ok(Ok(paths)) => {
+            run.upgrade_paths = paths.into();
+            Ok(())
+        }
+        Ok(Err((at, message))) => Err(failed(at.into(), message)),
+        Err(e) => Err(failed(Position::file(&run.scenario.path), e.to_string())),
+    }
 }
 
 /// A passing report with nothing in it yet.
@@ -233,6 +292,8 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
         ledger,
         deadline: Deadline::after(opts.default_timeout),
         step_file: scenario.path.clone(),
+        release: cluster.version,
+        upgrade_paths: Default::default(),
     }
 }
 
@@ -287,7 +348,7 @@ async fn run_one_step(
         skipped,
         elapsed: if skipped { Duration::ZERO } else { started.elapsed() },
     };
-    if let Some(range) = step.versions().filter(|r| !r.contains(&cluster.version)) {
+    if let Some(range) = step.versions().filter(|r| !r.contains(&run.release)) {
         return Ok(record(format!("skipped: only on {range}"), true));
     }
     run.deadline = Deadline::of(step, opts.default_timeout);
@@ -369,6 +430,16 @@ async fn not_applicable(cluster: &Cluster, scenario: &Scenario) -> Option<String
         && !range.contains(&cluster.version)
     {
         return Some(format!("applies to {range}; the cluster runs {}", cluster.version));
+    }
+    if let Some(step) = scenario.changes_cluster()
+        && !matches!(cluster.origin, crate::cluster::Origin::Local(_) | crate::cluster::Origin::Stub)
+    {
+        let line = scenario.pos_in(step, &step.referenced).line;
+        return Some(format!(
+            "`{}` (line {line}) changes the cluster itself: it runs on a local cluster kubeproof starts for it (--local), not on {}",
+            step.value.keyword(),
+            cluster.label
+        ));
     }
     let wanted = scenario.spec.requires.profile();
     let flags = crate::profile::Profile { nodes: 0, ..wanted.clone() };
@@ -456,6 +527,9 @@ async fn run_step(run: &mut Run<'_>, step: &Step) -> Result<StepOutput, StepErro
         Step::Exec(s) => pod_exec::exec(run, s).await,
         Step::Logs(s) => logs::logs(run, s).await,
         Step::Include(s) => include::include(run, s),
+        Step::Upgrade(s) => upgrade::upgrade(run, s).await,
+        Step::Restart(s) => restart::restart(run, s).await,
+        Step::SigningKey(s) => signing_key::signing_key(run, s).await,
     }
 }
 
@@ -490,7 +564,7 @@ pub(crate) fn evaluate<'a>(
     assertions: impl Iterator<Item = (&'a Assertion, Option<Position>)>,
     doc: &Value,
 ) -> Result<Vec<Mismatch>, StepError> {
-    mismatches(assertions, doc, &run.cluster.version, &run.vars)
+    mismatches(assertions, doc, &run.release, &run.vars)
 }
 
 /// [`evaluate`] without a run: the release and the variables `${…}` in expected values read.
@@ -569,6 +643,9 @@ fn describe(step: &Step, run: &Run<'_>) -> String {
         Step::Exec(s) => pod_exec::describe(s, r),
         Step::Logs(s) => logs::describe(s, r),
         Step::Include(s) => include::describe(s),
+        Step::Upgrade(s) => upgrade::describe(s),
+        Step::Restart(s) => restart::describe(s),
+        Step::SigningKey(s) => signing_key::describe(s),
     }
 }
 

@@ -154,7 +154,7 @@ fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -
 
 /// Each kind's own rules, in its file. Every kind is named, so a new one must say.
 fn kind_rules(step: &Step, l: &mut StepLint) {
-    use super::step::{apply, call, compare, exec, get, include, jwt, kubectl, logs, object, secret_token, token};
+    use super::step::{apply, call, compare, exec, get, include, jwt, kubectl, logs, object, restart, secret_token, token, upgrade};
     match step {
         Step::ServiceAccount(s) => apply::lint_service_account(s, l),
         Step::Apply(s) => apply::lint(s, l),
@@ -172,6 +172,9 @@ fn kind_rules(step: &Step, l: &mut StepLint) {
         Step::Exec(s) => exec::lint(s, l),
         Step::Logs(s) => logs::lint(s, l),
         Step::Include(s) => include::lint(s, l),
+        Step::Upgrade(s) => upgrade::lint(s, l),
+        Step::Restart(s) => restart::lint(s, l),
+        Step::SigningKey(_) => {}
     }
 }
 

@@ -269,7 +269,29 @@ impl Scenario {
 
     /// What this scenario asks of the cluster it runs on.
     pub fn requirement(&self) -> crate::profile::Requirement {
-        crate::profile::Requirement { versions: self.spec.versions.clone(), profile: self.spec.requires.profile() }
+        crate::profile::Requirement {
+            versions: self.spec.versions.clone(),
+            profile: self.spec.requires.profile(),
+            own_cluster: self.changes_cluster().is_some(),
+        }
+    }
+
+    /// The first step that changes the cluster (an upgrade, a restart, a key rotation), if any:
+    /// such a scenario runs on a local cluster of its own.
+    pub fn changes_cluster(&self) -> Option<&Spanned<Step>> {
+        self.spec.steps.iter().chain(&self.spec.finally).find(|s| s.value.changes_cluster())
+    }
+
+    /// The releases the scenario's upgrades name, in order (`to` as written): trial names and
+    /// reports show the path a run takes.
+    pub fn upgrades(&self) -> Vec<String> {
+        let steps = self.spec.steps.iter().chain(&self.spec.finally);
+        steps
+            .filter_map(|s| match &s.value {
+                Step::Upgrade(u) => Some(u.to.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The directory relative manifest files are read from.

@@ -13,6 +13,8 @@ pub mod pki;
 pub mod process;
 pub mod resolve_error;
 pub mod shared;
+pub mod signing_key;
+pub mod upgrade;
 pub mod versions;
 
 use std::os::unix::fs::DirBuilderExt as _;
@@ -102,7 +104,6 @@ pub(crate) fn clean_leftover(dir: &Path) {
 /// A running local cluster. Dropping it stops every process and deletes its directory.
 pub struct LocalCluster {
     pub name: String,
-    pub version: KubeVersion,
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub server: String,
@@ -110,9 +111,12 @@ pub struct LocalCluster {
     pub etcd: String,
     /// etcd's HTTP endpoints (`/version`, `/health`, …), same TLS and client certificates.
     pub etcd_http: String,
-    /// The flags added to kubeproof's own, per component.
+    /// The flags added to kubeproof's own, per component, as the cluster was started for them.
     pub flags: Profile,
-    pub installation: Installation,
+    /// The flags `restart` and `rotate_signing_key` added since: kept through upgrades.
+    changed: Mutex<Profile>,
+    /// The release it runs now: the one it started on until an `upgrade`.
+    release: std::sync::RwLock<Installation>,
     /// How long the start took, from the first process to usable.
     pub startup: Duration,
     components: Mutex<Vec<Component>>,
@@ -260,14 +264,14 @@ impl LocalCluster {
         // From here on, dropping `cluster` undoes everything below.
         let mut cluster = LocalCluster {
             name,
-            version: installation.version,
             kubeconfig: dir.join("kubeconfig"),
             dir: dir.clone(),
             server: String::new(),
             etcd: String::new(),
             etcd_http: String::new(),
             flags: opts.flags.clone(),
-            installation,
+            changed: Mutex::default(),
+            release: std::sync::RwLock::new(installation),
             startup: Duration::ZERO,
             components: Mutex::new(Vec::new()),
             node: None,
@@ -345,8 +349,8 @@ impl LocalCluster {
         let started = Instant::now();
         // A retried start (a port taken meanwhile) begins with empty storage.
         let _ = std::fs::remove_dir_all(self.dir.join("etcd"));
-        self.start_component("etcd", self.installation.etcd.clone(), flags.etcd)?;
-        self.start_component("kube-apiserver", self.installation.binary("kube-apiserver"), flags.apiserver)?;
+        self.start_component("etcd", self.installation().etcd.clone(), flags.etcd)?;
+        self.start_component("kube-apiserver", self.installation().binary("kube-apiserver"), flags.apiserver)?;
         self.await_usable(pki, started, (flags.controller_manager, flags.scheduler)).await?;
         self.startup = started.elapsed();
         Ok(())
@@ -354,8 +358,7 @@ impl LocalCluster {
 
     /// One kubeconfig per identity, named as kubeadm names them in /etc/kubernetes.
     fn identities(&self, pki: &Pki) -> Result<Kubeconfigs, BootError> {
-        let kubeconfigs =
-            Kubeconfigs { controller_manager: self.dir.join("controller-manager.conf"), scheduler: self.dir.join("scheduler.conf") };
+        let kubeconfigs = self.controller_kubeconfigs();
         for (path, user, cert, key) in [
             (&self.kubeconfig, "kubeproof-admin", &pki.admin_cert, &pki.admin_key),
             (&kubeconfigs.controller_manager, "system:kube-controller-manager", &pki.controller_manager_cert, &pki.controller_manager_key),
@@ -369,10 +372,10 @@ impl LocalCluster {
 
     fn check_binaries(&self) -> Result<(), BootError> {
         for binary in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
-            if !self.installation.binary(binary).exists() {
+            if !self.installation().binary(binary).exists() {
                 return Err(BootError::Fatal(StartError::MissingBinary {
-                    binary: self.installation.binary(binary),
-                    version: self.version,
+                    binary: self.installation().binary(binary),
+                    version: self.version(),
                 }));
             }
         }
@@ -454,12 +457,12 @@ impl LocalCluster {
                 // Not kubeadm's: keeps the self-signed serving pair out of the cluster directory's root.
                 format!("--cert-dir={}", pki_dir.display()),
             ],
-            &self.flags.apiserver,
+            &self.user_flags(crate::profile::Component::ApiServer),
         );
         let kcm = kcm_kubeconfig.display().to_string();
         // kubeadm up to 1.22 closes the insecure port 1.22 still opens on 0.0.0.0 (10252 and
         // 10251): two clusters side by side, as flag profiles are, would fight over it.
-        let insecure_port = (self.version.minor < 23).then(|| "--port=0".to_string());
+        let insecure_port = (self.version().minor < 23).then(|| "--port=0".to_string());
         let kcm_args = merge_flags(
             vec![
                 "--bind-address=127.0.0.1".into(),
@@ -491,7 +494,7 @@ impl LocalCluster {
                 self.node.iter().flat_map(|_| ["--allocate-node-cidrs=true".to_string(), format!("--cluster-cidr={}", node::CLUSTER_CIDR)]),
             )
             .collect(),
-            &self.flags.controller_manager,
+            &self.user_flags(crate::profile::Component::ControllerManager),
         );
         let scheduler = scheduler_kubeconfig.display().to_string();
         let scheduler_args = vec![
@@ -561,8 +564,8 @@ impl LocalCluster {
             let ready = match ready.await {
                 Ok(()) => match controllers.take() {
                     Some((kcm_args, scheduler_args)) => {
-                        self.start_component("kube-controller-manager", self.installation.binary("kube-controller-manager"), kcm_args)?;
-                        self.start_component("kube-scheduler", self.installation.binary("kube-scheduler"), scheduler_args)?;
+                        self.start_component("kube-controller-manager", self.installation().binary("kube-controller-manager"), kcm_args)?;
+                        self.start_component("kube-scheduler", self.installation().binary("kube-scheduler"), scheduler_args)?;
                         // The node registers while the controllers start.
                         self.launch_node(pki).await?;
                         Err("kube-controller-manager to start")
@@ -608,13 +611,38 @@ impl LocalCluster {
     }
 
     /// Stops a control-plane component and starts it again on the same ports, with its command
-    /// line and `extra_flags` on top (a flag of the same name replaces the one it had). Returns
-    /// once it runs again, and for kube-apiserver once `/readyz` answers. Meanwhile `health`
-    /// never sees it exited (it is replaced under the components' lock) and `restarting` is true.
+    /// line and `extra_flags` on top (a flag of the same name replaces the one it had); they stay
+    /// through later upgrades. Returns once it runs again, and for kube-apiserver once `/readyz`
+    /// answers. Meanwhile `health` never sees it exited (it is replaced under the components'
+    /// lock) and `restarting` is true.
     pub async fn restart(&self, component: &str, extra_flags: &[String]) -> Result<(), StartError> {
         if !RESTARTABLE.contains(&component) {
             return Err(StartError::NotRestartable(component.to_string()));
         }
+        let _restarting = self.begin_restart();
+        let args = {
+            let components = self.components.lock().map_err(|_| StartError::Poisoned)?;
+            let old = components.iter().find(|c| c.name == component).ok_or_else(|| StartError::NotRestartable(component.to_string()))?;
+            merge_flags(old.args.clone(), extra_flags)
+        };
+        if let Some(c) = [crate::profile::Component::ApiServer, crate::profile::Component::ControllerManager]
+            .into_iter()
+            .find(|c| c.binary() == component)
+        {
+            let mut changed = self.changed.lock().map_err(|_| StartError::Poisoned)?;
+            let merged = merge_flags(changed.of(c).to_vec(), extra_flags);
+            *changed.of_mut(c) = merged;
+        }
+        let binary = self.installation().binary(component);
+        self.replace(component, &binary, args, &process::Placement::default())?;
+        if component == "kube-apiserver" {
+            self.await_apiserver().await?;
+        }
+        Ok(())
+    }
+
+    /// Counts a restart under way until the guard is dropped (see [`restarting`](Self::restarting)).
+    fn begin_restart(&self) -> impl Drop + '_ {
         struct Restarting<'a>(&'a std::sync::atomic::AtomicUsize);
         impl Drop for Restarting<'_> {
             fn drop(&mut self) {
@@ -622,20 +650,23 @@ impl LocalCluster {
             }
         }
         self.restarting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let _restarting = Restarting(&self.restarting);
+        Restarting(&self.restarting)
+    }
+
+    /// Kills a running component and starts `binary` with `args` in its place, under the
+    /// components' lock (the death watch never sees it gone); the state file follows.
+    fn replace(&self, name: &str, binary: &Path, args: Vec<String>, placement: &process::Placement) -> Result<(), StartError> {
         {
             let mut components = self.components.lock().map_err(|_| StartError::Poisoned)?;
-            let Some(old) = components.iter_mut().find(|c| c.name == component) else {
-                return Err(StartError::NotRestartable(component.to_string()));
-            };
-            let args = merge_flags(old.args.clone(), extra_flags);
+            let old = components.iter_mut().find(|c| c.name == name).ok_or_else(|| StartError::NotRestartable(name.to_string()))?;
             old.kill();
-            *old = Component::start(old.name, &old.binary.clone(), &args, old.log.clone(), self.detached)?;
+            *old = Component::start_in(old.name, binary, &args, old.log.clone(), self.detached, placement)?;
         }
-        self.write_state()?;
-        if component != "kube-apiserver" {
-            return Ok(());
-        }
+        self.write_state()
+    }
+
+    /// Until kube-apiserver answers `/readyz` again (2 minutes at most).
+    async fn await_apiserver(&self) -> Result<(), StartError> {
         let client = self.admin.clone().ok_or(StartError::Poisoned)?;
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -648,6 +679,27 @@ impl LocalCluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The release the cluster runs now.
+    pub fn version(&self) -> KubeVersion {
+        self.installation().version
+    }
+
+    /// The binaries of the release the cluster runs now.
+    pub fn installation(&self) -> Installation {
+        self.release.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// A component's flags beyond kubeproof's own: those it was started for, then those changed since.
+    fn user_flags(&self, component: crate::profile::Component) -> Vec<String> {
+        let changed = self.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        merge_flags(self.flags.of(component).to_vec(), changed.of(component))
+    }
+
+    /// The kubeconfigs of the controllers, named as kubeadm names them in /etc/kubernetes.
+    fn controller_kubeconfigs(&self) -> Kubeconfigs {
+        Kubeconfigs { controller_manager: self.dir.join("controller-manager.conf"), scheduler: self.dir.join("scheduler.conf") }
     }
 
     /// `Err` naming the first component that has exited, with the end of its log.
@@ -670,7 +722,7 @@ impl LocalCluster {
         let components = self.components.lock().map_err(|_| StartError::Poisoned)?.iter().map(|c| c.record.clone()).collect();
         let state = ClusterState {
             name: self.name.clone(),
-            version: self.version.to_string(),
+            version: self.version().to_string(),
             server: self.server.clone(),
             kubeconfig: self.kubeconfig.clone(),
             flags: self.flags.clone(),
@@ -946,6 +998,8 @@ pub enum StartError {
     NotUsable { waiting_for: &'static str, tails: String },
     #[error("cannot write cluster state: {0}")]
     State(std::io::Error),
+    #[error(transparent)]
+    Upgrade(#[from] upgrade::PathError),
     #[error("{0}")]
     StateJson(serde_json::Error),
     /// The admin identity's HTTP client.

@@ -306,7 +306,8 @@ fn dns(s: &str) -> Result<SanType, PkiError> {
     Ok(SanType::DnsName(s.try_into().map_err(|error| PkiError::DnsName { name: s.to_string(), error })?))
 }
 
-fn rsa_key() -> Result<(String, String), PkiError> {
+/// A ServiceAccount signing key pair: the private key (PKCS#1 PEM) and its public key (PKIX PEM).
+pub(super) fn rsa_key() -> Result<(String, String), PkiError> {
     use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
     use rsa::pkcs8::EncodePublicKey;
     let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(PkiError::RsaKey)?;

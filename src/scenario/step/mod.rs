@@ -25,8 +25,11 @@ pub mod kubectl;
 pub mod lint;
 pub mod logs;
 pub mod object;
+pub mod restart;
 pub mod secret_token;
+pub mod signing_key;
 pub mod token;
+pub mod upgrade;
 
 pub use apply::{ApplyStep, ServiceAccountStep};
 pub use call::CallStep;
@@ -38,8 +41,11 @@ pub use jwt::JwtStep;
 pub use kubectl::KubectlStep;
 pub use logs::LogsStep;
 pub use object::ObjectStep;
+pub use restart::RestartStep;
 pub use secret_token::SecretTokenStep;
+pub use signing_key::SigningKeyStep;
 pub use token::{BoundKind, BoundObject, TokenStep};
+pub use upgrade::UpgradeStep;
 
 /// One step. Written as a single-key mapping: `- token: {service-account: sa}`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -82,6 +88,12 @@ pub enum Step {
     Logs(LogsStep),
     /// The steps of a step file, with parameters: `{file: steps/bind-role.yaml, with: {sa: reader}}`.
     Include(IncludeStep),
+    /// Upgrade the local control plane in place to a later release (one minor at a time).
+    Upgrade(UpgradeStep),
+    /// Restart a component of the local control plane with changed flags.
+    Restart(RestartStep),
+    /// Rotate the ServiceAccount signing key, or drop the previous ones.
+    SigningKey(SigningKeyStep),
 }
 
 /// Values taken from a step's result into variables: `{uid: $.metadata.uid}`, `{n: {count: …}}`;
@@ -111,6 +123,9 @@ impl Step {
             Step::Exec(_) => "exec",
             Step::Logs(_) => "logs",
             Step::Include(_) => "include",
+            Step::Upgrade(_) => "upgrade",
+            Step::Restart(_) => "restart",
+            Step::SigningKey(_) => "signing-key",
         }
     }
 
@@ -129,8 +144,11 @@ impl Step {
             Step::Kubectl(s) => s.versions.as_ref(),
             Step::Exec(s) => s.versions.as_ref(),
             Step::Logs(s) => s.versions.as_ref(),
-            // The included steps have their own.
-            Step::Include(_) => None,
+            Step::Restart(s) => s.versions.as_ref(),
+            Step::SigningKey(s) => s.versions.as_ref(),
+            // The included steps have their own; an upgrade runs wherever it is written (the
+            // scenario's `versions` say where it starts).
+            Step::Include(_) | Step::Upgrade(_) => None,
         }
     }
 
@@ -148,6 +166,9 @@ impl Step {
             Step::Kubectl(s) => s.timeout,
             Step::Exec(s) => s.timeout,
             Step::Logs(s) => s.timeout,
+            Step::Upgrade(s) => s.timeout,
+            Step::Restart(s) => s.timeout,
+            Step::SigningKey(s) => s.timeout,
             Step::Include(_) => None,
         }
     }
@@ -171,6 +192,32 @@ impl Step {
             Step::Delete(s) => (&s.expect, Some(&s.capture)),
             // Watching only: lint refuses `expect` and `capture` there.
             Step::Absent(_) | Step::Unchanged(_) | Step::CompareTokens(_) => (&[], None),
+            // They change the cluster; the steps after them check what it does.
+            Step::Upgrade(_) | Step::Restart(_) | Step::SigningKey(_) => (&[], None),
+        }
+    }
+
+    /// Whether the step changes the cluster itself (its release, flags or keys): the scenario
+    /// then needs a local cluster of its own.
+    pub fn changes_cluster(&self) -> bool {
+        match self {
+            Step::Upgrade(_) | Step::Restart(_) | Step::SigningKey(_) => true,
+            Step::ServiceAccount(_)
+            | Step::Apply(_)
+            | Step::Delete(_)
+            | Step::Token(_)
+            | Step::SecretToken(_)
+            | Step::Call(_)
+            | Step::Jwt(_)
+            | Step::CompareTokens(_)
+            | Step::Get(_)
+            | Step::Wait(_)
+            | Step::Absent(_)
+            | Step::Unchanged(_)
+            | Step::Kubectl(_)
+            | Step::Exec(_)
+            | Step::Logs(_)
+            | Step::Include(_) => false,
         }
     }
 }

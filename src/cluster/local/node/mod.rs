@@ -207,6 +207,9 @@ pub fn prepare(cluster: &str, cluster_dir: &Path) -> Result<NodeState, NodeError
     Ok(state)
 }
 
+/// A node daemon as it is started: its name, binary, flags, namespaces and cgroups.
+type Daemon = (&'static str, PathBuf, Vec<String>, Placement);
+
 impl LocalCluster {
     /// The node's first half, which needs nothing of the control plane and so runs while it
     /// starts: the configuration files, containerd in the node's namespace and cgroup, and the
@@ -227,7 +230,7 @@ impl LocalCluster {
         for (path, text) in &files {
             pki::write_private(path, text.as_bytes()).map_err(io(path))?;
         }
-        let (version, kubectl) = (self.version, self.installation.binary("kubectl"));
+        let (version, kubectl) = (self.version(), self.installation().binary("kubectl"));
         let archive = tokio::task::spawn_blocking(move || images::archive(&cache_root(), version, &kubectl))
             .await
             .map_err(|e| fatal(NodeError::Task(e)))?
@@ -266,27 +269,11 @@ impl LocalCluster {
         let poisoned = || BootError::Fatal(StartError::Poisoned);
         let Some(state) = self.node.clone() else { return Ok(()) };
         let Some(identities) = &pki.node else { return Err(fatal(NodeError::NoCertificates)) };
-        for binary in ["kubelet", "kube-proxy"] {
-            if !self.installation.binary(binary).exists() {
-                return Err(fatal(NodeError::MissingBinary(self.installation.binary(binary))));
-            }
-        }
         // A start retried on other ports has killed containerd with the rest.
         let runtime_up = self.components.get_mut().map_err(|_| poisoned())?.iter().any(|c| c.name == "containerd");
         if !runtime_up {
             let images = self.node_images.clone();
             self.start_runtime(&images).await?;
-        }
-        let layout = NodeLayout::new(state.dir.clone());
-        let files = [
-            (
-                layout.dir.join("kubelet.yaml"),
-                config::kubelet(&layout, self.version, &self.dir.join("pki/ca.crt"), &cgroups::root(&state.cluster)),
-            ),
-            (layout.dir.join("kube-proxy.yaml"), config::kube_proxy(&self.dir.join("kube-proxy.conf"))),
-        ];
-        for (path, text) in &files {
-            pki::write_private(path, text.as_bytes()).map_err(io(path))?;
         }
         let ca = std::fs::read_to_string(self.dir.join("pki/ca.crt")).map_err(io(&self.dir.join("pki/ca.crt")))?;
         let kubelet_conf = self.dir.join("kubelet.conf");
@@ -297,17 +284,65 @@ impl LocalCluster {
         ] {
             write_kubeconfig(path, &self.name, &self.server, &ca, (&user, cert, key)).map_err(io(path))?;
         }
+        for (name, binary, args, placement) in self.daemons(&state)? {
+            self.start_placed(name, binary, args, &placement)?;
+        }
+        Ok(())
+    }
 
-        let containerd = self.components.get_mut().map_err(|_| poisoned())?.iter().find(|c| c.name == "containerd").map(|c| c.record.pid);
+    /// The kubelet and kube-proxy of the release the cluster runs: their configuration files
+    /// written, and how each is started (binary, flags, namespaces and cgroups).
+    fn daemons(&self, state: &NodeState) -> Result<Vec<Daemon>, BootError> {
+        let fatal = |e: NodeError| BootError::Fatal(e.into());
+        let installation = self.installation();
+        for binary in ["kubelet", "kube-proxy"] {
+            if !installation.binary(binary).exists() {
+                return Err(fatal(NodeError::MissingBinary(installation.binary(binary))));
+            }
+        }
+        let layout = NodeLayout::new(state.dir.clone());
+        let files = [
+            (
+                layout.dir.join("kubelet.yaml"),
+                config::kubelet(&layout, self.version(), &self.dir.join("pki/ca.crt"), &cgroups::root(&state.cluster)),
+            ),
+            (layout.dir.join("kube-proxy.yaml"), config::kube_proxy(&self.dir.join("kube-proxy.conf"))),
+        ];
+        for (path, text) in &files {
+            pki::write_private(path, text.as_bytes()).map_err(io(path))?;
+        }
+        let containerd = self.components.lock().map_err(|_| BootError::Fatal(StartError::Poisoned))?;
+        let containerd = containerd.iter().find(|c| c.name == "containerd").map(|c| c.record.pid);
         let containerd = containerd.ok_or_else(|| fatal(NodeError::NoRuntime))?;
         let mounts = MountNamespace::Join(PathBuf::from(format!("/proc/{containerd}/ns/mnt")));
-        let placement = self.node_placement(&state)?;
+        let placement = self.node_placement(state)?;
         let kubelet_placement = Placement { mounts: Some(mounts), ..placement.clone() };
-        let kubelet_args =
-            config::kubelet_args(&layout, self.version, &layout.dir.join("kubelet.yaml"), &kubelet_conf, &state.node_ip().to_string());
-        self.start_placed("kubelet", self.installation.binary("kubelet"), kubelet_args, &kubelet_placement)?;
+        let kubelet_args = config::kubelet_args(
+            &layout,
+            self.version(),
+            &layout.dir.join("kubelet.yaml"),
+            &self.dir.join("kubelet.conf"),
+            &state.node_ip().to_string(),
+        );
         let proxy_args = vec![format!("--config={}", layout.dir.join("kube-proxy.yaml").display())];
-        self.start_placed("kube-proxy", self.installation.binary("kube-proxy"), proxy_args, &placement)
+        Ok(vec![
+            ("kubelet", installation.binary("kubelet"), kubelet_args, kubelet_placement),
+            ("kube-proxy", installation.binary("kube-proxy"), proxy_args, placement),
+        ])
+    }
+
+    /// The node's kubelet and kube-proxy replaced by those of the release the cluster now runs
+    /// (its pods keep running in containerd meanwhile), until the node is Ready on the new kubelet.
+    pub(in crate::cluster::local) async fn upgrade_node(&self) -> Result<(), StartError> {
+        let Some(state) = self.node.clone() else { return Ok(()) };
+        let unboot = |e: BootError| match e {
+            BootError::PortTaken(e) | BootError::Fatal(e) => e,
+        };
+        for (name, binary, args, placement) in self.daemons(&state).map_err(unboot)? {
+            self.replace(name, &binary, args, &placement)?;
+        }
+        let client = self.admin.clone().ok_or(StartError::Poisoned)?;
+        self.await_node_ready(&client, Instant::now(), Some(self.version().tag())).await.map_err(unboot)
     }
 
     /// Returns when the node is Ready and schedulable and its images are in.
@@ -315,7 +350,8 @@ impl LocalCluster {
         if self.node.is_none() {
             return Ok(());
         }
-        self.await_node_ready(pki, Instant::now()).await?;
+        let client = super::admin_http_client(pki).map_err(|e| BootError::Fatal(e.into()))?;
+        self.await_node_ready(&client, Instant::now(), None).await?;
         if let Some(importing) = self.importing.take() {
             importing.await.map_err(|e| BootError::Fatal(e.into()))?.map_err(|e| BootError::Fatal(e.into()))?;
         }
@@ -346,8 +382,7 @@ impl LocalCluster {
 
     /// Until the node is Ready and the node lifecycle controller has lifted its `not-ready`
     /// taint, so that a pod created next is scheduled at once.
-    async fn await_node_ready(&self, pki: &Pki, started: Instant) -> Result<(), BootError> {
-        let client = super::admin_http_client(pki).map_err(|e| BootError::Fatal(e.into()))?;
+    async fn await_node_ready(&self, client: &reqwest::Client, started: Instant, kubelet: Option<String>) -> Result<(), BootError> {
         let url = format!("{}/api/v1/nodes/{NODE_NAME}", self.server);
         let mut seen = String::from("not registered");
         loop {
@@ -369,7 +404,8 @@ impl LocalCluster {
                     .pointer("/spec/taints")
                     .and_then(|t| t.as_array())
                     .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"));
-                if ready && !tainted {
+                let on_kubelet = kubelet.as_deref().is_none_or(|v| node.pointer("/status/nodeInfo/kubeletVersion") == Some(&v.into()));
+                if ready && !tainted && on_kubelet {
                     return Ok(());
                 }
                 seen = if ready { "Ready, still tainted not-ready".into() } else { "registered, not Ready".into() };

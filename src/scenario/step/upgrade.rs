@@ -1,0 +1,77 @@
+//! `upgrade`: the local control plane the scenario runs on, upgraded in place to a later release —
+//! one minor at a time, keeping etcd's data, the PKI and the signing keys (docs/scenario-format.md).
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::scenario::GoDuration;
+use crate::scenario::step::lint::StepLint;
+use crate::version::KubeVersion;
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UpgradeStep {
+    /// The release to end on: `1.24.0`, or a minor (`1.27`: its newest patch). Each minor between
+    /// is passed through on its newest patch, unless `via` names one.
+    pub to: String,
+    /// Patches to pass through on the way (`[1.25.15, 1.26.13]`), one per minor, in order.
+    #[serde(default)]
+    pub via: Vec<String>,
+    /// For the whole upgrade, every hop and component; 5 minutes when left out.
+    #[serde(default)]
+    pub timeout: Option<GoDuration>,
+}
+
+/// A release or minor a scenario names: `1.24.0` or `1.24` (a leading `v` is fine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub version: KubeVersion,
+    /// `false` for a minor (`1.24`), which means its newest installable patch.
+    pub exact: bool,
+}
+
+impl Release {
+    pub fn parse(text: &str) -> Result<Release, String> {
+        let digits = text.trim().trim_start_matches('v');
+        let parts: Vec<&str> = digits.split('.').collect();
+        let numeric = parts.iter().all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
+        match (numeric, parts.len(), digits.parse::<KubeVersion>()) {
+            (true, 2 | 3, Ok(version)) if version.major == 1 => Ok(Release { version, exact: parts.len() == 3 }),
+            _ => Err(format!(
+                "`{text}` is not a Kubernetes release: write a release such as 1.24.17, or a minor such as 1.24 (its newest patch)"
+            )),
+        }
+    }
+}
+
+impl UpgradeStep {
+    /// `to` and `via` as releases, or the first that does not read as one.
+    pub fn releases(&self) -> Result<(Release, Vec<KubeVersion>), String> {
+        let to = Release::parse(&self.to)?;
+        let via = self
+            .via
+            .iter()
+            .map(|v| match Release::parse(v)? {
+                Release { version, exact: true } => Ok(version),
+                _ => Err(format!("`via: {v}` must name a patch (e.g. {v}.0): the release to pass through")),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok((to, via))
+    }
+}
+
+/// `to` and `via` read as releases; `via` one per minor, ascending, below `to`.
+pub fn lint(s: &UpgradeStep, l: &mut StepLint) {
+    let (to, via) = match s.releases() {
+        Ok(releases) => releases,
+        Err(problem) => return l.problem(problem),
+    };
+    for pair in via.windows(2) {
+        if pair[1].minor <= pair[0].minor {
+            l.problem(format!("`via` must go up one minor at a time: {} comes after {}", pair[1], pair[0]));
+        }
+    }
+    if let Some(last) = via.last().filter(|v| v.minor >= to.version.minor) {
+        l.problem(format!("`via: {last}` is not below `to: {}`: via names the releases passed through on the way", s.to));
+    }
+}
