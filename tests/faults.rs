@@ -77,7 +77,7 @@ impl Fixture {
     /// This fixture's kube-apiserver (trials run in parallel: there are several).
     fn apiserver_pid(&self) -> Option<i32> {
         let port = self.local.server.rsplit(':').next().unwrap_or_default();
-        child_running(std::process::id(), &self.local.installation.binary("kube-apiserver"), &format!("--secure-port={port}"))
+        child_running(std::process::id(), &self.local.installation().binary("kube-apiserver"), &format!("--secure-port={port}"))
     }
 
     fn context(&self) -> String {
@@ -99,7 +99,7 @@ impl Fixture {
             .args(["--kubeconfig", &self.local.kubeconfig.display().to_string(), "--context", &self.context()])
             .args(extra)
             .env("TMPDIR", self.dir.join("tmp"))
-            .env("KUBEPROOF_KUBECTL", self.local.installation.binary("kubectl"))
+            .env("KUBEPROOF_KUBECTL", self.local.installation().binary("kubectl"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -481,7 +481,7 @@ finally:
         assert_eq!(code, Some(1), "the failing scenarios fail, nothing else goes wrong:\n{text}");
         assert!(text.contains("5 passed, 11 failed"), "every scenario ran:\n{text}");
         // The request dumps were there to leak from, and are shown.
-        let minor = f.local.installation.version.minor;
+        let minor = f.local.version().minor;
         if minor >= 24 {
             assert!(text.contains("PASS  kubectl-verbose-passes") && text.contains("Response Body"), "kubectl's dumps are observed:\n{text}");
         }
@@ -496,7 +496,7 @@ finally:
         // about unknown fields, 1.25 on) in a `Warning` header — each shown as a fingerprint.
         assert!(text.contains("call-headers-fails") && text.contains("$.body.data: expected \"x\", observed {\"token\":\"<token sha256:"), "{text}");
         assert!(text.contains("$.body.spec.token: expected \"x\", observed \"<token sha256:"), "the token went out in the body and came back:\n{text}");
-        if f.local.installation.version.minor >= 25 {
+        if f.local.version().minor >= 25 {
             assert!(text.contains(r#"unknown field \\\"<token sha256:"#), "the Warning header echoes the token, redacted:\n{text}");
         }
         // The diagnostics were there to leak from: the event, the objects, the Secrets' keys.
@@ -536,7 +536,7 @@ fn no_token_from_a_pod(installation: local::Installation) -> Result<(), Failed> 
         let namespaces: Api<Namespace> = Api::all(client.clone());
         namespaces.create(&pp, &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?).await.map_err(|e| e.to_string())?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-        let image = format!("kubeproof.local/tools:{}", f.local.installation.version.tag());
+        let image = format!("kubeproof.local/tools:{}", f.local.version().tag());
         for (name, command) in [("holder", "exec sleep 3600".to_string()), ("printer", format!("cat {MOUNTED_TOKEN}; echo; exec sleep 3600"))] {
             let pod = serde_json::json!({
                 "metadata": {"name": name},
@@ -696,7 +696,7 @@ steps:
         let out = f
             .kubeproof(&["--verbose", "--json", &json.display().to_string()])
             .env("KUBEPROOF_KUBECTL", &wrapper)
-            .env("KUBECTL_PROBE_REAL", f.local.installation.binary("kubectl"))
+            .env("KUBECTL_PROBE_REAL", f.local.installation().binary("kubectl"))
             .env("KUBECTL_PROBE_DIR", &probe)
             .env("KUBECTL_PROBE_RUNTIME", &runtime)
             .env("XDG_RUNTIME_DIR", &runtime)
