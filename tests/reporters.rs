@@ -85,6 +85,7 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
         namespace: Some(format!("kp-{name}-abcdefgh")),
         left: Vec::new(),
         elapsed: Duration::from_millis(millis),
+        path: Vec::new(),
     }
 }
 

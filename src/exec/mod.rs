@@ -106,6 +106,8 @@ pub(crate) struct Run<'a> {
     /// The release the cluster runs now: its own until an `upgrade`. Steps' and assertions'
     /// `versions` are judged against it, and `${release}` says it.
     pub release: crate::version::KubeVersion,
+    /// The releases the run has been on, once an `upgrade` ran (the report's `path`).
+    pub path: Vec<String>,
     /// The paths of the `upgrade` steps still to run, each release installed (see `upgrade::plan`).
     pub upgrade_paths: std::collections::VecDeque<Vec<crate::cluster::local::Installation>>,
 }
@@ -136,6 +138,10 @@ impl Run<'_> {
 
     /// The run goes on on another release (after an `upgrade`).
     pub fn set_release(&mut self, release: crate::version::KubeVersion) {
+        if self.path.is_empty() {
+            self.path.push(self.release.to_string());
+        }
+        self.path.push(release.to_string());
         self.release = release;
         self.vars.insert("release".to_string(), Value::String(release.to_string()));
     }
@@ -192,6 +198,7 @@ pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions)
         report.observed = scenario.spec.observe.iter().find_map(|o| run.render(o).ok()).map(|s| redact::redact(&s));
     }
     clean_up(&run, &mut report, opts).await;
+    report.path = run.path.clone();
     report.elapsed = started.elapsed();
     opts.events.emit(Event::ScenarioFinished { report: report.clone() });
     report
@@ -244,6 +251,7 @@ pub(crate) fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioRe
         namespace: None,
         left: Vec::new(),
         elapsed: Duration::ZERO,
+        path: Vec::new(),
     }
 }
 
@@ -293,6 +301,7 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
         deadline: Deadline::after(opts.default_timeout),
         step_file: scenario.path.clone(),
         release: cluster.version,
+        path: Vec::new(),
         upgrade_paths: Default::default(),
     }
 }

@@ -187,9 +187,20 @@ pub struct ScenarioReport {
     #[serde(with = "millis")]
     #[schemars(with = "u64")]
     pub elapsed: Duration,
+    /// For a scenario that upgraded its cluster: the releases it ran on, first to last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
 }
 
 impl ScenarioReport {
+    /// Where it ran, as reports say it: the cluster, or the upgrade path (`1.23.17 → 1.24.0`).
+    pub fn ran_on(&self) -> String {
+        match self.path.is_empty() {
+            true => self.cluster.clone(),
+            false => self.path.join(" → "),
+        }
+    }
+
     /// Passed, after failing at least once (`--retries`).
     pub fn is_flaky(&self) -> bool {
         self.verdict == Verdict::Passed && !self.earlier_attempts.is_empty()

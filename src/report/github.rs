@@ -24,13 +24,13 @@ pub fn annotations(reports: &[ScenarioReport]) -> String {
         if let Some(col) = f.position.column {
             let _ = write!(props, ",col={col}");
         }
-        let title = format!("{} on {}", r.scenario, r.cluster);
+        let title = format!("{} on {}", r.scenario, r.ran_on());
         let _ = writeln!(out, "::error {props},title={}::{}", property(&title), data(&format!("{}\n{}", text::headline(f), f.error)));
     }
     // A flaky scenario passed: a warning at its first failure, so it is seen, not lost.
     for r in reports.iter().filter(|r| r.is_flaky()) {
         let f = &r.earlier_attempts[0];
-        let title = format!("flaky: {} on {}", r.scenario, r.cluster);
+        let title = format!("flaky: {} on {}", r.scenario, r.ran_on());
         let passed = format!("passed on attempt {} after: {}", r.earlier_attempts.len() + 1, text::headline(f));
         let _ = writeln!(
             out,
@@ -51,7 +51,7 @@ pub fn summary(reports: &[ScenarioReport]) -> String {
         s.push_str("| scenario | cluster | where |\n|---|---|---|\n");
         for r in failed {
             let at = r.failure.as_ref().map(|f| f.position.to_string()).unwrap_or_default();
-            let _ = writeln!(s, "| `{}` | {} | `{at}` |", r.scenario, r.cluster);
+            let _ = writeln!(s, "| `{}` | {} | `{at}` |", r.scenario, r.ran_on());
         }
     }
     s
@@ -106,6 +106,7 @@ mod tests {
             }),
             later_failures: Vec::new(),
             earlier_attempts: Vec::new(),
+            path: Vec::new(),
             steps: Vec::new(),
             observed: None,
             namespace: None,

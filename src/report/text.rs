@@ -12,7 +12,7 @@ pub fn line(r: &ScenarioReport) -> String {
         Verdict::Failed => "FAIL",
         Verdict::NotApplicable => "N/A ",
     };
-    let mut s = format!("{tag}  {}  [{}]  ({:.1}s)", r.scenario, r.cluster, r.elapsed.as_secs_f64());
+    let mut s = format!("{tag}  {}  [{}]  ({:.1}s)", r.scenario, r.ran_on(), r.elapsed.as_secs_f64());
     if let Some(o) = &r.observed {
         let _ = write!(s, "  observed: {o}");
     }
@@ -36,7 +36,7 @@ pub fn line(r: &ScenarioReport) -> String {
 pub fn pass_counts(reports: &[ScenarioReport], repeat: u32) -> String {
     let mut counts: Vec<(String, usize, usize)> = Vec::new();
     for r in reports.iter().filter(|r| r.verdict != Verdict::NotApplicable) {
-        let name = format!("{} [{}]", r.scenario, r.cluster);
+        let name = format!("{} [{}]", r.scenario, r.ran_on());
         let passed = usize::from(r.verdict == Verdict::Passed && !r.is_flaky());
         match counts.iter_mut().find(|(n, _, _)| *n == name) {
             Some((_, p, runs)) => (*p, *runs) = (*p + passed, *runs + 1),
@@ -55,7 +55,7 @@ pub fn pass_counts(reports: &[ScenarioReport], repeat: u32) -> String {
 /// libtest failure shows. `finally` steps are numbered `f1`, `f2` …
 pub fn details(r: &ScenarioReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{} on {} (server {})", r.scenario, r.cluster, r.server_version);
+    let _ = writeln!(s, "{} on {} (server {})", r.scenario, r.ran_on(), r.server_version);
     if let Some(ns) = &r.namespace {
         let _ = writeln!(s, "namespace {ns}");
     }
@@ -98,7 +98,7 @@ fn failure(s: &mut String, f: &Failure, namespace: Option<&str>) {
 
 /// The closing line, in the form test-result readers look for.
 pub fn summary(reports: &[ScenarioReport]) -> String {
-    let flaky: Vec<String> = reports.iter().filter(|r| r.is_flaky()).map(|r| format!("{} [{}]", r.scenario, r.cluster)).collect();
+    let flaky: Vec<String> = reports.iter().filter(|r| r.is_flaky()).map(|r| format!("{} [{}]", r.scenario, r.ran_on())).collect();
     match flaky.is_empty() {
         true => format!("kubeproof: {}", Tally::of(reports)),
         // The closing line stays the count alone, as CI reads it; the flaky ones before it.
