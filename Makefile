@@ -17,7 +17,7 @@ MATRIX_LONG ?= 0
 KUBEPROOF ?= cargo run --
 CLUSTER ?= kubeproof
 
-.PHONY: build demo test unit install lint stress kind-compare matrix-doc bench-cluster bench-node kind-up kind-down kind-test kind-matrix clean-clusters
+.PHONY: build demo test unit install lint stress kind-compare matrix-doc bench-cluster bench-upgrade bench-node kind-up kind-down kind-test kind-matrix clean-clusters
 
 build:
 	cargo build
@@ -71,6 +71,11 @@ bench-cluster:
 	cargo bench --bench cluster
 
 # `cluster up --nodes 1` to a Running pod, median of 3 (root; see docs/performance.md).
+# One upgrade hop on a running cluster (1.23.17 → 1.24.0; KUBEPROOF_UPGRADE=FROM,TO), medians;
+# KUBEPROOF_BENCH_NODES=1 upgrades a node's kubelet too.
+bench-upgrade:
+	cargo bench --bench upgrade
+
 bench-node:
 	cargo build --release
 	benches/node.sh
