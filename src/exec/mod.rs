@@ -110,7 +110,7 @@ impl Run<'_> {
 
     /// Renders `${…}` in a string.
     pub fn render(&self, text: &str) -> Result<String, StepError> {
-        template::render(text, &self.vars).map_err(|message| StepError::Undefined { message })
+        Ok(template::render(text, &self.vars)?)
     }
 
     /// A step's `namespace`, rendered; the scenario's own when the step names none.
@@ -119,7 +119,7 @@ impl Run<'_> {
     }
 
     pub fn render_json(&self, value: &Value) -> Result<Value, StepError> {
-        template::render_json(value, &self.vars).map_err(|message| StepError::Undefined { message })
+        Ok(template::render_json(value, &self.vars)?)
     }
 
     pub fn token(&self, name: &str) -> Result<&str, StepError> {
@@ -504,7 +504,7 @@ fn mismatches<'a>(
     // in it (a case's value, a parameter) is compared, and shown, as its fingerprint — whole,
     // before a message cuts it short.
     let render = |v: Value| {
-        let mut v = template::render_json(&v, vars).map_err(|message| StepError::Undefined { message })?;
+        let mut v = template::render_json(&v, vars)?;
         redact::redact_json(&mut v);
         Ok::<_, StepError>(v)
     };
@@ -518,7 +518,7 @@ fn mismatches<'a>(
             *value = value.take().map(render).transpose()?;
         }
         if a.path_is_template() {
-            let rendered = template::render(a.path.as_str(), vars).map_err(|message| StepError::Undefined { message })?;
+            let rendered = template::render(a.path.as_str(), vars)?;
             a.with_rendered_path(&rendered)?;
         }
         if let Err(m) = a.check(doc) {

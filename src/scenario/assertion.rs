@@ -600,7 +600,7 @@ mod tests {
         let vars =
             crate::scenario::template::Vars::from([("group".to_string(), json!("a.example.com")), ("key".to_string(), json!("a b"))]);
         let render = |a: &mut Assertion| {
-            let rendered = crate::scenario::template::render(a.path.as_str(), &vars).map_err(Invalid)?;
+            let rendered = crate::scenario::template::render(a.path.as_str(), &vars).map_err(|e| Invalid(e.to_string()))?;
             a.with_rendered_path(&rendered)
         };
         let mut filter = Assertion { equals: Some(json!(["get"])), ..a("$.rules[?@.apiGroups[0] == '${group}'].verbs") };
