@@ -530,7 +530,7 @@ fn mismatches<'a>(
 
 fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), StepError> {
     for (name, capture) in captures {
-        let value = capture.value.take(doc).map_err(|message| StepError::Capture { name: name.clone(), message })?;
+        let value = capture.value.take(doc).map_err(|e| StepError::Capture { name: name.clone(), message: e.to_string() })?;
         run.vars.insert(name.clone(), value);
     }
     Ok(())
