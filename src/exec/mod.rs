@@ -682,7 +682,7 @@ async fn run_on_pool(pool: &crate::cluster::pool::Pool, s: &Scenario, opts: &Exe
         Err(crate::cluster::ClusterError::NoNode(why)) if !crate::cluster::local::node::required() => {
             let mut report = blank_report(pool.base(), s);
             report.verdict = Verdict::NotApplicable;
-            report.reason = Some(why);
+            report.reason = Some(why.to_string());
             opts.events.emit(Event::ScenarioFinished { report: report.clone() });
             report
         }
