@@ -59,7 +59,6 @@ fn write_new(path: &Path, text: &str) -> Result<(), FileError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(FileError::new("cannot create", dir))?;
     }
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(FileError::new("cannot create", path))?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(FileError::new("cannot create", path))?;
     file.write_all(text.as_bytes()).map_err(FileError::new("cannot write", path))
 }

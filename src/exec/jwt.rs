@@ -73,9 +73,7 @@ async fn verify(run: &Run<'_>, token: &str, header: &Value) -> Result<(), JwtErr
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map(|_| ())
-        .map_err(JwtError::Signature)
+    jsonwebtoken::decode::<Value>(token, &key, &validation).map(|_| ()).map_err(JwtError::Signature)
 }
 
 /// Why a token could not be read as a JWT, or its signature not be checked.

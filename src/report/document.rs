@@ -52,8 +52,8 @@ impl Document {
         }
         let mut text = Vec::new();
         file.take(64 << 20).read_to_end(&mut text).map_err(|e| fail(DocumentErrorKind::Io(e)))?;
-        let value: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|e| fail(DocumentErrorKind::NotJson { line: e.line(), column: e.column() }))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| fail(DocumentErrorKind::NotJson { line: e.line(), column: e.column() }))?;
         match (value.get("format").and_then(|f| f.as_str()), value.get("version").and_then(|v| v.as_u64())) {
             (Some(FORMAT), Some(v)) if READS.contains(&v) => {}
             (Some(FORMAT), Some(v)) => return Err(fail(DocumentErrorKind::Version(v))),
@@ -77,7 +77,10 @@ pub enum DocumentErrorKind {
     Io(std::io::Error),
     /// A directory, a device …
     NotAFile,
-    NotJson { line: usize, column: usize },
+    NotJson {
+        line: usize,
+        column: usize,
+    },
     /// A report of a version this kubeproof does not read.
     Version(u64),
     /// JSON, but not a kubeproof report.

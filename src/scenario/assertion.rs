@@ -551,7 +551,11 @@ mod tests {
         assert!(Assertion { at_least: Some(json!("soon")), ..a("$.x") }.validate().unwrap_err().0.contains("RFC 3339"));
         assert!(Assertion { at_least: Some(json!("${t}")), ..a("$.x") }.validate().is_ok());
         assert!(
-            Assertion { tolerance: Some(1.0), at_least: Some(json!(1)), ..a("$.x") }.validate().unwrap_err().0.contains("goes with `equals`")
+            Assertion { tolerance: Some(1.0), at_least: Some(json!(1)), ..a("$.x") }
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("goes with `equals`")
         );
     }
 

@@ -44,12 +44,10 @@ pub fn read_file(file: &str, dir: &Path, access: &FileAccess) -> Result<String, 
 }
 
 fn parse_yaml_docs(text: &str, what: &str) -> Result<Vec<Value>, ManifestError> {
-    serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(text, super::yaml_options()).map_err(|e| {
-        ManifestError::Yaml {
-            what: what.to_string(),
-            at: e.location().map(|l| (l.line(), l.column())),
-            message: super::yaml_message(&e),
-        }
+    serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(text, super::yaml_options()).map_err(|e| ManifestError::Yaml {
+        what: what.to_string(),
+        at: e.location().map(|l| (l.line(), l.column())),
+        message: super::yaml_message(&e),
     })
 }
 

@@ -176,11 +176,7 @@ pub fn validate_name(name: &str) -> Result<(), InvalidName> {
         && name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(InvalidName(name.to_string()))
-    }
+    if valid { Ok(()) } else { Err(InvalidName(name.to_string())) }
 }
 
 /// The directory of a cluster, for a valid name only.

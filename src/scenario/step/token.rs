@@ -81,7 +81,9 @@ impl FromText for BoundKind {
             "Pod" => Ok(BoundKind::Pod),
             "Secret" => Ok(BoundKind::Secret),
             "Node" => Ok(BoundKind::Node),
-            other => Err(Invalid(format!("bound-object kind `{}` is not one of Pod, Secret, Node", crate::scenario::source::excerpt(other)))),
+            other => {
+                Err(Invalid(format!("bound-object kind `{}` is not one of Pod, Secret, Node", crate::scenario::source::excerpt(other))))
+            }
         }
     }
 }
