@@ -2,7 +2,7 @@
 
 use serde_json_path::JsonPath;
 
-use super::parsed::Invalid;
+use super::parsed::{FromText, Invalid};
 use super::source::excerpt;
 
 /// The longest JSONPath compiled (real ones are under 100 characters; a filter on a 253-character
@@ -32,6 +32,13 @@ pub fn compile_path(text: &str) -> Result<JsonPath, Invalid> {
         )));
     }
     JsonPath::parse(text).map_err(|e| Invalid(format!("`{quoted}` is not a JSONPath: {}", excerpt(&e.to_string()))))
+}
+
+/// A path written in a scenario is parsed at load through [`compile_path`].
+impl FromText for JsonPath {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
+        compile_path(text)
+    }
 }
 
 /// The deepest `[`/`(` nesting outside string literals; unbalanced closers count as nothing.

@@ -81,12 +81,6 @@ impl<T> serde::Serialize for Parsed<T> {
     }
 }
 
-impl FromText for serde_json_path::JsonPath {
-    fn from_text(text: &str) -> Result<Self, Invalid> {
-        super::json_path::compile_path(text)
-    }
-}
-
 impl FromText for regex::Regex {
     fn from_text(text: &str) -> Result<Self, Invalid> {
         regex::Regex::new(text).map_err(|e| {
