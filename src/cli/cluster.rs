@@ -85,7 +85,7 @@ pub enum ClusterCommand {
 }
 
 /// Bad input (exit 2): said before anything is read, locked or built.
-fn bad_input(e: String) -> ExitCode {
+fn bad_input(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::BadInput
 }

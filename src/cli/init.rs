@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::ExitCode;
+use kubeproof::cluster::local::FileError;
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
@@ -53,15 +54,11 @@ pub fn init(args: InitArgs) -> ExitCode {
 }
 
 /// Creates `path` (and its directories); a file that appeared meanwhile is not overwritten.
-fn write_new(path: &Path, text: &str) -> Result<(), String> {
+fn write_new(path: &Path, text: &str) -> Result<(), FileError> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(FileError::new("cannot create", dir))?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(FileError::new("cannot create", path))?;
+    file.write_all(text.as_bytes()).map_err(FileError::new("cannot write", path))
 }

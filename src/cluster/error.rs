@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use crate::exit_code::ExitCode;
 
+use super::local::node::Unfit;
 use super::local::shared::SharedError;
+use super::local::versions::NotARelease;
 use super::local::{InstallError, StartError};
 
 /// Cloned for every scenario a failed cluster was to run: the local errors are shared, not copied.
@@ -26,8 +28,8 @@ pub enum ClusterError {
     #[error("{0}")]
     Tls(String),
     /// A release that is not a version at all: what `versions::check_request` says.
-    #[error("{0}")]
-    Release(String),
+    #[error(transparent)]
+    Release(NotARelease),
     /// The release could not be resolved, built or downloaded.
     #[error(transparent)]
     Install(Arc<InstallError>),
@@ -39,8 +41,8 @@ pub enum ClusterError {
     Shared(Arc<SharedError>),
     /// A local cluster with a node was asked for, and this machine cannot run one (not root,
     /// containerd or another program missing): the reason says what is missing.
-    #[error("{0}")]
-    NoNode(String),
+    #[error(transparent)]
+    NoNode(Unfit),
     /// The install's blocking task panicked or was cancelled: what tokio says.
     #[error("{0}")]
     Unfinished(String),

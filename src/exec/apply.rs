@@ -58,7 +58,7 @@ pub async fn service_account(run: &mut Run<'_>, s: &ServiceAccountStep) -> Resul
 }
 
 pub async fn apply(run: &mut Run<'_>, step: &ApplyStep) -> Result<StepOutput, StepError> {
-    let docs = manifest::manifests(step, &run.scenario.dir()).map_err(StepError::invalid)?;
+    let docs = manifest::manifests(step, &run.scenario.dir()).map_err(|e| StepError::invalid(e.to_string()))?;
     if let Some(status) = expected_status(run, &step.status)? {
         let [doc] = docs.as_slice() else { return Err(StepError::invalid(several_with_status(docs.len()))) };
         let doc = run.render_json(doc)?;

@@ -19,7 +19,7 @@ async fn once(run: &mut Run<'_>, s: &CallStep, attempts: u32) -> Result<StepOutp
         (Some(b), _) => {
             let mut body = run.render_json(b)?;
             if let Some(t) = &s.body_token {
-                place_token(&mut body, &t.pointer, run.token(&t.token)?).map_err(StepError::invalid)?;
+                place_token(&mut body, &t.pointer, run.token(&t.token)?).map_err(|e| StepError::invalid(e.to_string()))?;
             }
             Some(serde_json::to_vec(&body).map_err(|e| StepError::invalid(e.to_string()))?)
         }

@@ -108,7 +108,7 @@ fn touched(run: &Run<'_>, step: &Step) -> Vec<Result<Target, String>> {
         Step::ServiceAccount(s) => vec![one(Some("v1".into()), "ServiceAccount", &s.name, &None)],
         Step::Apply(s) => match manifest::manifests(s, &run.scenario.dir()) {
             Ok(docs) => docs.iter().take(OBJECTS).map(|doc| manifest_target(run, doc)).collect(),
-            Err(e) => vec![Err(e)],
+            Err(e) => vec![Err(e.to_string())],
         },
         Step::Delete(o) | Step::Absent(o) | Step::Unchanged(o) => {
             vec![opt(&o.api_version).and_then(|av| one(av, &o.kind, &o.name, &o.namespace))]

@@ -128,6 +128,13 @@ fn mismatch(m: &Mismatch) -> String {
     format!("{}:\n    expected: {expected}\n    observed: {observed}\n    diff:     {shown}", m.path)
 }
 
+/// A `${name}` that names no variable.
+impl From<crate::scenario::template::TemplateError> for StepError {
+    fn from(e: crate::scenario::template::TemplateError) -> StepError {
+        StepError::Undefined { message: e.to_string() }
+    }
+}
+
 /// A value of the step that does not parse.
 impl From<crate::scenario::parsed::Invalid> for StepError {
     fn from(invalid: crate::scenario::parsed::Invalid) -> StepError {

@@ -23,7 +23,7 @@ pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError
     let age = since_iat(Some(&json!(crate::clock::unix_now())));
     let mut verified = Value::Null;
     if s.verify {
-        verify(run, &token, &header).await.map_err(StepError::other)?;
+        verify(run, &token, &header).await.map_err(|e| StepError::other(e.to_string()))?;
         verified = json!(true);
     }
     let summary = format!(
@@ -39,43 +39,83 @@ pub async fn jwt(run: &mut Run<'_>, s: &JwtStep) -> Result<StepOutput, StepError
     Ok(StepOutput::new(doc, summary))
 }
 
-fn decode_parts(token: &str) -> Result<(Value, Value), String> {
+fn decode_parts(token: &str) -> Result<(Value, Value), JwtError> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        return Err(format!("{} segments instead of 3", parts.len()));
+        return Err(JwtError::Segments(parts.len()));
     }
-    let decode = |seg: &str, what: &str| -> Result<Value, String> {
+    let decode = |seg: &str, part: &'static str| -> Result<Value, JwtError> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(seg.trim_end_matches('='))
-            .map_err(|e| format!("the {what} is not base64url: {e}"))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("the {what} is not JSON: {e}"))
+            .map_err(|error| JwtError::NotBase64 { part, error })?;
+        serde_json::from_slice(&bytes).map_err(|error| JwtError::NotJson { part, error })
     };
     Ok((decode(parts[0], "header")?, decode(parts[1], "payload")?))
 }
 
 /// Checks the RS256 signature with the key the cluster publishes under the token's `kid`.
-async fn verify(run: &Run<'_>, token: &str, header: &Value) -> Result<(), String> {
-    let answer = super::request::admin(run.cluster, http::Method::GET, "/openid/v1/jwks", None).await.map_err(|e| e.to_string())?;
+async fn verify(run: &Run<'_>, token: &str, header: &Value) -> Result<(), JwtError> {
+    let answer = super::request::admin(run.cluster, http::Method::GET, "/openid/v1/jwks", None).await.map_err(JwtError::Request)?;
     let (status, jwks) = (answer.status, answer.body);
     if status != 200 {
-        return Err(format!("GET /openid/v1/jwks → {status}"));
+        return Err(JwtError::JwksStatus(status));
     }
-    let set: JwkSet = serde_json::from_value(jwks).map_err(|e| format!("the cluster's JWKS: {e}"))?;
+    let set: JwkSet = serde_json::from_value(jwks).map_err(JwtError::Jwks)?;
     let kid = header.get("kid").and_then(Value::as_str);
     let jwk = match kid {
-        Some(kid) => set.find(kid).ok_or_else(|| format!("no key with kid {kid} in /openid/v1/jwks"))?,
-        None => set.keys.first().ok_or("the cluster's JWKS is empty")?,
+        Some(kid) => set.find(kid).ok_or_else(|| JwtError::NoKey(kid.to_string()))?,
+        None => set.keys.first().ok_or(JwtError::EmptyJwks)?,
     };
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("JWKS key: {e}"))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(JwtError::Key)?;
     let mut validation = Validation::new(Algorithm::RS256);
     // Claims are the scenario's to assert; here only the signature is checked.
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map(|_| ())
-        .map_err(|e| format!("the signature does not verify against /openid/v1/jwks: {e}"))
+    jsonwebtoken::decode::<Value>(token, &key, &validation).map(|_| ()).map_err(JwtError::Signature)
+}
+
+/// Why a token could not be read as a JWT, or its signature not be checked.
+#[derive(Debug)]
+pub enum JwtError {
+    /// Not three dot-separated segments: how many there are.
+    Segments(usize),
+    /// The header or the payload is not base64url.
+    NotBase64 { part: &'static str, error: base64::DecodeError },
+    /// The header or the payload is not JSON.
+    NotJson { part: &'static str, error: serde_json::Error },
+    /// The JWKS could not be fetched.
+    Request(StepError),
+    /// The JWKS was refused: the status.
+    JwksStatus(u16),
+    /// The JWKS is not one.
+    Jwks(serde_json::Error),
+    /// No key has the token's `kid`.
+    NoKey(String),
+    /// The token has no `kid` and the JWKS no key.
+    EmptyJwks,
+    /// The key is not one `jsonwebtoken` can use.
+    Key(jsonwebtoken::errors::Error),
+    /// The signature does not verify.
+    Signature(jsonwebtoken::errors::Error),
+}
+
+impl std::fmt::Display for JwtError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwtError::Segments(n) => write!(f, "{n} segments instead of 3"),
+            JwtError::NotBase64 { part, error } => write!(f, "the {part} is not base64url: {error}"),
+            JwtError::NotJson { part, error } => write!(f, "the {part} is not JSON: {error}"),
+            JwtError::Request(e) => e.fmt(f),
+            JwtError::JwksStatus(status) => write!(f, "GET /openid/v1/jwks → {status}"),
+            JwtError::Jwks(e) => write!(f, "the cluster's JWKS: {e}"),
+            JwtError::NoKey(kid) => write!(f, "no key with kid {kid} in /openid/v1/jwks"),
+            JwtError::EmptyJwks => f.write_str("the cluster's JWKS is empty"),
+            JwtError::Key(e) => write!(f, "JWKS key: {e}"),
+            JwtError::Signature(e) => write!(f, "the signature does not verify against /openid/v1/jwks: {e}"),
+        }
+    }
 }
 
 pub(crate) fn describe(_: &JwtStep) -> String {

@@ -120,7 +120,7 @@ impl Run<'_> {
 
     /// Renders `${…}` in a string.
     pub fn render(&self, text: &str) -> Result<String, StepError> {
-        template::render(text, &self.vars).map_err(|message| StepError::Undefined { message })
+        Ok(template::render(text, &self.vars)?)
     }
 
     /// A step's `namespace`, rendered; the scenario's own when the step names none.
@@ -129,7 +129,7 @@ impl Run<'_> {
     }
 
     pub fn render_json(&self, value: &Value) -> Result<Value, StepError> {
-        template::render_json(value, &self.vars).map_err(|message| StepError::Undefined { message })
+        Ok(template::render_json(value, &self.vars)?)
     }
 
     pub fn token(&self, name: &str) -> Result<&str, StepError> {
@@ -587,7 +587,7 @@ fn mismatches<'a>(
     // in it (a case's value, a parameter) is compared, and shown, as its fingerprint — whole,
     // before a message cuts it short.
     let render = |v: Value| {
-        let mut v = template::render_json(&v, vars).map_err(|message| StepError::Undefined { message })?;
+        let mut v = template::render_json(&v, vars)?;
         redact::redact_json(&mut v);
         Ok::<_, StepError>(v)
     };
@@ -601,7 +601,7 @@ fn mismatches<'a>(
             *value = value.take().map(render).transpose()?;
         }
         if a.path_is_template() {
-            let rendered = template::render(a.path.as_str(), vars).map_err(|message| StepError::Undefined { message })?;
+            let rendered = template::render(a.path.as_str(), vars)?;
             a.with_rendered_path(&rendered)?;
         }
         if let Err(m) = a.check(doc) {
@@ -613,7 +613,7 @@ fn mismatches<'a>(
 
 fn take_captures(run: &mut Run<'_>, captures: &Captures, doc: &Value) -> Result<(), StepError> {
     for (name, capture) in captures {
-        let value = capture.value.take(doc).map_err(|message| StepError::Capture { name: name.clone(), message })?;
+        let value = capture.value.take(doc).map_err(|e| StepError::Capture { name: name.clone(), message: e.to_string() })?;
         run.vars.insert(name.clone(), value);
     }
     Ok(())
@@ -768,7 +768,7 @@ async fn run_on_pool(pool: &crate::cluster::pool::Pool, s: &Scenario, opts: &Exe
         Err(crate::cluster::ClusterError::NoNode(why)) if !crate::cluster::local::node::required() => {
             let mut report = blank_report(pool.base(), s);
             report.verdict = Verdict::NotApplicable;
-            report.reason = Some(why);
+            report.reason = Some(why.to_string());
             opts.events.emit(Event::ScenarioFinished { report: report.clone() });
             report
         }

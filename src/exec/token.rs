@@ -12,7 +12,7 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
     // kubectl sends null for an unset or zero duration; the server then defaults to 3600 s.
     let duration = s.duration.as_ref().map(|d| d.resolve(|text| run.render(text))).transpose()?;
     if let Some(d) = &duration {
-        sendable(d).map_err(StepError::invalid)?;
+        sendable(d)?;
     }
     let expected = s.status.as_ref().map(|st| st.resolve(|text| run.render(text))).transpose()?.map_or(201, |st| st.0);
     let expiration = match duration {

@@ -43,25 +43,65 @@ impl Document {
 
     /// Reads a report, refusing files that are not one or of a version this kubeproof does not
     /// know. Reports are small; a file over 64 MiB is refused rather than read.
-    pub fn read(path: &Path) -> Result<Document, String> {
+    pub fn read(path: &Path) -> Result<Document, DocumentError> {
         use std::io::Read as _;
-        let fail = |why: String| format!("{}: {why}", path.display());
-        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        let fail = |kind: DocumentErrorKind| DocumentError { path: path.to_path_buf(), kind };
+        let file = std::fs::File::open(path).map_err(|e| fail(DocumentErrorKind::Io(e)))?;
         if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-            return Err(fail("not a regular file".into()));
+            return Err(fail(DocumentErrorKind::NotAFile));
         }
         let mut text = Vec::new();
-        file.take(64 << 20).read_to_end(&mut text).map_err(|e| fail(e.to_string()))?;
+        file.take(64 << 20).read_to_end(&mut text).map_err(|e| fail(DocumentErrorKind::Io(e)))?;
         let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| fail(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
+            serde_json::from_slice(&text).map_err(|e| fail(DocumentErrorKind::NotJson { line: e.line(), column: e.column() }))?;
         match (value.get("format").and_then(|f| f.as_str()), value.get("version").and_then(|v| v.as_u64())) {
             (Some(FORMAT), Some(v)) if READS.contains(&v) => {}
-            (Some(FORMAT), Some(v)) => {
-                return Err(fail(format!("report version {v}; this kubeproof reads versions {} to {}", READS.start(), READS.end())));
-            }
-            _ => return Err(fail("not a kubeproof report (written by `kubeproof run --json`)".into())),
+            (Some(FORMAT), Some(v)) => return Err(fail(DocumentErrorKind::Version(v))),
+            _ => return Err(fail(DocumentErrorKind::Foreign)),
         }
-        serde_json::from_value(value).map_err(|e| fail(format!("malformed report: {e}")))
+        serde_json::from_value(value).map_err(|e| fail(DocumentErrorKind::Malformed(e)))
+    }
+}
+
+/// A file given as a report that cannot be read as one.
+#[derive(Debug)]
+pub struct DocumentError {
+    pub path: std::path::PathBuf,
+    pub kind: DocumentErrorKind,
+}
+
+/// Why a file is not a report kubeproof can read.
+#[derive(Debug)]
+pub enum DocumentErrorKind {
+    /// It cannot be opened or read.
+    Io(std::io::Error),
+    /// A directory, a device …
+    NotAFile,
+    NotJson {
+        line: usize,
+        column: usize,
+    },
+    /// A report of a version this kubeproof does not read.
+    Version(u64),
+    /// JSON, but not a kubeproof report.
+    Foreign,
+    /// A kubeproof report whose content does not fit its version.
+    Malformed(serde_json::Error),
+}
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.path.display())?;
+        match &self.kind {
+            DocumentErrorKind::Io(e) => e.fmt(f),
+            DocumentErrorKind::NotAFile => f.write_str("not a regular file"),
+            DocumentErrorKind::NotJson { line, column } => write!(f, "not JSON (line {line}, column {column})"),
+            DocumentErrorKind::Version(v) => {
+                write!(f, "report version {v}; this kubeproof reads versions {} to {}", READS.start(), READS.end())
+            }
+            DocumentErrorKind::Foreign => f.write_str("not a kubeproof report (written by `kubeproof run --json`)"),
+            DocumentErrorKind::Malformed(e) => write!(f, "malformed report: {e}"),
+        }
     }
 }
 
@@ -81,11 +121,11 @@ mod tests {
         std::fs::write(&path, r#"{"format": "kubeproof-report", "version": 1, "reports": [], "stopped": null}"#).unwrap();
         assert!(Document::read(&path).is_ok(), "version 1 reads as version 2");
         std::fs::write(&path, r#"{"format": "kubeproof-report", "version": 99, "reports": []}"#).unwrap();
-        assert!(Document::read(&path).unwrap_err().contains("report version 99"));
+        assert!(Document::read(&path).unwrap_err().to_string().contains("report version 99"));
         std::fs::write(&path, r#"{"matrix": {}}"#).unwrap();
-        assert!(Document::read(&path).unwrap_err().contains("not a kubeproof report"));
+        assert!(Document::read(&path).unwrap_err().to_string().contains("not a kubeproof report"));
         std::fs::write(&path, "{").unwrap();
-        assert!(Document::read(&path).unwrap_err().contains("not JSON"));
+        assert!(Document::read(&path).unwrap_err().to_string().contains("not JSON"));
         assert!(Document::read(&dir).is_err(), "a directory is not a report");
         std::fs::remove_dir_all(&dir).unwrap();
     }

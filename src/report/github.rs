@@ -58,15 +58,31 @@ pub fn summary(reports: &[ScenarioReport]) -> String {
 }
 
 /// Appends to the file named by `GITHUB_STEP_SUMMARY`, if there is one.
-pub fn append_summary(markdown: &str) -> Result<(), String> {
+pub fn append_summary(markdown: &str) -> Result<(), SummaryError> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };
     let path = Path::new(&path);
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| format!("cannot write the step summary {}: {e}", path.display()))?;
-    file.write_all(crate::redact::redact(markdown).as_bytes()).map_err(|e| format!("cannot write the step summary: {e}"))
+        .map_err(|error| SummaryError { path: Some(path.to_path_buf()), error })?;
+    file.write_all(crate::redact::redact(markdown).as_bytes()).map_err(|error| SummaryError { path: None, error })
+}
+
+/// The step summary could not be opened (its path is said) or written.
+#[derive(Debug)]
+pub struct SummaryError {
+    pub path: Option<std::path::PathBuf>,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for SummaryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "cannot write the step summary {}: {}", path.display(), self.error),
+            None => write!(f, "cannot write the step summary: {}", self.error),
+        }
+    }
 }
 
 /// A workflow command's message: `%`, CR and LF escaped.

@@ -3,30 +3,54 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::cluster::local::FileError;
 use crate::redact;
+
+/// Why a report file cannot be written.
+#[derive(Debug)]
+pub enum OutputError {
+    /// Its directory does not exist.
+    NoDirectory { path: PathBuf, dir: PathBuf },
+    /// The path is a directory.
+    IsDirectory { path: PathBuf },
+    /// The system refused to open or write it.
+    Write(FileError),
+}
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputError::NoDirectory { path, dir } => {
+                write!(f, "cannot write {}: the directory {} does not exist", path.display(), dir.display())
+            }
+            OutputError::IsDirectory { path } => write!(f, "cannot write {}: it is a directory", path.display()),
+            OutputError::Write(e) => e.fmt(f),
+        }
+    }
+}
 
 /// Checks, before anything runs, that `path` can be written: its directory exists and it is
 /// not itself a directory. A report that cannot be written is bad input, not a silent loss.
-pub fn check_writable(path: &Path) -> Result<(), String> {
+pub fn check_writable(path: &Path) -> Result<(), OutputError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(format!("cannot write {}: the directory {} does not exist", path.display(), dir.display()));
+        return Err(OutputError::NoDirectory { path: path.to_path_buf(), dir: dir.to_path_buf() });
     }
     if path.is_dir() {
-        return Err(format!("cannot write {}: it is a directory", path.display()));
+        return Err(OutputError::IsDirectory { path: path.to_path_buf() });
     }
     Ok(())
 }
 
 /// Writes `text` to `path` with mode 0600: a new file is created with that mode, an existing
 /// one is narrowed to it before anything is written.
-pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+pub fn write_private(path: &Path, text: &str) -> Result<(), OutputError> {
+    let fail = |e: std::io::Error| OutputError::Write(FileError::new("cannot write", path)(e));
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(fail)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
     file.write_all(redact::redact(text).as_bytes()).map_err(fail)

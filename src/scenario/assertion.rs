@@ -85,8 +85,8 @@ fn is_reference(v: &Value) -> bool {
 }
 
 /// `count` or `length` as written or rendered: a whole number, or why it is not one.
-fn whole_number(key: &str, v: &Value) -> Result<usize, String> {
-    v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| format!("`{key}` takes a whole number, not {}", brief(v)))
+fn whole_number(key: &str, v: &Value) -> Result<usize, Invalid> {
+    v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| Invalid(format!("`{key}` takes a whole number, not {}", brief(v))))
 }
 
 /// `equals: null` is a check for null, not a missing check.
@@ -140,14 +140,14 @@ impl std::fmt::Display for Mismatch {
 
 impl Assertion {
     /// Checks that the path parsed and the regex compiled (both at load); the message is for the user.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         // A path with `${…}` is parsed once substituted (lint, with a case's values; the run).
         if let Some(problem) = self.path.problem().filter(|_| !self.path_is_template()) {
-            return Err(problem.to_string());
+            return Err(Invalid(problem.to_string()));
         }
         for re in [&self.matches, &self.not_matches] {
             if let Some(problem) = re.as_ref().and_then(Parsed::problem) {
-                return Err(problem.to_string());
+                return Err(Invalid(problem.to_string()));
             }
         }
         let checks = [
@@ -166,18 +166,18 @@ impl Assertion {
             self.at_most.is_some(),
         ];
         if !checks.contains(&true) {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "the assertion on `{}` checks nothing: give equals, not-equals, contains, not-contains, matches, not-matches, count, length, exists, greater-than, less-than, at-least or at-most",
                 self.path
-            ));
+            )));
         }
         if self.exists == Some(false)
             && let Some(key) = self.one_value_checks().first()
         {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "`exists: false` says `{}` selects nothing, but `{key}` needs the one value it selects: a check that holds when the value is missing is `count: 0`; give the two as separate assertions only if both may hold",
                 self.path
-            ));
+            )));
         }
         for (key, n) in [("count", &self.count), ("length", &self.length)] {
             if let Some(n) = n.as_ref().filter(|n| !is_reference(n)) {
@@ -186,15 +186,15 @@ impl Assertion {
         }
         for (key, bound) in self.bounds() {
             if !is_reference(bound) && Quantity::of(bound).is_none() {
-                return Err(format!(
+                return Err(Invalid(format!(
                     "`{key}: {}` is neither a number nor an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)",
                     super::source::excerpt(&bound.to_string())
-                ));
+                )));
             }
         }
         match self.tolerance {
-            Some(_) if self.equals.is_none() => Err("`tolerance` goes with `equals`: equal within that much".into()),
-            Some(t) if !(t >= 0.0 && t.is_finite()) => Err(format!("`tolerance: {t}` must be a number of at least 0")),
+            Some(_) if self.equals.is_none() => Err(Invalid("`tolerance` goes with `equals`: equal within that much".into())),
+            Some(t) if !(t >= 0.0 && t.is_finite()) => Err(Invalid(format!("`tolerance: {t}` must be a number of at least 0"))),
             _ => Ok(()),
         }
     }
@@ -286,14 +286,14 @@ impl Assertion {
             return Err(mismatch(if want { "a value".into() } else { "nothing".into() }, seen));
         }
         if let Some(want) = &self.count {
-            let want = whole_number("count", want).map_err(|e| mismatch("a count".into(), e))?;
+            let want = whole_number("count", want).map_err(|Invalid(e)| mismatch("a count".into(), e))?;
             if nodes.len() != want {
                 return Err(mismatch(format!("{want} values"), format!("{} values", nodes.len())));
             }
         }
         if let Some(want) = &self.length {
-            let want = whole_number("length", want).map_err(|e| mismatch("a length".into(), e))?;
-            let len = length(&nodes).map_err(|seen| mismatch(format!("something with length {want}"), seen))?;
+            let want = whole_number("length", want).map_err(|Invalid(e)| mismatch("a length".into(), e))?;
+            let len = length(&nodes).map_err(|seen| mismatch(format!("something with length {want}"), seen.to_string()))?;
             if len != want {
                 return Err(mismatch(format!("length {want}"), format!("length {len}")));
             }
@@ -377,14 +377,32 @@ impl Assertion {
 
 /// The length of the one value selected: an array's items, an object's keys, a string's
 /// characters; nothing selected (or null) has length 0. Otherwise what was seen instead.
-pub fn length(nodes: &[&Value]) -> Result<usize, String> {
+pub fn length(nodes: &[&Value]) -> Result<usize, NoLength> {
     match nodes {
         [] | [Value::Null] => Ok(0),
         [Value::Array(a)] => Ok(a.len()),
         [Value::Object(o)] => Ok(o.len()),
         [Value::String(s)] => Ok(s.chars().count()),
-        [other] => Err(whole(other)),
-        many => Err(format!("{} values", many.len())),
+        [other] => Err(NoLength::Value(whole(other))),
+        many => Err(NoLength::Many(many.len())),
+    }
+}
+
+/// What was selected instead of the one value that has a length, as a mismatch's observed side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoLength {
+    /// One value that has none (a number, a boolean), whole.
+    Value(String),
+    /// Several values.
+    Many(usize),
+}
+
+impl std::fmt::Display for NoLength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoLength::Value(whole) => f.write_str(whole),
+            NoLength::Many(n) => write!(f, "{n} values"),
+        }
     }
 }
 
@@ -530,10 +548,14 @@ mod tests {
         assert!(cmp("$.ts", |a| Assertion { greater_than: Some(json!("2023-11-14T23:13:19.5Z")), ..a }).is_ok());
         let miss = cmp("$.s", |a| Assertion { at_least: Some(json!(1)), ..a }).unwrap_err();
         assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("a value at least 1", "\"x\""));
-        assert!(Assertion { at_least: Some(json!("soon")), ..a("$.x") }.validate().unwrap_err().contains("RFC 3339"));
+        assert!(Assertion { at_least: Some(json!("soon")), ..a("$.x") }.validate().unwrap_err().0.contains("RFC 3339"));
         assert!(Assertion { at_least: Some(json!("${t}")), ..a("$.x") }.validate().is_ok());
         assert!(
-            Assertion { tolerance: Some(1.0), at_least: Some(json!(1)), ..a("$.x") }.validate().unwrap_err().contains("goes with `equals`")
+            Assertion { tolerance: Some(1.0), at_least: Some(json!(1)), ..a("$.x") }
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("goes with `equals`")
         );
     }
 
@@ -589,8 +611,8 @@ mod tests {
         let miss = check("$.missing", |a| Assertion { not_matches: Some("x".into()), ..a }).unwrap_err();
         assert_eq!((miss.expected.as_str(), miss.observed.as_str()), ("one string not matching /x/", "nothing"));
         assert!(check("$.n", |a| Assertion { not_matches: Some("x".into()), ..a }).is_err(), "a number is no string");
-        assert!(Assertion { not_matches: Some("(".into()), ..a("$.x") }.validate().unwrap_err().contains("not a regular expression"));
-        let both = Assertion { exists: Some(false), not_contains: Some(json!("x")), ..a("$.x") }.validate().unwrap_err();
+        assert!(Assertion { not_matches: Some("(".into()), ..a("$.x") }.validate().unwrap_err().0.contains("not a regular expression"));
+        let Invalid(both) = Assertion { exists: Some(false), not_contains: Some(json!("x")), ..a("$.x") }.validate().unwrap_err();
         assert!(both.contains("`exists: false`") && both.contains("`not-contains`") && both.contains("count: 0"), "{both}");
     }
 
@@ -600,7 +622,7 @@ mod tests {
         let vars =
             crate::scenario::template::Vars::from([("group".to_string(), json!("a.example.com")), ("key".to_string(), json!("a b"))]);
         let render = |a: &mut Assertion| {
-            let rendered = crate::scenario::template::render(a.path.as_str(), &vars).map_err(Invalid)?;
+            let rendered = crate::scenario::template::render(a.path.as_str(), &vars).map_err(|e| Invalid(e.to_string()))?;
             a.with_rendered_path(&rendered)
         };
         let mut filter = Assertion { equals: Some(json!(["get"])), ..a("$.rules[?@.apiGroups[0] == '${group}'].verbs") };
@@ -635,8 +657,8 @@ mod tests {
 
     #[test]
     fn validation_catches_bad_paths_and_empty_checks() {
-        assert!(a("$.x").validate().unwrap_err().contains("checks nothing"));
-        assert!(Assertion { exists: Some(true), ..a("$[") }.validate().unwrap_err().contains("not a JSONPath"));
+        assert!(a("$.x").validate().unwrap_err().0.contains("checks nothing"));
+        assert!(Assertion { exists: Some(true), ..a("$[") }.validate().unwrap_err().0.contains("not a JSONPath"));
         assert!(Assertion { matches: Some("(".into()), ..a("$.x") }.validate().is_err());
     }
 }

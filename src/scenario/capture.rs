@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::assertion::{brief, length};
-use super::parsed::Parsed;
+use super::assertion::{NoLength, brief, length};
+use super::parsed::{Invalid, Parsed};
 
 /// One capture: what to measure and where.
 #[derive(Debug, Clone)]
@@ -37,17 +37,41 @@ pub enum Measure {
 
 impl Capture {
     /// The captured value from `doc`, or why there is none.
-    pub fn take(&self, doc: &Value) -> Result<Value, String> {
-        let path = &self.path;
-        let nodes = path.get().map_err(|e| e.0)?.query(doc).all();
+    pub fn take(&self, doc: &Value) -> Result<Value, CaptureError> {
+        let path = || self.path.text.clone();
+        let nodes = self.path.get().map_err(CaptureError::Path)?.query(doc).all();
         match self.measure {
             Measure::Count => Ok(Value::from(nodes.len())),
-            Measure::Length => length(&nodes).map(Value::from).map_err(|seen| format!("`{path}` selects {seen}, which has no length")),
+            Measure::Length => length(&nodes).map(Value::from).map_err(|seen| CaptureError::NoLength { path: path(), seen }),
             Measure::Value => match nodes.as_slice() {
                 [one] => Ok((*one).clone()),
-                [] => Err(format!("`{path}` selects nothing in {}", brief(doc))),
-                many => Err(format!("`{path}` selects {} values, not one", many.len())),
+                [] => Err(CaptureError::Nothing { path: path(), doc: brief(doc) }),
+                many => Err(CaptureError::Several { path: path(), count: many.len() }),
             },
+        }
+    }
+}
+
+/// Why a capture took no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureError {
+    /// The path does not parse (lint said so before the run).
+    Path(Invalid),
+    /// `length` of something that has none.
+    NoLength { path: String, seen: NoLength },
+    /// The path selects nothing in the document, shown in brief.
+    Nothing { path: String, doc: String },
+    /// The path selects several values where one was to be taken.
+    Several { path: String, count: usize },
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::Path(Invalid(why)) => f.write_str(why),
+            CaptureError::NoLength { path, seen } => write!(f, "`{path}` selects {seen}, which has no length"),
+            CaptureError::Nothing { path, doc } => write!(f, "`{path}` selects nothing in {doc}"),
+            CaptureError::Several { path, count } => write!(f, "`{path}` selects {count} values, not one"),
         }
     }
 }
@@ -123,8 +147,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn capture(yaml: &str) -> Result<Capture, String> {
-        serde_saphyr::from_str::<Capture>(yaml).map_err(|e| e.to_string())
+    fn capture(yaml: &str) -> Result<Capture, serde_saphyr::Error> {
+        serde_saphyr::from_str::<Capture>(yaml)
     }
 
     #[test]
@@ -136,9 +160,9 @@ mod tests {
         assert_eq!(capture("{count: '$.nothing[*]'}").unwrap().take(&doc).unwrap(), json!(0));
         assert_eq!(capture("{length: $.secrets}").unwrap().take(&doc).unwrap(), json!(0));
         assert_eq!(capture("{length: $.name}").unwrap().take(&doc).unwrap(), json!(3));
-        assert!(capture("{length: $.spec.expirationSeconds}").unwrap().take(&doc).unwrap_err().contains("has no length"));
-        assert!(capture("$.nothing").unwrap().take(&doc).unwrap_err().contains("selects nothing"));
-        assert!(capture("{sum: $.items}").unwrap_err().contains("count"));
-        assert!(capture("{}").unwrap_err().contains("needs `count` or `length`"));
+        assert!(capture("{length: $.spec.expirationSeconds}").unwrap().take(&doc).unwrap_err().to_string().contains("has no length"));
+        assert!(capture("$.nothing").unwrap().take(&doc).unwrap_err().to_string().contains("selects nothing"));
+        assert!(capture("{sum: $.items}").unwrap_err().to_string().contains("count"));
+        assert!(capture("{}").unwrap_err().to_string().contains("needs `count` or `length`"));
     }
 }

@@ -2,6 +2,7 @@
 
 use serde_json_path::JsonPath;
 
+use super::parsed::{FromText, Invalid};
 use super::source::excerpt;
 
 /// The longest JSONPath compiled (real ones are under 100 characters; a filter on a 253-character
@@ -16,21 +17,28 @@ pub const MAX_PATH_NESTING: usize = 6;
 
 /// Compiles a JSONPath after bounding its length and nesting; every path kubeproof evaluates
 /// (assertions, captures) goes through here. The message names the path and the limit.
-pub fn compile_path(text: &str) -> Result<JsonPath, String> {
+pub fn compile_path(text: &str) -> Result<JsonPath, Invalid> {
     let quoted = excerpt(text);
     let chars = text.chars().count();
     if chars > MAX_PATH_CHARS {
-        return Err(format!(
+        return Err(Invalid(format!(
             "`{quoted}` is not a JSONPath kubeproof accepts: it is {chars} characters long; the limit is {MAX_PATH_CHARS}"
-        ));
+        )));
     }
     let depth = nesting(text);
     if depth > MAX_PATH_NESTING {
-        return Err(format!(
+        return Err(Invalid(format!(
             "`{quoted}` is not a JSONPath kubeproof accepts: brackets and parentheses nest {depth} deep; the limit is {MAX_PATH_NESTING}"
-        ));
+        )));
     }
-    JsonPath::parse(text).map_err(|e| format!("`{quoted}` is not a JSONPath: {}", excerpt(&e.to_string())))
+    JsonPath::parse(text).map_err(|e| Invalid(format!("`{quoted}` is not a JSONPath: {}", excerpt(&e.to_string()))))
+}
+
+/// A path written in a scenario is parsed at load through [`compile_path`].
+impl FromText for JsonPath {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
+        compile_path(text)
+    }
 }
 
 /// The deepest `[`/`(` nesting outside string literals; unbalanced closers count as nothing.
@@ -71,7 +79,7 @@ mod tests {
                 let deep_filter = format!("$.a{}", "[?@.b".repeat(5000));
                 let deep_parens = format!("$[?{}@.a{}]", "(".repeat(100), ")".repeat(100));
                 let long = format!("$.{}", "a".repeat(MAX_PATH_CHARS));
-                [deep_filter, deep_parens, long].map(|p| compile_path(&p).unwrap_err())
+                [deep_filter, deep_parens, long].map(|p| compile_path(&p).unwrap_err().0)
             })
             .unwrap()
             .join()

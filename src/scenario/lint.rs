@@ -186,7 +186,7 @@ fn assertion_rules(assertions: &[Spanned<Assertion>], l: &mut StepLint) {
         let a = &spanned.value;
         let pos = l.pos_of(&spanned.referenced);
         let before = l.problems.len();
-        if let Err(e) = a.validate() {
+        if let Err(super::parsed::Invalid(e)) = a.validate() {
             l.problem(e);
         }
         if a.path_is_template() {

@@ -14,15 +14,15 @@ pub struct Invalid(pub String);
 
 /// What a scenario string parses into.
 pub trait FromText: Sized {
-    /// The value, or a message for the scenario's author.
-    fn from_text(text: &str) -> Result<Self, String>;
+    /// The value, or why it is not one, in words for the scenario's author.
+    fn from_text(text: &str) -> Result<Self, Invalid>;
 }
 
 /// A string as written and what it parsed into (or why it did not).
 #[derive(Debug, Clone)]
 pub struct Parsed<T> {
     pub text: String,
-    value: Result<T, String>,
+    value: Result<T, Invalid>,
 }
 
 impl<T: FromText> Parsed<T> {
@@ -37,12 +37,12 @@ impl<T> Parsed<T> {
     /// The parsed value; the error was reported by lint, so a run only meets it if lint was
     /// skipped.
     pub fn get(&self) -> Result<&T, Invalid> {
-        self.value.as_ref().map_err(|e| Invalid(e.clone()))
+        self.value.as_ref().map_err(Invalid::clone)
     }
 
     /// Why the text does not parse, if it does not.
     pub fn problem(&self) -> Option<&str> {
-        self.value.as_ref().err().map(String::as_str)
+        self.value.as_ref().err().map(|e| e.0.as_str())
     }
 
     pub fn as_str(&self) -> &str {
@@ -81,18 +81,12 @@ impl<T> serde::Serialize for Parsed<T> {
     }
 }
 
-impl FromText for serde_json_path::JsonPath {
-    fn from_text(text: &str) -> Result<Self, String> {
-        super::json_path::compile_path(text)
-    }
-}
-
 impl FromText for regex::Regex {
-    fn from_text(text: &str) -> Result<Self, String> {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
         regex::Regex::new(text).map_err(|e| {
             // The regex crate draws a caret under the pattern; one line is enough here.
             let why = e.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
-            format!("`{}` is not a regular expression: {why}", super::source::excerpt(text))
+            Invalid(format!("`{}` is not a regular expression: {why}", super::source::excerpt(text)))
         })
     }
 }
@@ -101,11 +95,11 @@ impl FromText for regex::Regex {
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 
 impl FromText for http::Method {
-    fn from_text(text: &str) -> Result<Self, String> {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
         let upper = text.to_uppercase();
         match METHODS.contains(&upper.as_str()) {
-            true => http::Method::from_bytes(upper.as_bytes()).map_err(|e| e.to_string()),
-            false => Err(format!("method `{}` is not one of {}", super::source::excerpt(text), METHODS.join(", "))),
+            true => http::Method::from_bytes(upper.as_bytes()).map_err(|e| Invalid(e.to_string())),
+            false => Err(Invalid(format!("method `{}` is not one of {}", super::source::excerpt(text), METHODS.join(", ")))),
         }
     }
 }
@@ -185,8 +179,8 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Templated<T> {
 }
 
 impl FromText for super::GoDuration {
-    fn from_text(text: &str) -> Result<Self, String> {
-        text.parse().map_err(|e: super::duration::DurationError| e.to_string())
+    fn from_text(text: &str) -> Result<Self, Invalid> {
+        text.parse().map_err(|e: super::duration::DurationError| Invalid(e.to_string()))
     }
 }
 
@@ -195,10 +189,13 @@ impl FromText for super::GoDuration {
 pub struct HttpStatus(pub u16);
 
 impl FromText for HttpStatus {
-    fn from_text(text: &str) -> Result<Self, String> {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
         match text.trim().parse::<u16>() {
             Ok(code) if (100..=599).contains(&code) => Ok(HttpStatus(code)),
-            _ => Err(format!("`status: {}` is not an HTTP status: between 100 and 599 (201, 404, 422 …)", super::source::excerpt(text))),
+            _ => Err(Invalid(format!(
+                "`status: {}` is not an HTTP status: between 100 and 599 (201, 404, 422 …)",
+                super::source::excerpt(text)
+            ))),
         }
     }
 }

@@ -25,8 +25,23 @@ pub fn references(text: &str) -> Vec<String> {
     out
 }
 
+/// Why a template cannot be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// `${name}` refers to no variable.
+    Undefined { name: String },
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::Undefined { name } => write!(f, "`${{{name}}}` is not defined"),
+        }
+    }
+}
+
 /// Substitutes every reference as text; an unknown name is an error naming it.
-pub fn render(text: &str, vars: &Vars) -> Result<String, String> {
+pub fn render(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     let mut missing = None;
     scan(text, |piece| match piece {
@@ -40,22 +55,22 @@ pub fn render(text: &str, vars: &Vars) -> Result<String, String> {
         },
     });
     match missing {
-        Some(name) => Err(format!("`${{{name}}}` is not defined")),
+        Some(name) => Err(TemplateError::Undefined { name }),
         None => Ok(out),
     }
 }
 
 /// Renders every string inside a JSON value; a string that is exactly one reference becomes the
 /// variable's value, with its type.
-pub fn render_json(value: &Value, vars: &Vars) -> Result<Value, String> {
+pub fn render_json(value: &Value, vars: &Vars) -> Result<Value, TemplateError> {
     Ok(match value {
         Value::String(s) => match sole_reference(s) {
-            Some(name) => vars.get(name).cloned().ok_or_else(|| format!("`${{{name}}}` is not defined"))?,
+            Some(name) => vars.get(name).cloned().ok_or_else(|| TemplateError::Undefined { name: name.to_string() })?,
             None => Value::String(render(s, vars)?),
         },
         Value::Array(items) => Value::Array(items.iter().map(|v| render_json(v, vars)).collect::<Result<_, _>>()?),
         Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| Ok((render(k, vars)?, render_json(v, vars)?))).collect::<Result<_, String>>()?)
+            Value::Object(map.iter().map(|(k, v)| Ok((render(k, vars)?, render_json(v, vars)?))).collect::<Result<_, TemplateError>>()?)
         }
         other => other.clone(),
     })
@@ -115,7 +130,7 @@ mod tests {
         assert_eq!(references("a ${x} b ${ y }"), vec!["x", "y"]);
         assert_eq!(render("$${namespace}", &vars).unwrap(), "${namespace}");
         assert!(references("$${namespace}").is_empty());
-        assert_eq!(render("${nope}", &vars).unwrap_err(), "`${nope}` is not defined");
+        assert_eq!(render("${nope}", &vars).unwrap_err().to_string(), "`${nope}` is not defined");
         assert_eq!(render("no refs ${", &vars).unwrap(), "no refs ${");
     }
 
@@ -129,6 +144,6 @@ mod tests {
         assert_eq!(render_json(&json!("$${iat}"), &vars).unwrap(), json!("${iat}"), "an escaped reference is text");
         assert_eq!(render_json(&json!("${iat}${iat}"), &vars).unwrap(), json!("17000000001700000000"));
         assert_eq!(render("${aud}", &vars).unwrap(), r#"["a","b"]"#);
-        assert!(render_json(&json!("${nope}"), &vars).unwrap_err().contains("`${nope}` is not defined"));
+        assert_eq!(render_json(&json!("${nope}"), &vars).unwrap_err(), TemplateError::Undefined { name: "nope".into() });
     }
 }

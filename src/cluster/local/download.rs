@@ -38,13 +38,13 @@ pub enum Source {
 }
 
 impl FromStr for Source {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Source, String> {
+    type Err = UnknownSource;
+    fn from_str(s: &str) -> Result<Source, UnknownSource> {
         match s.trim() {
             "auto" => Ok(Source::Auto),
             "download" => Ok(Source::Download),
             "build" => Ok(Source::Build),
-            other => Err(format!("`{other}` is not a binary source: write download, build or auto")),
+            other => Err(UnknownSource(other.to_string())),
         }
     }
 }
@@ -59,13 +59,18 @@ impl Source {
     }
 }
 
+/// A `--source` or `KUBEPROOF_SOURCE` that names no source (the value, trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a binary source: write download, build or auto")]
+pub struct UnknownSource(pub String);
+
 /// A download setting (`--source`/`KUBEPROOF_SOURCE`, `--mirror`/`KUBEPROOF_MIRROR`) that
 /// cannot be used: refused before anything is downloaded or built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingError {
     /// `KUBEPROOF_SOURCE` names no source: what [`Source::from_str`] says.
     #[error("KUBEPROOF_SOURCE: {0}")]
-    Source(String),
+    Source(UnknownSource),
     /// A mirror that is not an http(s) URL, and where it was given.
     #[error("{from}: `{base}` is not a base URL (write http://HOST/PATH or https://HOST/PATH)")]
     Mirror { from: &'static str, base: String },
@@ -481,7 +486,7 @@ mod tests {
         assert_eq!("download".parse::<Source>(), Ok(Source::Download));
         assert_eq!(" build ".parse::<Source>(), Ok(Source::Build));
         assert_eq!("auto".parse::<Source>(), Ok(Source::Auto));
-        assert!("web".parse::<Source>().unwrap_err().contains("download, build or auto"));
+        assert!("web".parse::<Source>().unwrap_err().to_string().contains("download, build or auto"));
     }
 
     #[test]

@@ -175,21 +175,17 @@ fn clusters_dir() -> PathBuf {
 
 /// Checks a cluster name; every path from a name goes through here first, so a name can
 /// never reach outside the clusters directory (`/abs/path`, `../x`).
-pub fn validate_name(name: &str) -> Result<(), String> {
+pub fn validate_name(name: &str) -> Result<(), InvalidName> {
     let valid = !name.is_empty()
         && name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("`{name}` is not a valid cluster name: use up to 63 letters, digits, - and _, starting with a letter or digit"))
-    }
+    if valid { Ok(()) } else { Err(InvalidName(name.to_string())) }
 }
 
 /// The directory of a cluster, for a valid name only.
 pub(crate) fn cluster_dir(name: &str) -> Result<PathBuf, InvalidName> {
-    validate_name(name).map_err(InvalidName)?;
+    validate_name(name)?;
     Ok(clusters_dir().join(name))
 }
 
@@ -935,10 +931,10 @@ pub fn down(name: &str) -> Result<ClusterState, DownError> {
     Ok(state)
 }
 
-/// A cluster name that could not name a directory under the clusters directory: what
-/// [`validate_name`] says.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+/// A cluster name that could not name a directory under the clusters directory (the name, as
+/// given), refused by [`validate_name`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid cluster name: use up to 63 letters, digits, - and _, starting with a letter or digit")]
 pub struct InvalidName(pub String);
 
 /// Why the lock of a cluster's name was not taken.
@@ -1050,7 +1046,7 @@ mod tests {
     #[test]
     fn names_cannot_leave_the_clusters_directory() {
         for bad in ["", "/abs/path", "../x", "..", ".", "a/b", "-rf", ".hidden", "x.lock", "a b", &"x".repeat(64)] {
-            let e = validate_name(bad).expect_err(bad);
+            let e = validate_name(bad).expect_err(bad).to_string();
             assert!(e.contains("not a valid cluster name"), "{e}");
             assert!(down(bad).is_err_and(|e| e.to_string().contains("not a valid cluster name")), "down({bad:?})");
             assert!(ClusterLock::acquire(bad).is_err(), "lock({bad:?})");

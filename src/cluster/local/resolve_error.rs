@@ -8,9 +8,9 @@ use crate::version::KubeVersion;
 /// Why a release could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    /// Not even a release (bad input): the message of `versions::check_request`.
-    #[error("{0}")]
-    NotARelease(String),
+    /// Not even a release (bad input): what `versions::check_request` says.
+    #[error(transparent)]
+    NotARelease(NotARelease),
     /// An exact release not installed, and no Go toolchain to ask the proxy about it.
     #[error(transparent)]
     Go(#[from] GoError),
@@ -20,6 +20,21 @@ pub enum ResolveError {
     )]
     NotServed { why: NotServed },
 }
+
+/// A request that is not even the form of a release (`latest`, `1.24`, `1.24.17`): bad input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotARelease {
+    /// The request, trimmed.
+    pub request: String,
+}
+
+impl std::fmt::Display for NotARelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not a Kubernetes release: write latest, a minor such as 1.24, or a release such as 1.24.17", self.request)
+    }
+}
+
+impl std::error::Error for NotARelease {}
 
 /// Why the Go module proxy gave no release for a request.
 #[derive(Debug, thiserror::Error)]

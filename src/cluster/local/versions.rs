@@ -2,7 +2,7 @@
 
 use super::go::Go;
 use super::install;
-pub use super::resolve_error::{NotServed, ResolveError};
+pub use super::resolve_error::{NotARelease, NotServed, ResolveError};
 use crate::version::KubeVersion;
 
 /// The releases the behaviour matrix (docs/behaviour-matrix.md) was last made on: what kubeproof
@@ -13,14 +13,14 @@ pub const MATRIX_RELEASES: [&str; 11] =
 
 /// Checks a request's form only — `latest`, `1.24`, `1.24.17` (a leading `v` is fine) — so
 /// that a typo is reported as bad input before anything is looked up or built.
-pub fn check_request(request: &str) -> Result<(), String> {
+pub fn check_request(request: &str) -> Result<(), NotARelease> {
     let request = request.trim();
     let parts: Vec<&str> = request.trim_start_matches('v').split('.').collect();
     let numeric = parts.iter().all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
     if request == "latest" || (numeric && (2..=3).contains(&parts.len()) && parts[0] == "1") {
         Ok(())
     } else {
-        Err(format!("`{request}` is not a Kubernetes release: write latest, a minor such as 1.24, or a release such as 1.24.17"))
+        Err(NotARelease { request: request.to_string() })
     }
 }
 

@@ -27,7 +27,7 @@ pub struct ApplyStep {
     /// `file` as read when the scenario was loaded (or why it could not be).
     #[serde(skip)]
     #[schemars(skip)]
-    pub file_text: Option<Result<String, String>>,
+    pub file_text: Option<Result<String, manifest::ManifestError>>,
     /// Expected HTTP status of the apply (one manifest only): 201 created, 200 updated, 422
     /// refused… Left out: any success. With it, the document is `{status, body}`. `${s}` takes
     /// a variable's value.
@@ -127,7 +127,7 @@ pub fn lint(s: &ApplyStep, l: &mut StepLint) {
                 l.problem(several_with_status(docs.len()));
             }
         }
-        Err(e) => l.problem(e),
+        Err(e) => l.problem(e.to_string()),
     }
     if let Some(status) = &s.status {
         l.templated(status, |_| Ok(()));

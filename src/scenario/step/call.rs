@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
-use crate::scenario::parsed::{FromText, Parsed};
+use crate::scenario::parsed::{FromText, Invalid, Parsed};
 use crate::scenario::source::excerpt;
 use crate::scenario::step::lint::StepLint;
 use crate::scenario::step::{Assertions, Captures};
@@ -85,25 +85,49 @@ pub struct BodyToken {
 
 /// Puts `token` at `pointer` in `body`: the member the pointer's last segment names, in the
 /// object the rest of it selects (`~1` stands for `/`, `~0` for `~`).
-pub(crate) fn place_token(body: &mut Value, pointer: &str, token: &str) -> Result<(), String> {
+pub(crate) fn place_token(body: &mut Value, pointer: &str, token: &str) -> Result<(), PlaceError> {
     let Some((parent, member)) = pointer.rsplit_once('/').filter(|_| pointer.starts_with('/')) else {
-        return Err(format!("`body-token`: pointer `{}` must start with `/` (a JSON pointer, such as `/spec/token`)", excerpt(pointer)));
+        return Err(PlaceError::NotAPointer { pointer: pointer.to_string() });
     };
     match body.pointer_mut(parent) {
         Some(Value::Object(object)) => {
             object.insert(member.replace("~1", "/").replace("~0", "~"), json!(token));
             Ok(())
         }
-        _ => Err(format!(
-            "`body-token`: pointer `{}` does not lead into an object of `body` (`{}` selects {})",
-            excerpt(pointer),
-            if parent.is_empty() { "/" } else { parent },
-            match body.pointer(parent) {
+        _ => Err(PlaceError::NotInObject {
+            pointer: pointer.to_string(),
+            parent: parent.to_string(),
+            selects: match body.pointer(parent) {
                 None => "nothing",
                 Some(Value::Array(_)) => "an array",
                 Some(_) => "a value that is not an object",
+            },
+        }),
+    }
+}
+
+/// Why `body-token`'s pointer has no place for the token in `body`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceError {
+    /// Not a JSON pointer: it does not start with `/`.
+    NotAPointer { pointer: String },
+    /// The object the pointer leads into is none: `parent` selects nothing, an array or a value.
+    NotInObject { pointer: String, parent: String, selects: &'static str },
+}
+
+impl std::fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlaceError::NotAPointer { pointer } => {
+                write!(f, "`body-token`: pointer `{}` must start with `/` (a JSON pointer, such as `/spec/token`)", excerpt(pointer))
             }
-        )),
+            PlaceError::NotInObject { pointer, parent, selects } => write!(
+                f,
+                "`body-token`: pointer `{}` does not lead into an object of `body` (`{}` selects {selects})",
+                excerpt(pointer),
+                if parent.is_empty() { "/" } else { parent },
+            ),
+        }
     }
 }
 
@@ -175,9 +199,9 @@ impl<'de> Deserialize<'de> for HeaderValues {
 const ONE_VALUE_HEADERS: &[&str] = &["authorization", "content-type", "impersonate-user", "impersonate-uid"];
 
 impl FromText for http::HeaderName {
-    fn from_text(text: &str) -> Result<Self, String> {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
         http::HeaderName::from_bytes(text.as_bytes()).map_err(|_| {
-            format!("header name `{}` is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", excerpt(text))
+            Invalid(format!("header name `{}` is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", excerpt(text)))
         })
     }
 }
@@ -211,12 +235,12 @@ impl PatchType {
 }
 
 impl FromText for PatchType {
-    fn from_text(text: &str) -> Result<Self, String> {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
         match PatchType::ALL.iter().find(|(name, _)| *name == text) {
             Some((_, patch)) => Ok(*patch),
             None => {
                 let names: Vec<&str> = PatchType::ALL.iter().map(|(name, _)| *name).collect();
-                Err(format!("patch type `{}` is not one of {}", excerpt(text), names.join(", ")))
+                Err(Invalid(format!("patch type `{}` is not one of {}", excerpt(text), names.join(", "))))
             }
         }
     }
@@ -249,7 +273,7 @@ pub fn lint(s: &CallStep, l: &mut StepLint) {
             // The body's shape is as written: `${…}` is substituted in its strings only.
             Some(body) => {
                 if let Err(problem) = place_token(&mut body.clone(), &t.pointer, "") {
-                    l.problem(problem);
+                    l.problem(problem.to_string());
                 }
             }
             None => l.problem("`body-token` puts a token into `body`: give `body` (a JSON value), such as `{kind: TokenReview, spec: {}}`"),
@@ -329,10 +353,10 @@ mod tests {
         assert_eq!(body, json!({"kind": "TokenReview", "spec": {"audiences": ["vault"], "token": "t0k"}, "a/b": {"x~y": "t1k"}}));
         place_token(&mut body, "/spec/token", "new").unwrap();
         assert_eq!(body["spec"]["token"], "new", "a member already there is replaced");
-        assert!(place_token(&mut body, "spec/token", "t").unwrap_err().contains("must start with `/`"));
-        assert!(place_token(&mut body, "/status/token", "t").unwrap_err().contains("`/status` selects nothing"));
-        assert!(place_token(&mut body, "/spec/audiences/0", "t").unwrap_err().contains("`/spec/audiences` selects an array"));
-        assert!(place_token(&mut json!([1]), "/x", "t").unwrap_err().contains("`/` selects an array"));
+        assert!(place_token(&mut body, "spec/token", "t").unwrap_err().to_string().contains("must start with `/`"));
+        assert!(place_token(&mut body, "/status/token", "t").unwrap_err().to_string().contains("`/status` selects nothing"));
+        assert!(place_token(&mut body, "/spec/audiences/0", "t").unwrap_err().to_string().contains("`/spec/audiences` selects an array"));
+        assert!(place_token(&mut json!([1]), "/x", "t").unwrap_err().to_string().contains("`/` selects an array"));
     }
 
     #[test]

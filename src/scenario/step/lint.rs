@@ -133,10 +133,10 @@ impl StepLint<'_> {
     /// A value parsed at load, or a template: its problem when written; for a template, its
     /// variables defined and, when lint knows its value (a case's), that value parsed. `check`
     /// judges the value either way.
-    pub fn templated<T: FromText + Clone>(&mut self, value: &Templated<T>, check: impl Fn(&T) -> Result<(), String>) {
+    pub fn templated<T: FromText + Clone>(&mut self, value: &Templated<T>, check: impl Fn(&T) -> Result<(), Invalid>) {
         match value {
             Templated::Written(v) => {
-                if let Err(e) = check(v) {
+                if let Err(Invalid(e)) = check(v) {
                     self.problem(e);
                 }
             }

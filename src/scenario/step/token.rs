@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::scenario::GoDuration;
 use crate::scenario::assertion::Assertion;
-use crate::scenario::parsed::{FromText, HttpStatus, Parsed, Templated};
+use crate::scenario::parsed::{FromText, HttpStatus, Invalid, Parsed, Templated};
 use crate::scenario::step::lint::StepLint;
 use crate::scenario::step::{Assertions, Captures};
 use crate::version::VersionRange;
@@ -76,12 +76,14 @@ impl BoundKind {
 }
 
 impl FromText for BoundKind {
-    fn from_text(text: &str) -> Result<Self, String> {
+    fn from_text(text: &str) -> Result<Self, Invalid> {
         match text {
             "Pod" => Ok(BoundKind::Pod),
             "Secret" => Ok(BoundKind::Secret),
             "Node" => Ok(BoundKind::Node),
-            other => Err(format!("bound-object kind `{}` is not one of Pod, Secret, Node", crate::scenario::source::excerpt(other))),
+            other => {
+                Err(Invalid(format!("bound-object kind `{}` is not one of Pod, Secret, Node", crate::scenario::source::excerpt(other))))
+            }
         }
     }
 }
@@ -116,15 +118,15 @@ pub fn lint(s: &TokenStep, l: &mut StepLint) {
 }
 
 /// A duration `expirationSeconds` can carry: whole seconds, at most 2^63 - 1.
-pub(crate) fn sendable(d: &GoDuration) -> Result<(), String> {
+pub(crate) fn sendable(d: &GoDuration) -> Result<(), Invalid> {
     if d.0.subsec_nanos() != 0 {
-        return Err(format!("duration `{d}` cannot be expressed in whole seconds"));
+        return Err(Invalid(format!("duration `{d}` cannot be expressed in whole seconds")));
     }
     if d.0 > crate::scenario::step::lint::MAX_TOKEN_DURATION {
-        return Err(format!(
+        return Err(Invalid(format!(
             "duration `{d}` does not fit `expirationSeconds`: at most {}s (2^63 - 1)",
             crate::scenario::step::lint::MAX_TOKEN_DURATION.as_secs()
-        ));
+        )));
     }
     Ok(())
 }

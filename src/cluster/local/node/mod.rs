@@ -165,12 +165,10 @@ pub fn required() -> bool {
 }
 
 /// Why this machine cannot run a node, if it cannot: not root, or a program missing.
-pub fn preflight() -> Result<(), String> {
+pub fn preflight() -> Result<(), Unfit> {
     // SAFETY: plain syscall.
     if unsafe { libc::geteuid() } != 0 {
-        return Err(format!(
-            "a node needs root (network namespaces, cgroups, mounts), and Debian's containerd, runc, CNI plugins, iptables and busybox-static ({APT_LINE})"
-        ));
+        return Err(Unfit::NotRoot);
     }
     let on_path = |name: &str| {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join(name).is_file())
@@ -185,8 +183,31 @@ pub fn preflight() -> Result<(), String> {
     if !Path::new(images::BUSYBOX).is_file() {
         missing.push(images::BUSYBOX.into());
     }
-    if missing.is_empty() { Ok(()) } else { Err(format!("a node needs {} (not found); as root: {APT_LINE}", missing.join(", "))) }
+    if missing.is_empty() { Ok(()) } else { Err(Unfit::Missing(missing)) }
 }
+
+/// Why this machine cannot run a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unfit {
+    /// kubeproof does not run as root.
+    NotRoot,
+    /// Programs and files a node needs, by name or path, not found.
+    Missing(Vec<String>),
+}
+
+impl std::fmt::Display for Unfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unfit::NotRoot => write!(
+                f,
+                "a node needs root (network namespaces, cgroups, mounts), and Debian's containerd, runc, CNI plugins, iptables and busybox-static ({APT_LINE})"
+            ),
+            Unfit::Missing(missing) => write!(f, "a node needs {} (not found); as root: {APT_LINE}", missing.join(", ")),
+        }
+    }
+}
+
+impl std::error::Error for Unfit {}
 
 /// Makes the node's network and cgroups before anything starts (the API server listens on the
 /// host side of the network). On error, what was made is undone.
@@ -446,8 +467,8 @@ fn io(what: &Path) -> impl Fn(std::io::Error) -> BootError + '_ {
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// This machine cannot run a node: what [`preflight`] says is missing.
-    #[error("{0}")]
-    Unfit(String),
+    #[error(transparent)]
+    Unfit(Unfit),
     #[error("the node's socket path {} is too long for a unix socket: use a shorter cluster name or KUBEPROOF_CACHE_DIR", .0.display())]
     SocketPath(PathBuf),
     #[error("no free node network: 172.29.1.0/30 to 172.29.254.0/30 are all taken (`ip netns list` shows kp-N)")]
