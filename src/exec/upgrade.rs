@@ -19,8 +19,8 @@ pub fn plan(scenario: &Scenario, from: KubeVersion, nodes: bool) -> Result<Vec<V
     for step in scenario.spec.steps.iter().chain(&scenario.spec.finally) {
         let Step::Upgrade(upgrade) = &step.value else { continue };
         let at = scenario.pos_in(step, &step.referenced);
-        let (to, via) = upgrade.releases().map_err(|e| (at.clone(), e))?;
-        let newest = |minor| local::versions::resolve(&format!("1.{minor}")).map_err(|e| e.to_string());
+        let (to, via) = upgrade.releases().map_err(|e| (at.clone(), e.to_string()))?;
+        let newest = |minor| local::versions::resolve(&format!("1.{minor}"));
         let releases = path(from, (to.version, to.exact), &via, newest).map_err(|e| (at.clone(), e.to_string()))?;
         let opts = InstallOptions { nodes, ..InstallOptions::default() };
         let installed = releases

@@ -10,11 +10,11 @@ use crate::version::KubeVersion;
 
 /// The releases an upgrade passes through, each one minor above the one before: `via` where it
 /// names that minor, else its newest patch (`newest(minor)`), ending on `to`.
-pub fn path(
+pub fn path<E: fmt::Display>(
     from: KubeVersion,
     to: (KubeVersion, bool),
     via: &[KubeVersion],
-    mut newest: impl FnMut(u32) -> Result<KubeVersion, String>,
+    mut newest: impl FnMut(u32) -> Result<KubeVersion, E>,
 ) -> Result<Vec<KubeVersion>, PathError> {
     let (target, exact) = to;
     let refuse = |why| Err(PathError { from, to: target, why });
@@ -34,7 +34,7 @@ pub fn path(
         let release = match (named, minor == target.minor) {
             (Some(v), _) => v,
             (None, true) if exact => target,
-            (None, _) => newest(minor).map_err(|e| PathError { from, to: target, why: Why::NoRelease { minor, error: e } })?,
+            (None, _) => newest(minor).map_err(|e| PathError { from, to: target, why: Why::NoRelease { minor, error: e.to_string() } })?,
         };
         out.push(release);
     }
@@ -117,9 +117,9 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn newest(minor: u32) -> Result<KubeVersion, String> {
+    fn newest(minor: u32) -> Result<KubeVersion, &'static str> {
         match minor {
-            26 => Err("not served".into()),
+            26 => Err("not served"),
             m => Ok(KubeVersion::new(1, m, 9)),
         }
     }

@@ -31,31 +31,50 @@ pub struct Release {
 }
 
 impl Release {
-    pub fn parse(text: &str) -> Result<Release, String> {
+    pub fn parse(text: &str) -> Result<Release, NotARelease> {
         let digits = text.trim().trim_start_matches('v');
         let parts: Vec<&str> = digits.split('.').collect();
         let numeric = parts.iter().all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
         match (numeric, parts.len(), digits.parse::<KubeVersion>()) {
             (true, 2 | 3, Ok(version)) if version.major == 1 => Ok(Release { version, exact: parts.len() == 3 }),
-            _ => Err(format!(
+            _ => Err(NotARelease::Text(text.to_string())),
+        }
+    }
+}
+
+/// A `to` or `via` that does not name what it must.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotARelease {
+    /// Neither a release nor a minor.
+    Text(String),
+    /// A minor where a patch is needed (`via`).
+    Minor(String),
+}
+
+impl std::fmt::Display for NotARelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotARelease::Text(text) => write!(
+                f,
                 "`{text}` is not a Kubernetes release: write a release such as 1.24.17, or a minor such as 1.24 (its newest patch)"
-            )),
+            ),
+            NotARelease::Minor(v) => write!(f, "`via: {v}` must name a patch (e.g. {v}.0): the release to pass through"),
         }
     }
 }
 
 impl UpgradeStep {
     /// `to` and `via` as releases, or the first that does not read as one.
-    pub fn releases(&self) -> Result<(Release, Vec<KubeVersion>), String> {
+    pub fn releases(&self) -> Result<(Release, Vec<KubeVersion>), NotARelease> {
         let to = Release::parse(&self.to)?;
         let via = self
             .via
             .iter()
             .map(|v| match Release::parse(v)? {
                 Release { version, exact: true } => Ok(version),
-                _ => Err(format!("`via: {v}` must name a patch (e.g. {v}.0): the release to pass through")),
+                _ => Err(NotARelease::Minor(v.clone())),
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((to, via))
     }
 }
@@ -64,7 +83,7 @@ impl UpgradeStep {
 pub fn lint(s: &UpgradeStep, l: &mut StepLint) {
     let (to, via) = match s.releases() {
         Ok(releases) => releases,
-        Err(problem) => return l.problem(problem),
+        Err(problem) => return l.problem(problem.to_string()),
     };
     for pair in via.windows(2) {
         if pair[1].minor <= pair[0].minor {
