@@ -4,22 +4,17 @@
 //! longest single scenario. Prints markdown for docs/performance.md. Release to measure:
 //! `KUBEPROOF_VERSION` (default latest); `KUBEPROOF_BENCH_SUITES` suite runs (default 3).
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Instant;
+
+use common::{median, secs};
 
 use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalCluster};
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::{self, ExecOptions};
 
 const RUNS: usize = 7;
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
-}
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();

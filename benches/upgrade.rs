@@ -3,21 +3,16 @@
 //! the node's kubelet until Ready — as medians over several runs, beside the cluster's start.
 //! Prints markdown for docs/performance.md. `KUBEPROOF_UPGRADE=FROM,TO` (default 1.23.17,1.24.0).
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Instant;
+
+use common::{median, secs};
 
 use kubeproof::cluster::Profile;
 use kubeproof::cluster::local::{self, ClusterOptions, InstallOptions, LocalCluster};
 
 const RUNS: usize = 5;
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
-}
 
 fn main() {
     kubeproof::cluster::ensure_crypto_provider();
