@@ -62,7 +62,10 @@ fn testcase(x: &mut String, r: &ScenarioReport) {
     let _ = write!(
         x,
         "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\">",
-        escape(&r.scenario),
+        escape(&match r.path.is_empty() {
+            true => r.scenario.clone(),
+            false => format!("{} ({})", r.scenario, r.ran_on()),
+        }),
         escape(&r.cluster),
         r.elapsed.as_secs_f64()
     );
@@ -169,6 +172,15 @@ mod tests {
         assert!(xml.contains("observed 200 &lt;&amp;&gt;</failure>"), "escaped, control characters dropped: {xml}");
         assert!(xml.contains("<skipped message=\"applies to &lt;1.24\"/>"), "{xml}");
         assert!(!xml.contains('\u{1}'));
+    }
+
+    #[test]
+    fn an_upgrade_scenario_is_named_with_its_path() {
+        let mut upgraded = report("up", Verdict::Passed);
+        upgraded.path = vec!["1.23.17".into(), "1.24.0".into()];
+        let x = document(&[upgraded, report("plain", Verdict::Passed)], None);
+        assert!(x.contains("<testcase name=\"up (1.23.17 → 1.24.0)\""), "{x}");
+        assert!(x.contains("<testcase name=\"plain\""), "{x}");
     }
 
     #[test]

@@ -58,7 +58,11 @@ impl Matrix {
             let row = rows.entry(r.scenario.clone()).or_insert_with(|| vec![None; columns.len()]);
             row[col] = Some(Cell {
                 verdict: r.verdict.clone(),
-                observed: r.observed.clone(),
+                // An upgrade scenario's cell says the path it took: `1.23.17 → 1.24.0: …`.
+                observed: match r.path.is_empty() {
+                    true => r.observed.clone(),
+                    false => Some(format!("{}: {}", r.ran_on(), r.observed.as_deref().unwrap_or("pass"))),
+                },
                 detail: r.failure.as_ref().map(|f| format!("{}: {}", f.position, f.error)).or_else(|| r.reason.clone()),
             });
         }
