@@ -34,6 +34,7 @@ fn main() {
         Trial::ignorable_test("control_plane::flags_are_kubeadms", || with_version(flags_are_kubeadms)),
         Trial::ignorable_test("control_plane::component_death_is_reported", || with_version(component_death)),
         Trial::ignorable_test("control_plane::restart_keeps_ports_and_takes_flags", || with_version(restart)),
+        Trial::ignorable_test("control_plane::an_upgrade_that_does_not_come_up_names_the_component", || with_version(upgrade_fails)),
         Trial::ignorable_test("pool::a_profile_cluster_stops_after_its_last_scenario", || with_version(profile_cluster_retired)),
         Trial::ignorable_test("cli::no_token_in_any_output", || with_version(no_token_in_output)),
         Trial::ignorable_test("control_plane::etcd_requires_client_certificates", || with_version(etcd_requires_certificates)),
@@ -232,6 +233,45 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
         }
         Ok(())
     })
+}
+
+/// An upgrade to a release whose kube-apiserver does not start (a fault put in its place): the
+/// error names kube-apiserver and the end of its log; the cluster, dropped, leaves no process
+/// and no directory.
+fn upgrade_fails(installation: local::Installation) -> Result<(), Failed> {
+    let bin = std::env::temp_dir().join(format!("kp-broken-release-{}", std::process::id()));
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    for binary in ["kube-controller-manager", "kube-scheduler", "kubectl"] {
+        let _ = std::fs::remove_file(bin.join(binary));
+        std::os::unix::fs::symlink(installation.binary(binary), bin.join(binary)).map_err(|e| e.to_string())?;
+    }
+    let apiserver = bin.join("kube-apiserver");
+    std::fs::write(&apiserver, "#!/bin/sh\necho 'E0000 injected fault: this kube-apiserver does not start' >&2\nexit 1\n")
+        .map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&apiserver, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    let from = installation.version;
+    let next = local::Installation {
+        version: kubeproof::version::KubeVersion::new(1, from.minor + 1, 0),
+        bin_dir: bin.clone(),
+        etcd: installation.etcd.clone(),
+    };
+    let outcome = rt().block_on(async {
+        let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
+        let (dir, pids) = (local.dir.clone(), state_pids(&local.dir));
+        let error = match local.upgrade(next).await {
+            Ok(()) => return Err("an upgrade to a kube-apiserver that exits succeeded".into()),
+            Err(e) => e.to_string(),
+        };
+        assert!(error.contains("kube-apiserver exited"), "names the component: {error}");
+        assert!(error.contains("injected fault: this kube-apiserver does not start"), "shows the end of its log: {error}");
+        drop(local);
+        assert!(!dir.exists(), "the cluster's directory is removed");
+        let running: Vec<u32> = pids.into_iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect();
+        assert!(running.is_empty(), "no component outlives the cluster: {running:?}");
+        Ok::<(), Failed>(())
+    });
+    let _ = std::fs::remove_dir_all(&bin);
+    outcome
 }
 
 fn state_pids(dir: &Path) -> Vec<u32> {
