@@ -5,7 +5,7 @@
 # the docker engine is the private one (kind/dockerd.sh). KIND_IMAGES=official with
 # KIND_IMAGE=kindest/node:…@sha256:… uses a pinned official image and whatever docker is set up.
 # Then it waits for what `kind create --wait` does not (CoreDNS Ready, the default
-# ServiceAccount), and loads kubeproof's workload image kubeproof.local/tools:vX.Y.Z.
+# ServiceAccount); kubeproof loads its workload image itself when scenarios run pods.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ $# -ge 1 ] || { echo "usage: $0 RELEASE [NAME]" >&2; exit 2; }
@@ -108,27 +108,7 @@ k -n kube-system wait --for=condition=Ready pod -l k8s-app=kube-dns --timeout=18
   || die "CoreDNS was not Ready within 180 s: $(k -n kube-system get pods -l k8s-app=kube-dns --no-headers)"
 say "default ServiceAccount and CoreDNS ready $(since "$started") after create"
 
-# kubeproof's workload image (src/cluster/local/node/images.rs): the archive kubeproof made
-# for its own nodes when there is one, else the same layout (busybox-static and its applets,
-# the release's kubectl at /usr/local/bin) built here. Pods use it with imagePullPolicy: Never.
-started=$(now)
-archive=$(ls -t "$KP_CACHE"/images/node-"$TAG"-*.tar 2>/dev/null | head -1 || true)
-if [ -n "$archive" ]; then
-  "$KIND_BIN" load image-archive "$archive" --name "$NAME"
-else
-  [ -x "$KP_CACHE/kubernetes/$TAG/bin/kubectl" ] || die "no kubectl $TAG in kubeproof's cache for the workload image"
-  [ "$IMAGES" = built ] || die "no kubeproof image archive for $TAG: run a node cluster of it once (kubeproof cluster up --nodes 1)"
-  ctx=$(mktemp -d)
-  mkdir -p "$ctx/bin" "$ctx/tmp" "$ctx/kubectl"
-  cp /bin/busybox "$ctx/bin/busybox"
-  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$ctx/bin/$a"; done
-  cp "$KP_CACHE/kubernetes/$TAG/bin/kubectl" "$ctx/kubectl/kubectl"
-  printf 'FROM scratch\nENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin\nCOPY bin /bin\nCOPY tmp /tmp\nCOPY kubectl /usr/local/bin\nCMD ["sh"]\n' >"$ctx/Dockerfile"
-  docker=docker; [ -x /usr/bin/docker ] && docker=/usr/bin/docker  # Debian's CLI: no deprecation notice
-  DOCKER_BUILDKIT=0 $docker build -q -t "kubeproof.local/tools:$TAG" "$ctx" >/dev/null
-  docker tag "kubeproof.local/tools:$TAG" kubeproof.local/tools:latest
-  rm -rf "$ctx"
-  "$KIND_BIN" load docker-image "kubeproof.local/tools:$TAG" kubeproof.local/tools:latest --name "$NAME"
-fi
-say "workload image kubeproof.local/tools:$TAG loaded in $(since "$started")"
+# kubeproof's workload image (kubeproof.local/tools:vX.Y.Z) is not loaded here: kubeproof loads it
+# itself, with `kind load image-archive`, when scenarios on a kind context run pods
+# (src/cluster/kind.rs).
 say "cluster $NAME ($TAG) up in $(since "$total"): KUBEPROOF_CONTEXT=$CONTEXT cargo test --test scenarios"

@@ -75,6 +75,7 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
         file: PathBuf::from(format!("scenarios/{name}.yaml")),
         cluster: cluster.into(),
         server_version: format!("v{}", cluster.split(' ').next().unwrap_or(cluster)),
+        kubectl: String::new(),
         verdict,
         reason: None,
         failure: None,

@@ -43,6 +43,13 @@ pub enum ClusterError {
     /// containerd or another program missing): the reason says what is missing.
     #[error(transparent)]
     NoNode(Unfit),
+    /// A context's cluster did not finish what a fresh cluster does asynchronously in time: what
+    /// it still lacked.
+    #[error("{0}")]
+    NotSettled(String),
+    /// The workload image could not be put on a kind cluster's nodes.
+    #[error(transparent)]
+    Kind(super::kind::KindError),
     /// The install's blocking task panicked or was cancelled: what tokio says.
     #[error("{0}")]
     Unfinished(String),
@@ -63,6 +70,8 @@ impl ClusterError {
             | ClusterError::Start(_)
             | ClusterError::Shared(_)
             | ClusterError::NoNode(_)
+            | ClusterError::NotSettled(_)
+            | ClusterError::Kind(_)
             | ClusterError::Unfinished(_)
             | ClusterError::Poisoned => ExitCode::Cluster,
         }

@@ -2,6 +2,7 @@
 
 pub mod discovery;
 mod error;
+pub mod kind;
 pub mod local;
 pub mod pool;
 
@@ -452,6 +453,47 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> Described {
 }
 
 /// Contexts kubeproof may create and delete objects in without being told.
+/// How long a context's cluster may take to finish what a fresh cluster does asynchronously.
+pub const SETTLE_WITHIN: Duration = Duration::from_secs(120);
+
+impl Cluster {
+    /// Waits (at most `within`) for what a fresh cluster finishes after it answers, and `kind
+    /// create --wait` does not cover: the `default` ServiceAccount and `kube-root-ca.crt` of a
+    /// namespace (their controllers make them), and CoreDNS available where it is deployed (for
+    /// scenarios that resolve names). `Err` names what was still missing.
+    pub async fn settle(&self, within: Duration) -> Result<(), ClusterError> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+        let deadline = tokio::time::Instant::now() + within;
+        let sas: kube::Api<ServiceAccount> = kube::Api::namespaced(self.client.clone(), "default");
+        let cms: kube::Api<ConfigMap> = kube::Api::namespaced(self.client.clone(), "default");
+        let deployments: kube::Api<Deployment> = kube::Api::namespaced(self.client.clone(), "kube-system");
+        loop {
+            let missing = if !sas.get_opt("default").await.is_ok_and(|sa| sa.is_some()) {
+                Some("the `default` ServiceAccount in namespace default (the serviceaccount controller)")
+            } else if !cms.get_opt("kube-root-ca.crt").await.is_ok_and(|cm| cm.is_some()) {
+                Some("the `kube-root-ca.crt` ConfigMap in namespace default (the root-ca-cert-publisher)")
+            } else {
+                match deployments.get_opt("coredns").await {
+                    Ok(Some(d)) if d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) < 1 => {
+                        Some("CoreDNS (kube-system/coredns) to have an available replica")
+                    }
+                    _ => None,
+                }
+            };
+            let Some(missing) = missing else { return Ok(()) };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClusterError::NotSettled(format!(
+                    "{} is not ready after {}s: still waiting for {missing}",
+                    self.label,
+                    within.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
 pub fn is_disposable(context: &str) -> bool {
     context.starts_with("kind-") || context.starts_with("kubeproof-")
 }

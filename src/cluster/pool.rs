@@ -88,7 +88,7 @@ impl Pool {
     pub async fn open_sharing(target: &Target, scenarios: &[Requirement], sharing: Option<Sharing>) -> Result<Pool, ClusterError> {
         match target {
             Target::Context(c) => Ok(Pool {
-                base: Arc::new(Cluster::from_context(c).await?),
+                base: Arc::new(Self::ready_context(c, scenarios).await?),
                 installation: None,
                 profiles: Mutex::default(),
                 sharing: None,
@@ -138,6 +138,21 @@ impl Pool {
                 })
             }
         }
+    }
+
+    /// A context's cluster, made ready for the scenarios: what it finishes asynchronously after
+    /// its start is there, and on kind, when scenarios run pods, the workload image is on its nodes.
+    async fn ready_context(target: &ContextTarget, scenarios: &[Requirement]) -> Result<Cluster, ClusterError> {
+        let cluster = Cluster::from_context(target).await?;
+        cluster.settle(super::SETTLE_WITHIN).await?;
+        if let Some(name) = super::kind::cluster_name(&cluster).filter(|_| scenarios.iter().any(|s| s.profile.nodes > 0)) {
+            let (name, version) = (name.to_string(), cluster.version);
+            tokio::task::spawn_blocking(move || super::kind::load_workload_image(&name, version))
+                .await
+                .map_err(|e| ClusterError::Unfinished(e.to_string()))?
+                .map_err(ClusterError::Kind)?;
+        }
+        Ok(cluster)
     }
 
     /// Whether the clusters are local control planes kubeproof started (and stops).

@@ -241,6 +241,7 @@ pub(crate) fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioRe
         file: scenario.path.clone(),
         cluster: cluster.label.clone(),
         server_version: cluster.git_version.clone(),
+        kubectl: cluster.kubectl.display().to_string(),
         verdict: Verdict::Passed,
         reason: None,
         failure: None,

@@ -163,6 +163,9 @@ pub struct ScenarioReport {
     pub cluster: String,
     /// What the cluster's `/version` reports.
     pub server_version: String,
+    /// The kubectl its `kubectl` steps ran: the server's release's own, unless the user named one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kubectl: String,
     pub verdict: Verdict,
     /// Why a scenario is not applicable.
     pub reason: Option<String>,

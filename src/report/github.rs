@@ -109,6 +109,7 @@ mod tests {
             file: PathBuf::from("scenarios/rbac.yaml"),
             cluster: "v1.37.2".into(),
             server_version: "v1.37.2".into(),
+            kubectl: String::new(),
             verdict: Verdict::Failed,
             reason: None,
             failure: Some(Failure {

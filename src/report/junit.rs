@@ -131,6 +131,7 @@ mod tests {
             file: PathBuf::from(format!("scenarios/{name}.yaml")),
             cluster: "v1.37.2".into(),
             server_version: "v1.37.2".into(),
+            kubectl: String::new(),
             failure: (verdict == Verdict::Failed).then(|| Failure {
                 phase: Phase::Step,
                 step: Some(1),

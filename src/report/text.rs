@@ -55,7 +55,7 @@ pub fn pass_counts(reports: &[ScenarioReport], repeat: u32) -> String {
 /// libtest failure shows. `finally` steps are numbered `f1`, `f2` …
 pub fn details(r: &ScenarioReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{} on {} (server {})", r.scenario, r.ran_on(), r.server_version);
+    let _ = writeln!(s, "{} on {} (server {}{})", r.scenario, r.ran_on(), r.server_version, kubectl_of(r));
     if let Some(ns) = &r.namespace {
         let _ = writeln!(s, "namespace {ns}");
     }
@@ -217,4 +217,12 @@ pub fn diagnostics(d: &Diagnostics, namespace: Option<&str>) -> String {
         let _ = writeln!(s, "        not collected: {problem}");
     }
     s
+}
+
+/// `, kubectl PATH` when the report says which kubectl its `kubectl` steps ran.
+fn kubectl_of(r: &ScenarioReport) -> String {
+    match r.kubectl.is_empty() {
+        true => String::new(),
+        false => format!(", kubectl {}", r.kubectl),
+    }
 }
