@@ -104,8 +104,14 @@ k() { "$kubectl" --context "$CONTEXT" "$@"; }
 started=$(now)
 for _ in $(seq 120); do k -n default get serviceaccount default >/dev/null 2>&1 && break; sleep 1; done
 k -n default get serviceaccount default >/dev/null || die "the default ServiceAccount did not appear within 120 s"
-k -n kube-system wait --for=condition=Ready pod -l k8s-app=kube-dns --timeout=180s >/dev/null \
-  || die "CoreDNS was not Ready within 180 s: $(k -n kube-system get pods -l k8s-app=kube-dns --no-headers)"
+# Polled, not `kubectl wait`: on a busy machine the pods may not exist yet, and `wait` on no
+# match fails at once.
+for _ in $(seq 180); do
+  [ "$(k -n kube-system get deployment coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null)" -ge 1 ] 2>/dev/null && break
+  sleep 1
+done
+[ "$(k -n kube-system get deployment coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null)" -ge 1 ] 2>/dev/null \
+  || die "CoreDNS had no available replica within 180 s: $(k -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>&1)"
 say "default ServiceAccount and CoreDNS ready $(since "$started") after create"
 
 # kubeproof's workload image (kubeproof.local/tools:vX.Y.Z) is not loaded here: kubeproof loads it

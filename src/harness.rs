@@ -163,11 +163,12 @@ impl Harness {
                             Some(label) => format!("{}::{stem}::{label}", target.label()),
                             None => format!("{}::{stem}", target.label()),
                         };
-                        // An upgrade scenario's name says its path: `1.23.17::x (1.23.17 → 1.24.0)`.
+                        // An upgrade scenario's name says its path on a release it starts from:
+                        // `1.23.17::x (1.23.17 → 1.24.0)` (a context's is not applicable).
                         let upgrades = run.as_ref().map(Scenario::upgrades).unwrap_or_default();
-                        let name = match upgrades.is_empty() {
-                            true => name,
-                            false => format!("{name} ({} → {})", target.label(), upgrades.join(" → ")),
+                        let name = match (upgrades.is_empty(), target) {
+                            (false, Target::Local(_)) => format!("{name} ({} → {})", target.label(), upgrades.join(" → ")),
+                            _ => name,
                         };
                         let (path, target, harness) = (file.clone(), target.clone(), self.clone());
                         trials.push(Trial::ignorable_test(name, move || harness.run_trial(&target, is_newest, &path, case.as_deref())));
