@@ -40,6 +40,7 @@ fn main() {
         Trial::ignorable_test("diagnostics::finally_and_diagnostics_on_failure", || with_version(finally_and_diagnostics)),
         Trial::ignorable_test("signals::sigterm_sighup_sigint_clean_up", || with_version(signals_clean_up)),
         Trial::ignorable_test("signals::hung_api_server_and_a_second_signal", || with_version(hung_api_server)),
+        Trial::ignorable_test("signals::sigterm_during_an_upgrade_leaves_nothing", sigterm_during_upgrade),
         Trial::ignorable_test("faults::etcd_killed_mid_run", || with_version(etcd_killed)),
         Trial::ignorable_test("faults::sigkill_with_a_node_leaves_nothing", || with_node_version(sigkill_with_node)),
         Trial::ignorable_test("faults::context_api_server_killed", || with_version(context_api_server_killed)),
@@ -965,6 +966,72 @@ fn signals_clean_up(installation: local::Installation) -> Result<(), Failed> {
     })
 }
 
+/// SIGTERM while a scenario's own cluster is being upgraded (1.23.17 → 1.24.0, both installed by
+/// `make install`), caught when the new kube-apiserver has started and the controllers are still
+/// the old ones: exit 143, and no process kubeproof started and no cluster directory is left.
+fn sigterm_during_upgrade() -> Result<libtest_mimic::Completion, Failed> {
+    let (from, to) = (kubeproof::version::KubeVersion::new(1, 23, 17), kubeproof::version::KubeVersion::new(1, 24, 0));
+    if !local::install::is_installed(from) || !local::install::is_installed(to) {
+        return Ok(libtest_mimic::Completion::ignored_with("needs 1.23.17 and 1.24.0 installed (`make install` installs both)"));
+    }
+    let new_apiserver = local::install(to, &Default::default())?.binary("kube-apiserver");
+    let dir = std::env::temp_dir().join(format!("kubeproof-faults-upgrade-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let scenario = "description: an upgrade cut short\nversions: '<1.24'\nsteps:\n  - service-account: before\n  - upgrade: {to: 1.24.0}\n  - absent: {kind: ConfigMap, name: never, for: 60s}\n";
+    std::fs::write(dir.join("up.yaml"), scenario).map_err(|e| e.to_string())?;
+    let clusters = || -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> =
+            std::fs::read_dir(local::cache_root().join("clusters")).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        found.sort();
+        found
+    };
+    let before = clusters();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(["run", &dir.display().to_string(), "--local", "1.23.17"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let upgrading = loop {
+        if let Some(pid) = child_running(child.id(), &new_apiserver, "") {
+            break pid;
+        }
+        if Instant::now() > deadline || child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            let _ = child.kill();
+            let (out, _) = finish(child, Duration::from_secs(20))?;
+            return Err(format!("no 1.24.0 kube-apiserver was seen starting:\n{}", all_output(&out)).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let started = children_of(child.id());
+    signal(&child, libc::SIGTERM);
+    let (out, took) = finish(child, Duration::from_secs(30))?;
+    let text = all_output(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(143), "{text}");
+    assert!(started.contains(&upgrading), "the new kube-apiserver was kubeproof's child");
+    let alive: Vec<i32> = started.into_iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect();
+    assert!(alive.is_empty(), "processes kubeproof started outlive it: {alive:?}\n{text}");
+    assert_eq!(clusters(), before, "the scenario's own cluster directory is removed\n{text}");
+    eprintln!("measured: SIGTERM during an upgrade → exit 143 in {took:.1?}, nothing left");
+    Ok(libtest_mimic::Completion::Completed)
+}
+
+/// The pids whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<i32> {
+    let pids = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    pids.filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok()).filter(|pid| parent_of(*pid) == Some(parent)).collect()
+}
+
+/// A process's parent, from /proc/PID/stat (the field after the command, which may hold spaces).
+fn parent_of(pid: i32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()))
+}
+
 /// A hung API server (kube-apiserver stopped with SIGSTOP) cannot hold kubeproof: after
 /// SIGTERM its cleanup gives up within its budget and names what it left; a second signal
 /// skips the cleanup at once.
@@ -1055,17 +1122,11 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
 /// A process whose parent is `parent`, whose executable is `binary`, and whose command line
 /// holds `arg` (trials run in parallel: several clusters are children of this process).
 fn child_running(parent: u32, binary: &Path, arg: &str) -> Option<i32> {
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()));
+    children_of(parent).into_iter().find(|pid| {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let has_arg = cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()) || arg.is_empty();
-        if ppid == Some(parent) && has_arg && std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() == Some(binary) {
-            return Some(pid);
-        }
-    }
-    None
+        has_arg && std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() == Some(binary)
+    })
 }
 
 /// The API server behind a context dies mid-run: one error, exit 3, within seconds, and the
