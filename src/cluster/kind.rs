@@ -27,6 +27,18 @@ fn kind_binary() -> PathBuf {
     if pinned.is_file() { pinned } else { PathBuf::from("kind") }
 }
 
+/// kind talks to docker at `DOCKER_HOST`, else at the default socket. Where neither is set up
+/// but kubeproof's own engine runs (kind/dockerd.sh: `$KP_DOCKER_RUN.sock`, by default
+/// /run/kubeproof-docker.sock), that one holds the kind clusters.
+fn own_docker_engine() -> Option<String> {
+    if std::env::var_os("DOCKER_HOST").is_some() || std::path::Path::new("/var/run/docker.sock").exists() {
+        return None;
+    }
+    let run = std::env::var("KP_DOCKER_RUN").unwrap_or_else(|_| "/run/kubeproof-docker".into());
+    let socket = PathBuf::from(format!("{run}.sock"));
+    socket.exists().then(|| format!("unix://{}", socket.display()))
+}
+
 /// Loads the workload image of the server's release onto every node of kind cluster `name`. The
 /// archive needs that release's kubectl (installed, or built, and cached as any release).
 /// Blocking. `Err` says what could not be done, for the scenarios that need pods to say.
@@ -35,7 +47,11 @@ pub fn load_workload_image(name: &str, version: KubeVersion) -> Result<(), KindE
     let archive = local::node::images::archive(&local::cache_root(), version, &installation.binary("kubectl"))
         .map_err(|e| KindError::Archive(e.to_string()))?;
     let kind = kind_binary();
-    let out = Command::new(&kind)
+    let mut command = Command::new(&kind);
+    if let Some(host) = own_docker_engine() {
+        command.env("DOCKER_HOST", host);
+    }
+    let out = command
         .args(["load", "image-archive"])
         .arg(&archive)
         .args(["--name", name])
