@@ -35,6 +35,9 @@ fn main() {
         Trial::ignorable_test("control_plane::component_death_is_reported", || with_version(component_death)),
         Trial::ignorable_test("control_plane::restart_keeps_ports_and_takes_flags", || with_version(restart)),
         Trial::ignorable_test("control_plane::an_upgrade_that_does_not_come_up_names_the_component", || with_version(upgrade_fails)),
+        Trial::ignorable_test("control_plane::a_controller_that_exits_during_an_apiserver_restart_starts_again", || {
+            with_version(controller_revived)
+        }),
         Trial::ignorable_test("pool::a_profile_cluster_stops_after_its_last_scenario", || with_version(profile_cluster_retired)),
         Trial::ignorable_test("cli::no_token_in_any_output", || with_version(no_token_in_output)),
         Trial::ignorable_test("control_plane::etcd_requires_client_certificates", || with_version(etcd_requires_certificates)),
@@ -232,6 +235,24 @@ fn component_death(installation: local::Installation) -> Result<(), Failed> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(())
+    })
+}
+
+/// kube-controller-manager dies while kube-apiserver restarts (as it does when the API server is
+/// not healthy within 10 s of its own start): the restart starts it again, as the kubelet would a
+/// static pod, and the cluster is healthy.
+fn controller_revived(installation: local::Installation) -> Result<(), Failed> {
+    rt().block_on(async {
+        let local = LocalCluster::start(installation, ClusterOptions::default()).await?;
+        let kcm = state_pids(&local.dir)[2];
+        // SAFETY: plain kill(2) to our own cluster's controller manager.
+        unsafe { libc::kill(kcm as i32, libc::SIGKILL) };
+        local.restart("kube-apiserver", &[]).await?;
+        local.health().map_err(|e| format!("not healthy after the restart: {e}"))?;
+        let now = state_pids(&local.dir)[2];
+        assert_ne!(now, kcm, "kube-controller-manager runs again, as a new process");
+        assert!(Path::new(&format!("/proc/{now}")).exists(), "and it is running");
+        Ok::<(), Failed>(())
     })
 }
 

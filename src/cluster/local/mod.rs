@@ -147,6 +147,9 @@ pub struct LocalCluster {
 /// its cluster's directory.
 pub const COMPONENTS: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
+/// How many controller exits one kube-apiserver restart may see started again.
+const MAX_REVIVALS: usize = 3;
+
 /// The components [`LocalCluster::restart`] starts again: the Kubernetes control plane's own.
 pub const RESTARTABLE: [&str; 3] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
@@ -661,20 +664,53 @@ impl LocalCluster {
         self.write_state()
     }
 
-    /// Until kube-apiserver answers `/readyz` again (2 minutes at most).
+    /// Until kube-apiserver answers `/readyz` again (2 minutes at most). A controller that exits
+    /// meanwhile — kube-controller-manager gives up when the API server is not healthy within
+    /// 10 s of its own start, as after a restart just before — is started again with the same
+    /// command line, as the kubelet restarts a static pod; a few times at most.
     async fn await_apiserver(&self) -> Result<(), StartError> {
         let client = self.admin.clone().ok_or(StartError::Poisoned)?;
         let deadline = Instant::now() + Duration::from_secs(120);
+        let mut revived = 0;
         loop {
+            revived += self.revive_controllers(MAX_REVIVALS - revived.min(MAX_REVIVALS))?;
             self.health()?;
             if client.get(format!("{}/readyz", self.server)).send().await.is_ok_and(|r| r.status().is_success()) {
-                return Ok(());
+                // One that gave up just as the API server came back.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                self.revive_controllers(MAX_REVIVALS - revived.min(MAX_REVIVALS))?;
+                return self.health().map_err(StartError::from);
             }
             if Instant::now() > deadline {
                 return Err(StartError::NotUsable { waiting_for: "kube-apiserver /readyz", tails: self.tails(15) });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Starts again, with the same command line, each controller (kube-controller-manager,
+    /// kube-scheduler) that has exited, up to `allowed` of them; returns how many. Past that, the
+    /// exit stands and `health` reports it.
+    fn revive_controllers(&self, allowed: usize) -> Result<usize, StartError> {
+        let mut revived = 0;
+        {
+            let mut components = self.components.lock().map_err(|_| StartError::Poisoned)?;
+            for c in components.iter_mut().filter(|c| c.name == "kube-controller-manager" || c.name == "kube-scheduler") {
+                if revived >= allowed || c.exited().is_none() {
+                    continue;
+                }
+                crate::progress::say(&format!(
+                    "cluster {}: {} exited while kube-apiserver restarted; starting it again",
+                    self.name, c.name
+                ));
+                *c = Component::start(c.name, &c.binary.clone(), &c.args.clone(), c.log.clone(), self.detached)?;
+                revived += 1;
+            }
+        }
+        if revived > 0 {
+            self.write_state()?;
+        }
+        Ok(revived)
     }
 
     /// The release the cluster runs now.
