@@ -1182,6 +1182,19 @@ fn exit_codes(installation: local::Installation) -> Result<(), Failed> {
             .output()
             .map_err(|e| e.to_string())?;
         assert_eq!(out.status.code(), Some(2), "a malformed --local version:\n{}", all_output(&out));
+        // A downgrade: bad input before anything runs, located at the step, saying why.
+        let down = f.dir.join("down");
+        std::fs::create_dir_all(&down).map_err(|e| e.to_string())?;
+        std::fs::write(down.join("down.yaml"), "description: d\nsteps:\n  - service-account: x\n  - upgrade: {to: 1.22.0}\n")
+            .map_err(|e| e.to_string())?;
+        let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(["run", &down.display().to_string(), "--local", &f.local.version().to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(2), "an upgrade to an older release:\n{text}");
+        assert!(text.contains("down.yaml:4:5: cannot upgrade from") && text.contains("supports no downgrade"), "{text}");
+        assert!(text.contains("nothing was run"), "{text}");
         let out = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
             .args(["matrix", "--versions", "1.37.2", "--releases-at-once", "0"])
             .output()

@@ -196,7 +196,7 @@ async fn check_upgrades(target: &Target, scenarios: &[Scenario]) -> Result<(), E
             .iter()
             .filter(|s| s.applies_to(&from))
             .filter_map(|s| exec::upgrade::plan(s, from, s.spec.requires.profile().nodes > 0).err())
-            .map(|(at, why)| format!("{at}: {why}"))
+            .map(|e| format!("{}: {e}", e.at))
             .collect();
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     });

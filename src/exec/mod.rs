@@ -229,7 +229,7 @@ async fn plan_upgrades(run: &mut Run<'_>) -> Result<(), Failure> {
             run.upgrade_paths = paths.into();
             Ok(())
         }
-        Ok(Err((at, message))) => Err(failed(at.into(), message)),
+        Ok(Err(e)) => Err(failed(e.at.clone().into(), e.to_string())),
         Err(e) => Err(failed(Position::file(&run.scenario.path), e.to_string())),
     }
 }
