@@ -262,7 +262,10 @@ impl LocalCluster {
         // would otherwise share /var/log/pods, and each one's garbage collection removes the
         // logs of pods it does not know — the other node's (podLogsDir exists only from 1.30).
         let var_log = layout.dir.join("var-log");
-        pki::private_dir(&var_log).map_err(io(&var_log))?;
+        // A start retried on other ports comes here again: the directory is already there.
+        if !var_log.exists() {
+            pki::private_dir(&var_log).map_err(io(&var_log))?;
+        }
         let placement = Placement {
             mounts: Some(MountNamespace::New { binds: vec![(var_log, PathBuf::from("/var/log"))] }),
             ..self.node_placement(&state)?
