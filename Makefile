@@ -17,7 +17,7 @@ MATRIX_LONG ?= 0
 KUBEPROOF ?= cargo run --
 CLUSTER ?= kubeproof
 
-.PHONY: build demo test unit install lint stress kind-compare matrix-doc bench-cluster bench-upgrade bench-node kind-up kind-down kind-test kind-matrix clean-clusters
+.PHONY: build demo test unit install lint stress kind-compare matrix-doc bench-cluster bench-upgrade bench-clusters bench-node kind-up kind-down kind-test kind-matrix clean-clusters
 
 build:
 	cargo build
@@ -75,6 +75,10 @@ bench-cluster:
 # KUBEPROOF_BENCH_NODES=1 upgrades a node's kubelet too.
 bench-upgrade:
 	cargo bench --bench upgrade
+
+# The same steps on one cluster and on two (one trusting the other), whole runs, paired.
+bench-clusters:
+	cargo bench --bench clusters
 
 bench-node:
 	cargo build --release

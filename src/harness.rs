@@ -28,7 +28,7 @@
 //! - `KUBEPROOF_VERSION=1.37.2` (or `KUBEPROOF_VERSIONS=1.23.17,latest`): local control planes,
 //!   built from the official Go modules if needed and started on first use;
 //! - `KUBEPROOF_CONTEXT=kind-kubeproof`: an existing cluster (kind or kubeproof contexts, or the
-//!   one named in `KUBEPROOF_ALLOW_CONTEXT`).
+//!   one named in `KUBEPROOF_ALLOW_CONTEXT`); `main=kind-a,b=kind-b` maps a scenario's clusters.
 //!
 //! Without either, scenario trials are reported ignored with the reason, never passed. Filters,
 //! `--list`, `--ignored`, `--test-threads` and `cargo nextest run` work as usual; under nextest,
@@ -305,9 +305,18 @@ fn runs_here(scenario: &Scenario) -> bool {
 /// The clusters the environment names; local releases resolved up front (`latest` → 1.37.2),
 /// so that trial names carry the release and a scenario gets no trial where it does not apply.
 fn resolved_targets() -> Vec<(Target, Option<KubeVersion>)> {
-    if let Ok(ctx) = std::env::var("KUBEPROOF_CONTEXT") {
-        let allowed = std::env::var("KUBEPROOF_ALLOW_CONTEXT").is_ok_and(|a| a == ctx);
-        return vec![(Target::Context(ContextTarget { context: Some(ctx), allowed, ..Default::default() }), None)];
+    if let Ok(contexts) = std::env::var("KUBEPROOF_CONTEXT") {
+        // `kind-a`, or a scenario's clusters mapped: `main=kind-a,b=kind-b`.
+        let (mut main, mut peers) = (None, std::collections::BTreeMap::new());
+        for (name, context) in contexts.split(',').map(str::trim).filter(|c| !c.is_empty()).map(crate::federation::mapping) {
+            if name == crate::federation::MAIN {
+                main = Some(context.to_string());
+            } else {
+                peers.insert(name.to_string(), context.to_string());
+            }
+        }
+        let allowed = std::env::var("KUBEPROOF_ALLOW_CONTEXT").is_ok_and(|a| Some(&a) == main.as_ref());
+        return vec![(Target::Context(ContextTarget { context: main, allowed, peers, ..Default::default() }), None)];
     }
     let versions = std::env::var("KUBEPROOF_VERSIONS").or_else(|_| std::env::var("KUBEPROOF_VERSION")).unwrap_or_default();
     let requests = versions.split(',').map(str::trim).filter(|v| !v.is_empty());

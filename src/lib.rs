@@ -26,6 +26,7 @@ pub mod clock;
 pub mod cluster;
 pub mod exec;
 pub mod exit_code;
+pub mod federation;
 pub mod harness;
 pub mod interrupt;
 pub mod profile;

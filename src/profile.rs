@@ -97,6 +97,9 @@ pub struct Requirement {
     /// The scenario changes its cluster (upgrades it, restarts components, rotates its signing
     /// key): it gets a local cluster of its own, started for it alone and never shared.
     pub own_cluster: bool,
+    /// The scenario's clusters, when it runs on several: they are started for it alone, wired
+    /// together as it says.
+    pub federation: Option<crate::federation::Federation>,
 }
 
 impl Requirement {
@@ -108,7 +111,7 @@ impl Requirement {
     /// cluster does, or when the scenario changes its cluster (it gets one started for it alone).
     pub fn own_profile(&self) -> Option<Profile> {
         let flags = self.profile.clone().canonical();
-        (!flags.is_empty() && !self.own_cluster).then_some(flags)
+        (!flags.is_empty() && !self.own_cluster && self.federation.is_none()).then_some(flags)
     }
 }
 

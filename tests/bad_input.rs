@@ -1710,6 +1710,74 @@ cases! {
         description: d
         steps:
           - signing-key: {action: forget}
+        ");    // ---- several clusters ----------------------------------------------------------------------
+    step_on_an_undeclared_cluster => lint_line(4, &["`cluster: east` is not a cluster of the scenario", "valid: b, main"], "
+        description: d
+        clusters: {b: {}}
+        steps:
+          - token: {service-account: default, cluster: east}
+        ");
+    cluster_trusts_itself => lint_at(4, 14, &["`b` trusts itself"], "
+        description: d
+        clusters:
+          b:
+            trusts: [{cluster: b}]
+        steps:
+          - service-account: sa
+        ");
+    cluster_trusts_an_undeclared_cluster => lint_at(4, 14, &["`b` trusts `east`", "valid: b, main"], "
+        description: d
+        clusters:
+          b:
+            trusts: [{cluster: east}]
+        steps:
+          - service-account: sa
+        ");
+    clusters_trust_in_a_circle => lint_line(4, &["`b` and `c` trust each other"], "
+        description: d
+        clusters:
+          b:
+            trusts: [{cluster: c}]
+          c:
+            trusts: [{cluster: b}]
+        steps:
+          - service-account: sa
+        ");
+    trust_on_a_release_without_authentication_config => lint_line(4, &["`b` runs 1.28", "--authentication-config", "1.29.0"], "
+        description: d
+        clusters:
+          b:
+            version: '1.28'
+            trusts: [{cluster: main}]
+        steps:
+          - service-account: sa
+        ");
+    cluster_name_not_a_label => lint_line(3, &["`East_1` is not a cluster name", "lowercase"], "
+        description: d
+        clusters:
+          East_1: {}
+        steps:
+          - service-account: sa
+        ");
+    main_with_a_release => lint_line(3, &["`main` is the run's own cluster", "only `trusts`"], "
+        description: d
+        clusters:
+          main: {version: '1.30'}
+        steps:
+          - service-account: sa
+        ");
+    cluster_unknown_key => parse_line(4, &["unknown field `trust`", "trusts"], "
+        description: d
+        clusters:
+          b:
+            trust: [{cluster: main}]
+        steps:
+          - service-account: sa
+        ");
+    upgrade_on_another_cluster => parse_line(3, &["unknown field `cluster`"], "
+        description: d
+        steps:
+          - upgrade: {to: '1.30', cluster: b}
         ");
 }
 
@@ -2020,6 +2088,31 @@ fn init_writes_a_starter_and_never_overwrites() {
 }
 
 /// `--retries` and `--repeat` out of range are bad input before anything runs, naming the range.
+#[test]
+fn context_mappings_are_checked_before_anything_runs() {
+    let dir = std::env::temp_dir().join(format!("kubeproof-contexts-{}", std::process::id()));
+    let _guard = TempDir(dir.clone());
+    std::fs::create_dir_all(&dir).expect("create the directory");
+    std::fs::write(dir.join("two.yaml"), "description: d\nclusters: {b: {}}\nsteps:\n  - service-account: sa\n").expect("write");
+    let scenarios = dir.display().to_string();
+    for (contexts, says) in [
+        (&["main=kind-a", "c=kind-c"][..], "no scenario has a cluster `c` (their clusters: b)"),
+        (&["main=kind-a", "c=kind-c"][..], "scenarios run on cluster `b`, which no --context b=CONTEXT maps"),
+        (&["kind-a", "main=kind-b"][..], "cluster `main` is mapped twice"),
+        (&["b="][..], "`b=`: expected CONTEXT or NAME=CONTEXT"),
+    ] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kubeproof"));
+        command.args(["run", &scenarios]).env("KUBECONFIG", dir.join("none"));
+        for c in contexts {
+            command.args(["--context", c]);
+        }
+        let out = command.output().expect("run kubeproof");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{contexts:?}: {said}");
+        assert!(said.contains(says), "{contexts:?} says {says:?}: {said}");
+    }
+}
+
 #[test]
 fn retries_and_repeat_out_of_range_name_their_range() {
     for (flag, value, range) in [("--retries", "11", "0..=10"), ("--repeat", "0", "1..=1000"), ("--repeat", "1001", "1..=1000")] {

@@ -44,6 +44,7 @@ fn main() {
         Trial::ignorable_test("faults::etcd_killed_mid_run", || with_version(etcd_killed)),
         Trial::ignorable_test("faults::sigkill_with_a_node_leaves_nothing", || with_node_version(sigkill_with_node)),
         Trial::ignorable_test("faults::context_api_server_killed", || with_version(context_api_server_killed)),
+        Trial::ignorable_test("faults::second_cluster_killed", || with_version(second_cluster_killed)),
         Trial::ignorable_test("cli::exit_codes", || with_version(exit_codes)),
         Trial::ignorable_test("cli::matrix_from_reports_of_separate_runs", || with_version(matrix_from_reports)),
     ];
@@ -1116,6 +1117,59 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
     assert!(text.contains("etcd exited"), "the error names etcd:\n{text}");
     assert!(took < Duration::from_secs(10), "exit took {took:?} after etcd died:\n{text}");
     eprintln!("measured: etcd killed → exit 3 in {took:.1?}");
+    Ok(())
+}
+
+/// A scenario's second cluster dies mid-run: exit 3 within seconds, the error naming that
+/// cluster, and no process of either cluster left.
+fn second_cluster_killed(installation: local::Installation) -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("kubeproof-faults-second-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    // `--v=3` tells b's kube-apiserver from main's.
+    let scenario = "description: waits on its second cluster\nclusters:\n  b: {requires: {apiserver-args: [--v=3]}}\nsteps:\n  - service-account: {name: waiter, cluster: b}\n  - absent: {kind: ConfigMap, name: never, for: 60s, cluster: b}\n";
+    std::fs::write(dir.join("two.yaml"), scenario).map_err(|e| e.to_string())?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(["run", &dir.display().to_string(), "--local", &installation.version.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // Killed once the scenario waits on b: its still-running line for the `absent` step.
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("step 2 `absent`") {
+                let _ = waiting_tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    if waiting_rx.recv_timeout(Duration::from_secs(180)).is_err() {
+        let _ = child.kill();
+        let (out, _) = finish(child, Duration::from_secs(20))?;
+        return Err(format!("the scenario never waited on b:\n{}{}", all_output(&out), reader.join().unwrap_or_default()).into());
+    }
+    let Some(b) = child_running(child.id(), &installation.binary("kube-apiserver"), "--v=3") else {
+        let _ = child.kill();
+        return Err("no kube-apiserver of cluster b runs under kubeproof".into());
+    };
+    let started = children_of(child.id());
+    unsafe { libc::kill(b, libc::SIGKILL) };
+    let (out, took) = finish(child, Duration::from_secs(40))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!("{}{}", all_output(&out), reader.join().unwrap_or_default());
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("(b)") && text.contains("kube-apiserver exited"), "the error names cluster b and what died:\n{text}");
+    let alive: Vec<i32> = started.into_iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect();
+    assert!(alive.is_empty(), "processes kubeproof started outlive it: {alive:?}\n{text}");
+    eprintln!("measured: a scenario's second cluster killed → exit 3 in {took:.1?}");
     Ok(())
 }
 

@@ -128,7 +128,7 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, Box<dyn std::error::Er
                 signal = interrupt::first() => return Ok(ExitCode::Signalled(signal)),
             };
             let flags = Profile { apiserver: apiserver_args, controller_manager: controller_manager_args, nodes };
-            let opts = ClusterOptions { version: Some(v), name: None, flags, detached: true, image_archives };
+            let opts = ClusterOptions { version: Some(v), flags, detached: true, image_archives, ..Default::default() };
             // Dropping the start (on a signal) kills what it started and removes the directory.
             let cluster = tokio::select! {
                 cluster = LocalCluster::start_locked(inst, opts, lock) => cluster?,

@@ -1,5 +1,6 @@
 //! `kubeproof run`, `lint`, `list` and `schema`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -8,6 +9,7 @@ use kubeproof::cluster::ContextTarget;
 use kubeproof::cluster::local::versions;
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::ExecOptions;
+use kubeproof::federation::MAIN;
 use kubeproof::redact;
 use kubeproof::report::document::Document;
 use kubeproof::report::{terminal, text};
@@ -21,8 +23,10 @@ use super::outputs::{Outputs, Results};
 #[derive(Args, Debug, Clone)]
 pub struct TargetArgs {
     /// A kubeconfig context (kind-* and kubeproof-* contexts are allowed without --allow-context).
-    #[arg(long, conflicts_with = "local")]
-    pub context: Option<String>,
+    /// Repeated as NAME=CONTEXT, it maps a scenario's clusters to contexts: `--context
+    /// main=kind-a --context b=kind-b`.
+    #[arg(long, conflicts_with = "local", value_name = "[NAME=]CONTEXT")]
+    pub context: Vec<String>,
     /// Start a local control plane of this release: latest, 1.24 or 1.24.17.
     #[arg(long)]
     pub local: Option<String>,
@@ -40,23 +44,73 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// A `--local` release that is not even a version is bad input, found before any build.
     pub fn check(&self) -> Result<(), ExitCode> {
+        if let Err(problem) = self.contexts() {
+            eprintln!("error: --context: {problem}");
+            return Err(ExitCode::BadInput);
+        }
         match &self.local {
             Some(v) => check_version(v),
             None => Ok(()),
         }
     }
 
+    /// `--context`s: the main context (plain, or `main=`) and the others by name.
+    fn contexts(&self) -> Result<(Option<String>, BTreeMap<String, String>), String> {
+        let (mut main, mut peers) = (None, BTreeMap::new());
+        for given in &self.context {
+            let (name, context) = kubeproof::federation::mapping(given);
+            if context.is_empty() || name.is_empty() {
+                return Err(format!("`{given}`: expected CONTEXT or NAME=CONTEXT"));
+            }
+            let taken = if name == MAIN {
+                main.replace(context.to_string()).is_some()
+            } else {
+                peers.insert(name.into(), context.into()).is_some()
+            };
+            if taken {
+                return Err(format!("cluster `{name}` is mapped twice"));
+            }
+        }
+        Ok((main, peers))
+    }
+
+    /// The names `--context NAME=…` maps besides main: with any, every cluster the scenarios
+    /// declare must be mapped, and every name must be one they declare (exit 2 otherwise).
+    pub fn check_mapping(&self, scenarios: &[Scenario]) -> Result<(), ExitCode> {
+        let Ok((_, peers)) = self.contexts() else { return Ok(()) };
+        if peers.is_empty() {
+            return Ok(());
+        }
+        let declared: BTreeSet<&str> =
+            scenarios.iter().flat_map(|s| s.spec.clusters.keys()).map(String::as_str).filter(|n| *n != MAIN).collect();
+        let problems: Vec<String> = declared
+            .iter()
+            .filter(|name| !peers.contains_key(**name))
+            .map(|name| format!("scenarios run on cluster `{name}`, which no --context {name}=CONTEXT maps"))
+            .chain(peers.keys().filter(|name| !declared.contains(name.as_str())).map(|name| {
+                let valid = if declared.is_empty() { "none".to_string() } else { declared.iter().copied().collect::<Vec<_>>().join(", ") };
+                format!("--context {name}=…: no scenario has a cluster `{name}` (their clusters: {valid})")
+            }))
+            .collect();
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ExitCode::BadInput) }
+    }
+
     pub fn target(&self) -> Target {
         match &self.local {
             Some(v) => Target::Local(v.clone()),
             None => {
-                let context = self.context.clone().or_else(|| self.allow_context.clone());
+                let (main, peers) = self.contexts().unwrap_or_default();
+                let context = main.or_else(|| self.allow_context.clone());
                 let allowed = self.allow_context.is_some() && self.allow_context == context;
                 Target::Context(ContextTarget {
                     kubeconfig: self.kubeconfig.clone(),
                     context,
                     allowed,
                     insecure: self.insecure_skip_tls_verify,
+                    peers,
                 })
             }
         }
@@ -137,7 +191,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             Err(code) => return code,
         };
     let outputs = Outputs { json: args.json.clone(), junit: args.junit.clone(), markdown: None };
-    if let Err(code) = args.target.check().and(outputs.check()) {
+    if let Err(code) = args.target.check().and(outputs.check()).and_then(|()| args.target.check_mapping(&scenarios)) {
         return code;
     }
     let target = args.target.target();

@@ -53,6 +53,12 @@ pub enum ClusterError {
     /// The install's blocking task panicked or was cancelled: what tokio says.
     #[error("{0}")]
     Unfinished(String),
+    /// The scenario cannot run on the clusters this target gives it: why (not a failure).
+    #[error("{0}")]
+    Unsuited(String),
+    /// One of a scenario's other clusters could not be had: which, and why.
+    #[error("cluster `{name}`: {error}")]
+    Member { name: String, error: Box<ClusterError> },
     /// A lock of this process was poisoned by a panic.
     #[error("poisoned")]
     Poisoned,
@@ -73,7 +79,9 @@ impl ClusterError {
             | ClusterError::NotSettled(_)
             | ClusterError::Kind(_)
             | ClusterError::Unfinished(_)
+            | ClusterError::Unsuited(_)
             | ClusterError::Poisoned => ExitCode::Cluster,
+            ClusterError::Member { error, .. } => error.exit_code(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod discovery;
 mod error;
+mod federation;
 pub mod kind;
 pub mod local;
 pub mod pool;
@@ -68,6 +69,9 @@ pub struct ContextTarget {
     pub allowed: bool,
     /// Skip TLS verification (only on explicit request).
     pub insecure: bool,
+    /// The contexts of a scenario's other clusters, by their names in it (`--context b=kind-b`),
+    /// in the same kubeconfig, allowed and verified as this one.
+    pub peers: std::collections::BTreeMap<String, String>,
 }
 
 impl Cluster {
@@ -295,11 +299,12 @@ impl Cluster {
         let mut failed = 0;
         let mut last_probe = std::time::Instant::now();
         loop {
-            if let Err(exited) = self.health() {
+            // An API server kubeproof restarts on purpose is not dead for not answering, nor
+            // a controller that gives up meanwhile (the restart starts it again).
+            let restarting = matches!(&self.origin, Origin::Local(local) if local.restarting());
+            if !restarting && let Err(exited) = self.health() {
                 return Dead::Exited { label: self.label.clone(), exited };
             }
-            // An API server kubeproof restarts on purpose is not dead for not answering.
-            let restarting = matches!(&self.origin, Origin::Local(local) if local.restarting());
             if restarting {
                 failed = 0;
             } else if last_probe.elapsed() >= PROBE_INTERVAL {

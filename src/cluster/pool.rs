@@ -50,6 +50,12 @@ pub struct Pool {
     remaining: Mutex<BTreeMap<Profile, usize>>,
     /// Bumped when a cluster joins or leaves the pool, for [`died`](Self::died)'s watch.
     generation: std::sync::atomic::AtomicU64,
+    /// The contexts a scenario's other clusters are mapped to (`--context b=kind-b`), by name.
+    peers: BTreeMap<String, Arc<Cluster>>,
+    /// Clusters started for one scenario alone, while it runs: watched like the others.
+    held: Mutex<Vec<Arc<Cluster>>>,
+    /// The first of them found dead when its scenario let go of it.
+    died_held: Mutex<Option<super::Dead>>,
 }
 
 /// A background start, cancelled (what it started is stopped) when dropped.
@@ -87,15 +93,27 @@ impl Pool {
     /// run when `sharing` says so: the first process starts them, the others attach.
     pub async fn open_sharing(target: &Target, scenarios: &[Requirement], sharing: Option<Sharing>) -> Result<Pool, ClusterError> {
         match target {
-            Target::Context(c) => Ok(Pool {
-                base: Arc::new(Self::ready_context(c, scenarios).await?),
-                installation: None,
-                profiles: Mutex::default(),
-                sharing: None,
-                _starting: Vec::new(),
-                remaining: Mutex::default(),
-                generation: Default::default(),
-            }),
+            Target::Context(c) => {
+                let mut peers = BTreeMap::new();
+                for (name, context) in &c.peers {
+                    let target = ContextTarget { context: Some(context.clone()), allowed: false, peers: BTreeMap::new(), ..c.clone() };
+                    let mut cluster = Self::ready_context(&target, scenarios).await?;
+                    cluster.label = format!("{} ({name})", cluster.label);
+                    peers.insert(name.clone(), Arc::new(cluster));
+                }
+                Ok(Pool {
+                    base: Arc::new(Self::ready_context(c, scenarios).await?),
+                    installation: None,
+                    profiles: Mutex::default(),
+                    sharing: None,
+                    _starting: Vec::new(),
+                    remaining: Mutex::default(),
+                    generation: Default::default(),
+                    peers,
+                    held: Mutex::default(),
+                    died_held: Mutex::default(),
+                })
+            }
             Target::Local(request) => {
                 local::versions::check_request(request).map_err(ClusterError::Release)?;
                 let request = request.clone();
@@ -135,6 +153,9 @@ impl Pool {
                     _starting: starting,
                     remaining: Mutex::new(remaining),
                     generation: Default::default(),
+                    peers: BTreeMap::new(),
+                    held: Mutex::default(),
+                    died_held: Mutex::default(),
                 })
             }
         }
@@ -163,6 +184,38 @@ impl Pool {
     /// The cluster without extra flags.
     pub fn base(&self) -> &Arc<Cluster> {
         &self.base
+    }
+
+    /// The clusters a scenario runs on, by name, `main` first, held for it until the returned
+    /// [`Held`] is dropped: on a local target, a scenario on several clusters gets them all
+    /// started for it and wired as it says; on contexts, the ones `--context name=…` maps
+    /// (those it does not map are left out: the scenario is then not applicable).
+    pub async fn clusters_for(&self, scenario: &Requirement) -> Result<Held<'_>, ClusterError> {
+        let main = crate::federation::MAIN.to_string();
+        let clusters = match (&scenario.federation, &self.installation) {
+            (Some(federation), Some(installation)) if scenario.applies_to(&installation.version) => {
+                super::federation::start(installation, federation).await?
+            }
+            (Some(federation), None) => {
+                let peers = federation.peers().filter_map(|name| Some((name.to_string(), self.peers.get(name)?.clone())));
+                std::iter::once((main, self.base.clone())).chain(peers).collect()
+            }
+            _ => return Ok(Held { pool: self, clusters: vec![(main, self.cluster_for(scenario).await?)], own: Vec::new() }),
+        };
+        Ok(self.hold(clusters))
+    }
+
+    /// Watches `clusters` with the pool's while they are held.
+    fn hold(&self, clusters: Vec<(String, Arc<Cluster>)>) -> Held<'_> {
+        let known = self.clusters();
+        let own: Vec<Arc<Cluster>> = clusters.iter().map(|(_, c)| c.clone()).filter(|c| !known.iter().any(|k| Arc::ptr_eq(k, c))).collect();
+        if !own.is_empty()
+            && let Ok(mut held) = self.held.lock()
+        {
+            held.extend(own.iter().cloned());
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Held { pool: self, clusters, own }
     }
 
     /// The cluster a scenario runs on: for local targets, one started with the flags it requires.
@@ -208,6 +261,9 @@ impl Pool {
 
     /// Checks at once that every cluster of the pool is alive; `Err` names the first that is not.
     pub async fn confirm_alive(&self) -> Result<(), super::Dead> {
+        if let Some(dead) = self.died_held.lock().ok().and_then(|d| d.clone()) {
+            return Err(dead);
+        }
         for c in self.clusters() {
             c.confirm_alive().await?;
         }
@@ -234,28 +290,59 @@ impl Pool {
         }
     }
 
-    /// Every cluster started so far.
+    /// Every cluster started so far, and the peers of contexts.
     pub fn clusters(&self) -> Vec<Arc<Cluster>> {
         let mut out = vec![self.base.clone()];
+        out.extend(self.peers.values().cloned());
         if let Ok(profiles) = self.profiles.lock() {
             out.extend(profiles.values().filter_map(|s| s.get()?.as_ref().ok().cloned()));
+        }
+        if let Ok(held) = self.held.lock() {
+            out.extend(held.iter().cloned());
         }
         out
     }
 }
 
+/// The clusters of one scenario's run, by name, `main` first; those started for it alone are
+/// watched with the pool's until this is dropped, and stop when their last user lets go.
+pub struct Held<'a> {
+    pool: &'a Pool,
+    pub clusters: Vec<(String, Arc<Cluster>)>,
+    own: Vec<Arc<Cluster>>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if self.own.is_empty() {
+            return;
+        }
+        // One that died under its scenario stops the run like any cluster of the pool: the
+        // check after a failed scenario finds it here.
+        let dead = self.own.iter().find_map(|c| c.health().err().map(|exited| super::Dead::Exited { label: c.label.clone(), exited }));
+        if let (Some(dead), Ok(mut died)) = (dead, self.pool.died_held.lock()) {
+            died.get_or_insert(dead);
+        }
+        if let Ok(mut held) = self.pool.held.lock() {
+            held.retain(|c| !self.own.iter().any(|own| Arc::ptr_eq(own, c)));
+        }
+        self.pool.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The installation a cluster of `flags` starts from: with a node's binaries when it has a node.
+pub(super) async fn installation_for(installation: &Installation, flags: &Profile) -> Result<Installation, ClusterError> {
+    if flags.nodes == 0 {
+        return Ok(installation.clone());
+    }
+    local::node::preflight().map_err(ClusterError::NoNode)?;
+    // The node's binaries join the release's cache entry the first time a node is asked for.
+    let (v, opts) = (installation.version, InstallOptions { nodes: true, ..Default::default() });
+    Ok(tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| ClusterError::Unfinished(e.to_string()))??)
+}
+
 async fn start(installation: &Installation, flags: Profile, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
-    let with_node;
-    let installation = if flags.nodes > 0 {
-        local::node::preflight().map_err(ClusterError::NoNode)?;
-        // The node's binaries join the release's cache entry the first time a node is asked for.
-        let (v, opts) = (installation.version, InstallOptions { nodes: true, ..Default::default() });
-        with_node =
-            tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| ClusterError::Unfinished(e.to_string()))??;
-        &with_node
-    } else {
-        installation
-    };
+    let installation = &installation_for(installation, &flags).await?;
     if let Some(sharing) = sharing {
         let kubeconfig = local::shared::attach(installation, &flags, &sharing.key, &sharing.reaper).await?;
         let kubectl = installation.binary("kubectl");

@@ -90,14 +90,19 @@ impl StepOutput {
 
 /// The state of one scenario run.
 pub(crate) struct Run<'a> {
+    /// The cluster the running step runs on (`main` between steps).
     pub cluster: &'a Cluster,
     pub scenario: &'a Scenario,
+    /// The run's namespace: the same name on every cluster of the scenario.
     pub namespace: String,
     pub run_id: String,
     pub vars: template::Vars,
-    /// Saved tokens by name. Never printed.
+    /// Saved tokens by name, from any cluster, for use on any. Never printed.
     pub tokens: BTreeMap<String, String>,
+    /// The ledger of the running step's cluster.
     pub ledger: Arc<Ledger>,
+    /// Every cluster of the scenario, `main` first, each with its own ledger.
+    pub members: Vec<RunCluster<'a>>,
     /// When the running step must be done (before the first step: the run's default from the
     /// namespace's creation).
     pub deadline: Deadline,
@@ -110,6 +115,32 @@ pub(crate) struct Run<'a> {
     pub path: Vec<String>,
     /// The paths of the `upgrade` steps still to run, each release installed (see `upgrade::plan`).
     pub upgrade_paths: std::collections::VecDeque<Vec<crate::cluster::local::Installation>>,
+}
+
+/// One cluster of a run: its name in the scenario, the connection, and what the run created on it.
+pub(crate) struct RunCluster<'a> {
+    pub name: String,
+    pub cluster: &'a Cluster,
+    pub ledger: Arc<Ledger>,
+}
+
+/// The clusters one scenario runs on, by name, `main` first (see [`crate::federation::MAIN`]).
+pub type Clusters = [(String, Arc<Cluster>)];
+
+impl<'a> Run<'a> {
+    /// Steps from now on run on cluster `name` (`None`: main).
+    fn enter(&mut self, name: Option<&str>) -> Result<(), StepError> {
+        let name = name.unwrap_or(crate::federation::MAIN);
+        let member = self.members.iter().find(|m| m.name == name).ok_or_else(|| StepError::Undefined {
+            message: format!("no cluster `{name}` in this run (its clusters: {})", self.member_names()),
+        })?;
+        (self.cluster, self.ledger) = (member.cluster, member.ledger.clone());
+        Ok(())
+    }
+
+    fn member_names(&self) -> String {
+        self.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 impl Run<'_> {
@@ -169,21 +200,41 @@ impl Run<'_> {
 /// `run_one_step`), the `finally` steps (whatever happened to the steps), what the run
 /// observed, and the cleanup (`clean_up`). Every failure carries diagnostics.
 pub async fn execute(cluster: &Cluster, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
+    execute_named(vec![(crate::federation::MAIN, cluster)], scenario, opts).await
+}
+
+/// [`execute`] on the clusters of a scenario that runs on several (`main` first, as the pool
+/// gave them): each step on the one it names.
+pub async fn execute_on(clusters: &Clusters, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
+    execute_named(clusters.iter().map(|(name, cluster)| (name.as_str(), cluster.as_ref())).collect(), scenario, opts).await
+}
+
+async fn execute_named(members: Vec<(&str, &Cluster)>, scenario: &Scenario, opts: &ExecOptions) -> ScenarioReport {
     let started = Instant::now();
+    let cluster = members[0].1;
     let mut report = blank_report(cluster, scenario);
-    if let Some(reason) = not_applicable(cluster, scenario).await {
+    let missing: Vec<&str> = scenario.spec.clusters.keys().map(String::as_str).filter(|n| !members.iter().any(|(m, _)| m == n)).collect();
+    let reason = match missing.as_slice() {
+        [] => not_applicable(cluster, scenario).await,
+        names => Some(format!(
+            "runs on clusters {} beside its own: map each to a context (--context {}=CONTEXT), or run it with --local",
+            names.join(", "),
+            names[0]
+        )),
+    };
+    if let Some(reason) = reason {
         report.verdict = Verdict::NotApplicable;
         report.reason = Some(reason);
         opts.events.emit(Event::ScenarioFinished { report: report.clone() });
         return report;
     }
     opts.events.emit(Event::ScenarioStarted { scenario: scenario.name.clone(), cluster: cluster.label.clone() });
-    let mut run = open_run(cluster, scenario, opts);
+    let mut run = open_run(members, scenario, opts);
     report.namespace = Some(run.namespace.clone());
     let planned = plan_upgrades(&mut run).await;
     match planned.and(Ok(())) {
         Err(failure) => add_failure(&mut report, failure),
-        Ok(()) => match apply::create_namespace(&run).await {
+        Ok(()) => match create_namespaces(&mut run).await {
             Err(e) => {
                 let error = StepError::other(format!("cannot create namespace {}: {e}", run.namespace));
                 fail_outside_steps(&run, &mut report, Phase::Setup, error).await;
@@ -279,10 +330,18 @@ fn add_failure(report: &mut ScenarioReport, failure: Failure) {
 }
 
 /// The run's state: a fresh namespace name, its ledger, the built-in variables.
-fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions) -> Run<'a> {
+fn open_run<'a>(members: Vec<(&str, &'a Cluster)>, scenario: &'a Scenario, opts: &ExecOptions) -> Run<'a> {
     let run_id = crate::random::suffix(8);
     let namespace = namespace_name(&scenario.name, &run_id);
-    let ledger = Ledger::open(cluster.client.clone(), &cluster.label, namespace.clone());
+    let members: Vec<RunCluster<'a>> = members
+        .into_iter()
+        .map(|(name, cluster)| RunCluster {
+            name: name.to_string(),
+            cluster,
+            ledger: Ledger::open(cluster.client.clone(), &cluster.label, namespace.clone()),
+        })
+        .collect();
+    let (cluster, ledger) = (members[0].cluster, members[0].ledger.clone());
     let mut vars = template::Vars::from([
         ("namespace".to_string(), Value::String(namespace.clone())),
         ("scenario".to_string(), Value::String(scenario.name.clone())),
@@ -299,12 +358,23 @@ fn open_run<'a>(cluster: &'a Cluster, scenario: &'a Scenario, opts: &ExecOptions
         vars,
         tokens: BTreeMap::new(),
         ledger,
+        members,
         deadline: Deadline::after(opts.default_timeout),
         step_file: scenario.path.clone(),
         release: cluster.version,
         path: Vec::new(),
         upgrade_paths: Default::default(),
     }
+}
+
+/// The run's namespace on each of its clusters, one after another; then main is the current one.
+async fn create_namespaces(run: &mut Run<'_>) -> Result<(), String> {
+    for index in 0..run.members.len() {
+        let name = run.members[index].name.clone();
+        run.enter(Some(&name)).map_err(|e| e.to_string())?;
+        apply::create_namespace(run).await.map_err(|e| if run.members.len() > 1 { format!("on cluster {name}: {e}") } else { e })?;
+    }
+    run.enter(None).map_err(|e| e.to_string())
 }
 
 /// The steps of a phase in order, each recorded as it finishes, a failure with the cluster's
@@ -361,6 +431,22 @@ async fn run_one_step(
     if let Some(range) = step.versions().filter(|r| !r.contains(&run.release)) {
         return Ok(record(format!("skipped: only on {range}"), true));
     }
+    let on = step.cluster().filter(|name| *name != crate::federation::MAIN);
+    // The step's summary says which cluster it ran on, when not the run's own.
+    let record =
+        |summary: String, skipped: bool| record(on.map_or_else(|| summary.clone(), |name| format!("on {name}: {summary}")), skipped);
+    let fail = |error: StepError, pos: &crate::scenario::SourcePos, included_from: Vec<Position>| Failure {
+        phase,
+        step: Some(index),
+        position: failure_position(&pos.file, step, &error).unwrap_or_else(|| pos.clone().into()),
+        keyword: step.keyword().into(),
+        error: error.redacted(),
+        diagnostics: None,
+        included_from,
+    };
+    if let Err(error) = run.enter(step.cluster()) {
+        return Err(fail(error, &pos, included_from));
+    }
     run.deadline = Deadline::of(step, opts.default_timeout);
     let deadline = run.deadline;
     let waiting_for = describe(step, run);
@@ -382,34 +468,33 @@ async fn run_one_step(
     };
     match outcome.and_then(|out| check(run, step, out)) {
         Ok(summary) => Ok(record(summary, false)),
-        Err(error) => Err(Failure {
-            phase,
-            step: Some(index),
-            position: failure_position(&pos.file, step, &error).unwrap_or_else(|| pos.clone().into()),
-            keyword: step.keyword().into(),
-            error: error.redacted(),
-            diagnostics: None,
-            included_from,
-        }),
+        Err(error) => Err(fail(error, &pos, included_from)),
     }
 }
 
-/// The run's objects deleted within the budget (or kept, with `--keep`); what could not be
-/// deleted fails a passing scenario.
+/// The run's objects deleted within the budget, on every cluster of the run at once (or kept,
+/// with `--keep`); what could not be deleted fails a passing scenario.
 async fn clean_up(run: &Run<'_>, report: &mut ScenarioReport, opts: &ExecOptions) {
-    let ledger = &run.ledger;
+    let several = run.members.len() > 1;
+    // Objects named with their cluster when the run has several.
+    let on = |name: &str, what: String| if several { format!("{what} on {name}") } else { what };
     if opts.keep {
-        opts.events.emit(Event::Kept { scenario: run.scenario.name.clone(), namespace: run.namespace.clone(), objects: ledger.describe() });
-        ledger.forget();
+        let objects = run.members.iter().flat_map(|m| m.ledger.describe().into_iter().map(|o| on(&m.name, o))).collect();
+        opts.events.emit(Event::Kept { scenario: run.scenario.name.clone(), namespace: run.namespace.clone(), objects });
+        run.members.iter().for_each(|m| m.ledger.forget());
         return;
     }
-    let problems = match tokio::time::timeout(ledger::CLEANUP_BUDGET, ledger.clean_up()).await {
-        Ok(problems) => problems,
-        Err(_) => {
-            ledger.forget();
-            ledger.remaining().into_iter().map(|what| format!("left {what}")).collect()
-        }
-    };
+    let each = run.members.iter().map(|m| async move {
+        let problems = match tokio::time::timeout(ledger::CLEANUP_BUDGET, m.ledger.clean_up()).await {
+            Ok(problems) => problems,
+            Err(_) => {
+                m.ledger.forget();
+                m.ledger.remaining().into_iter().map(|what| format!("left {what}")).collect()
+            }
+        };
+        problems.into_iter().map(|p| on(&m.name, p)).collect::<Vec<_>>()
+    });
+    let problems: Vec<String> = futures::future::join_all(each).await.into_iter().flatten().collect();
     if !problems.is_empty() && report.verdict == Verdict::Passed {
         let error = StepError::other(format!("cleanup failed: {}", problems.join("; ")));
         fail_outside_steps(run, report, Phase::Cleanup, error).await;
@@ -762,8 +847,15 @@ steps:
 
 /// One scenario on the pool's cluster for it.
 async fn run_on_pool(pool: &crate::cluster::pool::Pool, s: &Scenario, opts: &ExecOptions) -> ScenarioReport {
-    match pool.cluster_for(&s.requirement()).await {
-        Ok(cluster) => execute(&cluster, s, opts).await,
+    match pool.clusters_for(&s.requirement()).await {
+        Ok(held) => execute_on(&held.clusters, s, opts).await,
+        Err(crate::cluster::ClusterError::Unsuited(why)) => {
+            let mut report = blank_report(pool.base(), s);
+            report.verdict = Verdict::NotApplicable;
+            report.reason = Some(why);
+            opts.events.emit(Event::ScenarioFinished { report: report.clone() });
+            report
+        }
         // This machine cannot run the node the scenario needs: not applicable here, unless
         // nodes are required (CI), where it is a failure like any cluster that cannot start.
         Err(crate::cluster::ClusterError::NoNode(why)) if !crate::cluster::local::node::required() => {

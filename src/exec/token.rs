@@ -21,6 +21,7 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
     };
     let audiences =
         if s.audiences.is_empty() { Value::Null } else { json!(s.audiences.iter().map(|a| run.render(a)).collect::<Result<Vec<_>, _>>()?) };
+    let namespace = run.namespace_or_own(s.namespace.as_deref())?;
     let bound = match &s.bound_object {
         None => Value::Null,
         Some(b) => {
@@ -28,8 +29,8 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
             let kind = *b.kind.get()?;
             let path = match kind {
                 BoundKind::Node => format!("/api/v1/nodes/{name}"),
-                BoundKind::Pod => format!("/api/v1/namespaces/{}/pods/{name}", run.namespace),
-                BoundKind::Secret => format!("/api/v1/namespaces/{}/secrets/{name}", run.namespace),
+                BoundKind::Pod => format!("/api/v1/namespaces/{namespace}/pods/{name}"),
+                BoundKind::Secret => format!("/api/v1/namespaces/{namespace}/secrets/{name}"),
             };
             let uid = match &b.uid {
                 Some(uid) => json!(run.render(uid)?),
@@ -56,7 +57,7 @@ pub async fn token(run: &mut Run<'_>, s: &TokenStep) -> Result<StepOutput, StepE
         "spec": {"audiences": audiences, "expirationSeconds": expiration, "boundObjectRef": bound},
         "status": {"token": "", "expirationTimestamp": null}
     });
-    let path = format!("/api/v1/namespaces/{}/serviceaccounts/{sa}/token", run.namespace);
+    let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{sa}/token");
     let answer = request::admin(run.cluster, http::Method::POST, &path, Some(body)).await?;
     let warnings = answer.warnings();
     let (status, response) = (answer.status, answer.body);

@@ -39,6 +39,7 @@ pub struct Unparsed {
 pub(crate) fn lint_partial(scenario: &Scenario, unparsed: &Unparsed) -> Vec<Diagnostic> {
     let mut out = header_problems(scenario, unparsed);
     out.extend(super::cases::problems(scenario));
+    out.extend(super::clusters::problems(scenario));
     for case in lint_cases(scenario) {
         let mut scope = Scope::new(case);
         scope.define(unparsed.vars.iter().cloned());
@@ -122,6 +123,11 @@ fn step_problems(scenario: &Scenario, step: &Spanned<Step>, scope: &mut Scope) -
     let mut l = StepLint { scope, at: step_pos.clone(), via, problems: Vec::new(), saves: Vec::new(), defines: Vec::new() };
     if let Some(t) = step.timeout() {
         l.range("timeout", t, STEP_TIMEOUT_RANGE);
+    }
+    let clusters = super::clusters::names(scenario);
+    if let Some(name) = step.cluster().filter(|name| !clusters.contains(name)) {
+        let valid = clusters.iter().copied().collect::<Vec<_>>().join(", ");
+        l.problem(format!("`cluster: {name}` is not a cluster of the scenario (valid: {valid}; declare others under `clusters`)"));
     }
     kind_rules(step, &mut l);
     let (assertions, captures) = step.checks();

@@ -3,6 +3,7 @@
 pub mod assertion;
 pub mod capture;
 pub mod cases;
+pub mod clusters;
 pub mod duration;
 pub mod include;
 pub mod json_path;
@@ -49,6 +50,11 @@ pub struct ScenarioSpec<S = Spanned<Step>> {
     pub versions: Option<VersionRange>,
     #[serde(default)]
     pub requires: Requires,
+    /// Clusters beside the run's own (`main`), by name: their release, flags and node, and the
+    /// clusters whose tokens each trusts. A step runs on one with `cluster: <name>`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, clusters::ClusterSpec>")]
+    pub clusters: clusters::Clusters,
     /// Takes minutes (a kubelet's token refresh): left out where scenarios are taken from a
     /// directory (the test harness, `run`, `matrix`) unless `KUBEPROOF_LONG=1`; a file named
     /// on the command line runs anyway.
@@ -79,8 +85,20 @@ pub const STEP_LISTS: [&str; 2] = ["steps", "finally"];
 impl<S> ScenarioSpec<S> {
     /// The same spec with each list of steps (every one of [`STEP_LISTS`]) made by `f`.
     pub fn map_steps<T>(self, mut f: impl FnMut(Vec<S>) -> Vec<T>) -> ScenarioSpec<T> {
-        let ScenarioSpec { name, description, sources, versions, requires, long, cases, observe, steps, finally } = self;
-        ScenarioSpec { name, description, sources, versions, requires, long, cases, observe, steps: f(steps), finally: f(finally) }
+        let ScenarioSpec { name, description, sources, versions, requires, clusters, long, cases, observe, steps, finally } = self;
+        ScenarioSpec {
+            name,
+            description,
+            sources,
+            versions,
+            requires,
+            clusters,
+            long,
+            cases,
+            observe,
+            steps: f(steps),
+            finally: f(finally),
+        }
     }
 }
 
@@ -273,6 +291,7 @@ impl Scenario {
             versions: self.spec.versions.clone(),
             profile: self.spec.requires.profile(),
             own_cluster: self.changes_cluster().is_some(),
+            federation: clusters::federation(self),
         }
     }
 

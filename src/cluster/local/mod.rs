@@ -49,6 +49,21 @@ pub struct ClusterOptions {
     /// Image archives (docker save / OCI) imported into the node's containerd, for clusters
     /// with a node.
     pub image_archives: Vec<PathBuf>,
+    /// Serve the ServiceAccount issuer at the cluster's own URL (`--service-account-issuer`,
+    /// `--service-account-jwks-uri`), for another cluster to discover and trust.
+    pub issuer_at_url: bool,
+    /// The clusters this one trusts: kube-apiserver starts with an AuthenticationConfiguration
+    /// naming their issuers, once each has started and serves its discovery.
+    pub trusts: Vec<TrustedPeer>,
+}
+
+/// A trusted cluster, as a trusting one starts: the trust as the scenario gives it, and where
+/// the trusted cluster's issuer is served, once it is (`None` until then; the sender dropped
+/// if it did not start).
+#[derive(Clone, Debug)]
+pub struct TrustedPeer {
+    pub trust: crate::federation::Trust,
+    pub issuer: tokio::sync::watch::Receiver<Option<crate::federation::Issuer>>,
 }
 
 /// What `kubeproof cluster list` and `down` read back.
@@ -141,6 +156,10 @@ pub struct LocalCluster {
     /// How many component restarts are under way: the death watch does not take an API
     /// server kubeproof restarts on purpose for a dead one.
     restarting: std::sync::atomic::AtomicUsize,
+    /// Its issuer is its own URL (another cluster trusts it).
+    issuer_at_url: bool,
+    /// The kube-apiserver flags of the AuthenticationConfiguration it trusts other clusters with.
+    authentication: Vec<String>,
 }
 
 /// The control-plane components, in the order they start; each writes `logs/<name>.log` in
@@ -283,6 +302,8 @@ impl LocalCluster {
             ports: None,
             admin: None,
             restarting: Default::default(),
+            issuer_at_url: opts.issuer_at_url,
+            authentication: Vec::new(),
         };
         let create = |d: &Path| pki::private_dir(d).map_err(FileError::new("cannot create", d));
         create(&dir)?;
@@ -307,6 +328,10 @@ impl LocalCluster {
             Ok(()) => {}
             Err(BootError::PortTaken(e) | BootError::Fatal(e)) => return Err(e),
         }
+
+        // The clusters it trusts first: their issuers go into its configuration. Waited for
+        // before taking a boot turn, which they may need.
+        cluster.authentication = cluster.trust(&opts.trusts).await?;
 
         // Booting is CPU-bound (etcd, the API server's post-start hooks, ~40 controllers): a
         // matrix of releases, each with its flag profiles, booting all at once on a small machine
@@ -446,7 +471,7 @@ impl LocalCluster {
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
                 "--requestheader-group-headers=X-Remote-Group".into(),
                 "--requestheader-username-headers=X-Remote-User".into(),
-                format!("--service-account-issuer={ISSUER}"),
+                format!("--service-account-issuer={}", self.issuer()),
                 format!("--service-account-key-file={}", p("sa.pub")),
                 format!("--service-account-signing-key-file={}", p("sa.key")),
                 format!("--service-cluster-ip-range={}", pki::SERVICE_CIDR),
@@ -455,7 +480,12 @@ impl LocalCluster {
                 format!("--endpoint-reconciler-type={}", if self.node.is_some() { "lease" } else { "none" }),
                 // Not kubeadm's: keeps the self-signed serving pair out of the cluster directory's root.
                 format!("--cert-dir={}", pki_dir.display()),
-            ],
+            ]
+            .into_iter()
+            // Discovery's `jwks_uri` at the issuer's own address, not the advertise address.
+            .chain(self.issuer_at_url.then(|| format!("--service-account-jwks-uri={}/openid/v1/jwks", self.server)))
+            .chain(self.authentication.iter().cloned())
+            .collect(),
             &self.user_flags(crate::profile::Component::ApiServer),
         );
         let kcm = kcm_kubeconfig.display().to_string();
@@ -591,6 +621,42 @@ impl LocalCluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
+    }
+
+    /// Its ServiceAccount issuer: its own URL when another cluster trusts it, else kubeadm's.
+    pub fn issuer(&self) -> String {
+        if self.issuer_at_url { self.server.clone() } else { ISSUER.to_string() }
+    }
+
+    /// Where its issuer is served for another cluster to trust: its URL and CA. `None` unless
+    /// it was started to be trusted.
+    pub fn served_issuer(&self) -> Result<Option<crate::federation::Issuer>, FileError> {
+        if !self.issuer_at_url {
+            return Ok(None);
+        }
+        let ca = self.dir.join("pki").join("ca.crt");
+        let ca_pem = std::fs::read_to_string(&ca).map_err(FileError::at(&ca))?;
+        Ok(Some(crate::federation::Issuer { url: self.server.clone(), ca_pem }))
+    }
+
+    /// Waits for the clusters it trusts to serve their issuers, then writes the
+    /// AuthenticationConfiguration naming them: the kube-apiserver flags that read it.
+    async fn trust(&self, peers: &[TrustedPeer]) -> Result<Vec<String>, StartError> {
+        if peers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut issuers = Vec::new();
+        for peer in peers {
+            let mut issuer = peer.issuer.clone();
+            let served = issuer.wait_for(Option::is_some).await.map_err(|_| StartError::TrustedNotStarted(peer.trust.cluster.clone()))?;
+            issuers.push(served.clone().ok_or(StartError::Poisoned)?);
+        }
+        let trusted: Vec<_> = peers.iter().map(|p| &p.trust).zip(&issuers).collect();
+        let config = crate::federation::authentication_config(self.version(), &trusted).map_err(StartError::CannotTrust)?;
+        let path = self.dir.join("authentication-config.json");
+        let text = serde_json::to_string_pretty(&config).map_err(StartError::StateJson)?;
+        std::fs::write(&path, text).map_err(FileError::at(&path))?;
+        Ok(crate::federation::authentication_flags(self.version(), &path))
     }
 
     /// The loopback ports of the components, once started (a restarted component keeps its own).
@@ -1043,6 +1109,12 @@ pub enum StartError {
     /// The cluster's own kubeconfig cannot be read back.
     #[error("{0}")]
     Kubeconfig(kube::config::KubeconfigError),
+    /// A cluster it was to trust did not start (its own error is reported with it).
+    #[error("cluster `{0}`, which this one trusts, did not start")]
+    TrustedNotStarted(String),
+    /// Its release cannot be configured to trust another cluster.
+    #[error("{0}")]
+    CannotTrust(crate::federation::TooOld),
     /// A lock of this process was poisoned by a panic.
     #[error("poisoned")]
     Poisoned,

@@ -57,7 +57,7 @@ pub async fn attach(installation: &Installation, flags: &Profile, key: &str, rea
             name: Some(name.clone()),
             flags: flags.clone(),
             detached: true,
-            image_archives: Vec::new(),
+            ..Default::default()
         };
         let cluster = LocalCluster::start(installation.clone(), opts).await?;
         start_reaper(reaper, &name)?;

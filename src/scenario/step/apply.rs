@@ -43,6 +43,9 @@ pub struct ApplyStep {
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
     #[serde(default)]
     pub timeout: Option<GoDuration>,
 }
@@ -68,6 +71,9 @@ pub struct ServiceAccountStep {
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
     #[serde(default)]
     pub timeout: Option<GoDuration>,
 }

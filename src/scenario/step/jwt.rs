@@ -29,6 +29,9 @@ pub struct JwtStep {
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 pub(crate) fn yes() -> bool {

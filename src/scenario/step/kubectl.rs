@@ -42,6 +42,9 @@ pub struct KubectlStep {
     pub eventually: bool,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
     #[serde(default)]
     pub timeout: Option<GoDuration>,
 }

@@ -41,6 +41,9 @@ pub struct LogsStep {
     pub eventually: bool,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
     #[serde(default)]
     pub timeout: Option<GoDuration>,
 }

@@ -152,6 +152,29 @@ impl Step {
         }
     }
 
+    /// The cluster the step runs on, when it names one (`main` otherwise).
+    pub fn cluster(&self) -> Option<&str> {
+        let named = match self {
+            Step::ServiceAccount(s) => &s.cluster,
+            Step::Apply(s) => &s.cluster,
+            Step::Delete(s) | Step::Absent(s) | Step::Unchanged(s) => &s.cluster,
+            Step::Token(s) => &s.cluster,
+            Step::SecretToken(s) => &s.cluster,
+            Step::Call(s) => &s.cluster,
+            Step::Jwt(s) => &s.cluster,
+            Step::Get(s) | Step::Wait(s) => &s.cluster,
+            Step::Kubectl(s) => &s.cluster,
+            Step::Exec(s) => &s.cluster,
+            Step::Logs(s) => &s.cluster,
+            Step::Restart(s) => &s.cluster,
+            Step::SigningKey(s) => &s.cluster,
+            // Tokens are compared wherever they came from; an include's steps name their own;
+            // an upgrade is main's (the run's release follows it).
+            Step::CompareTokens(_) | Step::Include(_) | Step::Upgrade(_) => &None,
+        };
+        named.as_deref()
+    }
+
     /// The step's own timeout, if it sets one.
     pub fn timeout(&self) -> Option<GoDuration> {
         match self {

@@ -19,6 +19,9 @@ pub struct RestartStep {
     pub flags: Vec<String>,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
     /// Until it serves again; 2 minutes when left out.
     #[serde(default)]
     pub timeout: Option<GoDuration>,

@@ -13,6 +13,9 @@ pub struct SigningKeyStep {
     pub action: KeyAction,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
     /// Until kube-apiserver serves again; 2 minutes when left out.
     #[serde(default)]
     pub timeout: Option<GoDuration>,

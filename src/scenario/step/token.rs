@@ -16,6 +16,9 @@ use crate::version::VersionRange;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TokenStep {
     pub service_account: String,
+    /// The ServiceAccount's namespace (and its bound object's); the scenario's own when left out.
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// As `kubectl create token --duration`: left out or `0s` sends `expirationSeconds: null`.
     /// `${d}` takes a variable's value (a case's), parsed when the step runs.
     #[serde(default)]
@@ -39,6 +42,9 @@ pub struct TokenStep {
     pub capture: Captures,
     #[serde(default)]
     pub versions: Option<VersionRange>,
+    /// The cluster it runs on: `main` (the default) or one of the scenario's `clusters`.
+    #[serde(default)]
+    pub cluster: Option<String>,
     #[serde(default)]
     pub timeout: Option<GoDuration>,
 }
@@ -92,6 +98,9 @@ impl FromText for BoundKind {
 /// accepts (parsed at load), a bound-object uid that is not empty.
 pub fn lint(s: &TokenStep, l: &mut StepLint) {
     l.var(&s.service_account);
+    if let Some(namespace) = &s.namespace {
+        l.var(namespace);
+    }
     if let Some(d) = &s.duration {
         l.templated(d, sendable);
     }

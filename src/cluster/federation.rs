@@ -1,0 +1,115 @@
+//! The local clusters of a scenario that runs on several, started together for it alone and
+//! wired as it says: a trusted cluster serves its issuer's discovery at its own URL to anonymous
+//! callers (as the Kubernetes docs describe for issuer discovery); a trusting cluster's
+//! kube-apiserver starts with an AuthenticationConfiguration naming that issuer and its CA, and
+//! fetches the JWKS itself. No key is copied between clusters.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use tokio::sync::watch;
+
+use super::local::{ClusterOptions, Installation, LocalCluster, TrustedPeer, versions};
+use super::pool::installation_for;
+use super::{Cluster, ClusterError};
+use crate::federation::{AUTHENTICATION_CONFIG_SINCE, Federation, Issuer, MAIN, TooOld};
+
+/// The binding that opens a trusted cluster's discovery to the trusting cluster's anonymous
+/// fetch (`kubectl create clusterrolebinding … --clusterrole=system:service-account-issuer-discovery
+/// --group=system:unauthenticated`).
+const DISCOVERY_BINDING: &str = "kubeproof:service-account-issuer-discovery";
+
+/// Starts every cluster of `federation` (`main` on `installation`'s release, the others on
+/// theirs), each trusting cluster after the clusters it trusts serve their issuers, the rest at
+/// once. The first failure stops them all and names its cluster.
+pub async fn start(installation: &Installation, federation: &Federation) -> Result<Vec<(String, Arc<Cluster>)>, ClusterError> {
+    let mut releases = Vec::new();
+    for member in &federation.members {
+        let release = match &member.version {
+            None => installation.clone(),
+            Some(request) => install(request).await?,
+        };
+        if !member.trusts.is_empty() && release.version < AUTHENTICATION_CONFIG_SINCE {
+            return Err(ClusterError::Unsuited(format!("cluster `{}`: {}", member.name, TooOld(release.version))));
+        }
+        releases.push(installation_for(&release, &member.profile).await?);
+    }
+    // One channel per cluster: its issuer, once served.
+    let (senders, receivers): (Vec<_>, Vec<_>) = federation.members.iter().map(|_| watch::channel(None::<Issuer>)).unzip();
+    let receiver_of = |name: &str| federation.members.iter().position(|m| m.name == name).map(|i| receivers[i].clone());
+    let starts = federation.members.iter().zip(releases).zip(senders).map(|((member, release), sender)| {
+        let trusts = member
+            .trusts
+            .iter()
+            .filter_map(|trust| Some(TrustedPeer { trust: trust.clone(), issuer: receiver_of(&trust.cluster)? }))
+            .collect();
+        let opts = ClusterOptions {
+            version: Some(release.version),
+            flags: member.profile.clone().canonical(),
+            issuer_at_url: federation.is_trusted(&member.name),
+            trusts,
+            ..Default::default()
+        };
+        let name = member.name.clone();
+        async move {
+            let named = |e: ClusterError| if name == MAIN { e } else { ClusterError::Member { name: name.clone(), error: Box::new(e) } };
+            let local = Arc::new(LocalCluster::start(release, opts).await.map_err(|e| named(e.into()))?);
+            let mut cluster = Cluster::from_local(local.clone()).await.map_err(named)?;
+            if name != MAIN {
+                cluster.label = format!("{} ({name})", cluster.label);
+            }
+            if let Some(issuer) = local.served_issuer().map_err(|e| named(super::local::StartError::File(e).into()))? {
+                open_discovery(&cluster).await.map_err(named)?;
+                let _ = sender.send(Some(issuer));
+            }
+            Ok::<_, ClusterError>((name, Arc::new(cluster)))
+        }
+    });
+    futures::future::try_join_all(starts).await
+}
+
+/// Resolves and installs a member's own release (`1.30`, `1.30.14`, `latest`).
+async fn install(request: &str) -> Result<Installation, ClusterError> {
+    versions::check_request(request).map_err(ClusterError::Release)?;
+    let request = request.to_string();
+    let installed = tokio::task::spawn_blocking(move || {
+        let v = versions::resolve(&request)?;
+        super::local::install(v, &Default::default())
+    });
+    Ok(installed.await.map_err(|e| ClusterError::Unfinished(e.to_string()))??)
+}
+
+/// Lets anonymous callers read the cluster's issuer discovery (`/.well-known/openid-configuration`
+/// and `/openid/v1/jwks`): the trusting kube-apiserver fetches them without credentials.
+async fn open_discovery(cluster: &Cluster) -> Result<(), ClusterError> {
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": DISCOVERY_BINDING},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:service-account-issuer-discovery"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:unauthenticated"}],
+    }))
+    .map_err(|e| ClusterError::Unfinished(e.to_string()))?;
+    let api: kube::Api<ClusterRoleBinding> = kube::Api::all(cluster.client.clone());
+    let failed = |e: &dyn std::fmt::Display| {
+        ClusterError::Unreachable(format!("{}: cannot open issuer discovery to anonymous callers: {e}", cluster.label))
+    };
+    api.create(&Default::default(), &binding).await.map_err(|e| failed(&e))?;
+    // The authorizer sees the binding a moment later; the trusting cluster's first fetch must
+    // not come before (its next is 10 s away).
+    let http = cluster.http().map_err(|e| failed(&e))?;
+    let url = format!("{}/.well-known/openid-configuration", cluster.server());
+    let deadline = tokio::time::Instant::now() + DISCOVERY_OPEN_WITHIN;
+    loop {
+        let status = http.get(&url).send().await.map(|r| r.status());
+        match status {
+            Ok(s) if s.is_success() => return Ok(()),
+            _ if tokio::time::Instant::now() > deadline => {
+                let said = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                return Err(failed(&format!("{url} still answers {said} after {}s", DISCOVERY_OPEN_WITHIN.as_secs())));
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// How long the discovery binding may take to be seen by the authorizer.
+const DISCOVERY_OPEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
