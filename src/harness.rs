@@ -181,7 +181,7 @@ impl Harness {
 
     /// Every scenario that loads and runs on a cluster (per case), for starting the clusters they
     /// need up front: the newest release runs the `on_newest` directories too.
-    fn requirements(&self, newest: bool) -> Vec<crate::profile::Requirement> {
+    fn requirements(&self, newest: bool) -> Vec<crate::requirement::Requirement> {
         let suites = self.suites.iter().filter(|suite| suite.runs_on(newest));
         // One per case, as the trials run them: the pool stops a flag profile's cluster after
         // the last of these that needs it.

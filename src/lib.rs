@@ -34,5 +34,6 @@ pub mod progress;
 pub mod random;
 pub mod redact;
 pub mod report;
+pub mod requirement;
 pub mod scenario;
 pub mod version;

@@ -1,13 +1,10 @@
 //! Profiles: what a local cluster offers beyond kubeproof's defaults, as scenarios require it
 //! (`requires: {apiserver-args, controller-manager-args, nodes}`) — its components' extra flags
 //! and its nodes. One profile is one local cluster; a kubeconfig context's flags cannot be seen.
-//! A [`Requirement`] is what a scenario asks of its cluster, in these terms.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-use crate::version::{KubeVersion, VersionRange};
 
 /// A control-plane component whose flags a scenario may require.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,35 +80,6 @@ impl Profile {
     pub fn includes(&self, wanted: &Profile) -> bool {
         self.nodes >= wanted.nodes
             && wanted.components().iter().all(|(component, flags)| flags.iter().all(|f| self.of(*component).contains(f)))
-    }
-}
-
-/// What a scenario requires of the cluster it runs on, as the cluster pool is told it: the
-/// releases it applies to and the profile (flags, nodes) it needs. The pool never sees the
-/// scenario itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Requirement {
-    /// The releases the scenario applies to; `None` for all.
-    pub versions: Option<VersionRange>,
-    pub profile: Profile,
-    /// The scenario changes its cluster (upgrades it, restarts components, rotates its signing
-    /// key): it gets a local cluster of its own, started for it alone and never shared.
-    pub own_cluster: bool,
-    /// The scenario's clusters, when it runs on several: they are started for it alone, wired
-    /// together as it says.
-    pub federation: Option<crate::federation::Federation>,
-}
-
-impl Requirement {
-    pub fn applies_to(&self, v: &KubeVersion) -> bool {
-        self.versions.as_ref().is_none_or(|r| r.contains(v))
-    }
-
-    /// The profile a shared cluster of its own must be started with; `None` when the main
-    /// cluster does, or when the scenario changes its cluster (it gets one started for it alone).
-    pub fn own_profile(&self) -> Option<Profile> {
-        let flags = self.profile.clone().canonical();
-        (!flags.is_empty() && !self.own_cluster && self.federation.is_none()).then_some(flags)
     }
 }
 

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use tokio::sync::watch;
 
-use super::local::{ClusterOptions, Installation, LocalCluster, TrustedPeer, versions};
-use super::pool::installation_for;
-use super::{Cluster, ClusterError};
+use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster, TrustedPeer, versions};
+use super::{Cluster, ClusterError, Profile};
 use crate::federation::{AUTHENTICATION_CONFIG_SINCE, Federation, Issuer, MAIN, TooOld};
 
 /// The binding that opens a trusted cluster's discovery to the trusting cluster's anonymous
@@ -74,7 +73,7 @@ async fn install(request: &str) -> Result<Installation, ClusterError> {
     let request = request.to_string();
     let installed = tokio::task::spawn_blocking(move || {
         let v = versions::resolve(&request)?;
-        super::local::install(v, &Default::default())
+        local::install(v, &Default::default())
     });
     Ok(installed.await.map_err(|e| ClusterError::Unfinished(e.to_string()))??)
 }
@@ -113,3 +112,14 @@ async fn open_discovery(cluster: &Cluster) -> Result<(), ClusterError> {
 
 /// How long the discovery binding may take to be seen by the authorizer.
 const DISCOVERY_OPEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The installation a cluster of `flags` starts from: with a node's binaries when it has a node.
+pub(super) async fn installation_for(installation: &Installation, flags: &Profile) -> Result<Installation, ClusterError> {
+    if flags.nodes == 0 {
+        return Ok(installation.clone());
+    }
+    local::node::preflight().map_err(ClusterError::NoNode)?;
+    // The node's binaries join the release's cache entry the first time a node is asked for.
+    let (v, opts) = (installation.version, InstallOptions { nodes: true, ..Default::default() });
+    Ok(tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| ClusterError::Unfinished(e.to_string()))??)
+}

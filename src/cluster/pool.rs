@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster};
 use super::{Cluster, ClusterError, ContextTarget, Profile};
-use crate::profile::Requirement;
+use crate::requirement::Requirement;
 
 /// Where scenarios run.
 #[derive(Clone, Debug)]
@@ -330,19 +330,8 @@ impl Drop for Held<'_> {
     }
 }
 
-/// The installation a cluster of `flags` starts from: with a node's binaries when it has a node.
-pub(super) async fn installation_for(installation: &Installation, flags: &Profile) -> Result<Installation, ClusterError> {
-    if flags.nodes == 0 {
-        return Ok(installation.clone());
-    }
-    local::node::preflight().map_err(ClusterError::NoNode)?;
-    // The node's binaries join the release's cache entry the first time a node is asked for.
-    let (v, opts) = (installation.version, InstallOptions { nodes: true, ..Default::default() });
-    Ok(tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| ClusterError::Unfinished(e.to_string()))??)
-}
-
 async fn start(installation: &Installation, flags: Profile, sharing: Option<&Sharing>) -> Result<Arc<Cluster>, ClusterError> {
-    let installation = &installation_for(installation, &flags).await?;
+    let installation = &super::federation::installation_for(installation, &flags).await?;
     if let Some(sharing) = sharing {
         let kubeconfig = local::shared::attach(installation, &flags, &sharing.key, &sharing.reaper).await?;
         let kubectl = installation.binary("kubectl");

@@ -286,8 +286,8 @@ impl Scenario {
     }
 
     /// What this scenario asks of the cluster it runs on.
-    pub fn requirement(&self) -> crate::profile::Requirement {
-        crate::profile::Requirement {
+    pub fn requirement(&self) -> crate::requirement::Requirement {
+        crate::requirement::Requirement {
             versions: self.spec.versions.clone(),
             profile: self.spec.requires.profile(),
             own_cluster: self.changes_cluster().is_some(),
