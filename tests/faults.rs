@@ -1076,28 +1076,11 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
     for i in 0..6 {
         std::fs::write(dir.join(format!("slow-{i}.yaml")), SLOW).map_err(|e| e.to_string())?;
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
-        .args(["run", &dir.display().to_string(), "--jobs", "2", "--local", &installation.version.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
     // Kill etcd once the scenarios are going: the run has started (its first line) and a moment passed.
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("running 6 scenario(s)") {
-                let _ = started_tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (mut child, started_rx, reader) = run_watching(
+        &["run", &dir.display().to_string(), "--jobs", "2", "--local", &installation.version.to_string()],
+        "running 6 scenario(s)",
+    )?;
     if started_rx.recv_timeout(Duration::from_secs(120)).is_err() {
         let _ = child.kill();
         return Err("the run did not start within 120s".into());
@@ -1120,6 +1103,36 @@ fn etcd_killed(installation: local::Installation) -> Result<(), Failed> {
     Ok(())
 }
 
+/// kubeproof with `args`, its standard error read as it comes: the receiver hears once a line
+/// holds `needle`; the thread returns all of it.
+fn run_watching(
+    args: &[&str],
+    needle: &'static str,
+) -> Result<(Child, std::sync::mpsc::Receiver<()>, std::thread::JoinHandle<String>), Failed> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(needle) {
+                let _ = seen_tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    Ok((child, seen_rx, reader))
+}
+
 /// A scenario's second cluster dies mid-run: exit 3 within seconds, the error naming that
 /// cluster, and no process of either cluster left.
 fn second_cluster_killed(installation: local::Installation) -> Result<(), Failed> {
@@ -1129,28 +1142,9 @@ fn second_cluster_killed(installation: local::Installation) -> Result<(), Failed
     // `--v=3` tells b's kube-apiserver from main's.
     let scenario = "description: waits on its second cluster\nclusters:\n  b: {requires: {apiserver-args: [--v=3]}}\nsteps:\n  - service-account: {name: waiter, cluster: b}\n  - absent: {kind: ConfigMap, name: never, for: 60s, cluster: b}\n";
     std::fs::write(dir.join("two.yaml"), scenario).map_err(|e| e.to_string())?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeproof"))
-        .args(["run", &dir.display().to_string(), "--local", &installation.version.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
     // Killed once the scenario waits on b: its still-running line for the `absent` step.
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("step 2 `absent`") {
-                let _ = waiting_tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (mut child, waiting_rx, reader) =
+        run_watching(&["run", &dir.display().to_string(), "--local", &installation.version.to_string()], "step 2 `absent`")?;
     if waiting_rx.recv_timeout(Duration::from_secs(180)).is_err() {
         let _ = child.kill();
         let (out, _) = finish(child, Duration::from_secs(20))?;
