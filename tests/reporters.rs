@@ -87,6 +87,7 @@ fn base(name: &str, cluster: &str, verdict: Verdict, millis: u64) -> ScenarioRep
         left: Vec::new(),
         elapsed: Duration::from_millis(millis),
         path: Vec::new(),
+        other_clusters: Vec::new(),
     }
 }
 

@@ -228,6 +228,10 @@ async fn execute_named(members: Vec<(&str, &Cluster)>, scenario: &Scenario, opts
         opts.events.emit(Event::ScenarioFinished { report: report.clone() });
         return report;
     }
+    report.other_clusters = members[1..]
+        .iter()
+        .map(|(name, c)| result::OtherCluster { name: name.to_string(), cluster: c.label.clone(), server_version: c.git_version.clone() })
+        .collect();
     opts.events.emit(Event::ScenarioStarted { scenario: scenario.name.clone(), cluster: cluster.label.clone() });
     let mut run = open_run(members, scenario, opts);
     report.namespace = Some(run.namespace.clone());
@@ -304,6 +308,7 @@ pub(crate) fn blank_report(cluster: &Cluster, scenario: &Scenario) -> ScenarioRe
         left: Vec::new(),
         elapsed: Duration::ZERO,
         path: Vec::new(),
+        other_clusters: Vec::new(),
     }
 }
 

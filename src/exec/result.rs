@@ -193,6 +193,20 @@ pub struct ScenarioReport {
     /// For a scenario that upgraded its cluster: the releases it ran on, first to last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<String>,
+    /// For a scenario on several clusters: the others (`cluster` is `main`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_clusters: Vec<OtherCluster>,
+}
+
+/// One of a scenario's other clusters, as the report names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OtherCluster {
+    /// Its name in the scenario (`clusters:`).
+    pub name: String,
+    /// The cluster: a local release and the name, or a context.
+    pub cluster: String,
+    /// What its `/version` reports.
+    pub server_version: String,
 }
 
 impl ScenarioReport {

@@ -124,6 +124,7 @@ mod tests {
             later_failures: Vec::new(),
             earlier_attempts: Vec::new(),
             path: Vec::new(),
+            other_clusters: Vec::new(),
             steps: Vec::new(),
             observed: None,
             namespace: None,

@@ -144,6 +144,7 @@ mod tests {
             later_failures: Vec::new(),
             earlier_attempts: Vec::new(),
             path: Vec::new(),
+            other_clusters: Vec::new(),
             reason: (verdict == Verdict::NotApplicable).then(|| "applies to <1.24".into()),
             verdict,
             steps: vec![StepRecord {

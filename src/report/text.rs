@@ -56,6 +56,9 @@ pub fn pass_counts(reports: &[ScenarioReport], repeat: u32) -> String {
 pub fn details(r: &ScenarioReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} on {} (server {}{})", r.scenario, r.ran_on(), r.server_version, kubectl_of(r));
+    for other in &r.other_clusters {
+        let _ = writeln!(s, "  and `{}` on {} (server {})", other.name, other.cluster, other.server_version);
+    }
     if let Some(ns) = &r.namespace {
         let _ = writeln!(s, "namespace {ns}");
     }
