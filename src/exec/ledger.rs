@@ -27,24 +27,29 @@ impl Created {
     }
 }
 
-/// How long one delete may take before the object is reported as left behind.
+/// How long one delete may take after a signal before the object is reported as left behind:
+/// someone is waiting for kubeproof to exit.
 pub const DELETE_BUDGET: Duration = Duration::from_secs(3);
 
 /// How long the cleanup of every run in progress may take together (after Ctrl-C, or when a
 /// run is cut short).
 pub const CLEANUP_BUDGET: Duration = Duration::from_secs(10);
 
+/// One delete at the end of a scenario, and that scenario's whole cleanup: nobody is waiting,
+/// and a loaded API server answers late (`make stress` saw a namespace's DELETE take over 3 s).
+pub const AFTER_RUN: (Duration, Duration) = (Duration::from_secs(20), Duration::from_secs(60));
+
 /// Deletes one object in the background (its dependents follow); gone already is fine.
-async fn delete<K>(api: &Api<K>, name: &str) -> Result<(), String>
+async fn delete<K>(api: &Api<K>, name: &str, within: Duration) -> Result<(), String>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
-    match tokio::time::timeout(DELETE_BUDGET, api.delete(name, &dp)).await {
+    match tokio::time::timeout(within, api.delete(name, &dp)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) if is_not_found(&e) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {}s", DELETE_BUDGET.as_secs())),
+        Err(_) => Err(format!("no answer within {}s", within.as_secs())),
     }
 }
 
@@ -99,10 +104,10 @@ impl Ledger {
     }
 
     /// Deletes what the run created: objects outside its namespace one by one (newest first),
-    /// then the namespace, which takes everything inside with it. Each delete has its own short
-    /// budget, so a hung API server cannot hold the run; what could not be deleted is named in
-    /// the returned problems, for the user to delete by hand.
-    pub async fn clean_up(&self) -> Vec<String> {
+    /// then the namespace, which takes everything inside with it. Each delete has its own
+    /// budget (`per_delete`), so a hung API server cannot hold the run; what could not be deleted
+    /// is named in the returned problems, for the user to delete by hand.
+    pub async fn clean_up(&self, per_delete: Duration) -> Vec<String> {
         {
             let Ok(mut done) = self.done.lock() else { return Vec::new() };
             if *done {
@@ -120,12 +125,12 @@ impl Ledger {
                 Some(ns) => Api::namespaced_with(self.client.clone(), ns, &c.api),
                 None => Api::all_with(self.client.clone(), &c.api),
             };
-            if let Err(e) = delete(&api, &c.name).await {
+            if let Err(e) = delete(&api, &c.name, per_delete).await {
                 problems.push(format!("left {}: {e}", c.describe()));
             }
         }
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        if let Err(e) = delete(&namespaces, &self.namespace).await {
+        if let Err(e) = delete(&namespaces, &self.namespace, per_delete).await {
             problems.push(format!("left Namespace/{}: {e}", self.namespace));
         }
         self.forget();
@@ -144,7 +149,7 @@ impl Ledger {
 /// `budget`; what could not be deleted in time is named.
 pub async fn clean_up_all(budget: Duration) -> Vec<String> {
     let ledgers = registered(|_| true);
-    let all = futures::future::join_all(ledgers.iter().map(|l| l.clean_up()));
+    let all = futures::future::join_all(ledgers.iter().map(|l| l.clean_up(DELETE_BUDGET)));
     match tokio::time::timeout(budget, all).await {
         Ok(problems) => problems.into_iter().flatten().collect(),
         Err(_) => left_behind(),

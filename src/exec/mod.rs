@@ -490,7 +490,8 @@ async fn clean_up(run: &Run<'_>, report: &mut ScenarioReport, opts: &ExecOptions
         return;
     }
     let each = run.members.iter().map(|m| async move {
-        let problems = match tokio::time::timeout(ledger::CLEANUP_BUDGET, m.ledger.clean_up()).await {
+        let (per_delete, budget) = ledger::AFTER_RUN;
+        let problems = match tokio::time::timeout(budget, m.ledger.clean_up(per_delete)).await {
             Ok(problems) => problems,
             Err(_) => {
                 m.ledger.forget();
