@@ -39,7 +39,12 @@ pub fn create(cluster: &str) -> Result<Vec<PathBuf>, NodeError> {
         for part in ["kubeproof", cluster, DAEMONS] {
             dir.push(part);
             if !dir.exists() {
-                std::fs::create_dir(&dir).map_err(FileError::new("cannot create the cgroup", &dir))?;
+                match std::fs::create_dir(&dir) {
+                    // Another node starting beside this one made the shared `kubeproof` cgroup a
+                    // moment ago (make stress saw it): set it up all the same, which is idempotent.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    other => other.map_err(FileError::new("cannot create the cgroup", &dir))?,
+                }
                 inherit_cpuset(&dir);
                 enable_controllers(&dir);
             }
