@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::version::KubeVersion;
+use crate::version::{KubeVersion, ReleaseName};
 
 /// Why the Go toolchain could not do what kubeproof asked of it.
 #[derive(Debug, thiserror::Error)]
@@ -69,15 +69,22 @@ impl Go {
         Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
     }
 
-    /// Every published `k8s.io/kubernetes` release the module proxy lists (no pre-releases).
+    /// Every published `k8s.io/kubernetes` release and pre-release the module proxy lists, oldest first.
     pub fn listed_kubernetes_versions(&self) -> Result<Vec<KubeVersion>, GoError> {
         let out = run(
             self.command().args(["list", "-m", "-versions", "k8s.io/kubernetes"]).current_dir(std::env::temp_dir()),
             "go list -m -versions k8s.io/kubernetes",
         )?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut versions: Vec<KubeVersion> =
-            text.split_whitespace().skip(1).filter(|v| !v.contains('-')).filter_map(|v| v.parse().ok()).collect();
+        // Strictly: a tag of another pre-release kind must not pass for its release.
+        let mut versions: Vec<KubeVersion> = text
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| match v.parse() {
+                Ok(ReleaseName::Exact(v)) => Some(v),
+                _ => None,
+            })
+            .collect();
         versions.sort();
         Ok(versions)
     }
