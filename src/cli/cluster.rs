@@ -242,7 +242,8 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, Box<dyn std::error::Er
             for v in all {
                 let pre = if v.is_pre_release() { "  pre-release" } else { "" };
                 let listed_or_not = if listed.contains(&v) { "" } else { "  (not listed)" };
-                let how = if installed.contains(&v) { format!("  (installed: {})", local::install::how_installed(v)) } else { String::new() };
+                let how =
+                    if installed.contains(&v) { format!("  (installed: {})", local::install::how_installed(v)) } else { String::new() };
                 println!("  {v}{pre}{listed_or_not}{how}");
             }
             Ok(ExitCode::Ok)

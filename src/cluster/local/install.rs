@@ -200,9 +200,7 @@ pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, In
     let edir = etcd_dir(etcd_tag);
     let how = How { opts, source };
     how.ensure_entry(
-        &edir,
-        &format!("etcd {etcd_tag}"),
-        &site.etcd,
+        Entry { dir: &edir, what: format!("etcd {etcd_tag}"), module: ("go.etcd.io/etcd/server/v3", etcd_tag), site: &site.etcd },
         &["etcd"],
         |dir, _| {
             let etcd = download::fetch_etcd(&site, etcd_tag, dir, &limits)?;
@@ -212,9 +210,7 @@ pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, In
     )?;
     let wanted: Vec<&str> = KUBE_BINARIES.iter().chain(if opts.nodes { NODE_BINARIES } else { &[] }).copied().collect();
     how.ensure_entry(
-        &kdir,
-        &format!("Kubernetes {v}"),
-        &site.kubernetes,
+        Entry { dir: &kdir, what: format!("Kubernetes {v}"), module: ("k8s.io/kubernetes", &v.tag()), site: &site.kubernetes },
         &wanted,
         |dir, names| place(dir, "k8s.io/kubernetes", &v.tag(), download::fetch_kubernetes(&site, v, names, dir, &limits)?),
         |go, dir, names| build_kubernetes(go, dir, v, names),
@@ -261,6 +257,17 @@ pub fn uninstall(v: KubeVersion) -> Result<(), FileError> {
     Ok(())
 }
 
+/// A cache entry, and where what it lacks comes from.
+struct Entry<'a> {
+    dir: &'a Path,
+    /// How progress lines name it: `etcd v3.6.16`, `Kubernetes 1.37.2`.
+    what: String,
+    /// The Go module (path, version) a build starts from.
+    module: (&'a str, &'a str),
+    /// Where its official binaries are downloaded from.
+    site: &'a str,
+}
+
 /// How an install obtains what the cache lacks.
 struct How<'a> {
     opts: &'a InstallOptions,
@@ -268,17 +275,17 @@ struct How<'a> {
 }
 
 impl How<'_> {
-    /// Makes sure the entry `dir` holds every binary of `wanted`. A fresh entry that lacks some
-    /// (made by an older kubeproof) gets only those, downloaded or built, added to its manifest.
+    /// Makes sure the entry holds every binary of `wanted`. A fresh entry that lacks some (made
+    /// by an older kubeproof) gets only those, downloaded or built, added to its manifest. A
+    /// build uses the Go its module's go.mod needs ([`Go::for_module`]).
     fn ensure_entry(
         &self,
-        dir: &Path,
-        what: &str,
-        site: &str,
+        entry: Entry,
         wanted: &[&str],
         download: impl FnOnce(&Path, &[&str]) -> Result<Manifest, Failure>,
         build: impl FnOnce(&Go, &Path, &[&str]) -> Result<Manifest, InstallError>,
     ) -> Result<(), InstallError> {
+        let Entry { dir, what, module, site } = entry;
         let opts = self.opts;
         std::fs::create_dir_all(dir).map_err(FileError::new("cannot create", dir))?;
         // One installer per entry at a time, across processes.
@@ -324,9 +331,9 @@ impl How<'_> {
         let (mut manifest, verb) = match downloaded {
             Some(m) => (m, "downloaded and verified"),
             None => {
-                let go = Go::find()?;
+                let go = Go::find()?.for_module(module.0, module.1)?;
                 let progress = Progress::start(
-                    format!("building {what} from the official Go modules with {}", go.version()),
+                    format!("building {what} from the official Go modules with {}", go.describe()),
                     " (several minutes on a cold cache)",
                 );
                 let result = build(&go, dir, &missing);
@@ -380,10 +387,9 @@ fn record(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, BinaryRecord>, 
 }
 
 /// Per-release adjustments needed to build old releases with a current Go. See
-/// docs/control-plane.md for how each was found.
+/// docs/control-plane.md for how each was found. (A release that needs a newer Go than this
+/// machine's gets it without one: `Go::for_module`.)
 struct Quirks {
-    /// Run the build with this Go toolchain (fetched through the module proxy).
-    toolchain: Option<&'static str>,
     /// Staging modules the module proxy does not serve at the release's own `v0.X.Y`, with the
     /// version built instead; the manifest records each.
     substitutes: &'static [(&'static str, &'static str)],
@@ -395,8 +401,8 @@ struct Quirks {
     unchecked: &'static [&'static str],
 }
 
-/// Every release from 1.23.17 to 1.37.2 builds with a current Go; a release that does not gets
-/// its toolchain here (1.23's missing OpenAPI definitions are handled by detection, not version).
+/// Every release from 1.23.17 to 1.37.2 builds with a current Go (1.23's missing OpenAPI
+/// definitions are handled by detection, not version).
 fn quirks(v: KubeVersion) -> Quirks {
     let substitutes: &[_] = if v == KubeVersion::new(1, 22, 7) { &V1_22_7_SUBSTITUTES } else { &[] };
     let pins: &[_] = match (v.major, v.minor) {
@@ -406,7 +412,7 @@ fn quirks(v: KubeVersion) -> Quirks {
     // No patch of v0.30.x of k8s.io/kube-proxy (config types only, no code the node runs) is
     // both served and in the checksum database here; v0.30.14's zip is served.
     let unchecked: &[_] = if v == KubeVersion::new(1, 30, 14) { &["k8s.io/kube-proxy"] } else { &[] };
-    Quirks { toolchain: None, substitutes, pins, unchecked }
+    Quirks { substitutes, pins, unchecked }
 }
 
 /// 1.22 pins reflect2 v1.0.1, whose map iteration and allocation (linknamed into the runtime)
@@ -528,9 +534,6 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         if !q.unchecked.is_empty() {
             cmd.env("GONOSUMDB", q.unchecked.join(","));
         }
-        if let Some(tc) = q.toolchain {
-            cmd.env("GOTOOLCHAIN", tc);
-        }
     };
     // The upstream go.mod and the commit the tag points at.
     let mut dl = go.command();
@@ -557,8 +560,8 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         std::fs::write(&script, include_str!("openapi-gen.sh")).map_err(InstallError::Io)?;
         let mut generate = std::process::Command::new("bash");
         generate.arg(&script).arg(v.tag()).arg(&module_dir).env("PATH", go_path_env(go));
-        if let Some(tc) = q.toolchain {
-            generate.env("GOTOOLCHAIN", tc);
+        if let Some(toolchain) = &go.toolchain {
+            generate.env("GOTOOLCHAIN", toolchain);
         }
         go::run(&mut generate, &format!("openapi-gen.sh {} (regenerating the OpenAPI definitions)", v.tag()))?;
         gomod.push_str(REGENERATED_REPLACE);
@@ -576,7 +579,7 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
     Ok(Manifest {
         module: "k8s.io/kubernetes".into(),
         version: v.tag(),
-        go_version: q.toolchain.map(str::to_string).unwrap_or_else(|| go.version()),
+        go_version: go.version(),
         built_at: crate::clock::now_rfc3339(),
         build_seconds: 0,
         binaries: record(dir, names)?,
@@ -586,11 +589,7 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
             .iter()
             .map(|(m, s)| format!("{m} {s} ({} is not served)", staging_version(v)))
             .chain(q.pins.iter().map(|(m, s, why)| format!("{m} {s} ({why})")))
-            .chain(
-                q.unchecked
-                    .iter()
-                    .map(|m| format!("{m} {} (not in the checksum database here: unverified by it)", staging_version(v))),
-            )
+            .chain(q.unchecked.iter().map(|m| format!("{m} {} (not in the checksum database here: unverified by it)", staging_version(v))))
             .collect(),
     })
 }
