@@ -28,10 +28,15 @@ pub const KUBE_BINARIES: &[&str] = &["kube-apiserver", "kube-controller-manager"
 /// same cache entry: the same wrapper module, the same release URL layout.
 pub const NODE_BINARIES: &[&str] = &["kubelet", "kube-proxy"];
 
-/// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x and 1.34+ with 3.6.x. Both are at
-/// least 3.5.13, below which streaming-list watches (default since 1.32) fail.
+/// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x, 1.34+ with 3.6.x and 1.38 (its
+/// pre-releases too: `DefaultEtcdVersion` 3.7.1) with 3.7.x; kubeproof takes each one's newest
+/// patch. All are at least 3.5.13, below which streaming-list watches (default since 1.32) fail.
 pub fn etcd_version_for(v: KubeVersion) -> &'static str {
-    if (v.major, v.minor) >= (1, 34) { "v3.6.16" } else { "v3.5.35" }
+    match (v.major, v.minor) {
+        (1, 38..) => "v3.7.4",
+        (1, 34..) => "v3.6.16",
+        _ => "v3.5.35",
+    }
 }
 
 /// An installed release: where its binaries are.
@@ -762,6 +767,15 @@ mod tests {
         assert!(gomod.contains("require k8s.io/kubernetes v1.38.0-beta.0"), "{gomod}");
         assert!(gomod.contains("replace k8s.io/api => k8s.io/api v0.38.0-beta.0"), "{gomod}");
         assert!(gomod.contains("replace k8s.io/apiextensions-api => k8s.io/apiextensions-api v0.38.0-beta.0"), "{gomod}");
+    }
+
+    #[test]
+    fn etcd_is_paired_as_kubeadm_pairs_it() {
+        let etcd = |v: &str| etcd_version_for(v.parse().unwrap());
+        assert_eq!(etcd("1.33.5"), "v3.5.35");
+        assert_eq!(etcd("1.37.2"), "v3.6.16");
+        assert_eq!(etcd("1.38.0-alpha.0"), "v3.7.4");
+        assert_eq!(etcd("1.38.0"), "v3.7.4");
     }
 
     #[test]
