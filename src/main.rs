@@ -59,7 +59,8 @@ fn version_text() -> &'static str {
     TEXT.get_or_init(|| {
         let releases = kubeproof::cluster::local::versions::MATRIX_RELEASES.join(", ");
         format!(
-            "{}\nKubernetes releases of the behaviour matrix: {releases} (any release from 1.22 is built the same way)",
+            "{}\nKubernetes releases of the behaviour matrix: {releases} (any release from 1.22, and its alpha, beta and rc \
+             pre-releases — `next` is the newest — is built the same way)",
             env!("CARGO_PKG_VERSION")
         )
     })
@@ -67,11 +68,18 @@ fn version_text() -> &'static str {
 
 fn main() {
     let args = Args::parse();
-    // `kubeproof schema | head`: a closed pipe ends a command that only prints quietly, as for
-    // any Unix tool. Commands that talk to a cluster keep SIGPIPE ignored: a write to a
-    // connection the API server has just closed must be an error the run handles (and cleans up
-    // after), not a signal that kills it.
-    if matches!(args.command, Command::Lint { .. } | Command::List { .. } | Command::Schema { .. } | Command::Init(_)) {
+    // `kubeproof schema | head`, `kubeproof cluster versions | head`: a closed pipe ends a command
+    // that only prints quietly, as for any Unix tool. Commands that talk to a cluster keep SIGPIPE
+    // ignored: a write to a connection the API server has just closed must be an error the run
+    // handles (and cleans up after), not a signal that kills it.
+    if matches!(
+        args.command,
+        Command::Lint { .. }
+            | Command::List { .. }
+            | Command::Schema { .. }
+            | Command::Init(_)
+            | Command::Cluster(cli::cluster::ClusterCommand::Versions | cli::cluster::ClusterCommand::List)
+    ) {
         // SAFETY: restoring the default disposition of a signal before any thread starts.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);

@@ -1,42 +1,112 @@
 //! Kubernetes versions as servers report them, and the version ranges scenarios are written in.
 //!
-//! Servers report all sorts of strings: `v1.30.9`, `v1.30.9-eks-a1b2c3`, `v1.29.3+k3s1`, and
-//! managed clusters a minor of `"30+"`. Ranges are deliberately simpler than semver: a bound
-//! without a patch compares major.minor only, so `<1.24` holds for 1.23.17 and `>=1.24` for
-//! 1.24.0 — the way release notes talk about versions.
+//! Servers report all sorts of strings: `v1.30.9`, `v1.30.9-eks-a1b2c3`, `v1.29.3+k3s1`, a
+//! pre-release `v1.38.0-beta.0`, and managed clusters a minor of `"30+"`. Ranges are
+//! deliberately simpler than semver: a bound without a patch compares major.minor only, so
+//! `<1.24` holds for 1.23.17 and `>=1.24` for 1.24.0 and 1.24.0-rc.1 — the way release notes
+//! talk about versions. A bound with a patch orders as Kubernetes does: 1.38.0-alpha.2 <
+//! 1.38.0-beta.0 < 1.38.0-rc.0 < 1.38.0.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-/// A Kubernetes release: `1.24.17`. Vendor suffixes are dropped on parsing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A Kubernetes release: `1.24.17`, or a pre-release of one, `1.38.0-beta.0`. Vendor suffixes
+/// are dropped on parsing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct KubeVersion {
     pub major: u32,
     pub minor: u32,
     pub patch: u32,
+    /// `None` for a release, which comes after all of its pre-releases.
+    pub pre: Option<Pre>,
+}
+
+/// A pre-release: `alpha.2`, `beta.0`, `rc.1`. Ordered by kind, then number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pre {
+    pub kind: PreKind,
+    pub n: u32,
+}
+
+/// The kinds of pre-release Kubernetes tags, in the order they come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PreKind {
+    Alpha,
+    Beta,
+    Rc,
+}
+
+impl PreKind {
+    pub const ALL: [PreKind; 3] = [PreKind::Alpha, PreKind::Beta, PreKind::Rc];
+
+    fn name(self) -> &'static str {
+        match self {
+            PreKind::Alpha => "alpha",
+            PreKind::Beta => "beta",
+            PreKind::Rc => "rc",
+        }
+    }
+}
+
+impl fmt::Display for Pre {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind.name(), self.n)
+    }
 }
 
 impl KubeVersion {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Self { major, minor, patch }
+        Self { major, minor, patch, pre: None }
     }
 
-    /// `v1.24.17` — the form kube-apiserver's `/version` reports and Go module tags use.
+    /// `1.38.0-beta.0`: a pre-release of `major.minor.patch`.
+    pub const fn pre_release(major: u32, minor: u32, patch: u32, kind: PreKind, n: u32) -> Self {
+        Self { major, minor, patch, pre: Some(Pre { kind, n }) }
+    }
+
+    /// `v1.24.17`, `v1.38.0-beta.0` — the form kube-apiserver's `/version` reports and Go module
+    /// tags use.
     pub fn tag(&self) -> String {
         format!("v{self}")
+    }
+
+    pub fn is_pre_release(&self) -> bool {
+        self.pre.is_some()
+    }
+}
+
+impl Ord for KubeVersion {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.major, self.minor, self.patch).cmp(&(other.major, other.minor, other.patch)).then_with(|| match (self.pre, other.pre) {
+            (None, None) => Ordering::Equal,
+            // A release comes after its pre-releases.
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(a), Some(b)) => a.cmp(&b),
+        })
+    }
+}
+
+impl PartialOrd for KubeVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
 impl fmt::Display for KubeVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        match self.pre {
+            Some(pre) => write!(f, "-{pre}"),
+            None => Ok(()),
+        }
     }
 }
 
 /// Why a version string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a Kubernetes version (expected e.g. 1.24.17, v1.30.9-eks-1, 1.24)")]
+#[error("`{input}` is not a Kubernetes version (expected e.g. 1.24.17, v1.30.9-eks-1, 1.38.0-beta.0, 1.24)")]
 pub struct VersionError {
     pub input: String,
 }
@@ -47,8 +117,31 @@ fn leading_number(s: &str) -> Option<(u32, &str)> {
     s[..end].parse().ok().map(|n| (n, &s[end..]))
 }
 
-/// Parses `[v]MAJOR.MINOR[.PATCH][-suffix|+suffix]`; the patch is `None` when absent.
-fn parse_parts(input: &str) -> Result<(u32, u32, Option<u32>), VersionError> {
+/// What `[v]MAJOR.MINOR[.PATCH][-KIND.N][suffix]` holds.
+struct Parts<'a> {
+    major: u32,
+    minor: u32,
+    /// `None` when absent.
+    patch: Option<u32>,
+    /// Read only after a patch: `-alpha.N`, `-beta.N` or `-rc.N`.
+    pre: Option<Pre>,
+    /// What follows: empty, a vendor suffix (`-eks-a1b2c3`, `+k3s1`), the `+` of a managed
+    /// cluster's minor, or a build after a pre-release tag (`.12+0123abcd`).
+    rest: &'a str,
+}
+
+/// Reads `-KIND.N` at the start of `s`, and what follows it; `None` when `s` starts otherwise
+/// (a vendor suffix such as `-eks-1`).
+fn pre_release(s: &str) -> Option<(Pre, &str)> {
+    let s = s.strip_prefix('-')?;
+    PreKind::ALL.iter().find_map(|&kind| {
+        let (n, rest) = leading_number(s.strip_prefix(kind.name())?.strip_prefix('.')?)?;
+        // `beta.0`, then nothing, a vendor suffix or the commits since the tag (`.12+abc`).
+        matches!(rest.chars().next(), None | Some('.' | '+' | '-')).then_some((Pre { kind, n }, rest))
+    })
+}
+
+fn parse_parts(input: &str) -> Result<Parts<'_>, VersionError> {
     let err = || VersionError { input: input.to_string() };
     let s = input.trim();
     let s = s.strip_prefix('v').unwrap_or(s);
@@ -62,18 +155,46 @@ fn parse_parts(input: &str) -> Result<(u32, u32, Option<u32>), VersionError> {
         }
         None => (None, rest),
     };
-    // What may follow: nothing, a vendor suffix, or the `+` of a managed cluster's minor.
-    if !(rest.is_empty() || rest.starts_with('-') || rest.starts_with('+')) {
+    let (pre, rest) = match patch.and_then(|_| pre_release(rest)) {
+        Some((pre, rest)) => (Some(pre), rest),
+        None => (None, rest),
+    };
+    // What may follow: nothing, a vendor suffix, the `+` of a managed cluster's minor, or the
+    // commits since a pre-release tag.
+    let after_a_tag = pre.is_some() && rest.starts_with('.');
+    if !(rest.is_empty() || rest.starts_with(['-', '+']) || after_a_tag) {
         return Err(err());
     }
-    Ok((major, minor, patch))
+    Ok(Parts { major, minor, patch, pre, rest })
 }
 
 impl FromStr for KubeVersion {
     type Err = VersionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (major, minor, patch) = parse_parts(s)?;
-        Ok(Self::new(major, minor, patch.unwrap_or(0)))
+        let p = parse_parts(s)?;
+        Ok(Self { major: p.major, minor: p.minor, patch: p.patch.unwrap_or(0), pre: p.pre })
+    }
+}
+
+/// A release as a user names one: a minor (`1.24`) or exactly (`1.24.17`, `1.38.0-beta.0`),
+/// a leading `v` allowed — and nothing else: no vendor suffix, no other pre-release kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseName {
+    Minor { major: u32, minor: u32 },
+    Exact(KubeVersion),
+}
+
+impl FromStr for ReleaseName {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let p = parse_parts(s)?;
+        if !p.rest.is_empty() || p.major != 1 {
+            return Err(VersionError { input: s.to_string() });
+        }
+        Ok(match p.patch {
+            Some(patch) => ReleaseName::Exact(KubeVersion { major: p.major, minor: p.minor, patch, pre: p.pre }),
+            None => ReleaseName::Minor { major: p.major, minor: p.minor },
+        })
     }
 }
 
@@ -91,14 +212,16 @@ struct Bound {
     op: Op,
     major: u32,
     minor: u32,
-    /// `None`: the bound names a minor release and ignores patches.
+    /// `None`: the bound names a minor release and ignores patches (and pre-releases).
     patch: Option<u32>,
+    /// Only with a patch: `>=1.38.0-beta.0`.
+    pre: Option<Pre>,
 }
 
 impl Bound {
     fn holds_for(&self, v: &KubeVersion) -> bool {
         let ord = match self.patch {
-            Some(p) => (v.major, v.minor, v.patch).cmp(&(self.major, self.minor, p)),
+            Some(patch) => v.cmp(&KubeVersion { major: self.major, minor: self.minor, patch, pre: self.pre }),
             None => (v.major, v.minor).cmp(&(self.major, self.minor)),
         };
         match self.op {
@@ -121,7 +244,7 @@ impl fmt::Display for Bound {
             Op::Eq => "=",
         };
         match self.patch {
-            Some(p) => write!(f, "{op}{}.{}.{p}", self.major, self.minor),
+            Some(patch) => write!(f, "{op}{}", KubeVersion { major: self.major, minor: self.minor, patch, pre: self.pre }),
             None => write!(f, "{op}{}.{}", self.major, self.minor),
         }
     }
@@ -178,8 +301,8 @@ impl FromStr for VersionRange {
             if rest.is_empty() {
                 return Err(fail("a comparison has no version"));
             }
-            let (major, minor, patch) = parse_parts(rest).map_err(|_| fail(&format!("`{rest}` is not a version")))?;
-            bounds.push(Bound { op, major, minor, patch });
+            let p = parse_parts(rest).map_err(|_| fail(&format!("`{rest}` is not a version")))?;
+            bounds.push(Bound { op, major: p.major, minor: p.minor, patch: p.patch, pre: p.pre });
         }
         Ok(Self { bounds })
     }
@@ -215,7 +338,7 @@ impl schemars::JsonSchema for VersionRange {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "Kubernetes releases: \">=1.24\", \"<1.24\", \">=1.24, <1.30\", \"1.23\" or \"*\". A bound without a patch compares major.minor only.",
+            "description": "Kubernetes releases: \">=1.24\", \"<1.24\", \">=1.24, <1.30\", \"1.23\" or \"*\". A bound without a patch compares major.minor only (so \">=1.38\" holds for 1.38.0-beta.0); one with a patch orders pre-releases before their release (\">=1.38.0\" does not).",
             "examples": [">=1.24", "<1.24", ">=1.24, <1.30"]
         })
     }
@@ -264,6 +387,58 @@ mod tests {
         assert!(!r.contains(&v("1.30.0")));
         assert_eq!(r.to_string(), ">=1.24.3, <1.30");
         assert!("*".parse::<VersionRange>().unwrap().contains(&v("1.1.1")));
+    }
+
+    #[test]
+    fn pre_releases_parse_and_order_as_kubernetes_does() {
+        assert_eq!(v("v1.38.0-beta.0"), KubeVersion::pre_release(1, 38, 0, PreKind::Beta, 0));
+        assert_eq!(v("1.38.0-rc.1").to_string(), "1.38.0-rc.1");
+        assert_eq!(v("1.38.0-alpha.2").tag(), "v1.38.0-alpha.2");
+        // A build after a tag reports the commits since it; a vendor suffix is not a pre-release.
+        assert_eq!(v("v1.38.0-alpha.2.456+0123abcd"), KubeVersion::pre_release(1, 38, 0, PreKind::Alpha, 2));
+        assert_eq!(v("v1.38.0-gamma.1"), KubeVersion::new(1, 38, 0));
+        assert_eq!(v("v1.38.0-betamax"), KubeVersion::new(1, 38, 0));
+        assert!("1.38.0.1".parse::<KubeVersion>().is_err());
+        let ordered = ["1.37.2", "1.38.0-alpha.0", "1.38.0-alpha.2", "1.38.0-beta.0", "1.38.0-beta.10", "1.38.0-rc.0", "1.38.0", "1.38.1"];
+        for pair in ordered.windows(2) {
+            assert!(v(pair[0]) < v(pair[1]), "{} < {}", pair[0], pair[1]);
+        }
+        let mut shuffled: Vec<KubeVersion> = ordered.iter().rev().map(|s| v(s)).collect();
+        shuffled.sort();
+        assert_eq!(shuffled.iter().map(ToString::to_string).collect::<Vec<_>>(), ordered);
+    }
+
+    #[test]
+    fn release_names_are_strict() {
+        assert_eq!("1.24".parse(), Ok(ReleaseName::Minor { major: 1, minor: 24 }));
+        assert_eq!("v1.24.17".parse(), Ok(ReleaseName::Exact(KubeVersion::new(1, 24, 17))));
+        assert_eq!(" 1.38.0-rc.1 ".parse(), Ok(ReleaseName::Exact(KubeVersion::pre_release(1, 38, 0, PreKind::Rc, 1))));
+        for bad in ["1.38.0-gamma.1", "1.38-beta.0", "1.38.0-beta", "1.38.0-beta.0.1", "1.30.9-eks-1", "1.30+", "2.0.0", "banana", "1"] {
+            assert!(bad.parse::<ReleaseName>().is_err(), "{bad}");
+        }
+    }
+
+    /// A minor names every build of it, pre-releases included; a patch bound orders them first.
+    #[test]
+    fn ranges_and_pre_releases() {
+        let beta = v("1.38.0-beta.0");
+        for (range, holds) in [
+            (">=1.38", true),
+            ("<1.38", false),
+            ("1.38", true),
+            (">1.37", true),
+            (">=1.38.0", false),
+            ("<1.38.0", true),
+            ("=1.38.0", false),
+            (">=1.38.0-alpha.2", true),
+            (">=1.38.0-beta.0", true),
+            (">1.38.0-beta.0", false),
+            (">=1.38.0-rc.0", false),
+            ("<=1.37.9", false),
+        ] {
+            assert_eq!(range.parse::<VersionRange>().unwrap().contains(&beta), holds, "{range}");
+        }
+        assert_eq!(">=1.38.0-rc.0, <1.39".parse::<VersionRange>().unwrap().to_string(), ">=1.38.0-rc.0, <1.39");
     }
 
     #[test]

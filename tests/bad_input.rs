@@ -2125,3 +2125,81 @@ fn retries_and_repeat_out_of_range_name_their_range() {
         assert!(said.contains(range) || said.contains(&format!("{flag} <")), "{flag} {value} names the range: {said}");
     }
 }
+
+/// A `go` standing for the module proxy in the table below: it lists `listed` and serves exactly
+/// those; anything else (a download, a build) fails with a marker, so a row that got that far
+/// is seen.
+const GO_ASKED_TO_BUILD: &str = "FAKE-GO: asked to build";
+
+fn fake_proxy_go(dir: &Path, listed: &str) -> PathBuf {
+    let path = dir.join(format!("go-{}", listed.split_whitespace().count()));
+    let script = format!(
+        "#!/bin/sh\ncase \"$*\" in\n  'env GOVERSION') echo go1.26.8 ;;\n  'list -m -versions k8s.io/kubernetes') echo k8s.io/kubernetes {listed} ;;\n  \
+         'list -m -json k8s.io/kubernetes@'*) for v in {listed}; do [ \"$v\" = \"${{*##*@}}\" ] && echo '{{}}' && exit 0; done; exit 1 ;;\n  \
+         *) echo \"{GO_ASKED_TO_BUILD}: go $*\" >&2; exit 7 ;;\nesac\n"
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Releases that are not versions, or that the module proxy does not have — a pre-release
+/// misspelt or not (yet) tagged, `next` with no pre-release, a minor with only pre-releases —
+/// are bad input in every command that takes one: exit 2 at once, before anything is built or
+/// started, naming what was asked and what there is.
+#[test]
+fn release_requests_that_name_nothing_there_is() {
+    const WITH_BETA: &str = "v1.36.1 v1.37.2 v1.38.0-beta.0";
+    const WITHOUT: &str = "v1.36.1 v1.37.2";
+    let rows: &[(&[&str], &str, &[&str])] = &[
+        (&["run", "scenarios", "--local", "banana"], WITH_BETA, &["`banana` is not a Kubernetes release", "next", "1.38.0-beta.0"]),
+        (
+            &["run", "scenarios", "--local", "1.38.0-gamma.1"],
+            WITH_BETA,
+            &["`1.38.0-gamma.1` is not a Kubernetes release", "alpha, beta or rc"],
+        ),
+        (&["run", "scenarios", "--local", "1.38-beta.0"], WITH_BETA, &["`1.38-beta.0` is not a Kubernetes release"]),
+        (
+            &["run", "scenarios", "--local", "1.99.0"],
+            WITH_BETA,
+            &["Kubernetes 1.99.0 is not on the Go module proxy", "newest release is 1.37.2"],
+        ),
+        (
+            &["run", "scenarios", "--local", "v1.38.0-beta.7"],
+            WITH_BETA,
+            &["1.38.0-beta.7 is not on the Go module proxy", "of 1.38 it lists 1.38.0-beta.0"],
+        ),
+        (&["run", "scenarios", "--local", "next"], WITHOUT, &["`next` found no pre-release of Kubernetes 1.38", "newest release, 1.37.2"]),
+        (
+            &["run", "scenarios", "--local", "1.38"],
+            WITH_BETA,
+            &["Kubernetes 1.38 has no release", "only pre-releases: 1.38.0-beta.0", "`next`"],
+        ),
+        (&["matrix", "--versions", "latest,1.38.0-rc.0"], WITH_BETA, &["1.38.0-rc.0 is not on the Go module proxy", "1.38.0-beta.0"]),
+        (&["matrix", "--versions", "1.37.2,1.38.0-gamma.1"], WITH_BETA, &["`1.38.0-gamma.1` is not a Kubernetes release"]),
+        (&["diff", "latest", "next"], WITHOUT, &["`next` found no pre-release of Kubernetes 1.38"]),
+        (&["cluster", "install", "--version", "next"], WITHOUT, &["`next` found no pre-release", "1.37.2"]),
+        (&["cluster", "up", "--version", "1.38.0-beta.7"], WITH_BETA, &["1.38.0-beta.7 is not on the Go module proxy", "1.38.0-beta.0"]),
+        (&["cluster", "install", "--version", "1.38.0-alpha"], WITH_BETA, &["`1.38.0-alpha` is not a Kubernetes release"]),
+    ];
+    let dir = TempDir(std::env::temp_dir().join(format!("kp-requests-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    for (args, listed, says) in rows {
+        let started = std::time::Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeproof"))
+            .args(*args)
+            .env("KUBEPROOF_GO", fake_proxy_go(&dir.0, listed))
+            .env("KUBEPROOF_CACHE_DIR", dir.0.join("cache"))
+            .env("KUBEPROOF_SOURCE", "build")
+            .env_remove("KUBEPROOF_MIRROR")
+            .output()
+            .expect("run kubeproof");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        for needle in *says {
+            assert!(said.contains(needle), "{args:?} must say `{needle}`: {said}");
+        }
+        assert!(!said.contains(GO_ASKED_TO_BUILD) && !said.contains("building"), "{args:?}: nothing may be built: {said}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{args:?} took {:?}", started.elapsed());
+    }
+}

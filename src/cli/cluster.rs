@@ -5,6 +5,7 @@ use clap::Subcommand;
 use kubeproof::cluster::Profile;
 use kubeproof::cluster::local::{self, ClusterLock, ClusterOptions, InstallOptions, LocalCluster, Status, versions};
 use kubeproof::interrupt;
+use kubeproof::version::KubeVersion;
 
 use super::ExitCode;
 
@@ -13,7 +14,8 @@ pub enum ClusterCommand {
     /// Install (or verify) a release's binaries in the cache: the official release binaries,
     /// checksums verified, or built from the official Go modules.
     Install {
-        /// A release: 1.24.17, 1.24 (newest patch) or latest.
+        /// A release: 1.24.17, 1.24 (newest patch), latest, a pre-release such as 1.38.0-beta.0,
+        /// or next (the newest pre-release).
         #[arg(long, default_value = "latest")]
         version: String,
         /// Re-hash cached binaries against the manifest; install again on a mismatch.
@@ -36,6 +38,7 @@ pub enum ClusterCommand {
     },
     /// Start a local cluster that keeps running until `cluster down`.
     Up {
+        /// As for install: 1.24.17, 1.24, latest, 1.38.0-beta.0 or next.
         #[arg(long, default_value = "latest")]
         version: String,
         /// Defaults to the version, e.g. v1-37-2.
@@ -80,7 +83,8 @@ pub enum ClusterCommand {
         #[arg(long)]
         name: String,
     },
-    /// Releases the Go module proxy has, and which are installed.
+    /// Releases and pre-releases the Go module proxy has, and which are installed (with the Go
+    /// each was built with).
     Versions,
 }
 
@@ -90,13 +94,26 @@ fn bad_input(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::BadInput
 }
 
+/// The release a request names; one there is not (`1.99.0`, `next` with no pre-release) is bad
+/// input, other failures (no Go, no network) are not.
+fn resolve(request: &str) -> Result<Result<KubeVersion, ExitCode>, versions::ResolveError> {
+    match versions::resolve(request) {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.is_bad_input() => Ok(Err(bad_input(e))),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cmd {
         ClusterCommand::Install { version, verify, force, source, mirror, node } => {
             if let Err(e) = versions::check_request(&version) {
                 return Ok(bad_input(e));
             }
-            let v = versions::resolve(&version)?;
+            let v = match resolve(&version)? {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
             let opts = InstallOptions { verify, force, source, mirror, nodes: node };
             let inst = tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| e.to_string())??;
             println!("Kubernetes {v} installed in {}", inst.bin_dir.display());
@@ -117,7 +134,10 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, Box<dyn std::error::Er
             if nodes > 0 {
                 local::node::preflight()?;
             }
-            let v = versions::resolve(&version)?;
+            let v = match resolve(&version)? {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
             let name = name.unwrap_or_else(|| v.tag().replace('.', "-"));
             // Before anything else, so that a second `up` of this name fails at once.
             let lock = ClusterLock::acquire(&name)?;
@@ -213,14 +233,18 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode, Box<dyn std::error::Er
             let go = local::go::Go::find()?;
             let listed = tokio::task::spawn_blocking(move || go.listed_kubernetes_versions()).await.map_err(|e| e.to_string())??;
             println!(
-                "listed by the Go module proxy (other patches may exist: `kubeproof cluster install --version 1.24` finds the newest):"
+                "the Go module proxy's list, and what is installed (other patches may exist: `kubeproof cluster install --version 1.24` \
+                 finds the newest; a pre-release is taken only by name or as `next`):"
             );
-            for v in &listed {
-                let mark = if installed.contains(v) { "  (installed)" } else { "" };
-                println!("  {v}{mark}");
-            }
-            for v in installed.iter().filter(|v| !listed.contains(v)) {
-                println!("  {v}  (installed)");
+            let mut all: Vec<KubeVersion> = listed.iter().chain(&installed).copied().collect();
+            all.sort();
+            all.dedup();
+            for v in all {
+                let pre = if v.is_pre_release() { "  pre-release" } else { "" };
+                let listed_or_not = if listed.contains(&v) { "" } else { "  (not listed)" };
+                let how =
+                    if installed.contains(&v) { format!("  (installed: {})", local::install::how_installed(v)) } else { String::new() };
+                println!("  {v}{pre}{listed_or_not}{how}");
             }
             Ok(ExitCode::Ok)
         }

@@ -15,11 +15,12 @@ use kubeproof::scenario::Scenario;
 
 use super::ExitCode;
 use super::outputs::{Outputs, Results};
-use super::run::{FileArgs, check_version, load, open_pool, selected};
+use super::run::{FileArgs, check_version, load, open_pool, resolve_target, selected};
 
 #[derive(Args, Debug)]
 pub struct MatrixArgs {
-    /// Local control planes: e.g. 1.23,1.24,1.30,latest.
+    /// Local control planes: e.g. 1.23,1.24,1.30,latest,next (next: the newest pre-release,
+    /// 1.38.0-beta.0 say).
     #[arg(long, value_delimiter = ',', conflicts_with = "contexts")]
     pub versions: Vec<String>,
     /// Existing clusters: kubeconfig contexts, e.g. kind-v1-23,kind-v1-37.
@@ -185,6 +186,12 @@ async fn build(
             check_version(v)?;
         }
     }
+    // Every release is known before the first one is built or started.
+    let mut resolved = Vec::with_capacity(targets.len());
+    for t in targets {
+        resolved.push(resolve_target(t.clone()).await?);
+    }
+    let targets = resolved.as_slice();
     let room = tokio::sync::Semaphore::new(releases_at_once.map_or_else(machine_room, usize::from));
     let stopped = std::sync::atomic::AtomicBool::new(false);
     let opts = ExecOptions { events: terminal::progress(), ..ExecOptions::default() };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use kubeproof::cluster::ContextTarget;
-use kubeproof::cluster::local::versions;
+use kubeproof::cluster::local::{self, versions};
 use kubeproof::cluster::pool::{Pool, Target};
 use kubeproof::exec::ExecOptions;
 use kubeproof::federation::MAIN;
@@ -27,7 +27,8 @@ pub struct TargetArgs {
     /// main=kind-a --context b=kind-b`.
     #[arg(long, conflicts_with = "local", value_name = "[NAME=]CONTEXT")]
     pub context: Vec<String>,
-    /// Start a local control plane of this release: latest, 1.24 or 1.24.17.
+    /// Start a local control plane of this release: latest, next (the newest pre-release), 1.24,
+    /// 1.24.17 or 1.38.0-beta.0.
     #[arg(long)]
     pub local: Option<String>,
     /// Allow a context that is neither kind nor kubeproof (scenarios create and delete objects).
@@ -194,7 +195,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
     if let Err(code) = args.target.check().and(outputs.check()).and_then(|()| args.target.check_mapping(&scenarios)) {
         return code;
     }
-    let target = args.target.target();
+    let target = match resolve_target(args.target.target()).await {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let opts = ExecOptions {
         keep: args.keep,
         default_timeout: std::time::Duration::from_secs(args.timeout),
@@ -218,6 +222,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         c.git_version,
         c.kubectl.display()
     );
+    if args.verbose && matches!(target, Target::Local(_)) {
+        eprintln!("kubeproof: Kubernetes {}: {}", c.version, local::install::how_installed(c.version));
+    }
     // The pool outlives the run, so that after a signal the cleanup still has a cluster to talk to.
     let outcome = exec::run_all(&pool, &scenarios, &opts, args.jobs).await;
     let json = || serde_json::to_string_pretty(&Document::of(&outcome)).unwrap_or_default();
@@ -325,7 +332,29 @@ pub async fn open_pool(target: &Target, scenarios: &[Scenario]) -> Result<Pool, 
     }
 }
 
-/// Checks a release request's form (`latest`, `1.24`, `1.24.17`) without resolving it.
+/// A local target's release, resolved before anything is built or started: a release the Go
+/// module proxy does not have (or `next` when there is no pre-release) is bad input, said at
+/// once, naming what there is. A resolution that fails otherwise (no Go, no network) is left
+/// to the pool, whose error says that no cluster could be had.
+pub async fn resolve_target(target: Target) -> Result<Target, ExitCode> {
+    let Target::Local(request) = &target else { return Ok(target) };
+    let request = request.clone();
+    let resolving = tokio::task::spawn_blocking(move || versions::resolve(&request));
+    tokio::select! {
+        resolved = resolving => match resolved {
+            Ok(Ok(v)) => Ok(Target::Local(v.to_string())),
+            Ok(Err(e)) if e.is_bad_input() => {
+                eprintln!("error: {e}");
+                Err(ExitCode::BadInput)
+            }
+            _ => Ok(target),
+        },
+        signal = interrupt::first() => Err(ExitCode::Signalled(signal)),
+    }
+}
+
+/// Checks a release request's form (`latest`, `next`, `1.24`, `1.24.17`, `1.38.0-beta.0`)
+/// without resolving it.
 pub fn check_version(request: &str) -> Result<(), ExitCode> {
     versions::check_request(request).map_err(|e| {
         eprintln!("error: {e}");

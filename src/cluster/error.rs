@@ -1,7 +1,8 @@
 //! Why no usable cluster could be had, by kind. Each kind knows its exit code (docs/cli.md):
-//! a release that is not even a version is bad input (2); everything else is 3. The errors of
-//! a local cluster's install and start are kept whole, as they were made (`local::InstallError`,
-//! `local::StartError`, …); their messages are their `Display`.
+//! a release that is not even a version, or that the Go module proxy does not have, is bad
+//! input (2); everything else is 3. The errors of a local cluster's install and start are kept
+//! whole, as they were made (`local::InstallError`, `local::StartError`, …); their messages are
+//! their `Display`.
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ impl ClusterError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             ClusterError::Release(_) => ExitCode::BadInput,
+            ClusterError::Install(e) if e.is_bad_input() => ExitCode::BadInput,
             ClusterError::Kubeconfig(_)
             | ClusterError::RefusedContext(_)
             | ClusterError::Unreachable(_)

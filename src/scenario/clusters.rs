@@ -130,14 +130,22 @@ pub fn problems(scenario: &Scenario) -> Vec<Diagnostic> {
             );
         }
         if let Some(version) = &spec.value.version {
-            match version.parse::<crate::version::KubeVersion>() {
+            use crate::version::{KubeVersion, ReleaseName};
+            let release = match version.parse::<ReleaseName>() {
                 // Resolved when the clusters start, as `--local` is.
-                _ if version == "latest" => {}
-                Err(e) => problem(pos.clone(), format!("`{name}`: {e}")),
-                Ok(v) if v < AUTHENTICATION_CONFIG_SINCE && !spec.value.trusts.is_empty() => {
-                    problem(pos.clone(), format!("`{name}` runs {version}: {}", crate::federation::TooOld(v)))
+                _ if version == "latest" || version == "next" => None,
+                Err(_) => {
+                    problem(
+                        pos.clone(),
+                        format!("`{name}`: `{version}` is not a release (valid: latest, next, 1.30, 1.30.14, 1.38.0-beta.0)"),
+                    );
+                    None
                 }
-                Ok(_) => {}
+                Ok(ReleaseName::Exact(v)) => Some(v),
+                Ok(ReleaseName::Minor { major, minor }) => Some(KubeVersion::new(major, minor, 0)),
+            };
+            if let Some(v) = release.filter(|v| *v < AUTHENTICATION_CONFIG_SINCE && !spec.value.trusts.is_empty()) {
+                problem(pos.clone(), format!("`{name}` runs {version}: {}", crate::federation::TooOld(v)));
             }
         }
         for (component, flags) in spec.value.requires.iter().flat_map(|r| r.profile().components().map(|(c, f)| (c, f.to_vec()))) {

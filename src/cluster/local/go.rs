@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::version::KubeVersion;
+use crate::version::{KubeVersion, ReleaseName};
 
 /// Why the Go toolchain could not do what kubeproof asked of it.
 #[derive(Debug, thiserror::Error)]
@@ -27,19 +27,29 @@ pub enum GoError {
     /// A go command failed: its exit status and the end of its output.
     #[error("`{what}` failed ({status}):\n{tail}")]
     Failed { what: String, status: std::process::ExitStatus, tail: String },
+    /// A module needs a newer Go than this one, and the module proxy lists no toolchain for it.
+    #[error(
+        "{module} needs go {needs} or newer and this Go is {have}, but the Go module proxy lists no go{needs} or later \
+         patch for {host} (golang.org/toolchain): install a newer Go, or point KUBEPROOF_GO at one"
+    )]
+    NoToolchain { module: String, needs: String, have: String, host: String },
 }
 
 /// The `go` command kubeproof drives (`$KUBEPROOF_GO`, else `go` on PATH).
 #[derive(Clone, Debug)]
 pub struct Go {
     pub program: PathBuf,
+    /// `GOTOOLCHAIN` for every command: a newer Go than this machine's, which the go command
+    /// fetches through the module proxy (and keeps in its module cache), for a module that needs
+    /// it ([`for_module`](Self::for_module)). `None`: the go command's own choice.
+    pub toolchain: Option<String>,
 }
 
 impl Go {
     pub fn find() -> Result<Go, GoError> {
         let program = std::env::var_os("KUBEPROOF_GO").map(PathBuf::from).unwrap_or_else(|| "go".into());
         match Command::new(&program).arg("env").arg("GOVERSION").output() {
-            Ok(out) if out.status.success() => Ok(Go { program }),
+            Ok(out) if out.status.success() => Ok(Go { program, toolchain: None }),
             _ => Err(GoError::NotFound { program }),
         }
     }
@@ -48,6 +58,9 @@ impl Go {
         let mut c = Command::new(&self.program);
         // Builds happen in generated modules; a user's go.work must not leak in.
         c.env("GOWORK", "off");
+        if let Some(toolchain) = &self.toolchain {
+            c.env("GOTOOLCHAIN", toolchain);
+        }
         // A build cut short by a signal stops with kubeproof. (`go` runs from the blocking thread
         // that waits for it, which lives as long as the build.)
         super::process::die_with_parent(&mut c);
@@ -64,20 +77,92 @@ impl Go {
             .unwrap_or_default()
     }
 
+    /// The Go that builds `module@version`: this one when it is as new as the module's go.mod
+    /// asks (its `go` line: what Go itself enforces of a dependency), else the newest patch of
+    /// that Go release the module proxy lists — the toolchain `GOTOOLCHAIN=auto` switches to for
+    /// a dependency that needs a newer Go — run through `GOTOOLCHAIN`. A go.mod that cannot be
+    /// read leaves this Go: the build itself then says what is wrong.
+    pub fn for_module(&self, module: &str, version: &str) -> Result<Go, GoError> {
+        let Some(needs) = self.go_line_of(module, version) else { return Ok(self.clone()) };
+        let have = self.version();
+        match (GoRelease::read(&needs), GoRelease::read(have.trim_start_matches("go"))) {
+            (Some(needed), Some(own)) if own < needed => {
+                let toolchain = self.newest_toolchain(&needed).ok_or_else(|| GoError::NoToolchain {
+                    module: format!("{module}@{version}"),
+                    needs: needs.clone(),
+                    have: have.clone(),
+                    host: self.host(),
+                })?;
+                Ok(Go { toolchain: Some(toolchain), ..self.clone() })
+            }
+            _ => Ok(self.clone()),
+        }
+    }
+
+    /// The `go` line of `module@version`'s go.mod (`1.27.0`), from the module proxy.
+    fn go_line_of(&self, module: &str, version: &str) -> Option<String> {
+        let out =
+            self.command().args(["list", "-m", "-json", &format!("{module}@{version}")]).current_dir(std::env::temp_dir()).output().ok()?;
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let go_mod = std::fs::read_to_string(info.get("GoMod")?.as_str()?).ok()?;
+        go_mod.lines().find_map(|l| l.trim().strip_prefix("go ")).map(|v| v.trim().to_string())
+    }
+
+    /// `linux-amd64`: the platform toolchains are published for.
+    fn host(&self) -> String {
+        let out = self.command().args(["env", "GOHOSTOS", "GOHOSTARCH"]).output().ok();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        text.split_whitespace().collect::<Vec<_>>().join("-")
+    }
+
+    /// `go1.27.4`: the newest toolchain of `needed`'s Go release, at least `needed`, that the
+    /// module proxy lists for this platform.
+    fn newest_toolchain(&self, needed: &GoRelease) -> Option<String> {
+        let out =
+            self.command().args(["list", "-m", "-versions", "golang.org/toolchain"]).current_dir(std::env::temp_dir()).output().ok()?;
+        let suffix = format!(".{}", self.host());
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|v| v.strip_prefix("v0.0.1-go")?.strip_suffix(suffix.as_str()))
+            .filter_map(|v| GoRelease::read(v).map(|r| (r, v)))
+            .filter(|(r, _)| (r.major, r.minor) == (needed.major, needed.minor) && r >= needed)
+            .max_by_key(|(r, _)| *r)
+            .map(|(_, v)| format!("go{v}"))
+    }
+
+    /// What this Go is, as progress lines say it: `go1.27.4 (the module proxy's, as the
+    /// release's go.mod needs go 1.27.0; this machine has go1.26.8)`.
+    pub fn describe(&self) -> String {
+        match &self.toolchain {
+            None => self.version(),
+            Some(toolchain) => {
+                let own = Go { toolchain: None, ..self.clone() }.version();
+                format!("{toolchain} (a newer Go than this machine's {own}, fetched through the Go module proxy)")
+            }
+        }
+    }
+
     pub fn mod_cache(&self) -> Result<PathBuf, GoError> {
         let out = run(self.command().args(["env", "GOMODCACHE"]), "go env GOMODCACHE")?;
         Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
     }
 
-    /// Every published `k8s.io/kubernetes` release the module proxy lists (no pre-releases).
+    /// Every published `k8s.io/kubernetes` release and pre-release the module proxy lists, oldest first.
     pub fn listed_kubernetes_versions(&self) -> Result<Vec<KubeVersion>, GoError> {
         let out = run(
             self.command().args(["list", "-m", "-versions", "k8s.io/kubernetes"]).current_dir(std::env::temp_dir()),
             "go list -m -versions k8s.io/kubernetes",
         )?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut versions: Vec<KubeVersion> =
-            text.split_whitespace().skip(1).filter(|v| !v.contains('-')).filter_map(|v| v.parse().ok()).collect();
+        // Strictly: a tag of another pre-release kind must not pass for its release.
+        let mut versions: Vec<KubeVersion> = text
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| match v.parse() {
+                Ok(ReleaseName::Exact(v)) => Some(v),
+                _ => None,
+            })
+            .collect();
         versions.sort();
         Ok(versions)
     }
@@ -89,6 +174,36 @@ impl Go {
             .current_dir(std::env::temp_dir())
             .output()
             .is_ok_and(|o| o.status.success())
+    }
+}
+
+/// A Go version as go.mod lines and toolchains name them, ordered as Go orders them:
+/// `1.27` (a language version) < `1.27rc1` < `1.27.0` < `1.27.4`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct GoRelease {
+    major: u32,
+    minor: u32,
+    /// 0 a language version, 1 a beta, 2 a release candidate, 3 a release.
+    stage: u8,
+    /// The beta's or candidate's number, or the release's patch.
+    n: u32,
+}
+
+impl GoRelease {
+    fn read(text: &str) -> Option<GoRelease> {
+        let end = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+        let (numbers, tail) = text.split_at(end);
+        let mut numbers = numbers.split('.').map(str::parse::<u32>);
+        let (major, minor) = (numbers.next()?.ok()?, numbers.next()?.ok()?);
+        let patch = numbers.next().map(|p| p.ok()).unwrap_or(None);
+        let (stage, n) = match (patch, tail) {
+            (Some(patch), "") => (3, patch),
+            (None, "") => (0, 0),
+            (None, t) if t.starts_with("rc") => (2, t[2..].parse().ok()?),
+            (None, t) if t.starts_with("beta") => (1, t[4..].parse().ok()?),
+            _ => return None,
+        };
+        Some(GoRelease { major, minor, stage, n })
     }
 }
 
@@ -145,4 +260,63 @@ pub fn tail(out: &Output, lines: usize) -> String {
 /// `$dir/go.mod` of a module version in the download cache.
 pub fn cached_go_mod(mod_cache: &Path, module: &str, version: &str) -> PathBuf {
     mod_cache.join("cache/download").join(module).join("@v").join(format!("{version}.mod"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Go, GoError, GoRelease};
+
+    /// A `go` that answers what `for_module` asks: this machine's Go is go1.26.8, and the proxy
+    /// lists these toolchains.
+    fn fake_go(dir: &std::path::Path) -> Go {
+        std::fs::create_dir_all(dir).unwrap();
+        for (name, go_line) in [("new.mod", "go 1.27.0"), ("old.mod", "go 1.26.0"), ("far.mod", "go 1.29.0")] {
+            std::fs::write(dir.join(name), format!("module k8s.io/kubernetes\n\n{go_line}\n")).unwrap();
+        }
+        let d = dir.display();
+        let script = format!(
+            "#!/bin/sh\ncase \"$*\" in\n\
+             'env GOVERSION') echo go1.26.8 ;;\n\
+             'env GOHOSTOS GOHOSTARCH') printf 'linux\\namd64\\n' ;;\n\
+             'list -m -json m@new') echo '{{\"GoMod\": \"{d}/new.mod\"}}' ;;\n\
+             'list -m -json m@old') echo '{{\"GoMod\": \"{d}/old.mod\"}}' ;;\n\
+             'list -m -json m@far') echo '{{\"GoMod\": \"{d}/far.mod\"}}' ;;\n\
+             'list -m -versions golang.org/toolchain') echo golang.org/toolchain v0.0.1-go1.26.9.linux-amd64 \
+             v0.0.1-go1.27.0.linux-amd64 v0.0.1-go1.27.4.linux-amd64 v0.0.1-go1.27.5.darwin-arm64 v0.0.1-go1.27.10.linux-386 \
+             v0.0.1-go1.28rc1.linux-amd64 ;;\n\
+             *) exit 1 ;;\nesac\n"
+        );
+        let program = dir.join("go");
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Go { program, toolchain: None }
+    }
+
+    #[test]
+    fn a_module_that_needs_a_newer_go_gets_the_newest_patch_the_proxy_lists_for_this_host() {
+        let dir = std::env::temp_dir().join(format!("kp-go-{}", crate::random::suffix(8)));
+        let go = fake_go(&dir);
+        assert_eq!(go.for_module("m", "new").unwrap().toolchain.as_deref(), Some("go1.27.4"));
+        assert_eq!(go.for_module("m", "old").unwrap().toolchain, None, "go1.26.8 is new enough for go 1.26.0");
+        assert_eq!(go.for_module("m", "unknown").unwrap().toolchain, None, "an unreadable go.mod leaves the build to say so");
+        match go.for_module("m", "far") {
+            Err(e @ GoError::NoToolchain { .. }) => {
+                let said = e.to_string();
+                assert!(said.contains("m@far needs go 1.29.0") && said.contains("go1.26.8") && said.contains("linux-amd64"), "{said}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn go_versions_order_as_go_orders_them() {
+        let ordered = ["1.21", "1.26.8", "1.27", "1.27beta1", "1.27rc1", "1.27rc2", "1.27.0", "1.27.4", "1.27.10", "1.28rc1"];
+        for pair in ordered.windows(2) {
+            assert!(GoRelease::read(pair[0]) < GoRelease::read(pair[1]), "{} < {}", pair[0], pair[1]);
+        }
+        for unreadable in ["", "devel", "1", "1.27.x", "1.27.0-foo"] {
+            assert_eq!(GoRelease::read(unreadable), None, "{unreadable}");
+        }
+    }
 }

@@ -28,10 +28,15 @@ pub const KUBE_BINARIES: &[&str] = &["kube-apiserver", "kube-controller-manager"
 /// same cache entry: the same wrapper module, the same release URL layout.
 pub const NODE_BINARIES: &[&str] = &["kubelet", "kube-proxy"];
 
-/// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x and 1.34+ with 3.6.x. Both are at
-/// least 3.5.13, below which streaming-list watches (default since 1.32) fail.
+/// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x, 1.34+ with 3.6.x and 1.38 (its
+/// pre-releases too: `DefaultEtcdVersion` 3.7.1) with 3.7.x; kubeproof takes each one's newest
+/// patch. All are at least 3.5.13, below which streaming-list watches (default since 1.32) fail.
 pub fn etcd_version_for(v: KubeVersion) -> &'static str {
-    if (v.major, v.minor) >= (1, 34) { "v3.6.16" } else { "v3.5.35" }
+    match (v.major, v.minor) {
+        (1, 38..) => "v3.7.4",
+        (1, 34..) => "v3.6.16",
+        _ => "v3.5.35",
+    }
 }
 
 /// An installed release: where its binaries are.
@@ -116,6 +121,16 @@ pub fn installed_versions() -> Vec<KubeVersion> {
     out
 }
 
+/// How a cached release was had, for `cluster versions` and `run --verbose`: `built with
+/// go1.27.4` or `official binaries`.
+pub fn how_installed(v: KubeVersion) -> String {
+    match read_manifest(&kube_dir(v)) {
+        Some(m) if m.origin == Origin::Download => "official binaries".to_string(),
+        Some(m) if !m.go_version.is_empty() => format!("built with {}", m.go_version),
+        _ => "built".to_string(),
+    }
+}
+
 /// Quick check (sizes only) that a release and its etcd are cached.
 pub fn is_installed(v: KubeVersion) -> bool {
     quick_check(&kube_dir(v)) && quick_check(&etcd_dir(etcd_version_for(v)))
@@ -155,6 +170,13 @@ pub enum InstallError {
     Json(serde_json::Error),
 }
 
+impl InstallError {
+    /// The release asked for is not one there is: bad input, not a failed install.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, InstallError::Resolve(e) if e.is_bad_input())
+    }
+}
+
 /// Options for [`install`].
 #[derive(Clone, Debug, Default)]
 pub struct InstallOptions {
@@ -183,9 +205,7 @@ pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, In
     let edir = etcd_dir(etcd_tag);
     let how = How { opts, source };
     how.ensure_entry(
-        &edir,
-        &format!("etcd {etcd_tag}"),
-        &site.etcd,
+        Entry { dir: &edir, what: format!("etcd {etcd_tag}"), module: ("go.etcd.io/etcd/server/v3", etcd_tag), site: &site.etcd },
         &["etcd"],
         |dir, _| {
             let etcd = download::fetch_etcd(&site, etcd_tag, dir, &limits)?;
@@ -195,9 +215,7 @@ pub fn install(v: KubeVersion, opts: &InstallOptions) -> Result<Installation, In
     )?;
     let wanted: Vec<&str> = KUBE_BINARIES.iter().chain(if opts.nodes { NODE_BINARIES } else { &[] }).copied().collect();
     how.ensure_entry(
-        &kdir,
-        &format!("Kubernetes {v}"),
-        &site.kubernetes,
+        Entry { dir: &kdir, what: format!("Kubernetes {v}"), module: ("k8s.io/kubernetes", &v.tag()), site: &site.kubernetes },
         &wanted,
         |dir, names| place(dir, "k8s.io/kubernetes", &v.tag(), download::fetch_kubernetes(&site, v, names, dir, &limits)?),
         |go, dir, names| build_kubernetes(go, dir, v, names),
@@ -244,6 +262,17 @@ pub fn uninstall(v: KubeVersion) -> Result<(), FileError> {
     Ok(())
 }
 
+/// A cache entry, and where what it lacks comes from.
+struct Entry<'a> {
+    dir: &'a Path,
+    /// How progress lines name it: `etcd v3.6.16`, `Kubernetes 1.37.2`.
+    what: String,
+    /// The Go module (path, version) a build starts from.
+    module: (&'a str, &'a str),
+    /// Where its official binaries are downloaded from.
+    site: &'a str,
+}
+
 /// How an install obtains what the cache lacks.
 struct How<'a> {
     opts: &'a InstallOptions,
@@ -251,17 +280,17 @@ struct How<'a> {
 }
 
 impl How<'_> {
-    /// Makes sure the entry `dir` holds every binary of `wanted`. A fresh entry that lacks some
-    /// (made by an older kubeproof) gets only those, downloaded or built, added to its manifest.
+    /// Makes sure the entry holds every binary of `wanted`. A fresh entry that lacks some (made
+    /// by an older kubeproof) gets only those, downloaded or built, added to its manifest. A
+    /// build uses the Go its module's go.mod needs ([`Go::for_module`]).
     fn ensure_entry(
         &self,
-        dir: &Path,
-        what: &str,
-        site: &str,
+        entry: Entry,
         wanted: &[&str],
         download: impl FnOnce(&Path, &[&str]) -> Result<Manifest, Failure>,
         build: impl FnOnce(&Go, &Path, &[&str]) -> Result<Manifest, InstallError>,
     ) -> Result<(), InstallError> {
+        let Entry { dir, what, module, site } = entry;
         let opts = self.opts;
         std::fs::create_dir_all(dir).map_err(FileError::new("cannot create", dir))?;
         // One installer per entry at a time, across processes.
@@ -307,9 +336,9 @@ impl How<'_> {
         let (mut manifest, verb) = match downloaded {
             Some(m) => (m, "downloaded and verified"),
             None => {
-                let go = Go::find()?;
+                let go = Go::find()?.for_module(module.0, module.1)?;
                 let progress = Progress::start(
-                    format!("building {what} from the official Go modules with {}", go.version()),
+                    format!("building {what} from the official Go modules with {}", go.describe()),
                     " (several minutes on a cold cache)",
                 );
                 let result = build(&go, dir, &missing);
@@ -363,10 +392,9 @@ fn record(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, BinaryRecord>, 
 }
 
 /// Per-release adjustments needed to build old releases with a current Go. See
-/// docs/control-plane.md for how each was found.
+/// docs/control-plane.md for how each was found. (A release that needs a newer Go than this
+/// machine's gets it without one: `Go::for_module`.)
 struct Quirks {
-    /// Run the build with this Go toolchain (fetched through the module proxy).
-    toolchain: Option<&'static str>,
     /// Staging modules the module proxy does not serve at the release's own `v0.X.Y`, with the
     /// version built instead; the manifest records each.
     substitutes: &'static [(&'static str, &'static str)],
@@ -378,24 +406,18 @@ struct Quirks {
     unchecked: &'static [&'static str],
 }
 
-/// Every release from 1.23.17 to 1.37.2 builds with a current Go; a release that does not gets
-/// its toolchain here (1.23's missing OpenAPI definitions are handled by detection, not version).
+/// Every release from 1.23.17 to 1.37.2 builds with a current Go (1.23's missing OpenAPI
+/// definitions are handled by detection, not version).
 fn quirks(v: KubeVersion) -> Quirks {
-    let substitutes: &[_] = match (v.major, v.minor, v.patch) {
-        (1, 22, 7) => &V1_22_7_SUBSTITUTES,
-        _ => &[],
-    };
+    let substitutes: &[_] = if v == KubeVersion::new(1, 22, 7) { &V1_22_7_SUBSTITUTES } else { &[] };
     let pins: &[_] = match (v.major, v.minor) {
         (1, 22) => &V1_22_PINS,
         _ => &[],
     };
     // No patch of v0.30.x of k8s.io/kube-proxy (config types only, no code the node runs) is
     // both served and in the checksum database here; v0.30.14's zip is served.
-    let unchecked: &[_] = match (v.major, v.minor, v.patch) {
-        (1, 30, 14) => &["k8s.io/kube-proxy"],
-        _ => &[],
-    };
-    Quirks { toolchain: None, substitutes, pins, unchecked }
+    let unchecked: &[_] = if v == KubeVersion::new(1, 30, 14) { &["k8s.io/kube-proxy"] } else { &[] };
+    Quirks { substitutes, pins, unchecked }
 }
 
 /// 1.22 pins reflect2 v1.0.1, whose map iteration and allocation (linknamed into the runtime)
@@ -425,10 +447,16 @@ const V1_22_7_SUBSTITUTES: [(&str, &str); 12] = [
     ("k8s.io/sample-apiserver", "v0.22.6"),
 ];
 
+/// The version every staging module is published at for a release: `v0.X.Y`, `v0.38.0-beta.0`.
+fn staging_version(v: KubeVersion) -> String {
+    KubeVersion { major: 0, ..v }.tag()
+}
+
 /// The generated wrapper module's go.mod: the upstream `go` and `godebug` lines, every staging
-/// module replaced by its published `v0.X.Y`, and (up to 1.25) upstream's pinned replaces.
+/// module upstream's go.mod replaces by a `./staging/…` directory replaced by its published
+/// `v0.X.Y` (the list is the release's own), and (up to 1.25) upstream's pinned replaces.
 pub fn wrapper_go_mod(upstream: &str, v: KubeVersion) -> String {
-    let staging_version = format!("v0.{}.{}", v.minor, v.patch);
+    let staging_version = staging_version(v);
     let mut out =
         String::from("// Generated by kubeproof: builds the official Kubernetes commands.\nmodule kubeproof.local/kubernetes\n\n");
     let mut replaces = Vec::new();
@@ -511,9 +539,6 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         if !q.unchecked.is_empty() {
             cmd.env("GONOSUMDB", q.unchecked.join(","));
         }
-        if let Some(tc) = q.toolchain {
-            cmd.env("GOTOOLCHAIN", tc);
-        }
     };
     // The upstream go.mod and the commit the tag points at.
     let mut dl = go.command();
@@ -540,8 +565,8 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         std::fs::write(&script, include_str!("openapi-gen.sh")).map_err(InstallError::Io)?;
         let mut generate = std::process::Command::new("bash");
         generate.arg(&script).arg(v.tag()).arg(&module_dir).env("PATH", go_path_env(go));
-        if let Some(tc) = q.toolchain {
-            generate.env("GOTOOLCHAIN", tc);
+        if let Some(toolchain) = &go.toolchain {
+            generate.env("GOTOOLCHAIN", toolchain);
         }
         go::run(&mut generate, &format!("openapi-gen.sh {} (regenerating the OpenAPI definitions)", v.tag()))?;
         gomod.push_str(REGENERATED_REPLACE);
@@ -559,7 +584,7 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
     Ok(Manifest {
         module: "k8s.io/kubernetes".into(),
         version: v.tag(),
-        go_version: q.toolchain.map(str::to_string).unwrap_or_else(|| go.version()),
+        go_version: go.version(),
         built_at: crate::clock::now_rfc3339(),
         build_seconds: 0,
         binaries: record(dir, names)?,
@@ -567,13 +592,9 @@ fn build_kubernetes(go: &Go, dir: &Path, v: KubeVersion, names: &[&str]) -> Resu
         substitutes: q
             .substitutes
             .iter()
-            .map(|(m, s)| format!("{m} {s} (v{}.{}.{} is not served)", v.major, v.minor, v.patch))
+            .map(|(m, s)| format!("{m} {s} ({} is not served)", staging_version(v)))
             .chain(q.pins.iter().map(|(m, s, why)| format!("{m} {s} ({why})")))
-            .chain(
-                q.unchecked
-                    .iter()
-                    .map(|m| format!("{m} {} (not in the checksum database here: unverified by it)", v.tag().replacen("v1.", "v0.", 1))),
-            )
+            .chain(q.unchecked.iter().map(|m| format!("{m} {} (not in the checksum database here: unverified by it)", staging_version(v))))
             .collect(),
     })
 }
@@ -733,6 +754,28 @@ mod tests {
         // A built entry is written as before, plus its origin; no url fields.
         let text = serde_json::to_string(&m).unwrap();
         assert!(text.contains(r#""origin":"build""#) && !text.contains("url"), "{text}");
+    }
+
+    /// A pre-release's staging modules are published at its own pre-release; the list of them is
+    /// the release's (1.38 adds k8s.io/apiextensions-api).
+    #[test]
+    fn a_pre_release_replaces_its_own_staging_modules_at_its_version() {
+        let upstream = "module k8s.io/kubernetes\n\ngo 1.27.0\n\ngodebug default=go1.27\n\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n\tk8s.io/apiextensions-api => ./staging/src/k8s.io/apiextensions-api\n)\n";
+        let beta: KubeVersion = "1.38.0-beta.0".parse().unwrap();
+        let gomod = wrapper_go_mod(upstream, beta);
+        assert!(gomod.contains("go 1.27.0\n") && gomod.contains("godebug default=go1.27"), "{gomod}");
+        assert!(gomod.contains("require k8s.io/kubernetes v1.38.0-beta.0"), "{gomod}");
+        assert!(gomod.contains("replace k8s.io/api => k8s.io/api v0.38.0-beta.0"), "{gomod}");
+        assert!(gomod.contains("replace k8s.io/apiextensions-api => k8s.io/apiextensions-api v0.38.0-beta.0"), "{gomod}");
+    }
+
+    #[test]
+    fn etcd_is_paired_as_kubeadm_pairs_it() {
+        let etcd = |v: &str| etcd_version_for(v.parse().unwrap());
+        assert_eq!(etcd("1.33.5"), "v3.5.35");
+        assert_eq!(etcd("1.37.2"), "v3.6.16");
+        assert_eq!(etcd("1.38.0-alpha.0"), "v3.7.4");
+        assert_eq!(etcd("1.38.0"), "v3.7.4");
     }
 
     #[test]

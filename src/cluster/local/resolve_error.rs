@@ -1,6 +1,6 @@
-//! Why a release request (`latest`, `1.24`, `1.24.17`) gave no release: apart from
-//! `versions.rs`, which resolves, so that `install.rs` can carry it without the two importing
-//! each other.
+//! Why a release request (`latest`, `next`, `1.24`, `1.24.17`, `1.38.0-beta.0`) gave no release:
+//! apart from `versions.rs`, which resolves, so that `install.rs` can carry it without the two
+//! importing each other.
 
 use super::go::GoError;
 use crate::version::KubeVersion;
@@ -21,7 +21,19 @@ pub enum ResolveError {
     NotServed { why: NotServed },
 }
 
-/// A request that is not even the form of a release (`latest`, `1.24`, `1.24.17`): bad input.
+impl ResolveError {
+    /// The request names nothing there is — bad input (exit 2), said before anything is built —
+    /// as opposed to a proxy or a Go that could not be asked.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            ResolveError::NotARelease(_) => true,
+            ResolveError::Go(_) => false,
+            ResolveError::NotServed { why } => why.is_bad_input(),
+        }
+    }
+}
+
+/// A request that is not even the form of a release: bad input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotARelease {
     /// The request, trimmed.
@@ -30,7 +42,12 @@ pub struct NotARelease {
 
 impl std::fmt::Display for NotARelease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` is not a Kubernetes release: write latest, a minor such as 1.24, or a release such as 1.24.17", self.request)
+        write!(
+            f,
+            "`{}` is not a Kubernetes release: write latest, next (the newest pre-release), a minor such as 1.24, a release \
+             such as 1.24.17, or a pre-release such as 1.38.0-beta.0 (alpha, beta or rc)",
+            self.request
+        )
     }
 }
 
@@ -44,12 +61,63 @@ pub enum NotServed {
     Go(GoError),
     #[error("the module proxy lists no k8s.io/kubernetes release")]
     NoneListed,
-    #[error("Kubernetes {major}.{minor} is not on the Go module proxy")]
-    Minor { major: u32, minor: u32 },
-    #[error("Kubernetes {0} is not on the Go module proxy (k8s.io/kubernetes@{tag})", tag = .0.tag())]
-    Release(KubeVersion),
-    #[error(transparent)]
-    Unreadable(crate::version::VersionError),
-    #[error("`{0}` is not a version (write latest, 1.24 or 1.24.17)")]
-    NotAVersion(String),
+    /// No release of a minor; `pre_releases`: the ones of it the proxy lists.
+    #[error("Kubernetes {major}.{minor} has no release on the Go module proxy{}", only_pre_releases(.pre_releases))]
+    Minor { major: u32, minor: u32, pre_releases: Vec<KubeVersion> },
+    /// Not this exact release; `listed`: what the proxy lists of its minor, else its newest release.
+    #[error("Kubernetes {release} is not on the Go module proxy (k8s.io/kubernetes@{tag}){}", what_is_listed(.release, .listed), tag = .release.tag())]
+    Release { release: KubeVersion, listed: Listed },
+    /// `next`, and the minor after the newest release has no pre-release.
+    #[error(
+        "`next` found no pre-release of Kubernetes {}.{} on the Go module proxy: it names the newest pre-release of the \
+         minor after the newest release, {newest_release}",
+        .newest_release.major,
+        .newest_release.minor + 1
+    )]
+    NoPreRelease { newest_release: KubeVersion },
+}
+
+impl NotServed {
+    fn is_bad_input(&self) -> bool {
+        match self {
+            NotServed::Go(_) | NotServed::NoneListed => false,
+            NotServed::Minor { .. } | NotServed::Release { .. } | NotServed::NoPreRelease { .. } => true,
+        }
+    }
+}
+
+/// What the proxy lists near a release it does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// Releases and pre-releases of the same minor, oldest first.
+    OfTheMinor(Vec<KubeVersion>),
+    /// None of the minor: the newest release there is.
+    NewestRelease(KubeVersion),
+    /// The list could not be had, or is empty.
+    Unknown,
+}
+
+fn only_pre_releases(pre_releases: &[KubeVersion]) -> String {
+    if pre_releases.is_empty() {
+        return String::new();
+    }
+    format!(", only pre-releases: {} (name one, or ask for `next`)", shown(pre_releases))
+}
+
+fn what_is_listed(release: &KubeVersion, listed: &Listed) -> String {
+    match listed {
+        Listed::OfTheMinor(versions) => format!("; of {}.{} it lists {}", release.major, release.minor, shown(versions)),
+        Listed::NewestRelease(newest) => {
+            format!("; it lists nothing of {}.{}, and its newest release is {newest}", release.major, release.minor)
+        }
+        Listed::Unknown => String::new(),
+    }
+}
+
+/// The last few versions of a list, oldest first.
+fn shown(versions: &[KubeVersion]) -> String {
+    const SHOWN: usize = 6;
+    let skipped = versions.len().saturating_sub(SHOWN);
+    let names: Vec<String> = versions[skipped..].iter().map(ToString::to_string).collect();
+    if skipped > 0 { format!("… {}", names.join(", ")) } else { names.join(", ") }
 }

@@ -18,7 +18,7 @@ pub fn path<E: fmt::Display>(
 ) -> Result<Vec<KubeVersion>, PathError> {
     let (target, exact) = to;
     let refuse = |why| Err(PathError { from, to: target, why });
-    if target.major != from.major || target.minor < from.minor || (target.minor == from.minor && (!exact || target.patch <= from.patch)) {
+    if target.major != from.major || target.minor < from.minor || (target.minor == from.minor && (!exact || target <= from)) {
         return refuse(Why::NotLater);
     }
     if target.minor == from.minor {
@@ -130,6 +130,8 @@ mod tests {
         assert_eq!(path(v("1.23.17"), (v("1.25"), false), &[], newest), Ok(vec![v("1.24.9"), v("1.25.9")]));
         assert_eq!(path(v("1.23.17"), (v("1.25.1"), true), &[v("1.24.3")], newest), Ok(vec![v("1.24.3"), v("1.25.1")]));
         assert_eq!(path(v("1.24.0"), (v("1.24.17"), true), &[], newest), Ok(vec![v("1.24.17")]), "a patch upgrade");
+        assert_eq!(path(v("1.37.2"), (v("1.38.0-beta.0"), true), &[], newest), Ok(vec![v("1.38.0-beta.0")]), "to a pre-release");
+        assert_eq!(path(v("1.38.0-beta.0"), (v("1.38.0"), true), &[], newest), Ok(vec![v("1.38.0")]), "to its release");
     }
 
     #[test]
@@ -137,6 +139,7 @@ mod tests {
         let refused = |from: &str, to: (&str, bool), via: &[KubeVersion]| path(v(from), (v(to.0), to.1), via, newest).unwrap_err();
         assert_eq!(refused("1.24.0", ("1.23.17", true), &[]).why, Why::NotLater);
         assert_eq!(refused("1.24.0", ("1.24.0", true), &[]).why, Why::NotLater, "to itself");
+        assert_eq!(refused("1.38.0", ("1.38.0-rc.0", true), &[]).why, Why::NotLater, "back to a pre-release");
         assert_eq!(refused("1.24.3", ("1.24", false), &[]).why, Why::NotLater, "a minor it runs");
         assert_eq!(refused("1.23.17", ("1.25.0", true), &[v("1.23.2")]).why, Why::ViaOutside(v("1.23.2")));
         let gap = refused("1.25.0", ("1.27.0", true), &[]);

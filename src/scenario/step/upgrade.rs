@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::scenario::GoDuration;
 use crate::scenario::step::lint::StepLint;
-use crate::version::KubeVersion;
+use crate::version::{KubeVersion, ReleaseName};
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -22,7 +22,7 @@ pub struct UpgradeStep {
     pub timeout: Option<GoDuration>,
 }
 
-/// A release or minor a scenario names: `1.24.0` or `1.24` (a leading `v` is fine).
+/// A release or minor a scenario names: `1.24.0`, `1.38.0-rc.0` or `1.24` (a leading `v` is fine).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Release {
     pub version: KubeVersion,
@@ -32,12 +32,10 @@ pub struct Release {
 
 impl Release {
     pub fn parse(text: &str) -> Result<Release, NotARelease> {
-        let digits = text.trim().trim_start_matches('v');
-        let parts: Vec<&str> = digits.split('.').collect();
-        let numeric = parts.iter().all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
-        match (numeric, parts.len(), digits.parse::<KubeVersion>()) {
-            (true, 2 | 3, Ok(version)) if version.major == 1 => Ok(Release { version, exact: parts.len() == 3 }),
-            _ => Err(NotARelease::Text(text.to_string())),
+        match text.parse() {
+            Ok(ReleaseName::Minor { major, minor }) => Ok(Release { version: KubeVersion::new(major, minor, 0), exact: false }),
+            Ok(ReleaseName::Exact(version)) => Ok(Release { version, exact: true }),
+            Err(_) => Err(NotARelease::Text(text.to_string())),
         }
     }
 }
@@ -56,7 +54,8 @@ impl std::fmt::Display for NotARelease {
         match self {
             NotARelease::Text(text) => write!(
                 f,
-                "`{text}` is not a Kubernetes release: write a release such as 1.24.17, or a minor such as 1.24 (its newest patch)"
+                "`{text}` is not a Kubernetes release: write a release such as 1.24.17, a pre-release such as 1.38.0-rc.0, or a \
+                 minor such as 1.24 (its newest patch)"
             ),
             NotARelease::Minor(v) => write!(f, "`via: {v}` must name a patch (e.g. {v}.0): the release to pass through"),
         }
