@@ -9,10 +9,11 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ $# -ge 1 ] || { echo "usage: $0 RELEASE [NAME]" >&2; exit 2; }
-# "latest": the newest release in kubeproof's cache (CI has just built it with `make test`).
+# "latest": the newest release in kubeproof's cache (CI has just built it with `make test`); never
+# a pre-release (v1.38.0-beta.0), as kubeproof's own `latest` never is.
 if [ "$1" = latest ]; then
   # (an entry with a manifest: one being built has none yet)
-  set -- "$(cd "$KP_CACHE/kubernetes" 2>/dev/null && ls -d v*/manifest.json | cut -d/ -f1 | sort -V | tail -1)" "${@:2}"
+  set -- "$(cd "$KP_CACHE/kubernetes" 2>/dev/null && ls -d v*/manifest.json | cut -d/ -f1 | grep -v -- - | sort -V | tail -1)" "${@:2}"
   [ -n "$1" ] || die "latest: no release in $KP_CACHE/kubernetes (kubeproof cluster install --node --version latest)"
 fi
 TAG=$(tag_of "$1")
