@@ -55,12 +55,6 @@ impl Federation {
         self.members.iter().map(|m| m.name.as_str()).filter(|n| *n != MAIN)
     }
 
-    /// Whether any cluster trusts another: the clusters are then wired at their start, which
-    /// only kubeproof's own local clusters can be.
-    pub fn has_trust(&self) -> bool {
-        self.members.iter().any(|m| !m.trusts.is_empty())
-    }
-
     /// Whether some cluster trusts `name`: its issuer must then be served for discovery.
     pub fn is_trusted(&self, name: &str) -> bool {
         self.members.iter().flat_map(|m| &m.trusts).any(|t| t.cluster == name)

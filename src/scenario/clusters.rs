@@ -222,7 +222,7 @@ mod tests {
         let t = &f.members[1].trusts[0];
         assert_eq!(t.audiences, ["b"]);
         assert_eq!(t.claim_mappings, json!({"username": {"claim": "sub", "prefix": "main:"}}));
-        assert!(f.is_trusted(MAIN) && !f.is_trusted("b") && f.has_trust());
+        assert!(f.is_trusted(MAIN) && !f.is_trusted("b"));
         assert!(federation(&parse("description: d\nsteps:\n  - service-account: sa\n")).is_none());
     }
 
