@@ -1733,16 +1733,6 @@ cases! {
         steps:
           - service-account: sa
         ");
-    clusters_trust_in_a_circle => lint_line(4, &["`b` and `c` trust each other"], "
-        description: d
-        clusters:
-          b:
-            trusts: [{cluster: c}]
-          c:
-            trusts: [{cluster: b}]
-        steps:
-          - service-account: sa
-        ");
     trust_on_a_release_without_authentication_config => lint_line(4, &["`b` runs 1.28", "--authentication-config", "1.29.0"], "
         description: d
         clusters:

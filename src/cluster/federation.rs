@@ -1,15 +1,15 @@
 //! The local clusters of a scenario that runs on several, started together for it alone and
-//! wired as it says: a trusted cluster serves its issuer's discovery at its own URL to anonymous
-//! callers (as the Kubernetes docs describe for issuer discovery); a trusting cluster's
-//! kube-apiserver starts with an AuthenticationConfiguration naming that issuer and its CA, and
-//! fetches the JWKS itself. No key is copied between clusters.
+//! wired as it says: a trusted cluster serves its issuer's discovery to anonymous callers (as the
+//! Kubernetes docs describe for issuer discovery) at an address kubeproof holds in front of it; a
+//! trusting cluster's kube-apiserver starts with an AuthenticationConfiguration naming that
+//! issuer and its CA, and fetches the JWKS itself. No key is copied between clusters.
 
 use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use tokio::sync::watch;
 
-use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster, TrustedPeer, versions};
+use super::local::{self, ClusterOptions, InstallOptions, Installation, LocalCluster, ServedIssuer, TrustedPeer, versions};
 use super::{Cluster, ClusterError, Profile};
 use crate::federation::{AUTHENTICATION_CONFIG_SINCE, Federation, Issuer, MAIN, TooOld};
 
@@ -19,8 +19,10 @@ use crate::federation::{AUTHENTICATION_CONFIG_SINCE, Federation, Issuer, MAIN, T
 const DISCOVERY_BINDING: &str = "kubeproof:service-account-issuer-discovery";
 
 /// Starts every cluster of `federation` (`main` on `installation`'s release, the others on
-/// theirs), each trusting cluster after the clusters it trusts serve their issuers, the rest at
-/// once. The first failure stops them all and names its cluster.
+/// theirs), all at once: a trusted cluster's issuer is served at a door whose address is known
+/// before it boots, so the clusters that trust it boot beside it, and the door opens once its
+/// discovery is open. Returns when every trusting cluster has taken up the issuers it trusts.
+/// The first failure stops them all and names its cluster.
 pub async fn start(installation: &Installation, federation: &Federation) -> Result<Vec<(String, Arc<Cluster>)>, ClusterError> {
     let mut releases = Vec::new();
     for member in &federation.members {
@@ -33,10 +35,17 @@ pub async fn start(installation: &Installation, federation: &Federation) -> Resu
         }
         releases.push(installation_for(&release, &member.profile).await?);
     }
-    // One channel per cluster: its issuer, once served.
+    // One channel per cluster: its issuer, once its CA exists.
     let (senders, receivers): (Vec<_>, Vec<_>) = federation.members.iter().map(|_| watch::channel(None::<Issuer>)).unzip();
     let receiver_of = |name: &str| federation.members.iter().position(|m| m.name == name).map(|i| receivers[i].clone());
-    let starts = federation.members.iter().zip(releases).zip(senders).map(|((member, release), sender)| {
+    let mut served = Vec::new();
+    for (member, sender) in federation.members.iter().zip(senders) {
+        served.push(match federation.is_trusted(&member.name) {
+            true => Some(Arc::new(ServedIssuer::new(sender).await.map_err(ClusterError::from)?)),
+            false => None,
+        });
+    }
+    let starts = federation.members.iter().zip(releases).zip(served).map(|((member, release), served_issuer)| {
         let trusts = member
             .trusts
             .iter()
@@ -45,7 +54,7 @@ pub async fn start(installation: &Installation, federation: &Federation) -> Resu
         let opts = ClusterOptions {
             version: Some(release.version),
             flags: member.profile.clone().canonical(),
-            issuer_at_url: federation.is_trusted(&member.name),
+            served_issuer,
             trusts,
             ..Default::default()
         };
@@ -57,14 +66,72 @@ pub async fn start(installation: &Installation, federation: &Federation) -> Resu
             if name != MAIN {
                 cluster.label = format!("{} ({name})", cluster.label);
             }
-            if let Some(issuer) = local.served_issuer().map_err(|e| named(super::local::StartError::File(e).into()))? {
+            if local.serves_issuer() {
                 open_discovery(&cluster).await.map_err(named)?;
-                let _ = sender.send(Some(issuer));
+                local.open_issuer_door();
             }
             Ok::<_, ClusterError>((name, Arc::new(cluster)))
         }
     });
-    futures::future::try_join_all(starts).await
+    let clusters = futures::future::try_join_all(starts).await?;
+    let issuer_of = |name: &str| receiver_of(name).and_then(|r| r.borrow().clone());
+    let takes = federation.members.iter().zip(&clusters).flat_map(|(member, (name, cluster))| {
+        member.trusts.iter().filter_map(move |trust| {
+            let issuer = issuer_of(&trust.cluster)?;
+            let audience = trust.audiences.first().cloned().unwrap_or_default();
+            Some(async move {
+                let named = |e| if name == MAIN { e } else { ClusterError::Member { name: name.clone(), error: Box::new(e) } };
+                await_issuer_taken_up(cluster, &issuer.url, &audience).await.map_err(named)
+            })
+        })
+    });
+    futures::future::try_join_all(takes).await?;
+    Ok(clusters)
+}
+
+/// Waits until `cluster`'s kube-apiserver has fetched the discovery of the issuer at `url`:
+/// until then it refuses that issuer's tokens as "not initialized". Asked with a TokenReview of
+/// a token no key signed (nothing to keep secret): once the issuer is taken up, the answer is a
+/// bad signature instead.
+async fn await_issuer_taken_up(cluster: &Cluster, url: &str, audience: &str) -> Result<(), ClusterError> {
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+    let api: kube::Api<TokenReview> = kube::Api::all(cluster.client.clone());
+    let review = TokenReview { spec: TokenReviewSpec { token: unsigned_token(url, audience), ..Default::default() }, ..Default::default() };
+    let deadline = tokio::time::Instant::now() + ISSUER_TAKEN_UP_WITHIN;
+    loop {
+        let said = match api.create(&Default::default(), &review).await {
+            Ok(answer) => match answer.status.and_then(|s| s.error) {
+                Some(error) if error.contains("not initialized") => error,
+                _ => return Ok(()),
+            },
+            Err(e) => e.to_string(),
+        };
+        if tokio::time::Instant::now() > deadline {
+            return Err(ClusterError::Unreachable(format!(
+                "{}: its kube-apiserver did not take up the issuer {url} within {}s: {said}",
+                cluster.label,
+                ISSUER_TAKEN_UP_WITHIN.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A trusting kube-apiserver fetches an issuer's discovery as it starts, and again every 10 s
+/// while that fails; a connection waiting at a shut door gives up after 30 s.
+const ISSUER_TAKEN_UP_WITHIN: std::time::Duration = std::time::Duration::from_secs(45);
+
+/// A JWT naming `issuer` and `audience`, signed by no key.
+fn unsigned_token(issuer: &str, audience: &str) -> String {
+    use base64::Engine as _;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let part = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header = part(serde_json::json!({"alg": "RS256", "typ": "JWT"}));
+    let claims = serde_json::json!({
+        "iss": issuer, "aud": [audience], "sub": "system:serviceaccount:kubeproof:issuer-probe",
+        "iat": now, "nbf": now, "exp": now + 600,
+    });
+    format!("{header}.{}.{}", part(claims), part(serde_json::json!("unsigned")))
 }
 
 /// Resolves and installs a member's own release (`1.30`, `1.30.14`, `latest`).

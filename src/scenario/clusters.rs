@@ -110,7 +110,7 @@ pub fn names(scenario: &Scenario) -> BTreeSet<&str> {
 
 /// What is wrong in `clusters`, each at its cluster or trust: a name that is not a DNS label,
 /// `version` or `requires` on `main`, a release that is not one, flags that do not start with
-/// `--`, a trust of itself, of an undeclared cluster or in a circle, and trust on a cluster
+/// `--`, a trust of itself or of an undeclared cluster, and trust on a cluster
 /// whose release is older than `--authentication-config`.
 pub fn problems(scenario: &Scenario) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -160,35 +160,10 @@ pub fn problems(scenario: &Scenario) -> Vec<Diagnostic> {
             } else if !known.contains(trusted.as_str()) {
                 let valid = known.iter().copied().collect::<Vec<_>>().join(", ");
                 problem(at(&t.referenced), format!("`{name}` trusts `{trusted}`, which is not a cluster of the scenario (valid: {valid})"));
-            } else if trusts_back(scenario, trusted, name) {
-                problem(
-                    at(&t.referenced),
-                    format!(
-                        "`{name}` and `{trusted}` trust each other: a cluster starts after those it trusts, so trust must not go in a circle"
-                    ),
-                );
             }
         }
     }
     out
-}
-
-/// Whether `from` trusts `to`, directly or through other clusters.
-fn trusts_back(scenario: &Scenario, from: &str, to: &str) -> bool {
-    let mut seen = BTreeSet::new();
-    let mut queue = vec![from.to_string()];
-    while let Some(name) = queue.pop() {
-        if name == to {
-            return true;
-        }
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        if let Some(spec) = scenario.spec.clusters.get(&name) {
-            queue.extend(spec.value.trusts.iter().map(|t| t.value.cluster.clone()));
-        }
-    }
-    false
 }
 
 /// A short DNS label: cluster names become parts of local cluster names and report labels.
@@ -242,11 +217,12 @@ mod tests {
     }
 
     #[test]
-    fn trust_in_a_circle_is_refused() {
+    fn clusters_may_trust_each_other() {
+        // They boot side by side: each one's issuer is known before either boots.
         let found = messages(
             "description: d\nclusters:\n  b:\n    trusts: [{cluster: c}]\n  c:\n    trusts: [{cluster: b}]\nsteps:\n  - service-account: sa\n",
         );
-        assert!(found.iter().any(|m| m.contains("`b` and `c` trust each other")), "{found:?}");
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

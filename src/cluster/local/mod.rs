@@ -8,6 +8,7 @@ pub mod download;
 mod file_error;
 pub mod go;
 pub mod install;
+mod issuer_door;
 pub mod node;
 pub mod pki;
 pub mod process;
@@ -19,7 +20,7 @@ pub mod versions;
 
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use file_error::FileError;
 pub use install::{InstallError, InstallOptions, Installation, cache_root, install};
+use issuer_door::IssuerDoor;
 use pki::Pki;
 use process::{Component, LockError, PidLock, ProcessRecord};
 
@@ -49,9 +51,9 @@ pub struct ClusterOptions {
     /// Image archives (docker save / OCI) imported into the node's containerd, for clusters
     /// with a node.
     pub image_archives: Vec<PathBuf>,
-    /// Serve the ServiceAccount issuer at the cluster's own URL (`--service-account-issuer`,
+    /// Serve the ServiceAccount issuer at an address of its own (`--service-account-issuer`,
     /// `--service-account-jwks-uri`), for another cluster to discover and trust.
-    pub issuer_at_url: bool,
+    pub served_issuer: Option<Arc<ServedIssuer>>,
     /// The clusters this one trusts: kube-apiserver starts with an AuthenticationConfiguration
     /// naming their issuers, once each has started and serves its discovery.
     pub trusts: Vec<TrustedPeer>,
@@ -64,6 +66,22 @@ pub struct ClusterOptions {
 pub struct TrustedPeer {
     pub trust: crate::federation::Trust,
     pub issuer: tokio::sync::watch::Receiver<Option<crate::federation::Issuer>>,
+}
+
+/// A cluster another one trusts: the door its issuer is served at, and the channel that
+/// announces the issuer (its URL and CA) to the trusting clusters as soon as its CA exists —
+/// before it boots, so that they boot beside it.
+#[derive(Debug)]
+pub struct ServedIssuer {
+    pub door: IssuerDoor,
+    pub announce: tokio::sync::watch::Sender<Option<crate::federation::Issuer>>,
+}
+
+impl ServedIssuer {
+    pub async fn new(announce: tokio::sync::watch::Sender<Option<crate::federation::Issuer>>) -> Result<ServedIssuer, StartError> {
+        let door = IssuerDoor::bind().await.map_err(StartError::IssuerDoor)?;
+        Ok(ServedIssuer { door, announce })
+    }
 }
 
 /// What `kubeproof cluster list` and `down` read back.
@@ -156,8 +174,8 @@ pub struct LocalCluster {
     /// How many component restarts are under way: the death watch does not take an API
     /// server kubeproof restarts on purpose for a dead one.
     restarting: std::sync::atomic::AtomicUsize,
-    /// Its issuer is its own URL (another cluster trusts it).
-    issuer_at_url: bool,
+    /// Where its issuer is served, when another cluster trusts it.
+    served_issuer: Option<Arc<ServedIssuer>>,
     /// The kube-apiserver flags of the AuthenticationConfiguration it trusts other clusters with.
     authentication: Vec<String>,
 }
@@ -302,7 +320,7 @@ impl LocalCluster {
             ports: None,
             admin: None,
             restarting: Default::default(),
-            issuer_at_url: opts.issuer_at_url,
+            served_issuer: opts.served_issuer.clone(),
             authentication: Vec::new(),
         };
         let create = |d: &Path| pki::private_dir(d).map_err(FileError::new("cannot create", d));
@@ -323,6 +341,10 @@ impl LocalCluster {
         let identity = cluster.node.as_ref().map(|n| pki::NodeIdentity { name: node::NODE_NAME, apiserver_ip: n.host_ip() });
         let pki = tokio::task::spawn_blocking(move || Pki::generate_for(identity)).await.map_err(StartError::Task)??;
         pki.write(&dir.join("pki")).map_err(StartError::Certificates)?;
+        if let Some(served) = &cluster.served_issuer {
+            let issuer = crate::federation::Issuer { url: served.door.url().to_string(), ca_pem: pki.ca_cert.clone() };
+            served.announce.send_replace(Some(issuer));
+        }
         // The node's runtime and images while the control plane starts.
         match cluster.start_runtime(&opts.image_archives.clone()).await {
             Ok(()) => {}
@@ -483,7 +505,7 @@ impl LocalCluster {
             ]
             .into_iter()
             // Discovery's `jwks_uri` at the issuer's own address, not the advertise address.
-            .chain(self.issuer_at_url.then(|| format!("--service-account-jwks-uri={}/openid/v1/jwks", self.server)))
+            .chain(self.served_issuer.as_ref().map(|s| format!("--service-account-jwks-uri={}/openid/v1/jwks", s.door.url())))
             .chain(self.authentication.iter().cloned())
             .collect(),
             &self.user_flags(crate::profile::Component::ApiServer),
@@ -623,20 +645,23 @@ impl LocalCluster {
         Ok(())
     }
 
-    /// Its ServiceAccount issuer: its own URL when another cluster trusts it, else kubeadm's.
+    /// Its ServiceAccount issuer: its door when another cluster trusts it, else kubeadm's.
     pub fn issuer(&self) -> String {
-        if self.issuer_at_url { self.server.clone() } else { ISSUER.to_string() }
+        self.served_issuer.as_ref().map_or_else(|| ISSUER.to_string(), |s| s.door.url().to_string())
     }
 
-    /// Where its issuer is served for another cluster to trust: its URL and CA. `None` unless
-    /// it was started to be trusted.
-    pub fn served_issuer(&self) -> Result<Option<crate::federation::Issuer>, FileError> {
-        if !self.issuer_at_url {
-            return Ok(None);
+    /// Whether another cluster trusts it: its issuer is then served at a door of its own.
+    pub fn serves_issuer(&self) -> bool {
+        self.served_issuer.is_some()
+    }
+
+    /// Opens its issuer's door to its API server, once its discovery is open to the trusting
+    /// clusters' anonymous fetch.
+    pub fn open_issuer_door(&self) {
+        let (Some(served), Some(ports)) = (&self.served_issuer, self.ports) else { return };
+        if let Ok(ip) = self.apiserver_address().parse::<std::net::IpAddr>() {
+            served.door.open(std::net::SocketAddr::new(ip, ports.apiserver));
         }
-        let ca = self.dir.join("pki").join("ca.crt");
-        let ca_pem = std::fs::read_to_string(&ca).map_err(FileError::at(&ca))?;
-        Ok(Some(crate::federation::Issuer { url: self.server.clone(), ca_pem }))
     }
 
     /// Waits for the clusters it trusts to serve their issuers, then writes the
@@ -1112,6 +1137,9 @@ pub enum StartError {
     /// A cluster it was to trust did not start (its own error is reported with it).
     #[error("cluster `{0}`, which this one trusts, did not start")]
     TrustedNotStarted(String),
+    /// The loopback port its issuer is served at could not be bound.
+    #[error("cannot open a port for the cluster's issuer: {0}")]
+    IssuerDoor(std::io::Error),
     /// Its release cannot be configured to trust another cluster.
     #[error("{0}")]
     CannotTrust(crate::federation::TooOld),
