@@ -4,13 +4,12 @@ VERSIONS ?= 1.23.17,latest
 # Releases the suite's `upgrade` steps go to (scenarios/upgrade-*.yaml: 1.23.17 → 1.24.0, one hop
 # in CI), installed up front with the rest.
 UPGRADES ?= 1.24.0
-# The behaviour matrix: the seeds' own releases (k3s 1.22.7 and kind 1.24.0 in seeds/000,
-# minikube 1.28.3 in seeds/001) and the releases where a catalogued behaviour changes: 1.23/1.24
-# (token Secrets), 1.27/1.28 (tracking, SelfSubjectReview v1), 1.29/1.30 (jti, node claims,
-# clean-up), 1.32 (node binding, external signer), 1.34 (uid validation), the newest.
-# 1.27.4 and 1.32.0 are the newest patches of those minors whose every module the module proxy
-# and checksum database here serve (1.27.16 and 1.32.9 are refused some).
-MATRIX_VERSIONS ?= 1.22.7,1.23.17,1.24.0,1.24.17,1.27.4,1.28.3,1.29.15,1.30.14,1.32.0,1.34.2,latest
+# The behaviour matrix: every minor from 1.22 to the newest, at its newest patch the module proxy
+# and checksum database here serve whole (1.25.15, 1.26.13, 1.27.4, 1.29.15: later patches are
+# refused some module), the seeds' own releases (k3s 1.22.7 and kind 1.24.0 in seeds/000,
+# minikube 1.28.3 in seeds/001), and the newest pre-release (`next`). About 20 releases: build
+# them first (`kubeproof cluster install --version V --node`, 8–15 minutes each on 2 cores).
+MATRIX_VERSIONS ?= 1.22.7,1.22.17,1.23.17,1.24.0,1.24.17,1.25.15,1.26.13,1.27.4,1.28.3,1.28.15,1.29.15,1.30.14,1.31.14,1.32.13,1.33.13,1.34.12,1.35.8,1.36.5,1.37.2,next
 # Long scenarios (`long: true`: the kubelet's token refresh, ~10 minutes a release) join the
 # matrix with MATRIX_LONG=1.
 MATRIX_LONG ?= 0
@@ -47,14 +46,17 @@ lint:
 
 # docs/behaviour-matrix.md is the output of this target, committed as is: one release at a time
 # (each with its flag-profile clusters; all at once, ~50 clusters, do not start on 2 cores), then
-# the page assembled from those reports, with docs/behaviour-notes.md at its end.
+# the page assembled from those reports, with how long each release took and
+# docs/behaviour-notes.md at its end.
 matrix-doc:
-	@mkdir -p target/matrix
-	@for v in $$(echo $(MATRIX_VERSIONS) | tr ',' ' '); do rm -f target/matrix/$$v.json; \
+	@mkdir -p target/matrix; : > target/matrix/took.md
+	@for v in $$(echo $(MATRIX_VERSIONS) | tr ',' ' '); do rm -f target/matrix/$$v.json; s=$$(date +%s); \
 	  KUBEPROOF_LONG=$(MATRIX_LONG) $(KUBEPROOF) run --local $$v scenarios --json target/matrix/$$v.json > target/matrix/$$v.log 2>&1; \
-	  echo "$$v: $$(tail -1 target/matrix/$$v.log)"; done
+	  echo "- $$v: $$(( $$(date +%s) - s )) s — $$(tail -1 target/matrix/$$v.log | sed 's/^kubeproof: //')" | tee -a target/matrix/took.md; done
+	@{ printf '## How this page was made\n\n`make matrix-doc`, finished %s on %s cores, each release after the other (its binaries built before):\n\n' \
+	  "$$(date -u '+%F %H:%M UTC')" "$$(nproc)"; cat target/matrix/took.md; echo; cat docs/behaviour-notes.md; } > target/matrix/notes.md
 	$(KUBEPROOF) matrix --from $$(echo $(MATRIX_VERSIONS) | tr ',' '\n' | sed 's|.*|target/matrix/&.json|' | paste -sd,) \
-	  --markdown docs/behaviour-matrix.md --notes docs/behaviour-notes.md --json target/behaviour-matrix.json
+	  --markdown docs/behaviour-matrix.md --notes target/matrix/notes.md --json target/behaviour-matrix.json
 
 # Flake hunt (a benchmark, not CI): the catalogue on two releases at once, STRESS_RUNS times;
 # each run's closing line and the failed scenarios go to target/stress.log (docs/reliability.md).

@@ -188,5 +188,14 @@ pub(super) async fn installation_for(installation: &Installation, flags: &Profil
     local::node::preflight().map_err(ClusterError::NoNode)?;
     // The node's binaries join the release's cache entry the first time a node is asked for.
     let (v, opts) = (installation.version, InstallOptions { nodes: true, ..Default::default() });
-    Ok(tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| ClusterError::Unfinished(e.to_string()))??)
+    let installed =
+        tokio::task::spawn_blocking(move || local::install(v, &opts)).await.map_err(|e| ClusterError::Unfinished(e.to_string()))?;
+    installed.map_err(|e| match &e {
+        // What this machine cannot get is no broken build: a node that cannot run here.
+        local::InstallError::Go(go) => match go.refused_module() {
+            Some(module) => ClusterError::NoNode(local::node::Unfit::Unobtainable { release: v.to_string(), module }),
+            None => e.into(),
+        },
+        _ => e.into(),
+    })
 }

@@ -160,6 +160,7 @@ impl Matrix {
                 s.push('\n');
             }
         }
+        s.push_str(&self.not_applicable_text());
         s.push_str("## The scenarios\n\n");
         // Only the rows of the table: a report set may cover fewer scenarios than the directory.
         for (name, about) in self.about.iter().filter(|(name, _)| self.rows.contains_key(*name)) {
@@ -172,6 +173,29 @@ impl Matrix {
             s.push('\n');
         }
         s
+    }
+
+    /// Why each "— n/a" cell is one: per scenario, each reason with the releases it covers.
+    fn not_applicable_text(&self) -> String {
+        let mut s = String::new();
+        for (name, row) in &self.rows {
+            let mut reasons: Vec<(String, Vec<&str>)> = Vec::new();
+            for (cell, column) in row.iter().zip(&self.columns) {
+                let Some(cell) = cell.as_ref().filter(|c| c.verdict == Verdict::NotApplicable) else { continue };
+                let reason = cell.detail.clone().unwrap_or_else(|| "no reason recorded".to_string()).replace('\n', " ");
+                match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, releases)) => releases.push(&column.server_version),
+                    None => reasons.push((reason, vec![&column.server_version])),
+                }
+            }
+            for (reason, releases) in reasons {
+                let _ = writeln!(s, "- `{name}` on {}: {reason}", releases.join(", "));
+            }
+        }
+        match s.is_empty() {
+            true => s,
+            false => format!("## Not applicable, and why\n\n{s}\n"),
+        }
     }
 
     /// A scenario's sources on one line; saying so when it names none.
@@ -239,6 +263,20 @@ mod tests {
     }
 
     /// The notes close the page as written, so `make matrix-doc` reproduces it from the file.
+    /// Every "— n/a" cell has its reason on the page, the releases it covers grouped.
+    #[test]
+    fn page_says_why_a_cell_is_not_applicable() {
+        let mut m = matrix();
+        let na = |why: &str| Some(Cell { verdict: Verdict::NotApplicable, observed: None, detail: Some(why.to_string()) });
+        m.rows.insert("node".to_string(), vec![na("needs a node"), na("needs a node")]);
+        m.rows.get_mut("auto-secret").unwrap()[1] = na("versions: <1.24");
+        let page = m.page(None);
+        assert!(page.contains("## Not applicable, and why\n\n"), "{page}");
+        assert!(page.contains("- `auto-secret` on v1.24.17: versions: <1.24\n"), "{page}");
+        assert!(page.contains("- `node` on v1.23.17, v1.24.17: needs a node\n"), "{page}");
+        assert!(!matrix().page(None).contains("Not applicable, and why"), "no section without an n/a cell");
+    }
+
     #[test]
     fn page_ends_with_the_notes() {
         let notes = "## Not scenarios here\n\n- the cleaner: 24 h sync\n\n";

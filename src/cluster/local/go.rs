@@ -35,6 +35,20 @@ pub enum GoError {
     NoToolchain { module: String, needs: String, have: String, host: String },
 }
 
+impl GoError {
+    /// The module a failed go command could not fetch because the module proxy refused it
+    /// (`reading https://proxy…/@v/v1.0.0.zip: 403 Forbidden`): what this machine cannot get,
+    /// as opposed to a build that broke.
+    pub fn refused_module(&self) -> Option<String> {
+        let GoError::Failed { tail, .. } = self else { return None };
+        tail.lines().find_map(|line| {
+            let refused = ["403 Forbidden", "404 Not Found", "410 Gone"].iter().any(|s| line.trim_end().ends_with(s));
+            let (before, _) = line.split_once(": reading ")?;
+            refused.then(|| before.rsplit(' ').next().unwrap_or(before).to_string())
+        })
+    }
+}
+
 /// The `go` command kubeproof drives (`$KUBEPROOF_GO`, else `go` on PATH).
 #[derive(Clone, Debug)]
 pub struct Go {
@@ -265,6 +279,19 @@ pub fn cached_go_mod(mod_cache: &Path, module: &str, version: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::{Go, GoError, GoRelease};
+
+    #[test]
+    fn a_module_the_proxy_refuses_is_named() {
+        let failed = |tail: &str| GoError::Failed { what: "go build".into(), status: Default::default(), tail: tail.into() };
+        let refused = failed(
+            "go: downloading sigs.k8s.io/iptables-wrappers v1.0.0\n/root/go/pkg/mod/k8s.io/kubernetes@v1.38.0-beta.0/pkg/kubelet/kubelet_network_linux.go:26:2: \
+             sigs.k8s.io/iptables-wrappers@v1.0.0: reading https://proxy.golang.org/sigs.k8s.io/iptables-wrappers/@v/v1.0.0.zip: 403 Forbidden\n\
+             \tserver response: This module version is not available.",
+        );
+        assert_eq!(refused.refused_module().as_deref(), Some("sigs.k8s.io/iptables-wrappers@v1.0.0"));
+        assert_eq!(failed("pkg/x.go:3:1: undefined: y").refused_module(), None);
+        assert_eq!(failed("reading https://proxy.golang.org/x/@v/list: 500 Internal Server Error").refused_module(), None);
+    }
 
     /// A `go` that answers what `for_module` asks: this machine's Go is go1.26.8, and the proxy
     /// lists these toolchains.

@@ -193,6 +193,9 @@ pub enum Unfit {
     NotRoot,
     /// Programs and files a node needs, by name or path, not found.
     Missing(Vec<String>),
+    /// The node's binaries of a release cannot be built here: the Go module proxy refuses a
+    /// module they need.
+    Unobtainable { release: String, module: String },
 }
 
 impl std::fmt::Display for Unfit {
@@ -203,6 +206,10 @@ impl std::fmt::Display for Unfit {
                 "a node needs root (network namespaces, cgroups, mounts), and Debian's containerd, runc, CNI plugins, iptables and busybox-static ({APT_LINE})"
             ),
             Unfit::Missing(missing) => write!(f, "a node needs {} (not found); as root: {APT_LINE}", missing.join(", ")),
+            Unfit::Unobtainable { release, module } => write!(
+                f,
+                "the node's binaries of {release} (kubelet, kube-proxy) cannot be built here: the Go module proxy refuses {module}, which they need"
+            ),
         }
     }
 }
