@@ -290,6 +290,24 @@ async fn required_flags_of_either_component_make_a_context_not_applicable() {
     );
 }
 
+/// A scenario on several clusters, run with its own cluster only: not applicable, and for the
+/// first reason there is — a release it is not for says so, rather than the clusters it lacks.
+#[tokio::test]
+async fn a_scenario_on_several_clusters_says_first_whether_the_release_is_its() {
+    let stub = Stub::start(|_| None);
+    let cluster = stub.cluster().await;
+    for (versions, why) in [
+        (">=1.34", "applies to >=1.34; the cluster runs 1.33.0"),
+        (">=1.29", "runs on clusters b beside its own: map each to a context (--context b=CONTEXT), or run it with --local"),
+    ] {
+        let text = format!("description: d\nversions: \"{versions}\"\nclusters:\n  b: {{}}\nsteps:\n  - service-account: sa\n");
+        let scenario = Scenario::parse(Path::new("stub.yaml"), &text).expect("the scenario loads");
+        let report = exec::execute(&cluster, &scenario, &ExecOptions::default()).await;
+        assert_eq!(report.verdict, Verdict::NotApplicable, "{report:#?}");
+        assert_eq!(report.reason.as_deref(), Some(why));
+    }
+}
+
 /// A scenario requiring a node, on a context: it runs when that many nodes are Ready, and is
 /// not applicable otherwise, saying how many there are (or why they could not be listed).
 #[tokio::test]

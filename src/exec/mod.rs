@@ -214,9 +214,11 @@ async fn execute_named(members: Vec<(&str, &Cluster)>, scenario: &Scenario, opts
     let cluster = members[0].1;
     let mut report = blank_report(cluster, scenario);
     let missing: Vec<&str> = scenario.spec.clusters.keys().map(String::as_str).filter(|n| !members.iter().any(|(m, _)| m == n)).collect();
-    let reason = match missing.as_slice() {
-        [] => not_applicable(cluster, scenario).await,
-        names => Some(format!(
+    // The release first: a scenario not for it gets no clusters beside its own either.
+    let reason = match (not_applicable(cluster, scenario).await, missing.as_slice()) {
+        (Some(reason), _) => Some(reason),
+        (None, []) => None,
+        (None, names) => Some(format!(
             "runs on clusters {} beside its own: map each to a context (--context {}=CONTEXT), or run it with --local",
             names.join(", "),
             names[0]
