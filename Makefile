@@ -7,11 +7,11 @@ UPGRADES ?= 1.24.0
 # The behaviour matrix: every minor from 1.22 to the newest, at its newest patch whose modules
 # the Go module proxy here serves whole, the seeds' own releases (k3s 1.22.7 and kind 1.24.0 in
 # seeds/000, minikube 1.28.3 in seeds/001), and the newest pre-release (`next`). The proxy
-# refuses (403) a staging module of 1.22.17 (kube-controller-manager), 1.31.14 (kube-scheduler,
-# kube-proxy, …), 1.32.10–13, and others of 1.25–1.27 and 1.29 (docs/control-plane.md): those
-# minors take the newest patch it serves whole. About 20 releases: build them first (`kubeproof cluster install
-# --version V --node`, 5–15 minutes each on 2 cores).
-MATRIX_VERSIONS ?= 1.22.7,1.22.16,1.23.17,1.24.0,1.24.17,1.25.15,1.26.13,1.27.4,1.28.3,1.28.15,1.29.15,1.30.14,1.31.13,1.32.9,1.33.13,1.34.12,1.35.8,1.36.5,1.37.2,next
+# refuses (403) some staging module of 1.22.17, 1.31.5–1.31.14 and 1.32.10–1.32.13 (and of later
+# patches of 1.25–1.27 and 1.29; docs/control-plane.md), and not always the same ones: those
+# minors take the newest patch it serves whole. About 20 releases: build them first
+# (`kubeproof cluster install --version V --node`, 5–15 minutes each on 2 cores).
+MATRIX_VERSIONS ?= 1.22.7,1.22.16,1.23.17,1.24.0,1.24.17,1.25.15,1.26.13,1.27.4,1.28.3,1.28.15,1.29.15,1.30.14,1.31.4,1.32.9,1.33.13,1.34.12,1.35.8,1.36.5,1.37.2,next
 # Long scenarios (`long: true`: the kubelet's token refresh, ~10 minutes a release) join the
 # matrix with MATRIX_LONG=1.
 MATRIX_LONG ?= 0
