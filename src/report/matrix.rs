@@ -183,6 +183,9 @@ impl Matrix {
             for (cell, column) in row.iter().zip(&self.columns) {
                 let Some(cell) = cell.as_ref().filter(|c| c.verdict == Verdict::NotApplicable) else { continue };
                 let reason = cell.detail.clone().unwrap_or_else(|| "no reason recorded".to_string()).replace('\n', " ");
+                // The release is listed beside the reason: a reason naming it would stand alone.
+                let release = column.server_version.trim_start_matches('v');
+                let reason = reason.replace(&format!("; the cluster runs {release}"), "");
                 match reasons.iter_mut().find(|(r, _)| *r == reason) {
                     Some((_, releases)) => releases.push(&column.server_version),
                     None => reasons.push((reason, vec![&column.server_version])),
@@ -270,10 +273,15 @@ mod tests {
         let na = |why: &str| Some(Cell { verdict: Verdict::NotApplicable, observed: None, detail: Some(why.to_string()) });
         m.rows.insert("node".to_string(), vec![na("needs a node"), na("needs a node")]);
         m.rows.get_mut("auto-secret").unwrap()[1] = na("versions: <1.24");
+        m.rows.insert(
+            "new".to_string(),
+            vec![na("applies to >=1.30; the cluster runs 1.23.17"), na("applies to >=1.30; the cluster runs 1.24.17")],
+        );
         let page = m.page(None);
         assert!(page.contains("## Not applicable, and why\n\n"), "{page}");
         assert!(page.contains("- `auto-secret` on v1.24.17: versions: <1.24\n"), "{page}");
         assert!(page.contains("- `node` on v1.23.17, v1.24.17: needs a node\n"), "{page}");
+        assert!(page.contains("- `new` on v1.23.17, v1.24.17: applies to >=1.30\n"), "{page}");
         assert!(!matrix().page(None).contains("Not applicable, and why"), "no section without an n/a cell");
     }
 
