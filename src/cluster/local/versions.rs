@@ -8,8 +8,27 @@ use crate::version::{KubeVersion, Pre, PreKind, ReleaseName};
 /// The releases the behaviour matrix (docs/behaviour-matrix.md) was last made on: what kubeproof
 /// has shown to run faithfully, from the seeds' 1.22.7 to the newest. Other releases of 1.22 and
 /// later, and their pre-releases, are built the same way; `kubeproof --version` says this list.
-pub const MATRIX_RELEASES: [&str; 11] =
-    ["1.22.7", "1.23.17", "1.24.0", "1.24.17", "1.27.4", "1.28.3", "1.29.15", "1.30.14", "1.32.0", "1.34.2", "1.37.2"];
+pub const MATRIX_RELEASES: [&str; 19] = [
+    "1.22.7",
+    "1.23.17",
+    "1.24.0",
+    "1.24.17",
+    "1.25.15",
+    "1.26.13",
+    "1.27.4",
+    "1.28.3",
+    "1.28.15",
+    "1.29.15",
+    "1.30.14",
+    "1.31.4",
+    "1.32.9",
+    "1.33.13",
+    "1.34.12",
+    "1.35.8",
+    "1.36.3",
+    "1.37.2",
+    "1.38.0-beta.0",
+];
 
 /// A release request, read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
