@@ -60,7 +60,7 @@ pub async fn start(installation: &Installation, federation: &Federation) -> Resu
         };
         let name = member.name.clone();
         async move {
-            let named = |e: ClusterError| if name == MAIN { e } else { ClusterError::Member { name: name.clone(), error: Box::new(e) } };
+            let named = |e| of_member(&name, e);
             let local = Arc::new(LocalCluster::start(release, opts).await.map_err(|e| named(e.into()))?);
             let mut cluster = Cluster::from_local(local.clone()).await.map_err(named)?;
             if name != MAIN {
@@ -79,14 +79,19 @@ pub async fn start(installation: &Installation, federation: &Federation) -> Resu
         member.trusts.iter().filter_map(move |trust| {
             let issuer = issuer_of(&trust.cluster)?;
             let audience = trust.audiences.first().cloned().unwrap_or_default();
-            Some(async move {
-                let named = |e| if name == MAIN { e } else { ClusterError::Member { name: name.clone(), error: Box::new(e) } };
-                await_issuer_taken_up(cluster, &issuer.url, &audience).await.map_err(named)
-            })
+            Some(async move { await_issuer_taken_up(cluster, &issuer.url, &audience).await.map_err(|e| of_member(name, e)) })
         })
     });
     futures::future::try_join_all(takes).await?;
     Ok(clusters)
+}
+
+/// An error of one cluster of the scenario, naming it unless it is the run's own.
+fn of_member(name: &str, error: ClusterError) -> ClusterError {
+    match name {
+        MAIN => error,
+        _ => ClusterError::Member { name: name.to_string(), error: Box::new(error) },
+    }
 }
 
 /// Waits until `cluster`'s kube-apiserver has fetched the discovery of the issuer at `url`:
