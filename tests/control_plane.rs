@@ -857,20 +857,27 @@ fn consumer_crate(installation: local::Installation) -> Result<(), Failed> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let release = installation.version.to_string();
+    // Its own target directory (the outer `cargo test` holds this one's), kept in kubeproof's
+    // cache so that the next clone's run builds only kubeproof again, not every dependency.
+    let target = local::cache_root().join("consumer-target");
     let out = Command::new(cargo)
-        .args(["test", "--offline", "--manifest-path"])
+        .args(["test", "--offline", "--message-format=json-render-diagnostics", "--manifest-path"])
         .arg(root.join("tests/consumer/Cargo.toml"))
         .args(["--test", "platform"])
-        // Its own target directory (the outer `cargo test` holds this one's), kept in kubeproof's
-        // cache so that the next clone's run builds only kubeproof again, not every dependency.
-        .env("CARGO_TARGET_DIR", local::cache_root().join("consumer-target"))
+        .env("CARGO_TARGET_DIR", &target)
+        // Built once per clone: incremental state would only pile up (~400 MB a clone).
+        .env("CARGO_INCREMENTAL", "0")
         .env("KUBEPROOF_VERSION", &release)
         .env_remove("KUBEPROOF_VERSIONS")
         .env_remove("KUBEPROOF_CONTEXT")
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // Cargo's JSON messages on stdout, one a line, between the test binary's own lines.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let text = stdout.lines().filter(|l| !l.starts_with('{')).collect::<Vec<_>>().join("\n");
+    let said = format!("{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the consumer's cargo test failed:\n{said}");
+    prune_other_clones(&target.join("debug"), &stdout)?;
     for trial in [
         format!("{release}::default-sa-cannot-list-secrets"),
         format!("{release}::token-per-release"),
@@ -883,4 +890,40 @@ fn consumer_crate(installation: local::Installation) -> Result<(), Failed> {
     }
     assert!(said.contains("test result: ok. 4 passed; 0 failed"), "{said}");
     Ok(())
+}
+
+/// Each clone builds kubeproof (a path dependency, hashed with its path) and the consumer's test
+/// anew in the shared target directory; without this, every CI run would leave ~700 MB behind.
+/// Keeps the artifacts this build reported (cargo's `compiler-artifact` messages, fresh ones too)
+/// and removes the other builds of those two crates, and any incremental state.
+fn prune_other_clones(debug: &Path, messages: &str) -> Result<(), Failed> {
+    const OURS: [&str; 3] = ["kubeproof-", "libkubeproof-", "platform-"];
+    let kept: Vec<String> = messages
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| matches!(m["target"]["name"].as_str(), Some("kubeproof" | "platform")))
+        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| Some(Path::new(f.as_str()?).file_stem()?.to_str()?.rsplit_once('-')?.1.to_string()))
+        .collect();
+    assert!(kept.len() >= 2, "cargo reported no artifact of kubeproof and the consumer's test:\n{messages}");
+    let entries = std::fs::read_dir(debug.join("deps")).map_err(|e| format!("{}: {e}", debug.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name.split('.').next().unwrap_or_default();
+        let hash = stem.rsplit_once('-').map_or("", |(_, h)| h);
+        if OURS.iter().any(|p| stem.starts_with(p)) && !kept.iter().any(|k| k == hash) {
+            gone(std::fs::remove_file(entry.path()), &name)?;
+        }
+    }
+    gone(std::fs::remove_dir_all(debug.join("incremental")), "incremental")
+}
+
+/// A removal that found nothing to remove did what it was for.
+fn gone(removed: std::io::Result<()>, what: &str) -> Result<(), Failed> {
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {what}: {e}").into()),
+        _ => Ok(()),
+    }
 }
