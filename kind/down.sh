@@ -14,6 +14,7 @@ if [ -x "$KIND_BIN" ] && docker version >/dev/null 2>&1; then
     say "kind delete took $(since "$started")"
   fi
 fi
+rm -f "$KIND_HOME/$NAME.yaml"  # the config kind/up.sh wrote for it
 if [ "${KIND_IMAGES:-built}" = built ] && [ "${KIND_KEEP_DOCKERD:-0}" != 1 ]; then
   if ! "$KIND_DIR/dockerd.sh" status >/dev/null 2>&1 || [ -z "$("$KIND_BIN" get clusters 2>/dev/null)" ]; then
     "$KIND_DIR/dockerd.sh" stop
