@@ -41,20 +41,22 @@ dbuild() { if [ -x /usr/bin/docker ]; then /usr/bin/docker build "$@"; else dock
 
 # --- the release's binaries --------------------------------------------------------------
 k8s_dir=$KP_CACHE/kubernetes/$TAG
-etcd_tag=$(version_ge "$V" 1.34 && echo v3.6.16 || echo v3.5.35)  # as install.rs etcd_version_for
-etcd_dir=$KP_CACHE/etcd/$etcd_tag
+etcd_dir=  # set by release_binaries
 
 release_binaries() {
-  local missing=0 b
+  local b out
   for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
-    [ -x "$k8s_dir/bin/$b" ] || missing=1
+    if [ ! -x "$k8s_dir/bin/$b" ]; then
+      say "building Kubernetes $TAG and its node binaries the way kubeproof does (cluster install --node)"
+      break
+    fi
   done
-  [ -x "$etcd_dir/bin/etcd" ] || missing=1
-  if [ $missing = 1 ]; then
-    say "building Kubernetes $TAG and its node binaries the way kubeproof does (cluster install --node)"
-    # Built from the Go modules unless told otherwise: the air-gapped path tries no download site.
-    (cd "$REPO_DIR" && KUBEPROOF_SOURCE=${KUBEPROOF_SOURCE:-build} nice -n 10 $KUBEPROOF cluster install --node --version "$V") >&2
-  fi
+  # Instant when all is cached. It also names the etcd kubeproof pairs with the release (kubeadm's
+  # etcd minor at its newest patch: install.rs etcd_version_for), built here when missing.
+  # Built from the Go modules unless told otherwise: the air-gapped path tries no download site.
+  out=$(cd "$REPO_DIR" && KUBEPROOF_SOURCE=${KUBEPROOF_SOURCE:-build} nice -n 10 $KUBEPROOF cluster install --node --version "$V")
+  etcd_dir=$(echo "$out" | sed -n 's|^etcd: \(.*\)/bin/etcd$|\1|p')
+  [ -x "$etcd_dir/bin/etcd" ] || die "kubeproof cluster install --version $V named no etcd: $out"
 }
 
 # kubeadm of the same release, built like install.rs builds the others: in the release's

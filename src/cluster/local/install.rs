@@ -28,12 +28,13 @@ pub const KUBE_BINARIES: &[&str] = &["kube-apiserver", "kube-controller-manager"
 /// same cache entry: the same wrapper module, the same release URL layout.
 pub const NODE_BINARIES: &[&str] = &["kubelet", "kube-proxy"];
 
-/// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x, 1.34+ with 3.6.x and 1.38 (its
-/// pre-releases too: `DefaultEtcdVersion` 3.7.1) with 3.7.x; kubeproof takes each one's newest
-/// patch. All are at least 3.5.13, below which streaming-list watches (default since 1.32) fail.
+/// etcd for a release: kubeadm pairs up to 1.33 with 3.5.x, 1.34–1.36 with 3.6.x, and 1.37
+/// (`DefaultEtcdVersion` 3.7.0) and 1.38 (its pre-releases too: 3.7.1) with 3.7.x; kubeproof
+/// takes each one's newest patch. All are at least 3.5.13, below which streaming-list watches
+/// (default since 1.32) fail.
 pub fn etcd_version_for(v: KubeVersion) -> &'static str {
     match (v.major, v.minor) {
-        (1, 38..) => "v3.7.4",
+        (1, 37..) => "v3.7.4",
         (1, 34..) => "v3.6.16",
         _ => "v3.5.35",
     }
@@ -773,7 +774,9 @@ mod tests {
     fn etcd_is_paired_as_kubeadm_pairs_it() {
         let etcd = |v: &str| etcd_version_for(v.parse().unwrap());
         assert_eq!(etcd("1.33.5"), "v3.5.35");
-        assert_eq!(etcd("1.37.2"), "v3.6.16");
+        assert_eq!(etcd("1.34.0"), "v3.6.16");
+        assert_eq!(etcd("1.36.5"), "v3.6.16");
+        assert_eq!(etcd("1.37.2"), "v3.7.4");
         assert_eq!(etcd("1.38.0-alpha.0"), "v3.7.4");
         assert_eq!(etcd("1.38.0"), "v3.7.4");
     }
