@@ -8,8 +8,9 @@ use crate::version::{KubeVersion, Pre, PreKind, ReleaseName};
 /// The releases the behaviour matrix (docs/behaviour-matrix.md) was last made on: what kubeproof
 /// has shown to run faithfully, from the seeds' 1.22.7 to the newest. Other releases of 1.22 and
 /// later, and their pre-releases, are built the same way; `kubeproof --version` says this list.
-pub const MATRIX_RELEASES: [&str; 19] = [
+pub const MATRIX_RELEASES: [&str; 20] = [
     "1.22.7",
+    "1.22.16",
     "1.23.17",
     "1.24.0",
     "1.24.17",
@@ -25,7 +26,7 @@ pub const MATRIX_RELEASES: [&str; 19] = [
     "1.33.13",
     "1.34.12",
     "1.35.8",
-    "1.36.3",
+    "1.36.5",
     "1.37.2",
     "1.38.0-beta.0",
 ];
