@@ -2,7 +2,8 @@
 # Releases the test suite runs on: both sides of the 1.24 token-Secret change.
 VERSIONS ?= 1.23.17,latest
 # Releases the suite's `upgrade` steps go to (scenarios/upgrade-*.yaml: 1.23.17 → 1.24.0, one hop
-# in CI), installed up front with the rest.
+# in CI), installed up front with the rest, node binaries included (upgrade-pod-token-survives
+# upgrades a node).
 UPGRADES ?= 1.24.0
 # The behaviour matrix: every minor from 1.22 to the newest, at its newest patch whose modules
 # the Go module proxy here serves whole, the seeds' own releases (k3s 1.22.7 and kind 1.24.0 in
@@ -38,7 +39,7 @@ unit:
 
 install:
 	@for v in $$(echo $(VERSIONS) | tr ',' ' '); do $(KUBEPROOF) cluster install --node --version $$v || exit 1; done
-	@for v in $$(echo $(UPGRADES) | tr ',' ' '); do $(KUBEPROOF) cluster install --version $$v || exit 1; done
+	@for v in $$(echo $(UPGRADES) | tr ',' ' '); do $(KUBEPROOF) cluster install --node --version $$v || exit 1; done
 
 # Formatting (rustfmt.toml), clippy with warnings as errors, and every scenario file; CI runs it.
 lint:

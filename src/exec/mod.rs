@@ -238,6 +238,8 @@ async fn execute_named(members: Vec<(&str, &Cluster)>, scenario: &Scenario, opts
     let mut run = open_run(members, scenario, opts);
     report.namespace = Some(run.namespace.clone());
     let planned = plan_upgrades(&mut run).await;
+    // The setup's own time starts here: planning may have built a release on the upgrade path.
+    run.deadline = Deadline::after(opts.default_timeout);
     match planned.and(Ok(())) {
         Err(failure) => add_failure(&mut report, failure),
         Ok(()) => match create_namespaces(&mut run).await {
